@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Validation of decoded messages; see validate.h. Everything here treats its
+ * input as hostile: no field is trusted until it was checked. */
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/validate.h"
+
+const char *peer_role_to_string(PeerRole role) {
+        switch (role) {
+        case PEER_ROLE_HOST:
+                return "host";
+        case PEER_ROLE_GUEST:
+                return "guest";
+        }
+        return NULL;
+}
+
+static bool hexdigit(char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned hexval(char c) {
+        return c <= '9' ? (unsigned) (c - '0') : (unsigned) ((c | 0x20) - 'a' + 10);
+}
+
+bool mac_is_valid(const char *s) {
+        bool nonzero = false;
+
+        if (!s || strnlen(s, 18) != 17)
+                return false;
+
+        for (size_t i = 0; i < 17; i++) {
+                if (i % 3 == 2) {
+                        if (s[i] != ':')
+                                return false;
+                        continue;
+                }
+                if (!hexdigit(s[i]))
+                        return false;
+                if (s[i] != '0')
+                        nonzero = true;
+        }
+
+        /* The group bit of the first octet marks multicast/broadcast addresses. */
+        if (hexval(s[1]) & 1)
+                return false;
+        return nonzero;
+}
+
+bool ifname_is_valid(const char *s) {
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strnlen(s, VALIDATE_IFNAME_MAX + 1);
+        if (n == 0 || n > VALIDATE_IFNAME_MAX)
+                return false;
+        if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] <= ' ' || s[i] >= 0x7f || s[i] == '/' || s[i] == ':')
+                        return false;
+        return true;
+}
+
+static bool printable_ascii(const char *s, size_t max, bool allow_empty) {
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strnlen(s, max + 1);
+        if (n > max || (n == 0 && !allow_empty))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < ' ' || s[i] >= 0x7f)
+                        return false;
+        return true;
+}
+
+bool utf8_is_valid(const char *s, size_t max_bytes) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strnlen(s, max_bytes + 1);
+        if (n > max_bytes)
+                return false;
+
+        for (size_t i = 0; i < n;) {
+                unsigned c = p[i], len;
+                uint32_t cp;
+
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                } else if ((c & 0xe0) == 0xc0) {
+                        len = 2;
+                        cp = c & 0x1f;
+                } else if ((c & 0xf0) == 0xe0) {
+                        len = 3;
+                        cp = c & 0x0f;
+                } else if ((c & 0xf8) == 0xf0) {
+                        len = 4;
+                        cp = c & 0x07;
+                } else
+                        return false;
+
+                if (i + len > n)
+                        return false;
+                for (unsigned k = 1; k < len; k++) {
+                        if ((p[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (p[i + k] & 0x3f);
+                }
+
+                /* Overlong forms, surrogates and values past U+10FFFF. */
+                if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+                        return false;
+                i += len;
+        }
+        return true;
+}
+
+const char *envelope_body_to_string(Vfo__Envelope__BodyCase body) {
+        const ProtobufCFieldDescriptor *f;
+
+        f = protobuf_c_message_descriptor_get_field(&vfo__envelope__descriptor, (unsigned) body);
+        return f && f->id != 1 ? f->name : NULL;
+}
+
+/* Requests and replies carry a non-zero id; events and errors may use 0. */
+static bool envelope_body_needs_id(Vfo__Envelope__BodyCase body) {
+        return body != VFO__ENVELOPE__BODY_PATH_CHANGED && body != VFO__ENVELOPE__BODY_ERROR;
+}
+
+bool envelope_body_allowed(PeerRole sender, Vfo__Envelope__BodyCase body) {
+        switch (body) {
+        case VFO__ENVELOPE__BODY_SYNC:
+        case VFO__ENVELOPE__BODY_INVENTORY_REQUEST:
+        case VFO__ENVELOPE__BODY_PREPARE_DETACH:
+        case VFO__ENVELOPE__BODY_PREPARE_ATTACH:
+        case VFO__ENVELOPE__BODY_STEERING_MOVED:
+        case VFO__ENVELOPE__BODY_SET_PATH:
+                return sender == PEER_ROLE_HOST;
+        case VFO__ENVELOPE__BODY_SYNC_REPLY:
+        case VFO__ENVELOPE__BODY_INVENTORY_REPLY:
+        case VFO__ENVELOPE__BODY_DETACH_READY:
+        case VFO__ENVELOPE__BODY_ATTACH_READY:
+        case VFO__ENVELOPE__BODY_PATH_CHANGED:
+                return sender == PEER_ROLE_GUEST;
+        case VFO__ENVELOPE__BODY_PING:
+        case VFO__ENVELOPE__BODY_PONG:
+        case VFO__ENVELOPE__BODY_ERROR:
+                return true;
+        case VFO__ENVELOPE__BODY__NOT_SET:
+        case _VFO__ENVELOPE__BODY__CASE_IS_INT_SIZE:
+                break;
+        }
+        return false;
+}
+
+/* An enum value the .proto lists; 'specified' also refuses the zero value. */
+static bool enum_ok(const ProtobufCEnumDescriptor *d, int v, bool specified) {
+        if (specified && v == 0)
+                return false;
+        return protobuf_c_enum_descriptor_get_value(d, v) != NULL;
+}
+
+static int fail(char *why, size_t why_size, const char *format, ...) _printf_(3, 4);
+static int fail(char *why, size_t why_size, const char *format, ...) {
+        va_list ap;
+
+        if (why && why_size > 0) {
+                va_start(ap, format);
+                (void) vsnprintf(why, why_size, format, ap);
+                va_end(ap);
+        }
+        return -EBADMSG;
+}
+
+#define CHECK(cond, ...)                                                \
+        do {                                                            \
+                if (!(cond))                                            \
+                        return fail(why, why_size, __VA_ARGS__);        \
+        } while (0)
+
+static bool path_ok(Vfo__PathKind p) {
+        return p == VFO__PATH_KIND__PATH_KIND_SYNTHETIC || p == VFO__PATH_KIND__PATH_KIND_VF;
+}
+
+static bool deadline_ok(uint32_t ms) {
+        return ms >= 1 && ms <= VALIDATE_DEADLINE_MS_MAX;
+}
+
+static int validate_port(const Vfo__Port *p, size_t index, char *why, size_t why_size) {
+        CHECK(p, "port %zu: missing", index);
+        CHECK(mac_is_valid(p->mac), "port %zu: invalid MAC", index);
+        CHECK(ifname_is_valid(p->synthetic_ifname), "port %zu: invalid synthetic interface name", index);
+        CHECK(p->vf_ifname && (p->vf_ifname[0] == '\0' || ifname_is_valid(p->vf_ifname)),
+              "port %zu: invalid VF interface name", index);
+        CHECK(p->master_ifname && (p->master_ifname[0] == '\0' || ifname_is_valid(p->master_ifname)),
+              "port %zu: invalid master interface name", index);
+        CHECK(enum_ok(&vfo__datapath_kind__descriptor, p->datapath, true), "port %zu: invalid datapath kind",
+              index);
+        CHECK(p->datapath == VFO__DATAPATH_KIND__DATAPATH_KIND_NETVSC || p->master_ifname[0] != '\0',
+              "port %zu: missing master interface", index);
+        CHECK(path_ok(p->active_path), "port %zu: invalid active path", index);
+        CHECK(enum_ok(&vfo__link_state__descriptor, p->synthetic_link, true), "port %zu: invalid synthetic link state",
+              index);
+        CHECK(enum_ok(&vfo__link_state__descriptor, p->vf_link, true), "port %zu: invalid VF link state", index);
+        CHECK((p->vf_link == VFO__LINK_STATE__LINK_STATE_ABSENT) == (p->vf_ifname[0] == '\0'),
+              "port %zu: VF link state and VF interface name disagree", index);
+        CHECK(p->active_path != VFO__PATH_KIND__PATH_KIND_VF || p->vf_ifname[0] != '\0',
+              "port %zu: active path is the VF but no VF is present", index);
+        return 0;
+}
+
+static int validate_inventory(const Vfo__InventoryReply *r, char *why, size_t why_size) {
+        int k;
+
+        CHECK(r->n_ports <= VALIDATE_PORTS_MAX, "too many ports (%zu > %u)", r->n_ports, VALIDATE_PORTS_MAX);
+        for (size_t i = 0; i < r->n_ports; i++) {
+                k = validate_port(r->ports[i], i, why, why_size);
+                if (k < 0)
+                        return k;
+                for (size_t j = 0; j < i; j++)
+                        CHECK(strcasecmp(r->ports[i]->mac, r->ports[j]->mac) != 0,
+                              "ports %zu and %zu have the same MAC", j, i);
+        }
+        return 0;
+}
+
+int envelope_validate(const Vfo__Envelope *e, PeerRole sender, char *why, size_t why_size) {
+        const char *name;
+
+        assert(e);
+
+        name = envelope_body_to_string(e->body_case);
+        CHECK(name, "unknown or missing message body (%d)", (int) e->body_case);
+        CHECK(envelope_body_allowed(sender, e->body_case), "%s is not sent by the %s", name,
+              peer_role_to_string(sender));
+        CHECK(!envelope_body_needs_id(e->body_case) || e->id != 0, "%s without request id", name);
+
+        switch (e->body_case) {
+        case VFO__ENVELOPE__BODY_SYNC:
+                CHECK(e->sync->nonce != 0, "Sync with nonce 0");
+                CHECK(e->sync->protocol_version >= 1, "Sync with protocol version 0");
+                CHECK(printable_ascii(e->sync->host_version, VALIDATE_VERSION_MAX, false),
+                      "Sync: invalid host version string");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_SYNC_REPLY:
+                CHECK(e->sync_reply->nonce != 0, "SyncReply with nonce 0");
+                CHECK(e->sync_reply->protocol_version >= 1, "SyncReply with protocol version 0");
+                CHECK(printable_ascii(e->sync_reply->agent_version, VALIDATE_VERSION_MAX, false),
+                      "SyncReply: invalid agent version string");
+                CHECK(e->sync_reply->n_capabilities <= VALIDATE_CAPABILITIES_MAX, "SyncReply: too many capabilities");
+                for (size_t i = 0; i < e->sync_reply->n_capabilities; i++)
+                        CHECK(enum_ok(&vfo__capability__descriptor, e->sync_reply->capabilities[i], true),
+                              "SyncReply: unknown capability %d", (int) e->sync_reply->capabilities[i]);
+                return 0;
+
+        case VFO__ENVELOPE__BODY_INVENTORY_REQUEST:
+                return 0;
+
+        case VFO__ENVELOPE__BODY_INVENTORY_REPLY:
+                return validate_inventory(e->inventory_reply, why, why_size);
+
+        case VFO__ENVELOPE__BODY_PREPARE_DETACH:
+                CHECK(mac_is_valid(e->prepare_detach->mac), "PrepareDetach: invalid MAC");
+                CHECK(deadline_ok(e->prepare_detach->deadline_ms), "PrepareDetach: deadline out of range");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_DETACH_READY:
+                CHECK(mac_is_valid(e->detach_ready->mac), "DetachReady: invalid MAC");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_PREPARE_ATTACH:
+                CHECK(mac_is_valid(e->prepare_attach->mac), "PrepareAttach: invalid MAC");
+                CHECK(deadline_ok(e->prepare_attach->deadline_ms), "PrepareAttach: deadline out of range");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_ATTACH_READY:
+                CHECK(mac_is_valid(e->attach_ready->mac), "AttachReady: invalid MAC");
+                CHECK(ifname_is_valid(e->attach_ready->vf_ifname), "AttachReady: invalid VF interface name");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_STEERING_MOVED:
+                CHECK(mac_is_valid(e->steering_moved->mac), "SteeringMoved: invalid MAC");
+                CHECK(path_ok(e->steering_moved->path), "SteeringMoved: invalid path");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_SET_PATH:
+                CHECK(mac_is_valid(e->set_path->mac), "SetPath: invalid MAC");
+                CHECK(path_ok(e->set_path->path), "SetPath: invalid path");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_PATH_CHANGED:
+                CHECK(mac_is_valid(e->path_changed->mac), "PathChanged: invalid MAC");
+                CHECK(path_ok(e->path_changed->path), "PathChanged: invalid path");
+                CHECK(enum_ok(&vfo__path_change_reason__descriptor, e->path_changed->reason, true),
+                      "PathChanged: invalid reason");
+                CHECK(e->path_changed->switched_usec >= e->path_changed->request_usec,
+                      "PathChanged: switched before it was requested");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_PING:
+        case VFO__ENVELOPE__BODY_PONG:
+                return 0;
+
+        case VFO__ENVELOPE__BODY_ERROR:
+                CHECK(enum_ok(&vfo__error_code__descriptor, e->error->code, true), "Error: invalid code");
+                CHECK(utf8_is_valid(e->error->message, VALIDATE_ERROR_MESSAGE_MAX),
+                      "Error: message is not UTF-8 or longer than %u bytes", VALIDATE_ERROR_MESSAGE_MAX);
+                return 0;
+
+        case VFO__ENVELOPE__BODY__NOT_SET:
+        case _VFO__ENVELOPE__BODY__CASE_IS_INT_SIZE:
+                break;
+        }
+
+        return fail(why, why_size, "unknown message body");
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Checks of every field of a decoded Envelope: string rules, counts, enum
+ * ranges, and which side may send which message. Pure functions. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/macro.h"
+#include "proto/vfo.pb-c.h"
+
+#define VFO_PROTOCOL_VERSION 1U
+
+#define VALIDATE_VERSION_MAX 64U        /* Sync.host_version, SyncReply.agent_version */
+#define VALIDATE_ERROR_MESSAGE_MAX 256U
+#define VALIDATE_CAPABILITIES_MAX 16U
+#define VALIDATE_PORTS_MAX 32U
+#define VALIDATE_DEADLINE_MS_MAX 60000U
+#define VALIDATE_IFNAME_MAX 15U         /* IFNAMSIZ - 1 */
+
+typedef enum PeerRole {
+        PEER_ROLE_HOST,         /* vfod: sends Sync and requests */
+        PEER_ROLE_GUEST,        /* vfo-agent: answers, sends events */
+} PeerRole;
+
+const char *peer_role_to_string(PeerRole role) _pure_;
+
+/* "52:54:00:aa:bb:cc" (either case), unicast and not all zero. */
+bool mac_is_valid(const char *s) _pure_;
+/* A Linux interface name: 1..15 printable ASCII bytes, none of '/', ':' or
+ * white space, not "." or "..". */
+bool ifname_is_valid(const char *s) _pure_;
+bool utf8_is_valid(const char *s, size_t max_bytes) _pure_;
+
+/* Which messages 'sender' may send, and whether they need a non-zero id. */
+bool envelope_body_allowed(PeerRole sender, Vfo__Envelope__BodyCase body) _pure_;
+
+/* Returns 0 when every field of 'e', sent by 'sender', is acceptable;
+ * -EBADMSG otherwise, with a short reason (no guest data in it) in 'why'. */
+int envelope_validate(const Vfo__Envelope *e, PeerRole sender, char *why, size_t why_size);
+
+const char *envelope_body_to_string(Vfo__Envelope__BodyCase body) _pure_;
