@@ -1,0 +1,495 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=bash
+#
+# vfo lab library, sourced by the lab scenarios (tests/lab/*.sh).
+#
+# A lab run owns, and removes again in lab_teardown (EXIT trap, also on
+# Ctrl-C): one network namespace "vfolab-<pid>" with the bridge vfobr0
+# (10.77.0.1/24, fd77::1/64), a state directory, private libvirtd/virtlogd
+# instances (each in its own mount namespace inside the lab netns), an
+# optional private system D-Bus, the VMs and the loss meters. Nothing
+# touches the machine's own interfaces, /etc/libvirt or /run/libvirt.
+#
+# Environment (set by `make check-lab`; defaults work from the source tree):
+#   VFO_LAB_SRCDIR     tests/lab in the source tree (templates, scripts)
+#   VFO_LAB_BUILDDIR   tests/lab in the build tree (guest image, loss meter)
+#   VFO_TOP_SRCDIR     top of the source tree (contrib/dbus/*.conf)
+#   VFO_TOP_BUILDDIR   top of the build tree
+#   VFO_LAB_KVM=1      use KVM instead of TCG
+#   VFO_LAB_KEEP=1     keep the state directory (logs) after teardown
+#   VFO_LAB_VERBOSE=1  show lab commands' output
+
+LAB_SRCDIR=${VFO_LAB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+LAB_BUILDDIR=${VFO_LAB_BUILDDIR:-$LAB_SRCDIR}
+LAB_TOP_SRCDIR=${VFO_TOP_SRCDIR:-$(cd "$LAB_SRCDIR/../.." && pwd)}
+LAB_TOP_BUILDDIR=${VFO_TOP_BUILDDIR:-$(cd "$LAB_BUILDDIR/../.." && pwd)}
+LAB_LOSSMETER=${VFO_LAB_LOSSMETER:-$LAB_BUILDDIR/vfo-lossmeter}
+LAB_INITRAMFS=${VFO_LAB_INITRAMFS:-$LAB_BUILDDIR/guest/initramfs.cpio.gz}
+LAB_KERNEL_PATH_FILE=$LAB_BUILDDIR/guest/kernel-path
+LAB_EMULATOR=${VFO_LAB_EMULATOR:-/usr/bin/qemu-system-x86_64}
+LAB_BRIDGE=vfobr0
+LAB_ECHO_PORT=7000
+
+LAB_ID=
+LAB_NS=
+LAB_STATE=
+LAB_T0=${EPOCHREALTIME/./}
+LAB_PIDS=()                 # "pid:starttime" of every process the lab started
+LAB_INSTANCES=()            # libvirtd instance names
+declare -A LAB_URI=()       # instance -> libvirt URI
+declare -A LAB_VM_INST=()   # VM name -> instance
+declare -A LAB_VM_INDEX=()  # VM name -> index (MAC, addresses)
+LAB_DBUS_PID=
+LAB_CHECKS_PASSED=0
+LAB_CHECKS_FAILED=0
+
+# ---------------------------------------------------------------- helpers
+
+# Milliseconds since the library was loaded.
+lab_ms() { echo $(((${EPOCHREALTIME/./} - LAB_T0) / 1000)); }
+
+lab_log() {
+        local ms
+        ms=$(lab_ms)
+        printf '[%4d.%03d] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" >&2
+}
+
+lab_die() {
+        lab_log "ERROR: $*"
+        exit 1
+}
+
+# lab_skip REASON: exit 77 (automake's "skipped").
+lab_skip() {
+        echo "SKIP: $*" >&2
+        exit 77
+}
+
+# lab_check NAME CMD...: run a check, print PASS/FAIL, count it.
+lab_check() {
+        local name=$1
+        shift
+        if "$@"; then
+                echo "PASS: $name"
+                LAB_CHECKS_PASSED=$((LAB_CHECKS_PASSED + 1))
+        else
+                echo "FAIL: $name"
+                LAB_CHECKS_FAILED=$((LAB_CHECKS_FAILED + 1))
+        fi
+}
+
+# lab_require NAME CMD...: like lab_check, but the scenario stops (exit 1)
+# when it fails: later checks would be meaningless.
+lab_require() {
+        local before=$LAB_CHECKS_FAILED
+        lab_check "$@"
+        if [ "$LAB_CHECKS_FAILED" -ne "$before" ]; then
+                lab_log "stopping: '$1' failed"
+                lab_finish
+                exit 1
+        fi
+}
+
+# lab_finish: exit status from the checks counted by lab_check.
+lab_finish() {
+        lab_log "checks: $LAB_CHECKS_PASSED passed, $LAB_CHECKS_FAILED failed"
+        [ "$LAB_CHECKS_FAILED" -eq 0 ] && [ "$LAB_CHECKS_PASSED" -gt 0 ]
+}
+
+# lab_wait TIMEOUT_S DESCRIPTION CMD...: poll CMD every 0.1 s until it
+# succeeds; fail after TIMEOUT_S seconds.
+lab_wait() {
+        local timeout=$1 what=$2
+        shift 2
+        local deadline=$(($(lab_ms) + timeout * 1000))
+        until "$@"; do
+                if [ "$(lab_ms)" -ge "$deadline" ]; then
+                        lab_log "timeout (${timeout}s) waiting for $what"
+                        return 1
+                fi
+                sleep 0.1
+        done
+}
+
+# lab_requirements: exit 77 unless this machine can run the lab.
+lab_requirements() {
+        [ "$(id -u)" -eq 0 ] || lab_skip "the lab needs root (network namespaces, libvirtd)"
+        [ -c /dev/net/tun ] || lab_skip "/dev/net/tun is missing"
+        [ -x "$LAB_EMULATOR" ] || lab_skip "$LAB_EMULATOR is missing (install qemu-system-x86)"
+        local c
+        for c in libvirtd virtlogd virsh ip unshare; do
+                command -v "$c" >/dev/null ||
+                        lab_die "$c is missing (run contrib/install-deps.sh)"
+        done
+        [ -r "$LAB_INITRAMFS" ] || lab_die "$LAB_INITRAMFS missing (make lab-image)"
+        [ -r "$LAB_KERNEL_PATH_FILE" ] || lab_die "$LAB_KERNEL_PATH_FILE missing (make lab-image)"
+        [ -x "$LAB_LOSSMETER" ] || lab_die "$LAB_LOSSMETER missing (make)"
+}
+
+lab_kernel() { cat "$LAB_KERNEL_PATH_FILE"; }
+
+# Run a command inside the lab's network namespace.
+lab_ns() { ip netns exec "$LAB_NS" "$@"; }
+
+# ---------------------------------------------------------------- processes
+
+lab_pid_starttime() {
+        local stat
+        stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+        stat=${stat##*) }
+        set -- $stat
+        echo "${20}"
+}
+
+# lab_pid_record PID: remember a process the lab started (with its start
+# time, so teardown never signals a recycled PID).
+lab_pid_record() {
+        local st
+        st=$(lab_pid_starttime "$1") || return 0
+        LAB_PIDS+=("$1:$st")
+}
+
+# lab_pid_alive PID:STARTTIME
+lab_pid_alive() {
+        local pid=${1%%:*} st=${1#*:} now
+        now=$(lab_pid_starttime "$pid") || return 1
+        [ "$now" = "$st" ]
+}
+
+lab_pidfile_record() {
+        local f=$1 pid
+        [ -s "$f" ] || return 0
+        read -r pid <"$f" || return 0
+        [ -n "$pid" ] && lab_pid_record "$pid"
+}
+
+# ---------------------------------------------------------------- lab
+
+# lab_init: create the state directory, the network namespace, the bridge
+# and install the teardown traps.
+lab_init() {
+        LAB_ID=vfolab-$$
+        LAB_NS=$LAB_ID
+        LAB_STATE=$(mktemp -d "${TMPDIR:-/tmp}/$LAB_ID.XXXXXX")
+        trap lab_teardown EXIT
+        trap 'lab_log "interrupted"; exit 130' INT
+        trap 'lab_log "terminated"; exit 143' TERM
+        trap 'lab_log "hangup"; exit 129' HUP
+        lab_log "lab $LAB_ID, state in $LAB_STATE"
+
+        ip netns add "$LAB_NS"
+        lab_ns ip link set lo up
+        # Taps get no IPv6 (no RS/DAD noise from the bridge ports); the
+        # bridge, the lab's peer address, gets it back.
+        lab_ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+        lab_ns ip link add "$LAB_BRIDGE" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+        lab_ns sysctl -qw "net.ipv6.conf.$LAB_BRIDGE.disable_ipv6=0"
+        lab_ns ip addr add 10.77.0.1/24 dev "$LAB_BRIDGE"
+        lab_ns ip -6 addr add fd77::1/64 dev "$LAB_BRIDGE" nodad
+        lab_ns ip link set "$LAB_BRIDGE" up
+}
+
+# lab_teardown: EXIT trap. Destroys the domains, ends every process the lab
+# started, deletes the namespace and the state directory, then verifies that
+# nothing is left. Keeps the exit status (a leftover turns success into 1).
+lab_teardown() {
+        local rc=$?
+        trap '' INT TERM HUP
+        trap - EXIT
+        set +e
+        [ -n "$LAB_ID" ] || exit "$rc"
+        lab_log "teardown of $LAB_ID (exit status $rc)"
+        local inst vm d p
+
+        # 1. domains, politely (qemu gets SIGTERM from libvirt)
+        for inst in "${LAB_INSTANCES[@]}"; do
+                for vm in $(timeout 10 virsh -q -c "${LAB_URI[$inst]}" list --name 2>/dev/null); do
+                        timeout 15 virsh -q -c "${LAB_URI[$inst]}" destroy "$vm" >/dev/null 2>&1
+                done
+        done
+
+        # 2. every process we started or that lives in our namespace
+        for inst in "${LAB_INSTANCES[@]}"; do
+                d=$LAB_STATE/$inst/run
+                for p in "$d"/qemu/*.pid "$d"/libvirtd.pid "$d"/virtlogd.pid; do
+                        [ -f "$p" ] && lab_pidfile_record "$p"
+                done
+        done
+        if [ -n "$LAB_NS" ] && [ -e "/run/netns/$LAB_NS" ]; then
+                for p in $(ip netns pids "$LAB_NS" 2>/dev/null); do
+                        lab_pid_record "$p"
+                done
+        fi
+        local live=()
+        for p in "${LAB_PIDS[@]}"; do
+                lab_pid_alive "$p" && live+=("$p")
+        done
+        if [ ${#live[@]} -gt 0 ]; then
+                for p in "${live[@]}"; do kill -TERM "${p%%:*}" 2>/dev/null; done
+                local i
+                for i in $(seq 50); do
+                        local still=()
+                        for p in "${live[@]}"; do lab_pid_alive "$p" && still+=("$p"); done
+                        live=("${still[@]}")
+                        [ ${#live[@]} -eq 0 ] && break
+                        sleep 0.1
+                done
+                for p in "${live[@]}"; do
+                        lab_log "teardown: SIGKILL ${p%%:*} ($(cat "/proc/${p%%:*}/comm" 2>/dev/null))"
+                        kill -KILL "${p%%:*}" 2>/dev/null
+                done
+                sleep 0.2
+        fi
+
+        # 3. namespace (its mount namespaces died with their processes)
+        [ -e "/run/netns/$LAB_NS" ] && ip netns del "$LAB_NS"
+
+        # 4. verify
+        local left=()
+        for p in "${LAB_PIDS[@]}"; do
+                lab_pid_alive "$p" && left+=("process ${p%%:*} $(cat "/proc/${p%%:*}/comm" 2>/dev/null)")
+        done
+        ip netns list 2>/dev/null | grep -qw "$LAB_NS" && left+=("netns $LAB_NS")
+        grep -q "$LAB_ID" /proc/mounts && left+=("mounts: $(grep "$LAB_ID" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')")
+
+        if [ "${VFO_LAB_KEEP:-0}" = 1 ]; then
+                lab_log "teardown: state kept in $LAB_STATE"
+        else
+                rm -rf "$LAB_STATE"
+                [ -e "$LAB_STATE" ] && left+=("state dir $LAB_STATE")
+        fi
+        if [ ${#left[@]} -gt 0 ]; then
+                lab_log "teardown: LEFTOVER: ${left[*]}"
+                [ "$rc" -eq 0 ] && rc=1
+        else
+                lab_log "teardown: clean (no process, namespace, mount or state left)"
+        fi
+        exit "$rc"
+}
+
+# ---------------------------------------------------------------- libvirtd
+
+# lab_libvirtd_start NAME: a private libvirtd + virtlogd in their own mount
+# namespace inside the lab netns; waits until the API answers. Sets
+# LAB_URI[NAME] (use lab_virsh NAME …).
+lab_libvirtd_start() {
+        local name=$1 d uuid t0
+        d=$LAB_STATE/$name
+        mkdir -p "$d"/{etc,run,lib,cache,log}
+        uuid=$(cat /proc/sys/kernel/random/uuid)
+        cat >"$d/etc/libvirtd.conf" <<EOF
+# vfo lab instance $name
+host_uuid = "$uuid"
+auth_unix_rw = "none"
+auth_unix_ro = "none"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+EOF
+        cat >"$d/etc/virtlogd.conf" <<EOF
+log_outputs = "3:file:/var/log/libvirt/virtlogd.log"
+EOF
+        cat >"$d/etc/qemu.conf" <<EOF
+# vfo lab instance $name: QEMU as root, no labels, cgroups or /dev namespace
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+namespaces = [ ]
+cgroup_controllers = [ ]
+stdio_handler = "logd"
+EOF
+        LAB_URI[$name]="qemu+unix:///system?socket=$d/run/libvirt-sock"
+        LAB_INSTANCES+=("$name")
+
+        t0=$(lab_ms)
+        # shellcheck disable=SC2016
+        lab_ns unshare -m --propagation private bash -c '
+                set -e
+                d=$1
+                mkdir -p /run/libvirt
+                mount --bind "$d/etc" /etc/libvirt
+                mount --bind "$d/run" /run/libvirt
+                mount --bind "$d/lib" /var/lib/libvirt
+                mount --bind "$d/cache" /var/cache/libvirt
+                mount --bind "$d/log" /var/log/libvirt
+                virtlogd -d -f /etc/libvirt/virtlogd.conf -p /run/libvirt/virtlogd.pid
+                exec libvirtd -d -f /etc/libvirt/libvirtd.conf -p /run/libvirt/libvirtd.pid
+        ' lab-libvirtd "$d" </dev/null >"$d/log/start.log" 2>&1 ||
+                { cat "$d/log/start.log" >&2; lab_die "libvirtd $name did not start"; }
+        lab_wait 10 "libvirtd $name pid file" test -s "$d/run/libvirtd.pid" ||
+                lab_die "libvirtd $name wrote no pid file"
+        lab_pidfile_record "$d/run/virtlogd.pid"
+        lab_pidfile_record "$d/run/libvirtd.pid"
+        if ! lab_wait 90 "libvirtd $name API" lab_virsh_quiet "$name" list --all; then
+                tail -n 20 "$d/log/libvirtd.log" >&2
+                lab_die "libvirtd $name does not answer"
+        fi
+        lab_log "libvirtd $name up in $(($(lab_ms) - t0)) ms (${LAB_URI[$name]})"
+}
+
+lab_virsh() {
+        local name=$1
+        shift
+        virsh -q -c "${LAB_URI[$name]}" "$@"
+}
+
+lab_virsh_quiet() { lab_virsh "$@" >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------- dbus
+
+# lab_dbus_start: private system bus with contrib/dbus/*.conf; exports
+# DBUS_SYSTEM_BUS_ADDRESS.
+lab_dbus_start() {
+        local d=$LAB_STATE/dbus f inc=
+        mkdir -p "$d"
+        for f in "$LAB_TOP_SRCDIR"/contrib/dbus/*.conf; do
+                [ -f "$f" ] && inc+="  <include>$(cd "$(dirname "$f")" && pwd)/$(basename "$f")</include>"$'\n'
+        done
+        local line
+        while IFS= read -r line; do
+                case $line in
+                *@INCLUDES@*) printf '%s' "$inc" ;;
+                *) printf '%s\n' "${line//@SOCKET@/$d/system_bus_socket}" ;;
+                esac
+        done <"$LAB_SRCDIR/dbus-system.conf.in" >"$d/system.conf"
+        dbus-daemon --config-file="$d/system.conf" --fork --nopidfile \
+                --print-pid=3 3>"$d/pid" </dev/null >"$d/log" 2>&1 ||
+                { cat "$d/log" >&2; lab_die "dbus-daemon did not start"; }
+        lab_pidfile_record "$d/pid"
+        read -r LAB_DBUS_PID <"$d/pid"
+        export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$d/system_bus_socket"
+        lab_wait 5 "dbus socket" test -S "$d/system_bus_socket" || lab_die "no dbus socket"
+        lab_log "dbus-daemon pid $LAB_DBUS_PID at $DBUS_SYSTEM_BUS_ADDRESS"
+}
+
+# ---------------------------------------------------------------- VMs
+
+lab_vm_ip4() { echo "10.77.0.$((10 + $1))"; }
+lab_vm_ip6() { echo "fd77::$((10 + $1))"; }
+lab_vm_mac() { printf '52:54:00:77:00:%02x\n' "$1"; }
+lab_vm_console() { echo "$LAB_STATE/$1.console.log"; }
+lab_vm_channel() { echo "$LAB_STATE/$1.agent.sock"; }
+
+# lab_sed_escape STRING: escape for a sed replacement with | as delimiter.
+lab_sed_escape() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
+
+# lab_domain_xml NAME INDEX: the domain XML of VM NAME (1 <= INDEX <= 200).
+lab_domain_xml() {
+        local name=$1 idx=$2 domtype=qemu cpu='' kernel
+        kernel=$(lab_kernel)
+        if [ "${VFO_LAB_KVM:-0}" = 1 ]; then
+                domtype=kvm
+                cpu="<cpu mode='host-passthrough'/>"
+        fi
+        sed -e "s|@NAME@|$(lab_sed_escape "$name")|g" \
+            -e "s|@DOMTYPE@|$domtype|g" \
+            -e "s|@CPU@|$cpu|g" \
+            -e "s|@EMULATOR@|$(lab_sed_escape "$LAB_EMULATOR")|g" \
+            -e "s|@KERNEL@|$(lab_sed_escape "$kernel")|g" \
+            -e "s|@INITRD@|$(lab_sed_escape "$LAB_INITRAMFS")|g" \
+            -e "s|@IP4@|$(lab_vm_ip4 "$idx")|g" \
+            -e "s|@IP6@|$(lab_vm_ip6 "$idx")|g" \
+            -e "s|@CMDLINE_EXTRA@|$(lab_sed_escape "${VFO_LAB_CMDLINE:-}")|g" \
+            -e "s|@BRIDGE@|$LAB_BRIDGE|g" \
+            -e "s|@MAC@|$(lab_vm_mac "$idx")|g" \
+            -e "s|@CONSOLE@|$(lab_sed_escape "$(lab_vm_console "$name")")|g" \
+            -e "s|@CHANNEL@|$(lab_sed_escape "$(lab_vm_channel "$name")")|g" \
+            "$LAB_SRCDIR/domain.xml.in"
+}
+
+# lab_vf_xml INDEX [ALIAS]: the emulated VF (e1000e, same MAC as VM INDEX).
+lab_vf_xml() {
+        local idx=$1 alias=${2:-ua-vfo-vf0}
+        sed -e "s|@BRIDGE@|$LAB_BRIDGE|g" \
+            -e "s|@MAC@|$(lab_vm_mac "$idx")|g" \
+            -e "s|@ALIAS@|$(lab_sed_escape "$alias")|g" \
+            "$LAB_SRCDIR/vf.xml.in"
+}
+
+# lab_vm_start INSTANCE NAME INDEX: create (transient) and start VM NAME.
+lab_vm_start() {
+        local inst=$1 name=$2 idx=$3 xml
+        xml=$LAB_STATE/$name.xml
+        lab_domain_xml "$name" "$idx" >"$xml"
+        LAB_VM_INST[$name]=$inst
+        LAB_VM_INDEX[$name]=$idx
+        lab_virsh "$inst" create "$xml" >/dev/null || lab_die "virsh create $name failed"
+        lab_pidfile_record "$LAB_STATE/$inst/run/qemu/$name.pid"
+        lab_log "VM $name started on $inst (mac $(lab_vm_mac "$idx"), $(lab_vm_ip4 "$idx"), $(lab_vm_ip6 "$idx"))"
+}
+
+# lab_console_has NAME REGEX: the VM's serial console log matches.
+lab_console_has() { grep -Eq -- "$2" "$(lab_vm_console "$1")" 2>/dev/null; }
+
+# lab_wait_console NAME REGEX TIMEOUT_S
+lab_wait_console() {
+        lab_wait "$3" "'$2' on the console of $1" lab_console_has "$1" "$2"
+}
+
+# lab_vm_ready NAME [TIMEOUT_S]: wait for VFO-GUEST-READY.
+lab_vm_ready() {
+        local name=$1 t0
+        t0=$(lab_ms)
+        if ! lab_wait_console "$name" '^VFO-GUEST-READY' "${2:-120}"; then
+                lab_log "console of $name:"
+                tail -n 30 "$(lab_vm_console "$name")" >&2
+                return 1
+        fi
+        lab_log "VM $name ready after $(($(lab_ms) - t0)) ms: $(grep -a '^VFO-GUEST-READY' "$(lab_vm_console "$name")" | tail -n 1)"
+}
+
+# lab_vm_has_vf NAME [ALIAS]: the live domain XML has the VF.
+lab_vm_has_vf() {
+        lab_virsh "${LAB_VM_INST[$1]}" dumpxml "$1" | grep -q "<alias name='${2:-ua-vfo-vf0}'/>"
+}
+
+# lab_vf_attach NAME [ALIAS]: hot-plug the emulated VF.
+lab_vf_attach() {
+        local name=$1 alias=${2:-ua-vfo-vf0} xml
+        xml=$LAB_STATE/$name.$alias.xml
+        lab_vf_xml "${LAB_VM_INDEX[$name]}" "$alias" >"$xml"
+        lab_virsh "${LAB_VM_INST[$name]}" attach-device "$name" "$xml" --live >/dev/null
+}
+
+# lab_vf_detach NAME [ALIAS]: hot-unplug by alias (returns before the guest
+# has released it; DEVICE_REMOVED follows).
+lab_vf_detach() {
+        lab_virsh "${LAB_VM_INST[$1]}" detach-device-alias "$1" "${2:-ua-vfo-vf0}" --live >/dev/null
+}
+
+# ---------------------------------------------------------------- traffic
+
+# lab_ping ADDR [COUNT]: ICMP from the lab peer (busybox ping).
+lab_ping() {
+        local addr=$1 count=${2:-3} p=ping
+        case $addr in *:*) p=ping6 ;; esac
+        lab_ns busybox "$p" -c "$count" -W 2 -q "$addr" >/dev/null 2>&1 ||
+                lab_ns busybox "$p" -c "$count" -W 2 -q "$addr" >/dev/null 2>&1
+}
+
+# lab_lossmeter NAME ARGS...: run the loss meter against VM NAME's echo
+# peer from inside the lab netns; prints its JSON line.
+lab_lossmeter() {
+        local name=$1
+        shift
+        lab_ns "$LAB_LOSSMETER" --target "$(lab_vm_ip4 "${LAB_VM_INDEX[$name]}"):$LAB_ECHO_PORT" "$@"
+}
+
+# lab_lossmeter_bg NAME OUTFILE ARGS...: same, in the background; the PID
+# is recorded (teardown ends it) and left in LAB_LAST_PID.
+lab_lossmeter_bg() {
+        local name=$1 out=$2
+        shift 2
+        ip netns exec "$LAB_NS" "$LAB_LOSSMETER" \
+                --target "$(lab_vm_ip4 "${LAB_VM_INDEX[$name]}"):$LAB_ECHO_PORT" "$@" \
+                >"$out" 2>"$out.err" &
+        LAB_LAST_PID=$!
+        lab_pid_record "$LAB_LAST_PID"
+}
+
+# lab_json_num JSON KEY: a number from the loss meter's one-line JSON.
+lab_json_num() {
+        local v
+        v=$(printf '%s\n' "$1" | sed -n "s/.*\"$2\"[[:space:]]*:[[:space:]]*\\([-0-9.eE+]*\\).*/\\1/p")
+        echo "${v:-}"
+}
