@@ -301,6 +301,18 @@ EOF
         LAB_URI[$name]="qemu+unix:///system?socket=$d/run/libvirt-sock"
         LAB_INSTANCES+=("$name")
 
+        # QEMU capabilities probed by an earlier instance of this run are
+        # valid here too (same binaries): saves the cold probe (seconds).
+        local other
+        for other in "${LAB_INSTANCES[@]}"; do
+                [ "$other" != "$name" ] || continue
+                if [ -d "$LAB_STATE/$other/cache/qemu/capabilities" ]; then
+                        mkdir -p "$d/cache/qemu"
+                        cp -r "$LAB_STATE/$other/cache/qemu/capabilities" "$d/cache/qemu/"
+                        break
+                fi
+        done
+
         t0=$(lab_ms)
         # shellcheck disable=SC2016
         lab_ns unshare -m --propagation private bash -c '
@@ -324,7 +336,11 @@ EOF
                 tail -n 20 "$d/log/libvirtd.log" >&2
                 lab_die "libvirtd $name does not answer"
         fi
-        lab_log "libvirtd $name up in $(($(lab_ms) - t0)) ms (${LAB_URI[$name]})"
+        local t1
+        t1=$(lab_ms)
+        # libvirtd probes QEMU lazily; do it now so that "up" means ready.
+        lab_virsh_quiet "$name" capabilities || lab_die "libvirtd $name: no capabilities"
+        lab_log "libvirtd $name up: API after $((t1 - t0)) ms, QEMU capabilities after $(($(lab_ms) - t0)) ms (${LAB_URI[$name]})"
 }
 
 lab_virsh() {
