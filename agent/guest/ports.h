@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Ports: which netdevs form one guest port (synthetic NIC + VF with the same
+ * MAC + what joins them). Pure functions over a list of Netdevs. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers/netdev.h"
+#include "lib/macro.h"
+
+typedef enum PortKind {
+        PORT_KIND_NET_FAILOVER, /* net_failover master over a virtio_net STANDBY and the VF */
+        PORT_KIND_BONDING,      /* bond over a virtio_net slave and the VF */
+        PORT_KIND_NETVSC,       /* hv_netvsc with its VF enslaved to it */
+        _PORT_KIND_MAX,
+        _PORT_KIND_INVALID = -EINVAL,
+} PortKind;
+
+typedef enum PortPath {
+        PORT_PATH_SYNTHETIC,
+        PORT_PATH_VF,
+        _PORT_PATH_MAX,
+        _PORT_PATH_INVALID = -EINVAL,
+} PortPath;
+
+typedef struct Port {
+        PortKind kind;
+        uint8_t mac[6];
+        int master;             /* index into the Netdev list, -1 for netvsc */
+        int synthetic;          /* index, always set */
+        int vf;                 /* index, -1 while no VF is plugged */
+} Port;
+
+/* Groups 'links' into ports, sorted by MAC. Netdevs that belong to no port
+ * (loopback, unrelated NICs) are left out. */
+int ports_discover(const Netdev *links, size_t n, Port **ret, size_t *ret_n);
+
+/* Which path carries the port's traffic now, from the kernel's state. */
+PortPath port_active_path(const Port *p, const Netdev *links);
+
+const char *port_kind_to_string(PortKind k) _const_;
+PortKind port_kind_from_string(const char *s) _pure_;
+const char *port_path_to_string(PortPath p) _const_;
+PortPath port_path_from_string(const char *s) _pure_;

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Netdev: what the guest agent knows of one network interface, in our own
+ * types (filled by drivers/rtnl.c and drivers/udev.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct NetdevStats {
+        uint64_t rx_packets;
+        uint64_t rx_bytes;
+        uint64_t tx_packets;
+        uint64_t tx_bytes;
+        uint64_t rx_dropped;
+        uint64_t tx_dropped;
+} NetdevStats;
+
+typedef struct Netdev {
+        int ifindex;
+        char name[16];          /* IFNAMSIZ */
+        uint8_t mac[6];
+        bool has_mac;
+        int master;             /* ifindex of the master (bond, net_failover), 0 if none */
+        char kind[32];          /* rtnetlink link kind: "net_failover", "bond", "" for hardware */
+        int active_slave;       /* bond: ifindex of the active slave, 0 if none or not a bond */
+        char driver[32];        /* driver of the device below: "virtio_net", "e1000e", "hv_netvsc", "" */
+        bool pci;               /* a PCI function (a VF, or the lab's emulated stand-in) */
+        bool admin_up;          /* IFF_UP */
+        bool carrier;           /* IFF_LOWER_UP */
+        NetdevStats stats;
+} Netdev;
+
+/* "52:54:00:aa:bb:cc" into buf (>= 18 bytes). */
+const char *netdev_mac_to_string(const uint8_t mac[6], char buf[static 18]);

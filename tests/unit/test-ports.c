@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Port discovery over synthesized netdev lists: net_failover, bonding,
+ * netvsc, and what must not become a port. */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent/guest/ports.h"
+
+static const uint8_t MAC1[6] = { 0x52, 0x54, 0x00, 0x77, 0x00, 0x11 };
+static const uint8_t MAC2[6] = { 0x52, 0x54, 0x00, 0x77, 0x00, 0x12 };
+static const uint8_t MAC3[6] = { 0x00, 0x15, 0x5d, 0x00, 0x00, 0x01 };
+
+static Netdev nd(int ifindex, const char *name, const uint8_t *mac, int master, const char *kind,
+                 const char *driver, bool pci, bool up) {
+        Netdev d = { .ifindex = ifindex, .master = master, .pci = pci, .admin_up = up, .carrier = up };
+
+        snprintf(d.name, sizeof(d.name), "%s", name);
+        snprintf(d.kind, sizeof(d.kind), "%s", kind);
+        snprintf(d.driver, sizeof(d.driver), "%s", driver);
+        if (mac) {
+                memcpy(d.mac, mac, 6);
+                d.has_mac = true;
+        }
+        return d;
+}
+
+static void test_ports_net_failover_with_and_without_vf(void **state) {
+        Netdev links[] = {
+                nd(1, "lo", NULL, 0, "", "", false, true),
+                nd(2, "eth0", MAC1, 0, "net_failover", "", false, true),
+                nd(3, "eth0nsby", MAC1, 2, "", "virtio_net", false, true),
+                nd(4, "eth1", MAC1, 2, "", "e1000e", true, true),
+                nd(5, "eth2", MAC2, 0, "net_failover", "", false, true),
+                nd(6, "eth2nsby", MAC2, 5, "", "virtio_net", false, true),
+        };
+        Port *ports = NULL;
+        size_t n = 0;
+
+        assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
+        assert_int_equal(n, 2);
+
+        assert_int_equal(ports[0].kind, PORT_KIND_NET_FAILOVER);
+        assert_memory_equal(ports[0].mac, MAC1, 6);
+        assert_string_equal(links[ports[0].master].name, "eth0");
+        assert_string_equal(links[ports[0].synthetic].name, "eth0nsby");
+        assert_string_equal(links[ports[0].vf].name, "eth1");
+        assert_int_equal(port_active_path(&ports[0], links), PORT_PATH_VF);
+
+        assert_string_equal(links[ports[1].synthetic].name, "eth2nsby");
+        assert_int_equal(ports[1].vf, -1);
+        assert_int_equal(port_active_path(&ports[1], links), PORT_PATH_SYNTHETIC);
+
+        /* A VF that is down does not carry traffic. */
+        links[3].carrier = false;
+        assert_int_equal(port_active_path(&ports[0], links), PORT_PATH_SYNTHETIC);
+        free(ports);
+}
+
+static void test_ports_bonding_follows_active_slave(void **state) {
+        Netdev links[] = {
+                nd(2, "bond0", MAC1, 0, "bond", "", false, true),
+                nd(3, "ens3", MAC1, 2, "", "virtio_net", false, true),
+                nd(4, "ens4", MAC1, 2, "", "mlx5_core", true, true),
+                /* A bond of two plain NICs is not a vfo port. */
+                nd(7, "bond1", MAC2, 0, "bond", "", false, true),
+                nd(8, "ens8", MAC2, 7, "", "igb", true, true),
+                nd(9, "ens9", MAC2, 7, "", "igb", true, true),
+        };
+        Port *ports = NULL;
+        size_t n = 0;
+
+        links[0].active_slave = 3;
+        assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ports[0].kind, PORT_KIND_BONDING);
+        assert_string_equal(links[ports[0].vf].name, "ens4");
+        assert_int_equal(port_active_path(&ports[0], links), PORT_PATH_SYNTHETIC);
+        links[0].active_slave = 4;
+        assert_int_equal(port_active_path(&ports[0], links), PORT_PATH_VF);
+        free(ports);
+}
+
+static void test_ports_netvsc(void **state) {
+        Netdev links[] = {
+                nd(2, "eth0", MAC3, 0, "", "hv_netvsc", false, true),
+                nd(3, "enP1s1", MAC3, 2, "", "mlx5_core", true, true),
+        };
+        Port *ports = NULL;
+        size_t n = 0;
+
+        assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ports[0].kind, PORT_KIND_NETVSC);
+        assert_int_equal(ports[0].master, -1);
+        assert_string_equal(links[ports[0].synthetic].name, "eth0");
+        assert_string_equal(links[ports[0].vf].name, "enP1s1");
+        free(ports);
+}
+
+static void test_ports_vf_needs_same_mac(void **state) {
+        Netdev links[] = {
+                nd(2, "eth0", MAC1, 0, "net_failover", "", false, true),
+                nd(3, "eth0nsby", MAC1, 2, "", "virtio_net", false, true),
+                nd(4, "eth1", MAC2, 2, "", "e1000e", true, true),
+        };
+        Port *ports = NULL;
+        size_t n = 0;
+
+        assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ports[0].vf, -1);
+        free(ports);
+}
+
+static void test_ports_empty(void **state) {
+        Port *ports = NULL;
+        size_t n = 1;
+
+        assert_int_equal(ports_discover(NULL, 0, &ports, &n), 0);
+        assert_int_equal(n, 0);
+        free(ports);
+}
+
+static void test_ports_tables(void **state) {
+        for (int k = 0; k < _PORT_KIND_MAX; k++)
+                assert_int_equal(port_kind_from_string(port_kind_to_string((PortKind) k)), k);
+        for (int p = 0; p < _PORT_PATH_MAX; p++)
+                assert_int_equal(port_path_from_string(port_path_to_string((PortPath) p)), p);
+        assert_null(port_kind_to_string(_PORT_KIND_MAX));
+        assert_int_equal(port_path_from_string("nope"), _PORT_PATH_INVALID);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_ports_net_failover_with_and_without_vf),
+                cmocka_unit_test(test_ports_bonding_follows_active_slave),
+                cmocka_unit_test(test_ports_netvsc),
+                cmocka_unit_test(test_ports_vf_needs_same_mac),
+                cmocka_unit_test(test_ports_empty),
+                cmocka_unit_test(test_ports_tables),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
