@@ -107,51 +107,71 @@ static int rtnl_link_cb(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
-int rtnl_dump_links(Netdev **ret, size_t *ret_n) {
+/* Every request is local and answered at once; the receive deadline only
+ * guards against a kernel that never answers. */
+static int rtnl_open(struct mnl_socket **ret) {
         _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
         struct timeval deadline = { .tv_sec = 2 };
-        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
-        LinkDump dump = {};
-        struct nlmsghdr *nlh;
-        struct ifinfomsg *ifi;
-        unsigned seq, portid;
-        ssize_t n;
-        int r;
 
-        assert(ret);
-        assert(ret_n);
-
-        nl = mnl_socket_open(NETLINK_ROUTE);
+        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
         if (!nl)
                 return -errno;
         if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
                 return -errno;
         if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof(deadline)) < 0)
                 return -errno;
-        portid = mnl_socket_get_portid(nl);
+        *ret = TAKE_PTR(nl);
+        return 0;
+}
 
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        nlh->nlmsg_seq = seq = (unsigned) time(NULL);
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
+/* Sends 'nlh' (a request or a dump) and runs 'cb' over the answer until the
+ * kernel's ACK or NLMSG_DONE. Returns 0, the kernel's error, or 'data_error'. */
+static int rtnl_transact(struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const int *data_error) {
+        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        unsigned portid;
+        ssize_t n;
+        int r;
+
+        r = rtnl_open(&nl);
+        if (r < 0)
+                return r;
+        portid = mnl_socket_get_portid(nl);
+        nlh->nlmsg_seq = (unsigned) time(NULL);
 
         if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
 
         for (;;) {
                 n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-                if (n < 0) {
-                        r = errno == EAGAIN ? -ETIMEDOUT : -errno;
-                        break;
-                }
-                r = mnl_cb_run(buf, (size_t) n, seq, portid, rtnl_link_cb, &dump);
-                if (r <= MNL_CB_STOP) {
-                        r = r < 0 ? (dump.error ?: -errno) : 0;
-                        break;
-                }
+                if (n < 0)
+                        return errno == EAGAIN ? -ETIMEDOUT : -errno;
+                errno = 0;
+                r = mnl_cb_run(buf, (size_t) n, nlh->nlmsg_seq, portid, cb, data);
+                if (r < 0)
+                        return data_error && *data_error < 0 ? *data_error : -(errno ?: EPROTO);
+                if (r == MNL_CB_STOP)
+                        return 0;
         }
+}
+
+int rtnl_dump_links(Netdev **ret, size_t *ret_n) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        LinkDump dump = {};
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+        int r;
+
+        assert(ret);
+        assert(ret_n);
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+
+        r = rtnl_transact(nlh, rtnl_link_cb, &dump, &dump.error);
         if (r < 0) {
                 free(dump.links);
                 return r;
@@ -159,5 +179,125 @@ int rtnl_dump_links(Netdev **ret, size_t *ret_n) {
 
         *ret = dump.links;
         *ret_n = dump.n;
+        return 0;
+}
+
+static struct nlmsghdr *rtnl_put_setlink(uint8_t *buf, int ifindex, struct ifinfomsg **ret_ifi) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct ifinfomsg *ifi;
+
+        nlh->nlmsg_type = RTM_NEWLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        if (ret_ifi)
+                *ret_ifi = ifi;
+        return nlh;
+}
+
+int rtnl_link_set_up(int ifindex, bool up) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct ifinfomsg *ifi;
+        struct nlmsghdr *nlh;
+
+        if (ifindex <= 0)
+                return -EINVAL;
+
+        nlh = rtnl_put_setlink(buf, ifindex, &ifi);
+        ifi->ifi_change = IFF_UP;
+        ifi->ifi_flags = up ? IFF_UP : 0;
+        return rtnl_transact(nlh, NULL, NULL, NULL);
+}
+
+static int rtnl_bond_set(int bond_ifindex, uint16_t attr, uint32_t value, bool u8) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlattr *linkinfo, *data;
+        struct nlmsghdr *nlh;
+
+        if (bond_ifindex <= 0)
+                return -EINVAL;
+
+        nlh = rtnl_put_setlink(buf, bond_ifindex, NULL);
+        linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bond");
+        data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+        if (u8)
+                mnl_attr_put_u8(nlh, attr, (uint8_t) value);
+        else
+                mnl_attr_put_u32(nlh, attr, value);
+        mnl_attr_nest_end(nlh, data);
+        mnl_attr_nest_end(nlh, linkinfo);
+        return rtnl_transact(nlh, NULL, NULL, NULL);
+}
+
+int rtnl_bond_set_active_slave(int bond_ifindex, int slave_ifindex) {
+        if (slave_ifindex <= 0)
+                return -EINVAL;
+        return rtnl_bond_set(bond_ifindex, IFLA_BOND_ACTIVE_SLAVE, (uint32_t) slave_ifindex, false);
+}
+
+int rtnl_bond_set_all_slaves_active(int bond_ifindex, bool on) {
+        return rtnl_bond_set(bond_ifindex, IFLA_BOND_ALL_SLAVES_ACTIVE, on, true);
+}
+
+typedef struct AddrDump {
+        int ifindex;
+        struct in_addr *v4;
+        size_t max_v4, n_v4;
+        struct in6_addr *v6;
+        size_t max_v6, n_v6;
+} AddrDump;
+
+static int rtnl_addr_cb(const struct nlmsghdr *nlh, void *data) {
+        const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+        AddrDump *dump = data;
+        const struct nlattr *a;
+
+        if ((int) ifa->ifa_index != dump->ifindex)
+                return MNL_CB_OK;
+
+        mnl_attr_for_each(a, nlh, sizeof(*ifa)) {
+                if (mnl_attr_get_type(a) != IFA_ADDRESS)
+                        continue;
+                if (ifa->ifa_family == AF_INET && mnl_attr_get_payload_len(a) == sizeof(struct in_addr) &&
+                    dump->n_v4 < dump->max_v4)
+                        memcpy(&dump->v4[dump->n_v4++], mnl_attr_get_payload(a), sizeof(struct in_addr));
+                else if (ifa->ifa_family == AF_INET6 && mnl_attr_get_payload_len(a) == sizeof(struct in6_addr) &&
+                         dump->n_v6 < dump->max_v6)
+                        memcpy(&dump->v6[dump->n_v6++], mnl_attr_get_payload(a), sizeof(struct in6_addr));
+        }
+        return MNL_CB_OK;
+}
+
+int rtnl_get_addresses(int ifindex, struct in_addr *v4, size_t max_v4, size_t *ret_n_v4, struct in6_addr *v6,
+                       size_t max_v6, size_t *ret_n_v6) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        AddrDump dump = {
+                .ifindex = ifindex,
+                .v4 = v4,
+                .max_v4 = max_v4,
+                .v6 = v6,
+                .max_v6 = max_v6,
+        };
+        struct nlmsghdr *nlh;
+        struct ifaddrmsg *ifa;
+        int r;
+
+        assert(ret_n_v4);
+        assert(ret_n_v6);
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETADDR;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+        ifa->ifa_family = AF_UNSPEC;
+
+        r = rtnl_transact(nlh, rtnl_addr_cb, &dump, NULL);
+        if (r < 0)
+                return r;
+
+        *ret_n_v4 = dump.n_v4;
+        *ret_n_v6 = dump.n_v6;
         return 0;
 }

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* drivers/rtnl.c against the real kernel, in a private network namespace:
+ * link dump, admin state, bond options, addresses. Needs root (else skip). */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "drivers/rtnl.h"
+
+static void sh(const char *cmd) {
+        int r = system(cmd);
+
+        if (r != 0)
+                fail_msg("'%s' failed (%d)", cmd, r);
+}
+
+static const Netdev *find(const Netdev *links, size_t n, const char *name) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(links[i].name, name) == 0)
+                        return &links[i];
+        return NULL;
+}
+
+/* Where the kernel has no bonding (some VM kernels), a bridge stands in as
+ * the master for the tests that do not need bond options. */
+static bool have_bonding;
+
+static int setup_netns(void **state) {
+        have_bonding = system("ip link add vfo-bond0 type bond mode active-backup miimon 100 2>/dev/null") == 0;
+        if (!have_bonding)
+                sh("ip link add vfo-bond0 type bridge");
+        sh("ip link add vfo-a type veth peer name vfo-a-peer");
+        sh("ip link add vfo-b type veth peer name vfo-b-peer");
+        sh("ip link set vfo-a master vfo-bond0");
+        sh("ip link set vfo-b master vfo-bond0");
+        sh("ip link set vfo-a-peer up && ip link set vfo-b-peer up && ip link set vfo-bond0 up");
+        sh("ip addr add 10.99.0.2/24 dev vfo-bond0 && ip addr add 10.99.1.2/24 dev vfo-bond0");
+        sh("ip -6 addr add fd99::2/64 dev vfo-bond0 nodad");
+        return 0;
+}
+
+static void test_rtnl_dump_sees_bond_and_slaves(void **state) {
+        Netdev *links = NULL;
+        const Netdev *bond, *a;
+        size_t n = 0;
+
+        assert_int_equal(rtnl_dump_links(&links, &n), 0);
+        bond = find(links, n, "vfo-bond0");
+        a = find(links, n, "vfo-a");
+        assert_non_null(bond);
+        assert_non_null(a);
+        assert_string_equal(bond->kind, have_bonding ? "bond" : "bridge");
+        assert_int_equal(a->master, bond->ifindex);
+        assert_true(bond->has_mac);
+        if (have_bonding)
+                assert_memory_equal(a->mac, bond->mac, 6);     /* bonding gives slaves its MAC */
+        free(links);
+}
+
+static void test_rtnl_link_up_down(void **state) {
+        int ifindex = (int) if_nametoindex("vfo-a-peer");
+        Netdev *links = NULL;
+        size_t n = 0;
+
+        assert_true(ifindex > 0);
+        assert_int_equal(rtnl_link_set_up(ifindex, false), 0);
+        assert_int_equal(rtnl_dump_links(&links, &n), 0);
+        assert_false(find(links, n, "vfo-a-peer")->admin_up);
+        free(links);
+
+        assert_int_equal(rtnl_link_set_up(ifindex, true), 0);
+        assert_int_equal(rtnl_dump_links(&links, &n), 0);
+        assert_true(find(links, n, "vfo-a-peer")->admin_up);
+        free(links);
+
+        assert_int_equal(rtnl_link_set_up(999999, true), -ENODEV);
+        assert_int_equal(rtnl_link_set_up(0, true), -EINVAL);
+}
+
+static void test_rtnl_bond_active_slave(void **state) {
+        int bond = (int) if_nametoindex("vfo-bond0");
+        int a = (int) if_nametoindex("vfo-a"), b = (int) if_nametoindex("vfo-b");
+        Netdev *links = NULL;
+        size_t n = 0;
+
+        if (!have_bonding)
+                skip();         /* the lab guest runs this for real */
+
+        assert_int_equal(rtnl_bond_set_active_slave(bond, b), 0);
+        assert_int_equal(rtnl_dump_links(&links, &n), 0);
+        assert_int_equal(find(links, n, "vfo-bond0")->active_slave, b);
+        free(links);
+
+        assert_int_equal(rtnl_bond_set_active_slave(bond, a), 0);
+        assert_int_equal(rtnl_dump_links(&links, &n), 0);
+        assert_int_equal(find(links, n, "vfo-bond0")->active_slave, a);
+        free(links);
+
+        assert_int_equal(rtnl_bond_set_all_slaves_active(bond, true), 0);
+        sh("grep -qx 1 /sys/class/net/vfo-bond0/bonding/all_slaves_active");
+        assert_int_equal(rtnl_bond_set_all_slaves_active(bond, false), 0);
+        sh("grep -qx 0 /sys/class/net/vfo-bond0/bonding/all_slaves_active");
+
+        /* Not a slave of this bond: the kernel refuses. */
+        assert_true(rtnl_bond_set_active_slave(bond, (int) if_nametoindex("vfo-a-peer")) < 0);
+}
+
+static void test_rtnl_addresses(void **state) {
+        struct in_addr v4[4];
+        struct in6_addr v6[4];
+        size_t n4 = 0, n6 = 0;
+        char buf[INET6_ADDRSTRLEN];
+        bool seen_global = false;
+
+        assert_int_equal(rtnl_get_addresses((int) if_nametoindex("vfo-bond0"), v4, 4, &n4, v6, 4, &n6), 0);
+        assert_int_equal(n4, 2);
+        assert_string_equal(inet_ntop(AF_INET, &v4[0], buf, sizeof(buf)), "10.99.0.2");
+        assert_string_equal(inet_ntop(AF_INET, &v4[1], buf, sizeof(buf)), "10.99.1.2");
+        assert_true(n6 >= 1);
+        for (size_t i = 0; i < n6; i++)
+                if (strcmp(inet_ntop(AF_INET6, &v6[i], buf, sizeof(buf)), "fd99::2") == 0)
+                        seen_global = true;
+        assert_true(seen_global);
+
+        /* The cap holds. */
+        assert_int_equal(rtnl_get_addresses((int) if_nametoindex("vfo-bond0"), v4, 1, &n4, v6, 0, &n6), 0);
+        assert_int_equal(n4, 1);
+        assert_int_equal(n6, 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_rtnl_dump_sees_bond_and_slaves),
+                cmocka_unit_test(test_rtnl_link_up_down),
+                cmocka_unit_test(test_rtnl_bond_active_slave),
+                cmocka_unit_test(test_rtnl_addresses),
+        };
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                fprintf(stderr, "SKIP: needs root for a private network namespace\n");
+                return 77;
+        }
+
+        return cmocka_run_group_tests(tests, setup_netns, NULL);
+}
