@@ -217,3 +217,6 @@ bench_emit() {
 
 # bench_guest_kernel VM: the guest kernel version (the image's kernel).
 bench_guest_kernel() { basename "$(lab_kernel)" | sed 's/^vmlinuz-//'; }
+
+# bench_quiet CMD...: run CMD with its stdout discarded (for lab_check).
+bench_quiet() { "$@" >/dev/null; }
