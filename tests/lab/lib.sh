@@ -253,6 +253,7 @@ lab_teardown() {
         grep -q "$LAB_ID" /proc/mounts && left+=("mounts: $(grep "$LAB_ID" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')")
 
         if [ "${VFO_LAB_KEEP:-0}" = 1 ]; then
+                : >"$LAB_STATE/.kept"
                 lab_log "teardown: state kept in $LAB_STATE"
         else
                 rm -rf "$LAB_STATE"

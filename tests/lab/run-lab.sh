@@ -3,6 +3,9 @@
 # Run lab scenarios (tests/lab/NAME.sh), each in its own lab, and summarise.
 #   run-lab.sh --requirements    exit 77 (with the reason) if this machine
 #                                cannot run the lab, 0 if it can
+#   run-lab.sh --cleanup-stale   remove what killed (SIGKILL) lab runs left:
+#                                netns vfolab-PID whose PID is gone, their
+#                                processes and /tmp/vfolab-PID.* state dirs
 #   run-lab.sh NAME...           run the scenarios; prints PASS/FAIL/SKIP per
 #                                scenario and "check-lab: N passed, M failed"
 # `make check-lab` sets VFO_LAB_SRCDIR/VFO_LAB_BUILDDIR/VFO_TOP_*.
@@ -26,6 +29,50 @@ if [ "${1:-}" = --requirements ]; then
         [ $rc -eq 0 ] || echo "check-lab: SKIP: $why"
         exit $rc
 fi
+
+# A lab run is "stale" when the shell that owned it (the PID in its name)
+# is gone: its teardown never ran.
+cleanup_stale() {
+        local ns pid p dir n=0
+        for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+                case $ns in vfolab-[0-9]*) ;; *) continue ;; esac
+                pid=${ns#vfolab-}
+                case $pid in *[!0-9]*) continue ;; esac
+                kill -0 "$pid" 2>/dev/null && continue
+                echo "run-lab: removing stale lab $ns"
+                for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+                sleep 0.5
+                ip netns del "$ns" 2>/dev/null
+                n=$((n + 1))
+        done
+        for dir in "${TMPDIR:-/tmp}"/vfolab-[0-9]*.*; do
+                [ -d "$dir" ] || continue
+                pid=${dir##*/vfolab-}
+                pid=${pid%%.*}
+                kill -0 "$pid" 2>/dev/null && continue
+                [ -e "$dir/.kept" ] && continue   # VFO_LAB_KEEP=1: left for inspection
+                ip netns list 2>/dev/null | grep -qw "vfolab-$pid" && continue
+                # processes outside the netns (the private dbus-daemon),
+                # only if their command line names this state directory
+                for p in "$dir"/dbus/pid; do
+                        [ -s "$p" ] || continue
+                        read -r p <"$p"
+                        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$dir/" &&
+                                kill -KILL "$p" 2>/dev/null
+                done
+                echo "run-lab: removing stale state $dir"
+                rm -rf "$dir"
+                n=$((n + 1))
+        done
+        return 0
+}
+
+if [ "${1:-}" = --cleanup-stale ]; then
+        cleanup_stale
+        exit 0
+fi
+
+cleanup_stale
 
 passed=0 failed=0 skipped=0
 for name in "$@"; do
