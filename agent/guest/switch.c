@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Port path switching; see switch.h. The order on detach is the one that
+ * measured 0 lost (LAB.md): both paths deliver -> host steers -> transmit
+ * moves -> VF unplugged -> helper off. Attach mirrors it. */
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/guest/switch.h"
+#include "lib/validate.h"
+
+static const char *const switch_state_table[_SWITCH_STATE_MAX] = {
+        [SWITCH_STATE_IDLE] = "idle",
+        [SWITCH_STATE_DETACH_PREPARED] = "detach-prepared",
+        [SWITCH_STATE_DETACHED] = "detached",
+        [SWITCH_STATE_ATTACH_PREPARED] = "attach-prepared",
+        [SWITCH_STATE_ATTACH_READY] = "attach-ready",
+};
+
+static const char *const switch_event_table[_SWITCH_EVENT_MAX] = {
+        [SWITCH_EVENT_PREPARE_DETACH] = "prepare-detach",
+        [SWITCH_EVENT_PREPARE_ATTACH] = "prepare-attach",
+        [SWITCH_EVENT_STEERED_SYNTHETIC] = "steered-synthetic",
+        [SWITCH_EVENT_STEERED_VF] = "steered-vf",
+        [SWITCH_EVENT_VF_READY] = "vf-ready",
+        [SWITCH_EVENT_VF_LOST] = "vf-lost",
+        [SWITCH_EVENT_VF_GONE] = "vf-gone",
+        [SWITCH_EVENT_DEADLINE] = "deadline",
+};
+
+const char *switch_state_to_string(SwitchState s) {
+        return s >= 0 && s < _SWITCH_STATE_MAX ? switch_state_table[s] : NULL;
+}
+
+SwitchState switch_state_from_string(const char *s) {
+        for (int i = 0; s && i < _SWITCH_STATE_MAX; i++)
+                if (strcmp(s, switch_state_table[i]) == 0)
+                        return (SwitchState) i;
+        return _SWITCH_STATE_INVALID;
+}
+
+const char *switch_event_to_string(SwitchEvent e) {
+        return e >= 0 && e < _SWITCH_EVENT_MAX ? switch_event_table[e] : NULL;
+}
+
+SwitchState switch_state_next(SwitchState s, SwitchEvent e) {
+        switch (s) {
+        case SWITCH_STATE_IDLE:
+                switch (e) {
+                case SWITCH_EVENT_PREPARE_DETACH:
+                        return SWITCH_STATE_DETACH_PREPARED;
+                case SWITCH_EVENT_PREPARE_ATTACH:
+                        return SWITCH_STATE_ATTACH_PREPARED;
+                case SWITCH_EVENT_STEERED_SYNTHETIC:    /* forced move */
+                case SWITCH_EVENT_STEERED_VF:
+                case SWITCH_EVENT_VF_READY:             /* acting alone: announce, report */
+                case SWITCH_EVENT_VF_LOST:
+                case SWITCH_EVENT_VF_GONE:
+                case SWITCH_EVENT_DEADLINE:
+                        return SWITCH_STATE_IDLE;
+                case _SWITCH_EVENT_MAX:
+                case _SWITCH_EVENT_INVALID:
+                        break;
+                }
+                break;
+
+        case SWITCH_STATE_DETACH_PREPARED:
+                switch (e) {
+                case SWITCH_EVENT_PREPARE_DETACH:       /* the host retried */
+                case SWITCH_EVENT_VF_READY:
+                case SWITCH_EVENT_VF_LOST:
+                        return SWITCH_STATE_DETACH_PREPARED;
+                case SWITCH_EVENT_STEERED_SYNTHETIC:
+                        return SWITCH_STATE_DETACHED;
+                case SWITCH_EVENT_STEERED_VF:           /* the host rolled back */
+                case SWITCH_EVENT_VF_GONE:              /* surprise removal */
+                case SWITCH_EVENT_DEADLINE:
+                        return SWITCH_STATE_IDLE;
+                case SWITCH_EVENT_PREPARE_ATTACH:
+                        return _SWITCH_STATE_INVALID;
+                case _SWITCH_EVENT_MAX:
+                case _SWITCH_EVENT_INVALID:
+                        break;
+                }
+                break;
+
+        case SWITCH_STATE_DETACHED:
+                switch (e) {
+                case SWITCH_EVENT_PREPARE_DETACH:
+                case SWITCH_EVENT_STEERED_SYNTHETIC:
+                case SWITCH_EVENT_VF_READY:
+                case SWITCH_EVENT_VF_LOST:
+                case SWITCH_EVENT_DEADLINE:
+                        return SWITCH_STATE_DETACHED;
+                case SWITCH_EVENT_VF_GONE:              /* the unplug completed */
+                case SWITCH_EVENT_STEERED_VF:           /* the unplug failed: back to the VF */
+                        return SWITCH_STATE_IDLE;
+                case SWITCH_EVENT_PREPARE_ATTACH:
+                        return _SWITCH_STATE_INVALID;
+                case _SWITCH_EVENT_MAX:
+                case _SWITCH_EVENT_INVALID:
+                        break;
+                }
+                break;
+
+        case SWITCH_STATE_ATTACH_PREPARED:
+                switch (e) {
+                case SWITCH_EVENT_PREPARE_ATTACH:
+                case SWITCH_EVENT_VF_LOST:
+                case SWITCH_EVENT_VF_GONE:
+                        return SWITCH_STATE_ATTACH_PREPARED;
+                case SWITCH_EVENT_VF_READY:
+                        return SWITCH_STATE_ATTACH_READY;
+                case SWITCH_EVENT_STEERED_SYNTHETIC:    /* the host gave up */
+                case SWITCH_EVENT_DEADLINE:
+                        return SWITCH_STATE_IDLE;
+                case SWITCH_EVENT_STEERED_VF:
+                case SWITCH_EVENT_PREPARE_DETACH:
+                        return _SWITCH_STATE_INVALID;
+                case _SWITCH_EVENT_MAX:
+                case _SWITCH_EVENT_INVALID:
+                        break;
+                }
+                break;
+
+        case SWITCH_STATE_ATTACH_READY:
+                switch (e) {
+                case SWITCH_EVENT_PREPARE_ATTACH:
+                case SWITCH_EVENT_VF_READY:
+                        return SWITCH_STATE_ATTACH_READY;
+                case SWITCH_EVENT_VF_LOST:
+                        return SWITCH_STATE_ATTACH_PREPARED;
+                case SWITCH_EVENT_STEERED_VF:
+                case SWITCH_EVENT_STEERED_SYNTHETIC:
+                case SWITCH_EVENT_VF_GONE:
+                case SWITCH_EVENT_DEADLINE:
+                        return SWITCH_STATE_IDLE;
+                case SWITCH_EVENT_PREPARE_DETACH:
+                        return _SWITCH_STATE_INVALID;
+                case _SWITCH_EVENT_MAX:
+                case _SWITCH_EVENT_INVALID:
+                        break;
+                }
+                break;
+
+        case _SWITCH_STATE_MAX:
+        case _SWITCH_STATE_INVALID:
+                break;
+        }
+        return _SWITCH_STATE_INVALID;
+}
+
+int port_switch_new(const char *mac, const DatapathPort *p, const SwitchCallbacks *cb, void *userdata,
+                    PortSwitch **ret) {
+        _cleanup_(port_switch_freep) PortSwitch *s = NULL;
+        int r;
+
+        assert(mac_is_valid(mac));
+        assert(p);
+        assert(cb);
+        assert(ret);
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+
+        strncpy(s->mac, mac, sizeof(s->mac) - 1);
+        s->port = *p;
+        s->state = SWITCH_STATE_IDLE;
+        s->active_path = PORT_PATH_SYNTHETIC;
+        s->deadline = USEC_INFINITY;
+        s->cb = cb;
+        s->userdata = userdata;
+
+        r = datapath_new(p, &s->dp);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+PortSwitch *port_switch_free(PortSwitch *s) {
+        if (!s)
+                return NULL;
+        datapath_free(s->dp);
+        return mfree(s);
+}
+
+PortPath port_switch_active_path(const PortSwitch *s) {
+        return s->active_path;
+}
+
+static void port_switch_note(PortSwitch *s, int error, const char *what) {
+        if (s->cb->note)
+                s->cb->note(s->userdata, s, error, what);
+}
+
+static void port_switch_send_error(PortSwitch *s, uint64_t id, Vfo__ErrorCode code, const char *message) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__Error err = VFO__ERROR__INIT;
+
+        err.code = code;
+        err.message = (char *) message;
+        e.id = id;
+        e.body_case = VFO__ENVELOPE__BODY_ERROR;
+        e.error = &err;
+        s->cb->send(s->userdata, s, &e);
+}
+
+static void port_switch_send_detach_ready(PortSwitch *s, uint64_t id, usec_t now) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__DetachReady m = VFO__DETACH_READY__INIT;
+
+        m.mac = s->mac;
+        m.prepare_usec = usec_sub_unsigned(now, s->trigger_usec);
+        e.id = id;
+        e.body_case = VFO__ENVELOPE__BODY_DETACH_READY;
+        e.detach_ready = &m;
+        s->cb->send(s->userdata, s, &e);
+}
+
+static void port_switch_send_attach_ready(PortSwitch *s, usec_t now) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__AttachReady m = VFO__ATTACH_READY__INIT;
+
+        m.mac = s->mac;
+        m.vf_ifname = s->vf_ifname;
+        m.wait_usec = usec_sub_unsigned(now, s->trigger_usec);
+        e.id = s->pending_id;
+        e.body_case = VFO__ENVELOPE__BODY_ATTACH_READY;
+        e.attach_ready = &m;
+        s->cb->send(s->userdata, s, &e);
+}
+
+static void port_switch_send_path_changed(PortSwitch *s, uint64_t id, Vfo__PathChangeReason reason,
+                                          unsigned announcements, usec_t now) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__PathChanged m = VFO__PATH_CHANGED__INIT;
+
+        m.mac = s->mac;
+        m.path = s->active_path == PORT_PATH_VF ? VFO__PATH_KIND__PATH_KIND_VF : VFO__PATH_KIND__PATH_KIND_SYNTHETIC;
+        m.reason = reason;
+        m.request_usec = MIN(s->trigger_usec, now);
+        m.switched_usec = now;
+        m.announcements = announcements;
+        e.id = id;
+        e.body_case = VFO__ENVELOPE__BODY_PATH_CHANGED;
+        e.path_changed = &m;
+        s->cb->send(s->userdata, s, &e);
+}
+
+static unsigned port_switch_announce(PortSwitch *s) {
+        int n = s->cb->announce ? s->cb->announce(s->userdata, s) : 0;
+
+        if (n < 0) {
+                port_switch_note(s, n, "announcement failed");
+                return 0;
+        }
+        return (unsigned) n;
+}
+
+/* The one place that changes s->state; entry actions run here, also on
+ * self-transitions where they are idempotent. */
+static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadline) {
+        SwitchState old = s->state;
+        int r = 0;
+
+        s->state = state;
+        if (old != state)
+                port_switch_note(s, 0, switch_state_to_string(state));
+
+        switch (state) {
+        case SWITCH_STATE_IDLE:
+                s->deadline = USEC_INFINITY;
+                s->pending_id = 0;
+                r = datapath_receive_normal(s->dp);
+                break;
+        case SWITCH_STATE_DETACH_PREPARED:
+                s->deadline = deadline;
+                r = datapath_receive_both(s->dp);
+                if (r >= 0)
+                        r = datapath_vf_receives(s->dp, true);
+                break;
+        case SWITCH_STATE_DETACHED:
+                /* No deadline: the helper stays until the VF is gone, or the
+                 * host steers back. The VF is down and cannot receive. */
+                s->deadline = USEC_INFINITY;
+                r = datapath_vf_receives(s->dp, false);
+                break;
+        case SWITCH_STATE_ATTACH_PREPARED:
+                s->deadline = deadline;
+                r = datapath_receive_both(s->dp);
+                if (r >= 0)
+                        r = datapath_vf_receives(s->dp, false);
+                break;
+        case SWITCH_STATE_ATTACH_READY:
+                r = datapath_vf_receives(s->dp, true);
+                break;
+        case _SWITCH_STATE_MAX:
+        case _SWITCH_STATE_INVALID:
+                assert_not_reached();
+        }
+        return r;
+}
+
+/* Moves transmit to 'path', announces, and reports it. */
+static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__PathChangeReason reason, usec_t now) {
+        unsigned n;
+        int r;
+
+        r = datapath_transmit_on(s->dp, path);
+        if (r < 0)
+                return r;
+        s->active_path = path;
+        s->n_switches++;
+        n = port_switch_announce(s);
+        port_switch_send_path_changed(s, id, reason, n, now);
+        return 0;
+}
+
+/* Something went wrong under us: back to the last state that carried
+ * traffic (the kernel's normal handling), and tell the host. */
+static void port_switch_fail(PortSwitch *s, uint64_t id, int error, const char *what) {
+        port_switch_note(s, error, what);
+        (void) port_switch_set_state(s, SWITCH_STATE_IDLE, USEC_INFINITY);
+        port_switch_send_error(s, id, VFO__ERROR_CODE__ERROR_CODE_INTERNAL, what);
+}
+
+static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint32_t deadline_ms, usec_t now) {
+        SwitchState next = switch_state_next(s->state, e);
+        usec_t deadline = usec_add(now, (usec_t) deadline_ms * USEC_PER_MSEC);
+        SwitchState old = s->state;
+        int r;
+
+        if (next < 0) {
+                port_switch_send_error(s, id,
+                                       old == SWITCH_STATE_IDLE ? VFO__ERROR_CODE__ERROR_CODE_INVALID_STATE
+                                                                : VFO__ERROR_CODE__ERROR_CODE_BUSY,
+                                       "Another transition is in progress on this port.");
+                return;
+        }
+
+        switch (e) {
+        case SWITCH_EVENT_PREPARE_DETACH:
+                if (old == SWITCH_STATE_IDLE)
+                        s->trigger_usec = now;
+                if (next == SWITCH_STATE_DETACHED) {   /* already done: answer again */
+                        port_switch_send_detach_ready(s, id, now);
+                        return;
+                }
+                r = port_switch_set_state(s, next, deadline);
+                if (r < 0) {
+                        port_switch_fail(s, id, r, "Failed to make both paths deliver.");
+                        return;
+                }
+                port_switch_send_detach_ready(s, id, now);
+                return;
+
+        case SWITCH_EVENT_PREPARE_ATTACH:
+                if (old == SWITCH_STATE_IDLE)
+                        s->trigger_usec = now;
+                s->pending_id = id;
+                r = port_switch_set_state(s, next, old == SWITCH_STATE_IDLE ? deadline : s->deadline);
+                if (r < 0) {
+                        port_switch_fail(s, id, r, "Failed to make both paths deliver.");
+                        return;
+                }
+                if (next == SWITCH_STATE_ATTACH_READY)
+                        port_switch_send_attach_ready(s, now);
+                else if (s->vf_ready)           /* the VF is already there */
+                        port_switch_dispatch(s, SWITCH_EVENT_VF_READY, 0, 0, now);
+                return;
+
+        case SWITCH_EVENT_STEERED_SYNTHETIC:
+        case SWITCH_EVENT_STEERED_VF: {
+                PortPath path = e == SWITCH_EVENT_STEERED_VF ? PORT_PATH_VF : PORT_PATH_SYNTHETIC;
+
+                if (old == SWITCH_STATE_IDLE || old == SWITCH_STATE_DETACHED)
+                        s->trigger_usec = now;
+                r = port_switch_move(s, path, id, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_REQUESTED, now);
+                if (r < 0) {
+                        port_switch_fail(s, id, r, "Failed to move transmit.");
+                        return;
+                }
+                r = port_switch_set_state(s, next, s->deadline);
+                if (r < 0)
+                        port_switch_note(s, r, "Failed to update receive handling.");
+                return;
+        }
+
+        case SWITCH_EVENT_VF_READY:
+                if (old == SWITCH_STATE_ATTACH_PREPARED) {
+                        r = port_switch_set_state(s, next, s->deadline);
+                        if (r < 0) {
+                                port_switch_fail(s, s->pending_id, r, "Failed to update receive handling.");
+                                return;
+                        }
+                        port_switch_send_attach_ready(s, now);
+                        return;
+                }
+                if (old == SWITCH_STATE_IDLE) {
+                        /* A VF nobody asked for: the kernel uses it now. */
+                        s->trigger_usec = now;
+                        s->active_path = s->kernel_path;
+                        port_switch_send_path_changed(s, 0, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_APPEARED,
+                                                      port_switch_announce(s), now);
+                }
+                (void) port_switch_set_state(s, next, s->deadline);
+                return;
+
+        case SWITCH_EVENT_VF_LOST:
+        case SWITCH_EVENT_VF_GONE:
+                if (old == SWITCH_STATE_IDLE || (e == SWITCH_EVENT_VF_GONE && old == SWITCH_STATE_DETACH_PREPARED) ||
+                    (e == SWITCH_EVENT_VF_GONE && old == SWITCH_STATE_ATTACH_READY)) {
+                        /* Surprise removal or link loss: traffic is on the
+                         * synthetic path now whether we like it or not. */
+                        bool was_vf = s->active_path == PORT_PATH_VF;
+
+                        s->trigger_usec = now;
+                        s->active_path = PORT_PATH_SYNTHETIC;
+                        if (was_vf || old != SWITCH_STATE_IDLE)
+                                port_switch_send_path_changed(
+                                        s, 0,
+                                        e == SWITCH_EVENT_VF_GONE ? VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_REMOVED
+                                                                  : VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_LINK_LOST,
+                                        port_switch_announce(s), now);
+                }
+                r = port_switch_set_state(s, next, s->deadline);
+                if (r < 0)
+                        port_switch_note(s, r, "Failed to update receive handling.");
+                return;
+
+        case SWITCH_EVENT_DEADLINE:
+                if (old == SWITCH_STATE_ATTACH_PREPARED || old == SWITCH_STATE_ATTACH_READY)
+                        port_switch_send_error(s, s->pending_id, VFO__ERROR_CODE__ERROR_CODE_TIMEOUT,
+                                               "The VF did not come up before the deadline.");
+                if (old != SWITCH_STATE_IDLE && old != next)
+                        port_switch_note(s, -ETIMEDOUT, "transition abandoned at its deadline");
+                (void) port_switch_set_state(s, next, USEC_INFINITY);
+                return;
+
+        case _SWITCH_EVENT_MAX:
+        case _SWITCH_EVENT_INVALID:
+                break;
+        }
+        assert_not_reached();
+}
+
+void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now) {
+        Vfo__PathKind path;
+
+        assert(s);
+        assert(m);
+
+        switch (m->body_case) {
+        case VFO__ENVELOPE__BODY_PREPARE_DETACH:
+                if (s->port.vf_ifindex <= 0)
+                        break;
+                port_switch_dispatch(s, SWITCH_EVENT_PREPARE_DETACH, m->id, m->prepare_detach->deadline_ms, now);
+                return;
+
+        case VFO__ENVELOPE__BODY_PREPARE_ATTACH:
+                port_switch_dispatch(s, SWITCH_EVENT_PREPARE_ATTACH, m->id, m->prepare_attach->deadline_ms, now);
+                return;
+
+        case VFO__ENVELOPE__BODY_STEERING_MOVED:
+        case VFO__ENVELOPE__BODY_SET_PATH:
+                path = m->body_case == VFO__ENVELOPE__BODY_SET_PATH ? m->set_path->path : m->steering_moved->path;
+                if (path == VFO__PATH_KIND__PATH_KIND_VF && s->port.vf_ifindex <= 0)
+                        break;
+                port_switch_dispatch(s,
+                                     path == VFO__PATH_KIND__PATH_KIND_VF ? SWITCH_EVENT_STEERED_VF
+                                                                          : SWITCH_EVENT_STEERED_SYNTHETIC,
+                                     m->id, 0, now);
+                return;
+
+        default:
+                port_switch_send_error(s, m->id, VFO__ERROR_CODE__ERROR_CODE_UNSUPPORTED, "Not a port request.");
+                return;
+        }
+
+        port_switch_send_error(s, m->id, VFO__ERROR_CODE__ERROR_CODE_INVALID_STATE, "No VF is plugged on this port.");
+}
+
+void port_switch_seed(PortSwitch *s, const DatapathPort *p, const char *vf_ifname, bool vf_ready,
+                      PortPath kernel_path) {
+        assert(s);
+        assert(p);
+
+        s->port = *p;
+        datapath_update(s->dp, p);
+        snprintf(s->vf_ifname, sizeof(s->vf_ifname), "%s", vf_ifname ?: "");
+        s->vf_ready = vf_ready;
+        s->active_path = s->kernel_path = kernel_path;
+}
+
+void port_switch_update(PortSwitch *s, const DatapathPort *p, const char *vf_ifname, bool vf_ready,
+                        PortPath kernel_path, usec_t now) {
+        bool had_vf = s->port.vf_ifindex > 0, was_ready = s->vf_ready;
+
+        assert(s);
+        assert(p);
+
+        s->port = *p;
+        datapath_update(s->dp, p);
+        snprintf(s->vf_ifname, sizeof(s->vf_ifname), "%s", vf_ifname ?: "");
+        s->vf_ready = vf_ready;
+        s->kernel_path = kernel_path;
+
+        if (had_vf && p->vf_ifindex <= 0)
+                port_switch_dispatch(s, SWITCH_EVENT_VF_GONE, 0, 0, now);
+        else if (!was_ready && vf_ready)
+                port_switch_dispatch(s, SWITCH_EVENT_VF_READY, 0, 0, now);
+        else if (was_ready && !vf_ready && p->vf_ifindex > 0 && s->state != SWITCH_STATE_DETACHED)
+                port_switch_dispatch(s, SWITCH_EVENT_VF_LOST, 0, 0, now);
+
+        /* Outside transitions the kernel is the truth about transmit. */
+        if (s->state == SWITCH_STATE_IDLE)
+                s->active_path = kernel_path;
+}
+
+void port_switch_timeout(PortSwitch *s, usec_t now) {
+        assert(s);
+
+        if (s->deadline == USEC_INFINITY || now < s->deadline)
+                return;
+        port_switch_dispatch(s, SWITCH_EVENT_DEADLINE, 0, 0, now);
+}

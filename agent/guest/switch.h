@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* PortSwitch: one port's path transitions (DESIGN.md "The graceful detach"
+ * and its mirror for attach), driven by host requests, by what the kernel
+ * shows of the VF, and by deadlines. The state machine is a pure function;
+ * PortSwitch applies it through the datapath driver and reports through
+ * callbacks, so tests run it with a fake driver and a fake clock. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/guest/ports.h"
+#include "drivers/datapath.h"
+#include "lib/time-util.h"
+#include "proto/vfo.pb-c.h"
+
+typedef enum SwitchState {
+        SWITCH_STATE_IDLE,              /* no transition: the kernel's normal handling */
+        SWITCH_STATE_DETACH_PREPARED,   /* both paths deliver; transmit on the VF; waiting for steering */
+        SWITCH_STATE_DETACHED,          /* transmit on synthetic; both paths deliver until the VF is gone */
+        SWITCH_STATE_ATTACH_PREPARED,   /* both paths deliver; waiting for the VF and its carrier */
+        SWITCH_STATE_ATTACH_READY,      /* VF up, AttachReady sent; waiting for steering */
+        _SWITCH_STATE_MAX,
+        _SWITCH_STATE_INVALID = -EINVAL,
+} SwitchState;
+
+typedef enum SwitchEvent {
+        SWITCH_EVENT_PREPARE_DETACH,    /* host: PrepareDetach */
+        SWITCH_EVENT_PREPARE_ATTACH,    /* host: PrepareAttach */
+        SWITCH_EVENT_STEERED_SYNTHETIC, /* host: SteeringMoved / SetPath to synthetic */
+        SWITCH_EVENT_STEERED_VF,        /* host: SteeringMoved / SetPath to the VF */
+        SWITCH_EVENT_VF_READY,          /* kernel: VF present, joined, carrier up */
+        SWITCH_EVENT_VF_LOST,           /* kernel: VF lost its carrier (still present) */
+        SWITCH_EVENT_VF_GONE,           /* kernel: VF removed */
+        SWITCH_EVENT_DEADLINE,          /* the transition's deadline passed */
+        _SWITCH_EVENT_MAX,
+        _SWITCH_EVENT_INVALID = -EINVAL,
+} SwitchEvent;
+
+/* Pure: the next state, or _SWITCH_STATE_INVALID when the event is refused
+ * in this state (the request gets Error{BUSY or INVALID_STATE}). */
+SwitchState switch_state_next(SwitchState s, SwitchEvent e) _const_;
+
+const char *switch_state_to_string(SwitchState s) _const_;
+SwitchState switch_state_from_string(const char *s) _pure_;
+const char *switch_event_to_string(SwitchEvent e) _const_;
+
+typedef struct PortSwitch PortSwitch;
+
+typedef struct SwitchCallbacks {
+        /* Queue a message to the host (a reply carries the request's id). */
+        void (*send)(void *userdata, PortSwitch *s, Vfo__Envelope *e);
+        /* Announce the port's addresses on its master; returns frames sent. */
+        int (*announce)(void *userdata, PortSwitch *s);
+        /* Something worth a log line happened (the core does not log). */
+        void (*note)(void *userdata, PortSwitch *s, int error, const char *what);
+} SwitchCallbacks;
+
+struct PortSwitch {
+        char mac[18];
+        DatapathPort port;
+        char vf_ifname[16];
+        bool vf_ready;
+        PortPath active_path;   /* where transmit goes */
+        PortPath kernel_path;   /* where the kernel said it goes at the last update */
+        SwitchState state;
+        uint64_t pending_id;    /* PrepareAttach waiting for AttachReady */
+        usec_t trigger_usec;    /* when the current transition's trigger arrived */
+        usec_t deadline;        /* USEC_INFINITY when no transition is timed */
+        Datapath *dp;
+        const SwitchCallbacks *cb;
+        void *userdata;
+        uint64_t n_switches;
+};
+
+/* Starts IDLE; call port_switch_update() with the kernel's view next. */
+int port_switch_new(const char *mac, const DatapathPort *p, const SwitchCallbacks *cb, void *userdata,
+                    PortSwitch **ret);
+PortSwitch *port_switch_free(PortSwitch *s);
+DEFINE_CLEANUP_FUNC(PortSwitch, port_switch_free);
+
+/* Sets what the kernel shows without raising events (a port just found). */
+void port_switch_seed(PortSwitch *s, const DatapathPort *p, const char *vf_ifname, bool vf_ready,
+                      PortPath kernel_path);
+
+/* A host request for this port (PrepareDetach, PrepareAttach, SteeringMoved,
+ * SetPath). Replies or errors go out through cb->send. */
+void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now);
+
+/* What the kernel shows now; VF arrival, carrier and removal become events.
+ * 'vf_ready': the VF is present, joined and has carrier; 'kernel_path':
+ * where the kernel transmits (ports.c). */
+void port_switch_update(PortSwitch *s, const DatapathPort *p, const char *vf_ifname, bool vf_ready,
+                        PortPath kernel_path, usec_t now);
+
+/* Call when s->deadline has passed. */
+void port_switch_timeout(PortSwitch *s, usec_t now);
+
+PortPath port_switch_active_path(const PortSwitch *s);

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Datapath drivers: how one guest port moves traffic between its synthetic
+ * NIC and its VF. One small interface for net_failover, bonding and netvsc;
+ * the agent's switching logic above it is the same for all three. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/guest/ports.h"
+
+typedef struct DatapathPort {
+        PortKind kind;
+        int master_ifindex;     /* net_failover master or bond; 0 for netvsc */
+        int synthetic_ifindex;
+        int vf_ifindex;         /* 0 while no VF is plugged */
+} DatapathPort;
+
+typedef struct DatapathCounters {
+        uint64_t helper_unicast;        /* frames the standby-RX helper handed to the master */
+        uint64_t helper_multicast;
+        uint64_t helper_passed;
+} DatapathCounters;
+
+/* Per-port driver state (the helper's handle). */
+typedef struct Datapath Datapath;
+
+int datapath_new(const DatapathPort *p, Datapath **ret);
+/* Undoes whatever is still in effect (helper detached). NULL-safe. */
+Datapath *datapath_free(Datapath *dp);
+
+/* Refresh the interfaces (the VF comes and goes, ifindexes change). */
+void datapath_update(Datapath *dp, const DatapathPort *p);
+
+/* prepare: the master accepts frames from both paths from now on
+ * (net_failover: standby-RX helper on; bonding: all_slaves_active). */
+int datapath_receive_both(Datapath *dp);
+/* Whether the VF can receive broadcast/multicast now: while it cannot, the
+ * helper hands those over from the standby too; while it can, it must not
+ * (they would arrive twice). */
+int datapath_vf_receives(Datapath *dp, bool yes);
+/* Move transmit to 'path' (net_failover, netvsc: the VF's admin state;
+ * bonding: the active slave). */
+int datapath_transmit_on(Datapath *dp, PortPath path);
+/* finish: back to the kernel's normal receive handling (helper off). */
+int datapath_receive_normal(Datapath *dp);
+
+bool datapath_helper_active(const Datapath *dp);
+int datapath_get_counters(Datapath *dp, DatapathCounters *ret);
+
+DEFINE_CLEANUP_FUNC(Datapath, datapath_free);

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Fake datapath driver: implements drivers/datapath.h, records what the
+ * switching logic asked for, and fails on demand. */
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "tests/fakes/fake-datapath.h"
+
+FakeDatapathLog fake_datapath_log;
+
+int datapath_new(const DatapathPort *p, Datapath **ret) {
+        Datapath *dp = calloc(1, sizeof(DatapathPort));
+
+        if (!dp)
+                return -ENOMEM;
+        *(DatapathPort *) dp = *p;
+        *ret = dp;
+        return 0;
+}
+
+Datapath *datapath_free(Datapath *dp) {
+        fake_datapath_log.receive_both = false;
+        return mfree(dp);
+}
+
+void datapath_update(Datapath *dp, const DatapathPort *p) {
+        *(DatapathPort *) dp = *p;
+}
+
+int datapath_receive_both(Datapath *dp) {
+        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = 'B';
+        if (fake_datapath_log.fail_receive_both)
+                return fake_datapath_log.fail_receive_both;
+        fake_datapath_log.receive_both = true;
+        return 0;
+}
+
+int datapath_vf_receives(Datapath *dp, bool yes) {
+        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = yes ? 'M' : 'm';
+        fake_datapath_log.helper_multicast = fake_datapath_log.receive_both && !yes;
+        return 0;
+}
+
+int datapath_transmit_on(Datapath *dp, PortPath path) {
+        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = path == PORT_PATH_VF ? 'V' : 'S';
+        if (fake_datapath_log.fail_transmit)
+                return fake_datapath_log.fail_transmit;
+        if (path == PORT_PATH_VF && ((DatapathPort *) dp)->vf_ifindex <= 0)
+                return -ENODEV;
+        fake_datapath_log.transmit = path;
+        return 0;
+}
+
+int datapath_receive_normal(Datapath *dp) {
+        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = 'N';
+        fake_datapath_log.receive_both = false;
+        fake_datapath_log.helper_multicast = false;
+        return 0;
+}
+
+bool datapath_helper_active(const Datapath *dp) {
+        return fake_datapath_log.receive_both;
+}
+
+int datapath_get_counters(Datapath *dp, DatapathCounters *ret) {
+        *ret = (DatapathCounters) {};
+        return 0;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Inspectable state of tests/fakes/fake-datapath.c. */
+#pragma once
+
+#include "drivers/datapath.h"
+
+#define FAKE_DATAPATH_CALLS 64
+
+typedef struct FakeDatapathLog {
+        bool receive_both;              /* helper / all_slaves_active in effect */
+        bool helper_multicast;          /* broadcast handed over from the standby */
+        PortPath transmit;
+        char calls[FAKE_DATAPATH_CALLS + 1];    /* B both, N normal, M/m VF receives yes/no, V/S transmit */
+        unsigned n_calls;
+        int fail_receive_both;          /* negative errno to fail with */
+        int fail_transmit;
+} FakeDatapathLog;
+
+extern FakeDatapathLog fake_datapath_log;

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Port switching with a fake datapath and a fake clock: the graceful detach
+ * and attach sequences, deadlines, refusals, and acting alone. */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent/guest/switch.h"
+#include "lib/validate.h"
+#include "tests/fakes/fake-datapath.h"
+
+#define MAC "52:54:00:77:00:11"
+#define T0 (100 * USEC_PER_SEC)
+
+typedef struct Sent {
+        Vfo__Envelope__BodyCase body;
+        uint64_t id;
+        Vfo__ErrorCode error;
+        Vfo__PathKind path;
+        Vfo__PathChangeReason reason;
+        uint32_t announcements;
+        char vf_ifname[16];
+} Sent;
+
+typedef struct Fixture {
+        PortSwitch *s;
+        Sent sent[32];
+        unsigned n_sent;
+        unsigned n_announce;
+} Fixture;
+
+static void on_send(void *userdata, PortSwitch *s, Vfo__Envelope *e) {
+        Fixture *f = userdata;
+        Sent *x = &f->sent[f->n_sent++ % 32];
+
+        /* Everything the agent sends must pass the host's validation. */
+        assert_int_equal(envelope_validate(e, PEER_ROLE_GUEST, NULL, 0) == 0 || e->id == 0, 1);
+        *x = (Sent) { .body = e->body_case, .id = e->id };
+        if (e->body_case == VFO__ENVELOPE__BODY_ERROR)
+                x->error = e->error->code;
+        if (e->body_case == VFO__ENVELOPE__BODY_PATH_CHANGED) {
+                assert_int_equal(envelope_validate(e, PEER_ROLE_GUEST, NULL, 0), 0);
+                x->path = e->path_changed->path;
+                x->reason = e->path_changed->reason;
+                x->announcements = e->path_changed->announcements;
+        }
+        if (e->body_case == VFO__ENVELOPE__BODY_ATTACH_READY)
+                strcpy(x->vf_ifname, e->attach_ready->vf_ifname);
+}
+
+static int on_announce(void *userdata, PortSwitch *s) {
+        Fixture *f = userdata;
+
+        f->n_announce++;
+        return 2;       /* one GARP, one NA */
+}
+
+static const SwitchCallbacks callbacks = {
+        .send = on_send,
+        .announce = on_announce,
+};
+
+static const DatapathPort with_vf = {
+        .kind = PORT_KIND_NET_FAILOVER, .master_ifindex = 2, .synthetic_ifindex = 3, .vf_ifindex = 4,
+};
+static const DatapathPort without_vf = {
+        .kind = PORT_KIND_NET_FAILOVER, .master_ifindex = 2, .synthetic_ifindex = 3,
+};
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        memset(&fake_datapath_log, 0, sizeof(fake_datapath_log));
+        assert_int_equal(port_switch_new(MAC, &with_vf, &callbacks, f, &f->s), 0);
+        port_switch_seed(f->s, &with_vf, "eth1", true, PORT_PATH_VF);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        port_switch_free(f->s);
+        free(f);
+        return 0;
+}
+
+static const Sent *last(Fixture *f) {
+        assert_true(f->n_sent > 0);
+        return &f->sent[(f->n_sent - 1) % 32];
+}
+
+static void request(Fixture *f, Vfo__Envelope__BodyCase body, uint64_t id, int arg, usec_t now) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__PrepareDetach pd = VFO__PREPARE_DETACH__INIT;
+        Vfo__PrepareAttach pa = VFO__PREPARE_ATTACH__INIT;
+        Vfo__SteeringMoved sm = VFO__STEERING_MOVED__INIT;
+
+        e.id = id;
+        e.body_case = body;
+        pd.mac = pa.mac = sm.mac = (char *) MAC;
+        pd.deadline_ms = pa.deadline_ms = (uint32_t) arg;
+        sm.path = (Vfo__PathKind) arg;
+        e.prepare_detach = &pd;
+        if (body == VFO__ENVELOPE__BODY_PREPARE_ATTACH)
+                e.prepare_attach = &pa;
+        if (body == VFO__ENVELOPE__BODY_STEERING_MOVED)
+                e.steering_moved = &sm;
+        port_switch_request(f->s, &e, now);
+}
+
+static void test_switch_graceful_detach(void **state) {
+        Fixture *f = *state;
+
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 1, 5000, T0);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_PREPARED);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_DETACH_READY);
+        assert_int_equal(last(f)->id, 1);
+        assert_true(fake_datapath_log.receive_both);
+        assert_false(fake_datapath_log.helper_multicast);       /* the VF still receives broadcast */
+        assert_int_equal(f->s->deadline, T0 + 5 * USEC_PER_SEC);
+        assert_int_equal(f->n_announce, 0);                     /* transmit has not moved */
+
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 2, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 1000);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        assert_int_equal(fake_datapath_log.transmit, PORT_PATH_SYNTHETIC);
+        assert_true(fake_datapath_log.helper_multicast);        /* the VF is down now */
+        assert_int_equal(f->n_announce, 1);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_PATH_CHANGED);
+        assert_int_equal(last(f)->id, 2);
+        assert_int_equal(last(f)->path, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+        assert_int_equal(last(f)->reason, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_REQUESTED);
+        assert_int_equal(last(f)->announcements, 2);
+        assert_int_equal(f->s->deadline, USEC_INFINITY);
+        assert_true(fake_datapath_log.receive_both);            /* until the VF is gone */
+
+        f->n_sent = 0;
+        port_switch_update(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC, T0 + 300000);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_false(fake_datapath_log.receive_both);
+        assert_int_equal(f->n_sent, 0);                         /* expected: nothing to report */
+        /* helper on, VF receives, transmit synthetic, VF cannot receive, helper off */
+        assert_string_equal(fake_datapath_log.calls, "BMSmN");
+}
+
+static void test_switch_graceful_attach(void **state) {
+        Fixture *f = *state;
+        DatapathPort vf_no_carrier = with_vf;
+
+        port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
+
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 3, 20000, T0);
+        assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_PREPARED);
+        assert_int_equal(f->n_sent, 0);                         /* AttachReady waits for the VF */
+        assert_true(fake_datapath_log.receive_both);
+        assert_true(fake_datapath_log.helper_multicast);        /* no VF to receive broadcast */
+
+        /* The VF appears; carrier comes ~2.5 s later (LAB.md). */
+        port_switch_update(f->s, &vf_no_carrier, "eth1", false, PORT_PATH_SYNTHETIC, T0 + 200000);
+        assert_int_equal(f->n_sent, 0);
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 2700000);
+        assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_READY);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_ATTACH_READY);
+        assert_int_equal(last(f)->id, 3);
+        assert_string_equal(last(f)->vf_ifname, "eth1");
+        assert_false(fake_datapath_log.helper_multicast);
+        assert_true(fake_datapath_log.receive_both);            /* until steering moved */
+
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 4, VFO__PATH_KIND__PATH_KIND_VF, T0 + 2800000);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_int_equal(fake_datapath_log.transmit, PORT_PATH_VF);
+        assert_false(fake_datapath_log.receive_both);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_PATH_CHANGED);
+        assert_int_equal(last(f)->id, 4);
+        assert_int_equal(last(f)->path, VFO__PATH_KIND__PATH_KIND_VF);
+        assert_int_equal(f->n_announce, 1);
+}
+
+static void test_switch_prepare_attach_with_vf_present(void **state) {
+        Fixture *f = *state;
+
+        /* A VF already up: AttachReady at once. */
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 5, 1000, T0);
+        assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_READY);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_ATTACH_READY);
+        assert_int_equal(last(f)->id, 5);
+}
+
+static void test_switch_detach_deadline_rolls_back(void **state) {
+        Fixture *f = *state;
+
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 1, 1000, T0);
+        port_switch_timeout(f->s, T0 + 999999);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_PREPARED);
+        port_switch_timeout(f->s, T0 + 1000000);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_false(fake_datapath_log.receive_both);
+        assert_int_equal(f->s->deadline, USEC_INFINITY);
+        assert_int_equal(port_switch_active_path(f->s), PORT_PATH_VF);  /* never left the VF */
+}
+
+static void test_switch_attach_deadline_reports_timeout(void **state) {
+        Fixture *f = *state;
+
+        port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 7, 2000, T0);
+        port_switch_timeout(f->s, T0 + 2 * USEC_PER_SEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_ERROR);
+        assert_int_equal(last(f)->id, 7);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_TIMEOUT);
+        assert_false(fake_datapath_log.receive_both);
+}
+
+static void test_switch_refusals(void **state) {
+        Fixture *f = *state;
+
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 1, 5000, T0);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 2, 5000, T0);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_BUSY);
+        assert_int_equal(last(f)->id, 2);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_PREPARED);
+
+        /* The host retries PrepareDetach: same answer, same deadline. */
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 3, 9000, T0 + 10);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_DETACH_READY);
+        assert_int_equal(last(f)->id, 3);
+
+        port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
+        port_switch_timeout(f->s, USEC_INFINITY - 1);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 4, 5000, T0);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_INVALID_STATE);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 5, VFO__PATH_KIND__PATH_KIND_VF, T0);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_INVALID_STATE);
+}
+
+static void test_switch_surprise_removal(void **state) {
+        Fixture *f = *state;
+
+        port_switch_update(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC, T0);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_int_equal(f->n_announce, 1);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_PATH_CHANGED);
+        assert_int_equal(last(f)->id, 0);
+        assert_int_equal(last(f)->reason, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_REMOVED);
+        assert_int_equal(last(f)->path, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+}
+
+static void test_switch_unrequested_vf(void **state) {
+        Fixture *f = *state;
+
+        port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0);
+        assert_int_equal(last(f)->reason, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_APPEARED);
+        assert_int_equal(last(f)->path, VFO__PATH_KIND__PATH_KIND_VF);
+        assert_int_equal(f->n_announce, 1);
+
+        /* Losing carrier is reported too. */
+        port_switch_update(f->s, &with_vf, "eth1", false, PORT_PATH_SYNTHETIC, T0 + 1);
+        assert_int_equal(last(f)->reason, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_LINK_LOST);
+}
+
+static void test_switch_driver_failure_rolls_back(void **state) {
+        Fixture *f = *state;
+
+        fake_datapath_log.fail_receive_both = -EOPNOTSUPP;
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 9, 5000, T0);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_ERROR);
+        assert_int_equal(last(f)->id, 9);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_INTERNAL);
+}
+
+static void test_switch_unplug_failed_host_steers_back(void **state) {
+        Fixture *f = *state;
+
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 1, 5000, T0);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 2, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 1);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 3, VFO__PATH_KIND__PATH_KIND_VF, T0 + 2);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_int_equal(fake_datapath_log.transmit, PORT_PATH_VF);
+        assert_int_equal(last(f)->path, VFO__PATH_KIND__PATH_KIND_VF);
+        assert_false(fake_datapath_log.receive_both);
+}
+
+static void test_switch_state_table(void **state) {
+        for (int s = 0; s < _SWITCH_STATE_MAX; s++) {
+                assert_int_equal(switch_state_from_string(switch_state_to_string((SwitchState) s)), s);
+                /* Every state answers every event, with a state or a refusal. */
+                for (int e = 0; e < _SWITCH_EVENT_MAX; e++) {
+                        SwitchState n = switch_state_next((SwitchState) s, (SwitchEvent) e);
+
+                        assert_non_null(switch_event_to_string((SwitchEvent) e));
+                        assert_true(n == _SWITCH_STATE_INVALID || (n >= 0 && n < _SWITCH_STATE_MAX));
+                }
+                /* A deadline always ends a timed state. */
+                if (s == SWITCH_STATE_DETACH_PREPARED || s == SWITCH_STATE_ATTACH_PREPARED ||
+                    s == SWITCH_STATE_ATTACH_READY)
+                        assert_int_equal(switch_state_next((SwitchState) s, SWITCH_EVENT_DEADLINE), SWITCH_STATE_IDLE);
+        }
+        assert_int_equal(switch_state_next(SWITCH_STATE_DETACH_PREPARED, SWITCH_EVENT_STEERED_SYNTHETIC),
+                         SWITCH_STATE_DETACHED);
+        assert_int_equal(switch_state_next(SWITCH_STATE_ATTACH_PREPARED, SWITCH_EVENT_STEERED_VF),
+                         _SWITCH_STATE_INVALID);
+        assert_int_equal(switch_state_from_string("bogus"), _SWITCH_STATE_INVALID);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_switch_graceful_detach, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_graceful_attach, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_prepare_attach_with_vf_present, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_detach_deadline_rolls_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_attach_deadline_reports_timeout, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_refusals, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_surprise_removal, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_unrequested_vf, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_driver_failure_rolls_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_unplug_failed_host_steers_back, setup, teardown),
+                cmocka_unit_test(test_switch_state_table),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
