@@ -22,6 +22,7 @@
 LAB_SRCDIR=${VFO_LAB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 LAB_BUILDDIR=${VFO_LAB_BUILDDIR:-$LAB_SRCDIR}
 LAB_TOP_SRCDIR=${VFO_TOP_SRCDIR:-$(cd "$LAB_SRCDIR/../.." && pwd)}
+# shellcheck disable=SC2034 # for scenarios (e.g. agent/ paths)
 LAB_TOP_BUILDDIR=${VFO_TOP_BUILDDIR:-$(cd "$LAB_BUILDDIR/../.." && pwd)}
 LAB_LOSSMETER=${VFO_LAB_LOSSMETER:-$LAB_BUILDDIR/vfo-lossmeter}
 LAB_INITRAMFS=${VFO_LAB_INITRAMFS:-$LAB_BUILDDIR/guest/initramfs.cpio.gz}
@@ -39,6 +40,7 @@ LAB_INSTANCES=()            # libvirtd instance names
 declare -A LAB_URI=()       # instance -> libvirt URI
 declare -A LAB_VM_INST=()   # VM name -> instance
 declare -A LAB_VM_INDEX=()  # VM name -> index (MAC, addresses)
+declare -A LAB_VM_T0=()     # VM name -> lab ms when virsh create was called
 LAB_DBUS_PID=
 LAB_CHECKS_PASSED=0
 LAB_CHECKS_FAILED=0
@@ -137,6 +139,7 @@ lab_pid_starttime() {
         local stat
         stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
         stat=${stat##*) }
+        # shellcheck disable=SC2086 # split the fields on purpose
         set -- $stat
         echo "${20}"
 }
@@ -226,8 +229,8 @@ lab_teardown() {
         done
         if [ ${#live[@]} -gt 0 ]; then
                 for p in "${live[@]}"; do kill -TERM "${p%%:*}" 2>/dev/null; done
-                local i
-                for i in $(seq 50); do
+                local _
+                for _ in $(seq 50); do
                         local still=()
                         for p in "${live[@]}"; do lab_pid_alive "$p" && still+=("$p"); done
                         live=("${still[@]}")
@@ -430,6 +433,7 @@ lab_vm_start() {
         lab_domain_xml "$name" "$idx" >"$xml"
         LAB_VM_INST[$name]=$inst
         LAB_VM_INDEX[$name]=$idx
+        LAB_VM_T0[$name]=$(lab_ms)
         lab_virsh "$inst" create "$xml" >/dev/null || lab_die "virsh create $name failed"
         lab_pidfile_record "$LAB_STATE/$inst/run/qemu/$name.pid"
         lab_log "VM $name started on $inst (mac $(lab_vm_mac "$idx"), $(lab_vm_ip4 "$idx"), $(lab_vm_ip6 "$idx"))"
@@ -452,7 +456,7 @@ lab_vm_ready() {
                 tail -n 30 "$(lab_vm_console "$name")" >&2
                 return 1
         fi
-        lab_log "VM $name ready after $(($(lab_ms) - t0)) ms: $(grep -a '^VFO-GUEST-READY' "$(lab_vm_console "$name")" | tail -n 1)"
+        lab_log "VM $name ready $(($(lab_ms) - ${LAB_VM_T0[$name]:-$t0})) ms after virsh create: $(grep -a '^VFO-GUEST-READY' "$(lab_vm_console "$name")" | tail -n 1)"
 }
 
 # lab_vm_has_vf NAME [ALIAS]: the live domain XML has the VF.

@@ -121,8 +121,8 @@ manifest)
 esac
 
 [ -n "$output" ] || die "--output is required"
-[ -n "$guestdir" ] && [ -f "$guestdir/init" ] || die "--guest-dir must hold init"
-[ -n "$lossecho" ] && [ -x "$lossecho" ] || die "--lossecho BIN is required (the static UDP echo peer)"
+if [ -z "$guestdir" ] || [ ! -f "$guestdir/init" ]; then die "--guest-dir must hold init"; fi
+if [ -z "$lossecho" ] || [ ! -x "$lossecho" ]; then die "--lossecho BIN is required (the static UDP echo peer)"; fi
 command -v cpio >/dev/null || die "cpio missing (install cpio)"
 command -v modprobe >/dev/null || die "modprobe missing (install kmod)"
 

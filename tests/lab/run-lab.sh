@@ -54,12 +54,11 @@ cleanup_stale() {
                 ip netns list 2>/dev/null | grep -qw "vfolab-$pid" && continue
                 # processes outside the netns (the private dbus-daemon),
                 # only if their command line names this state directory
-                for p in "$dir"/dbus/pid; do
-                        [ -s "$p" ] || continue
-                        read -r p <"$p"
+                if [ -s "$dir/dbus/pid" ]; then
+                        read -r p <"$dir/dbus/pid"
                         tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$dir/" &&
                                 kill -KILL "$p" 2>/dev/null
-                done
+                fi
                 echo "run-lab: removing stale state $dir"
                 rm -rf "$dir"
                 n=$((n + 1))

@@ -6,7 +6,7 @@
 # the guest must answer before, during and after, and the VF must really
 # come and go. Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
-# shellcheck source=tests/lab/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${VFO_LAB_SRCDIR:-$(dirname "$0")}/lib.sh"
 
 RATE=${VFO_LAB_RATE:-1000}
