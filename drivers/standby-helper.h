@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Standby-RX helper: while a VF comes or goes, a tc-ingress BPF program on net_failover's standby
+ * hands what the standby receives to the master, which net_failover would otherwise drop. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/macro.h"
+
+typedef struct StandbyHelper StandbyHelper;
+
+typedef struct StandbyHelperCounters {
+        uint64_t redirected_unicast;   /* unicast handed to the master */
+        uint64_t redirected_multicast; /* broadcast and multicast handed to the master */
+        uint64_t passed;               /* left to the standby's normal path */
+} StandbyHelperCounters;
+
+/* Loads the program for 'master_ifindex' and attaches it to the tc ingress (clsact) hook of
+ * 'standby_ifindex', creating the clsact qdisc if there is none. Unicast is handed over from
+ * then on; broadcast/multicast only after standby_helper_set_multicast(h, true).
+ * Errors: -EINVAL bad or equal ifindexes; -ENODEV either link does not exist; -EEXIST our filter
+ * is already on that standby (attached twice, or left behind by an agent that died);
+ * -EPERM no CAP_BPF/CAP_NET_ADMIN; other negative errnos from libbpf/the kernel. */
+int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper **ret);
+
+/* true: broadcast/multicast arriving on the standby are handed to the master too (set while the
+ * VF cannot receive). false (the default): they are left to the normal path, so nothing is
+ * delivered twice while the VF still receives. */
+int standby_helper_set_multicast(StandbyHelper *h, bool on);
+
+/* Totals over all CPUs since attach. */
+int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret);
+
+/* Detaches (removes our filter, only if it is still ours; removes the clsact qdisc only if
+ * attach created it) and frees. A standby that is already gone is not an error. NULL-safe;
+ * returns NULL. */
+StandbyHelper *standby_helper_detach(StandbyHelper *h);
+DEFINE_CLEANUP_FUNC(StandbyHelper, standby_helper_detach);

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The standby-RX helper on the real kernel, in a private netns: frames sent into a veth "standby"
+ * must show up at the ingress of a veth "master" exactly as the helper promises, observed with
+ * packet sockets independently of the program's own counters. Root only (exit 77 otherwise). */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <cmocka.h>
+
+#include "drivers/standby-helper.h"
+#include "lib/macro.h"
+
+#define ETH_P_VFO_TEST 0x88B5 /* IEEE local experimental: nothing else in the netns uses it */
+#define MAGIC          "vfo-standby-rx"
+
+#define PEER        "vfo-peer"   /* the host side: the test sends from here */
+#define STANDBY     "vfo-sb"     /* net_failover's standby (virtio-net in a guest) */
+#define MASTER      "vfo-master" /* net_failover's master: we watch its ingress */
+#define MASTER_PEER "vfo-master-peer"
+#define SHARED_MAC  "02:00:00:00:5b:01" /* net_failover gives master and standby one MAC */
+
+static const uint8_t mac_unicast[ETH_ALEN] = {0x02, 0x00, 0x00, 0x00, 0x5b, 0x01};
+static const uint8_t mac_broadcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t mac_multicast[ETH_ALEN] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
+
+typedef struct Received {
+        unsigned host, broadcast, multicast, other;
+} Received;
+
+typedef struct Fixture {
+        int peer_ifindex, standby_ifindex, master_ifindex;
+        int tx_fd;      /* sends on PEER */
+        int standby_fd; /* ETH_P_ALL: a tap, runs before tc ingress, so it sees every frame */
+        int master_fd;  /* sees what reaches the master's ingress */
+        StandbyHelper *helper;
+} Fixture;
+
+static uint32_t next_tag = 1;
+
+static int test_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap) {
+        if (level == LIBBPF_DEBUG)
+                return 0;
+        fputs("# ", stderr);
+        return vfprintf(stderr, fmt, ap);
+}
+
+static void sh(const char *cmd) {
+        int r = system(cmd);
+
+        if (r != 0)
+                fail_msg("'%s' failed: %d", cmd, r);
+}
+
+/* The output of a tc/ip command, for "is there a qdisc/filter" checks. */
+static char *sh_output(const char *cmd) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, allocated = 0;
+        FILE *p = popen(cmd, "r");
+
+        assert_non_null(p);
+        for (;;) {
+                if (allocated - n < 512) {
+                        char *b = realloc(buf, allocated + 4096);
+
+                        assert_non_null(b);
+                        buf = b;
+                        allocated += 4096;
+                }
+                size_t k = fread(buf + n, 1, allocated - n - 1, p);
+                if (k == 0)
+                        break;
+                n += k;
+        }
+        assert_int_equal(pclose(p), 0);
+        if (!buf) {
+                buf = strdup("");
+                assert_non_null(buf);
+        }
+        buf[n] = 0;
+        return TAKE_PTR(buf);
+}
+
+static bool standby_has(const char *what, const char *needle) {
+        char cmd[128];
+        _cleanup_free_ char *out = NULL;
+
+        snprintf(cmd, sizeof(cmd), "tc %s show dev " STANDBY "%s", what,
+                 strcmp(what, "filter") == 0 ? " ingress" : "");
+        out = sh_output(cmd);
+        return strstr(out, needle) != NULL;
+}
+
+static int packet_socket(int ifindex, uint16_t protocol) {
+        struct sockaddr_ll sll = {
+                .sll_family = AF_PACKET,
+                .sll_protocol = htons(protocol),
+                .sll_ifindex = ifindex,
+        };
+        int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(protocol));
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sll, sizeof(sll)), 0);
+        return fd;
+}
+
+static void send_frames(Fixture *f, const uint8_t dst[ETH_ALEN], uint32_t tag, unsigned count) {
+        uint8_t frame[64] = {};
+        struct ethhdr *eth = (struct ethhdr *) frame;
+        struct sockaddr_ll sll = {
+                .sll_family = AF_PACKET,
+                .sll_ifindex = f->peer_ifindex,
+                .sll_halen = ETH_ALEN,
+        };
+
+        memcpy(eth->h_dest, dst, ETH_ALEN);
+        memcpy(eth->h_source, (uint8_t[]){0x02, 0, 0, 0, 0x5b, 0x99}, ETH_ALEN);
+        eth->h_proto = htons(ETH_P_VFO_TEST);
+        memcpy(frame + sizeof(*eth), MAGIC, strlen(MAGIC));
+        memcpy(frame + sizeof(*eth) + strlen(MAGIC), &tag, sizeof(tag));
+        memcpy(sll.sll_addr, dst, ETH_ALEN);
+
+        for (unsigned i = 0; i < count; i++)
+                assert_int_equal(
+                        sendto(f->tx_fd, frame, sizeof(frame), 0, (struct sockaddr *) &sll, sizeof(sll)),
+                        (ssize_t) sizeof(frame));
+}
+
+static uint64_t now_msec(void) {
+        struct timespec ts;
+
+        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* Reads frames carrying 'tag' from 'fd' until 'want' arrived or 'timeout_msec' passed. */
+static Received receive_frames(int fd, uint32_t tag, unsigned want, unsigned timeout_msec) {
+        Received got = {};
+        uint64_t deadline = now_msec() + timeout_msec;
+
+        for (;;) {
+                uint8_t frame[128];
+                struct sockaddr_ll from;
+                socklen_t len = sizeof(from);
+                ssize_t n = recvfrom(fd, frame, sizeof(frame), 0, (struct sockaddr *) &from, &len);
+
+                if (n < 0) {
+                        uint64_t now = now_msec();
+
+                        assert_int_equal(errno, EAGAIN);
+                        if (got.host + got.broadcast + got.multicast + got.other >= want || now >= deadline)
+                                return got;
+                        (void) poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, (int) (deadline - now));
+                        continue;
+                }
+
+                uint32_t t;
+                if ((size_t) n < sizeof(struct ethhdr) + strlen(MAGIC) + sizeof(t) ||
+                    memcmp(frame + sizeof(struct ethhdr), MAGIC, strlen(MAGIC)) != 0)
+                        continue;
+                memcpy(&t, frame + sizeof(struct ethhdr) + strlen(MAGIC), sizeof(t));
+                if (t != tag)
+                        continue;
+
+                switch (from.sll_pkttype) {
+                case PACKET_HOST:
+                        got.host++;
+                        break;
+                case PACKET_BROADCAST:
+                        got.broadcast++;
+                        break;
+                case PACKET_MULTICAST:
+                        got.multicast++;
+                        break;
+                default:
+                        got.other++;
+                }
+        }
+}
+
+static unsigned received_total(const Received *r) {
+        return r->host + r->broadcast + r->multicast + r->other;
+}
+
+/* Sends 'count' frames to 'dst' and returns what the master's ingress saw. The frames are first
+ * seen at the standby (which proves they were sent and the program ran on them); a frame that is
+ * not redirected is then given 200 ms to show up at the master anyway. */
+static Received send_and_observe(Fixture *f, const uint8_t dst[ETH_ALEN], unsigned count, unsigned expect) {
+        uint32_t tag = next_tag++;
+        Received at_standby;
+
+        send_frames(f, dst, tag, count);
+        at_standby = receive_frames(f->standby_fd, tag, count, 2000);
+        assert_int_equal(received_total(&at_standby), count);
+
+        return receive_frames(f->master_fd, tag, expect > 0 ? expect : UINT_MAX, expect > 0 ? 2000 : 200);
+}
+
+static void assert_counters(StandbyHelper *h, uint64_t unicast, uint64_t multicast, uint64_t passed) {
+        StandbyHelperCounters c;
+
+        assert_int_equal(standby_helper_get_counters(h, &c), 0);
+        assert_int_equal(c.redirected_unicast, unicast);
+        assert_int_equal(c.redirected_multicast, multicast);
+        assert_int_equal(c.passed, passed);
+}
+
+static int setup(void **state) {
+        Fixture *f;
+
+        assert_false(standby_has("qdisc", "clsact"));
+
+        f = calloc(1, sizeof(*f));
+        assert_non_null(f);
+        f->peer_ifindex = (int) if_nametoindex(PEER);
+        f->standby_ifindex = (int) if_nametoindex(STANDBY);
+        f->master_ifindex = (int) if_nametoindex(MASTER);
+        assert_true(f->peer_ifindex > 0 && f->standby_ifindex > 0 && f->master_ifindex > 0);
+
+        f->tx_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        assert_true(f->tx_fd >= 0);
+        /* A socket for our EtherType would only see frames the program passes: protocol
+         * handlers run after tc ingress. */
+        f->standby_fd = packet_socket(f->standby_ifindex, ETH_P_ALL);
+        f->master_fd = packet_socket(f->master_ifindex, ETH_P_VFO_TEST);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+
+        f->helper = standby_helper_detach(f->helper);
+        (void) close(f->tx_fd);
+        (void) close(f->standby_fd);
+        (void) close(f->master_fd);
+        free(f);
+
+        /* Every test leaves the standby as it found it. */
+        assert_false(standby_has("qdisc", "clsact"));
+        return 0;
+}
+
+static void test_standby_helper_unicast_reaches_master(void **state) {
+        Fixture *f = *state;
+        Received r;
+
+        r = send_and_observe(f, mac_unicast, 5, 0);
+        assert_int_equal(received_total(&r), 0); /* a veth does not do it on its own */
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        r = send_and_observe(f, mac_unicast, 5, 5);
+        assert_int_equal(r.host, 5);
+        assert_int_equal(received_total(&r), 5);
+        assert_counters(f->helper, 5, 0, 0);
+}
+
+static void test_standby_helper_broadcast_only_when_multicast_on(void **state) {
+        Fixture *f = *state;
+        Received r;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+
+        /* Default: the VF still receives broadcast/multicast, so they stay on the standby. */
+        r = send_and_observe(f, mac_broadcast, 3, 0);
+        assert_int_equal(received_total(&r), 0);
+        r = send_and_observe(f, mac_multicast, 3, 0);
+        assert_int_equal(received_total(&r), 0);
+        assert_counters(f->helper, 0, 0, 6);
+
+        assert_int_equal(standby_helper_set_multicast(f->helper, true), 0);
+        r = send_and_observe(f, mac_broadcast, 3, 3);
+        assert_int_equal(r.broadcast, 3);
+        assert_int_equal(received_total(&r), 3);
+        r = send_and_observe(f, mac_multicast, 3, 3);
+        assert_int_equal(r.multicast, 3);
+        assert_int_equal(received_total(&r), 3);
+        r = send_and_observe(f, mac_unicast, 2, 2);
+        assert_int_equal(r.host, 2);
+        assert_counters(f->helper, 2, 6, 6);
+
+        assert_int_equal(standby_helper_set_multicast(f->helper, false), 0);
+        r = send_and_observe(f, mac_broadcast, 3, 0);
+        assert_int_equal(received_total(&r), 0);
+        r = send_and_observe(f, mac_unicast, 1, 1);
+        assert_int_equal(r.host, 1);
+        assert_counters(f->helper, 3, 6, 9);
+}
+
+static void test_standby_helper_detach_removes_filter_and_qdisc(void **state) {
+        Fixture *f = *state;
+        Received r;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_int_equal(standby_helper_set_multicast(f->helper, true), 0);
+        assert_true(standby_has("qdisc", "clsact"));
+        assert_true(standby_has("filter", "standby_rx"));
+
+        f->helper = standby_helper_detach(f->helper);
+        assert_null(f->helper);
+        assert_false(standby_has("qdisc", "clsact"));
+        assert_false(standby_has("filter", "bpf"));
+
+        r = send_and_observe(f, mac_unicast, 3, 0);
+        assert_int_equal(received_total(&r), 0);
+        r = send_and_observe(f, mac_broadcast, 3, 0);
+        assert_int_equal(received_total(&r), 0);
+
+        /* Detaching twice: the first detach returned NULL, and NULL is fine. */
+        assert_null(standby_helper_detach(f->helper));
+}
+
+static void test_standby_helper_detach_keeps_foreign_qdisc(void **state) {
+        Fixture *f = *state;
+        Received r;
+
+        sh("tc qdisc add dev " STANDBY " clsact");
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        r = send_and_observe(f, mac_unicast, 2, 2);
+        assert_int_equal(r.host, 2);
+
+        f->helper = standby_helper_detach(f->helper);
+        assert_true(standby_has("qdisc", "clsact"));
+        assert_false(standby_has("filter", "bpf"));
+        r = send_and_observe(f, mac_unicast, 2, 0);
+        assert_int_equal(received_total(&r), 0);
+
+        sh("tc qdisc del dev " STANDBY " clsact");
+}
+
+static void test_standby_helper_attach_twice_is_refused(void **state) {
+        Fixture *f = *state;
+        StandbyHelper *second = NULL;
+        Received r;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &second), -EEXIST);
+        assert_null(second);
+
+        /* The refused attach left the first one working and its qdisc in place. */
+        r = send_and_observe(f, mac_unicast, 2, 2);
+        assert_int_equal(r.host, 2);
+        assert_counters(f->helper, 2, 0, 0);
+
+        /* Detach, then attach again: a fresh program, fresh counters. */
+        f->helper = standby_helper_detach(f->helper);
+        assert_false(standby_has("qdisc", "clsact"));
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_counters(f->helper, 0, 0, 0);
+        r = send_and_observe(f, mac_unicast, 1, 1);
+        assert_int_equal(r.host, 1);
+}
+
+static void test_standby_helper_bad_ifindex(void **state) {
+        Fixture *f = *state;
+        StandbyHelper *h = NULL;
+
+        assert_int_equal(standby_helper_attach(0, f->master_ifindex, &h), -EINVAL);
+        assert_int_equal(standby_helper_attach(-1, f->master_ifindex, &h), -EINVAL);
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, 0, &h), -EINVAL);
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->standby_ifindex, &h), -EINVAL);
+        assert_int_equal(standby_helper_attach(999999, f->master_ifindex, &h), -ENODEV);
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, 999999, &h), -ENODEV);
+        assert_null(h);
+        assert_false(standby_has("qdisc", "clsact"));
+}
+
+static void test_standby_helper_standby_vanishes(void **state) {
+        Fixture *f = *state;
+        StandbyHelper *h = NULL;
+
+        sh("ip link add vfo-gone type veth peer name vfo-gone-peer");
+        assert_int_equal(standby_helper_attach((int) if_nametoindex("vfo-gone"), f->master_ifindex, &h), 0);
+        sh("ip link del vfo-gone");
+        assert_null(standby_helper_detach(h));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_standby_helper_unicast_reaches_master, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_broadcast_only_when_multicast_on, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_detach_removes_filter_and_qdisc, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_detach_keeps_foreign_qdisc, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_attach_twice_is_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_bad_ifindex, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_standby_vanishes, setup, teardown),
+        };
+        StandbyHelper *probe = NULL;
+        int r;
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                fprintf(stderr, "test-standby-helper: needs root and a private netns, skipping\n");
+                return 77;
+        }
+
+        libbpf_set_print(test_libbpf_print);
+
+        /* No IPv6: nothing but our frames should cross the standby, so the counters are exact. */
+        if (system("ip link set lo up") != 0 ||
+            system("ip link add " PEER " type veth peer name " STANDBY) != 0 ||
+            system("ip link add " MASTER " type veth peer name " MASTER_PEER) != 0) {
+                fprintf(stderr, "test-standby-helper: no iproute2 or veth, skipping\n");
+                return 77;
+        }
+        (void) system("sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 "
+                      "2>/dev/null");
+        if (system("ip link set " STANDBY " address " SHARED_MAC " && ip link set " MASTER
+                   " address " SHARED_MAC " && for l in " PEER " " STANDBY " " MASTER " " MASTER_PEER
+                   "; do ip link set $l up || exit 1; done") != 0) {
+                fprintf(stderr, "test-standby-helper: cannot set up the links\n");
+                return EXIT_FAILURE;
+        }
+
+        /* Until linkwatch activates a veth's qdisc (up to ~1 s after carrier), it drops what is sent. */
+        if (system("for i in $(seq 100); do ip -o link show | grep -q 'vfo-.*qdisc noop' || exit 0; sleep "
+                   "0.05; "
+                   "done; exit 1") != 0) {
+                fprintf(stderr, "test-standby-helper: the links did not come up\n");
+                return EXIT_FAILURE;
+        }
+
+        /* A container may grant CAP_NET_ADMIN but not CAP_BPF. */
+        r = standby_helper_attach((int) if_nametoindex(STANDBY), (int) if_nametoindex(MASTER), &probe);
+        if (r == -EPERM) {
+                fprintf(stderr, "test-standby-helper: cannot load BPF programs (EPERM), skipping\n");
+                return 77;
+        }
+        if (r < 0) {
+                fprintf(stderr, "test-standby-helper: attach failed: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        probe = standby_helper_detach(probe);
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
