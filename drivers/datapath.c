@@ -138,8 +138,8 @@ int datapath_get_counters(Datapath *dp, DatapathCounters *ret) {
                         return r;
         }
         *ret = (DatapathCounters) {
-                .helper_unicast = c.unicast,
-                .helper_multicast = c.multicast,
+                .helper_unicast = c.redirected_unicast,
+                .helper_multicast = c.redirected_multicast,
                 .helper_passed = c.passed,
         };
         return 0;

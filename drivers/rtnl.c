@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include <libmnl/libmnl.h>
 
 #include "drivers/rtnl.h"
@@ -300,4 +301,42 @@ int rtnl_get_addresses(int ifindex, struct in_addr *v4, size_t max_v4, size_t *r
         *ret_n_v4 = dump.n_v4;
         *ret_n_v6 = dump.n_v6;
         return 0;
+}
+
+int rtnl_monitor_open(void) {
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_nl sa = {
+                .nl_family = AF_NETLINK,
+                .nl_groups = 1U << (RTNLGRP_LINK - 1),
+        };
+
+        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+int rtnl_monitor_drain(int fd) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        bool changed = false;
+        ssize_t n;
+
+        for (;;) {
+                n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EAGAIN)
+                                break;
+                        if (errno == ENOBUFS) {         /* we missed some: rescan anyway */
+                                changed = true;
+                                continue;
+                        }
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                changed = true;
+        }
+        return changed;
 }

@@ -25,3 +25,9 @@ int rtnl_bond_set_all_slaves_active(int bond_ifindex, bool on);
  * 'max' of each family; counts beyond are dropped. */
 int rtnl_get_addresses(int ifindex, struct in_addr *v4, size_t max_v4, size_t *ret_n_v4, struct in6_addr *v6,
                        size_t max_v6, size_t *ret_n_v6);
+
+/* A socket subscribed to link changes (RTNLGRP_LINK), non-blocking, for
+ * the event loop; rtnl_monitor_drain() empties it and returns > 0 if any
+ * link changed (new, gone, flags, carrier, master). */
+int rtnl_monitor_open(void);
+int rtnl_monitor_drain(int fd);

@@ -6,8 +6,10 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,9 +17,23 @@
 
 #include "agent/guest/agent.h"
 #include "agent/guest/inventory.h"
+#include "agent/guest/switch.h"
+#include "drivers/announce.h"
+#include "drivers/rtnl.h"
+#include "drivers/sysctl.h"
 #include "drivers/udev.h"
 #include "lib/channel.h"
 #include "lib/log.h"
+
+/* One port the agent tracks: its switching state and its announcements. */
+typedef struct AgentPort {
+        PortSwitch *sw;
+        uint8_t mac[6];
+        int announce_ifindex;           /* master, or netvsc itself */
+        unsigned announce_left;         /* rounds still to send */
+        usec_t announce_next;
+        bool seen;                      /* found by the latest rescan */
+} AgentPort;
 
 struct Agent {
         sd_event *event;
@@ -28,7 +44,15 @@ struct Agent {
         Channel *channel;
         Udev *udev;
         sd_event_source *udev_io;
+        int rtnl_fd;
+        sd_event_source *rtnl_io;
+        sd_event_source *timer;         /* the earliest port deadline or announcement */
         bool connected_once;
+
+        AgentPort ports[VALIDATE_PORTS_MAX];
+        size_t n_ports;
+        unsigned announce_count;
+        usec_t announce_interval;
 };
 
 static const Vfo__Capability agent_capabilities[] = {
@@ -123,6 +147,260 @@ static void agent_reply_inventory(Agent *a, uint64_t id) {
         (void) agent_send(a, id, &e);
 }
 
+static usec_t agent_now(Agent *a) {
+        usec_t now;
+
+        if (sd_event_now(a->event, CLOCK_MONOTONIC, &now) < 0)
+                now = now_usec(CLOCK_MONOTONIC);
+        return now;
+}
+
+static AgentPort *agent_port_by_switch(Agent *a, PortSwitch *sw) {
+        for (size_t i = 0; i < a->n_ports; i++)
+                if (a->ports[i].sw == sw)
+                        return &a->ports[i];
+        return NULL;
+}
+
+static AgentPort *agent_port_by_mac(Agent *a, const char *mac) {
+        for (size_t i = 0; i < a->n_ports; i++)
+                if (strcasecmp(a->ports[i].sw->mac, mac) == 0)
+                        return &a->ports[i];
+        return NULL;
+}
+
+/* One timer for every port: the earliest transition deadline or
+ * announcement round. */
+static void agent_arm_timer(Agent *a) {
+        usec_t next = USEC_INFINITY;
+        int r;
+
+        for (size_t i = 0; i < a->n_ports; i++) {
+                next = MIN(next, a->ports[i].sw->deadline);
+                if (a->ports[i].announce_left > 0)
+                        next = MIN(next, a->ports[i].announce_next);
+        }
+
+        if (next == USEC_INFINITY) {
+                (void) sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
+                return;
+        }
+        r = sd_event_source_set_time(a->timer, next);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(a->timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the port timer, deadlines will not fire: %m");
+}
+
+static int agent_announce_round(AgentPort *p) {
+        struct in_addr v4[ANNOUNCE_ADDRS_MAX];
+        struct in6_addr v6[ANNOUNCE_ADDRS_MAX];
+        AnnounceAddrs addrs = { .v4 = v4, .v6 = v6 };
+        int r;
+
+        r = rtnl_get_addresses(p->announce_ifindex, v4, ELEMENTSOF(v4), &addrs.n_v4, v6, ELEMENTSOF(v6),
+                               &addrs.n_v6);
+        if (r < 0)
+                return r;
+        return announce_send(p->announce_ifindex, p->mac, &addrs);
+}
+
+static void agent_switch_send(void *userdata, PortSwitch *sw, Vfo__Envelope *e) {
+        Agent *a = userdata;
+        int r;
+
+        if (channel_get_state(a->channel) != CHANNEL_STATE_READY) {
+                log_debug("Port %s: no host session, not sending %s.", sw->mac,
+                          envelope_body_to_string(e->body_case));
+                return;
+        }
+        r = e->body_case == VFO__ENVELOPE__BODY_ERROR
+                    ? channel_send_error(a->channel, e->id, e->error->code, e->error->message)
+                    : channel_send(a->channel, e);
+        if (r < 0)
+                log_warning_errno(r, "Port %s: failed to queue %s, ignoring: %m", sw->mac,
+                                  envelope_body_to_string(e->body_case));
+}
+
+static int agent_switch_announce(void *userdata, PortSwitch *sw) {
+        Agent *a = userdata;
+        AgentPort *p = agent_port_by_switch(a, sw);
+        int n;
+
+        if (!p || a->announce_count == 0)
+                return 0;
+
+        n = agent_announce_round(p);
+        p->announce_left = a->announce_count - 1;
+        p->announce_next = usec_add(agent_now(a), a->announce_interval);
+        return n;
+}
+
+static void agent_switch_note(void *userdata, PortSwitch *sw, int error, const char *what) {
+        char field[32];
+        const char *fields[] = { field, NULL };
+
+        snprintf(field, sizeof(field), "MAC=%s", sw->mac);
+        if (error < 0)
+                (void) log_fields_full_errno(LOG_WARNING, error, fields, "Port %s: %s: %m", sw->mac, what);
+        else
+                (void) log_fields_full_errno(LOG_INFO, 0, fields, "Port %s: %s", sw->mac, what);
+}
+
+static const SwitchCallbacks agent_switch_callbacks = {
+        .send = agent_switch_send,
+        .announce = agent_switch_announce,
+        .note = agent_switch_note,
+};
+
+static void agent_port_request(Agent *a, const Vfo__Envelope *m) {
+        const char *mac = m->body_case == VFO__ENVELOPE__BODY_PREPARE_DETACH   ? m->prepare_detach->mac
+                          : m->body_case == VFO__ENVELOPE__BODY_PREPARE_ATTACH ? m->prepare_attach->mac
+                          : m->body_case == VFO__ENVELOPE__BODY_STEERING_MOVED ? m->steering_moved->mac
+                                                                               : m->set_path->mac;
+        AgentPort *p = agent_port_by_mac(a, mac);
+
+        if (!p) {
+                (void) channel_send_error(a->channel, m->id, VFO__ERROR_CODE__ERROR_CODE_UNKNOWN_PORT,
+                                          "No port with this MAC in the guest.");
+                return;
+        }
+        log_debug("Port %s: %s (request %" PRIu64 ")", p->sw->mac, envelope_body_to_string(m->body_case), m->id);
+        port_switch_request(p->sw, m, agent_now(a));
+        agent_arm_timer(a);
+}
+
+static void agent_port_view(const Inventory *inv, const Port *port, DatapathPort *ret_dp, bool *ret_vf_ready) {
+        const Netdev *vf = port->vf >= 0 ? &inv->links[port->vf] : NULL;
+
+        *ret_dp = (DatapathPort) {
+                .kind = port->kind,
+                .master_ifindex = port->master >= 0 ? inv->links[port->master].ifindex : 0,
+                .synthetic_ifindex = inv->links[port->synthetic].ifindex,
+                .vf_ifindex = vf ? vf->ifindex : 0,
+        };
+        *ret_vf_ready = vf && vf->admin_up && vf->carrier;
+}
+
+/* Slaves must not run IPv6: the standby and the VF would both solicit with
+ * the shared MAC and make bridges flap (LAB.md). netvsc marks its VF as a
+ * slave itself. */
+static void agent_port_hygiene(const Inventory *inv, const Port *port) {
+        int idx[] = { port->kind != PORT_KIND_NETVSC ? port->synthetic : -1, port->vf };
+
+        for (size_t i = 0; i < ELEMENTSOF(idx); i++) {
+                int r;
+
+                if (idx[i] < 0)
+                        continue;
+                r = sysctl_ipv6_disable(inv->links[idx[i]].name, true);
+                if (r > 0)
+                        log_info("Disabled IPv6 on slave '%s'.", inv->links[idx[i]].name);
+                else if (r < 0 && r != -ENOENT)
+                        log_warning_errno(r, "Failed to disable IPv6 on slave '%s', ignoring: %m",
+                                          inv->links[idx[i]].name);
+        }
+}
+
+static void agent_rescan(Agent *a) {
+        _cleanup_(inventory_done) Inventory inv = {};
+        usec_t now = agent_now(a);
+        size_t k = 0;
+        int r;
+
+        r = inventory_collect(a->udev, &inv);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to read the interfaces, keeping the last view: %m");
+                return;
+        }
+
+        for (size_t i = 0; i < a->n_ports; i++)
+                a->ports[i].seen = false;
+
+        for (size_t i = 0; i < inv.n_ports && i < VALIDATE_PORTS_MAX; i++) {
+                const Port *port = &inv.ports[i];
+                const Netdev *vf = port->vf >= 0 ? &inv.links[port->vf] : NULL;
+                PortPath kernel_path = port_active_path(port, inv.links);
+                char mac[18];
+                DatapathPort dp;
+                bool vf_ready;
+                AgentPort *p;
+
+                netdev_mac_to_string(port->mac, mac);
+                agent_port_view(&inv, port, &dp, &vf_ready);
+                agent_port_hygiene(&inv, port);
+
+                p = agent_port_by_mac(a, mac);
+                if (!p) {
+                        if (a->n_ports >= VALIDATE_PORTS_MAX)
+                                continue;
+                        p = &a->ports[a->n_ports];
+                        *p = (AgentPort) {};
+                        r = port_switch_new(mac, &dp, &agent_switch_callbacks, a, &p->sw);
+                        if (r < 0) {
+                                log_error_errno(r, "Port %s: failed to track it: %m", mac);
+                                continue;
+                        }
+                        a->n_ports++;
+                        memcpy(p->mac, port->mac, 6);
+                        port_switch_seed(p->sw, &dp, vf ? vf->name : NULL, vf_ready, kernel_path);
+                        log_info("Port %s: %s, synthetic '%s'%s%s, on the %s path.", mac,
+                                 port_kind_to_string(port->kind), inv.links[port->synthetic].name,
+                                 vf ? ", VF " : "", vf ? vf->name : "", port_path_to_string(kernel_path));
+                } else
+                        port_switch_update(p->sw, &dp, vf ? vf->name : NULL, vf_ready, kernel_path, now);
+
+                p->announce_ifindex = dp.master_ifindex ?: dp.synthetic_ifindex;
+                p->seen = true;
+        }
+
+        /* Ports that vanished (the synthetic NIC was unplugged): forget them. */
+        for (size_t i = 0; i < a->n_ports; i++) {
+                if (a->ports[i].seen) {
+                        a->ports[k++] = a->ports[i];
+                        continue;
+                }
+                log_info("Port %s: gone.", a->ports[i].sw->mac);
+                port_switch_free(a->ports[i].sw);
+        }
+        a->n_ports = k;
+
+        agent_arm_timer(a);
+}
+
+static int agent_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Agent *a = userdata;
+        usec_t now = agent_now(a);
+
+        for (size_t i = 0; i < a->n_ports; i++) {
+                AgentPort *p = &a->ports[i];
+
+                port_switch_timeout(p->sw, now);
+                if (p->announce_left > 0 && p->announce_next <= now) {
+                        int n = agent_announce_round(p);
+
+                        if (n < 0)
+                                log_debug_errno(n, "Port %s: announcement failed: %m", p->sw->mac);
+                        p->announce_left--;
+                        p->announce_next = usec_add(now, a->announce_interval);
+                }
+        }
+        agent_arm_timer(a);
+        return 0;
+}
+
+static int agent_on_rtnl(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Agent *a = userdata;
+        int r;
+
+        r = rtnl_monitor_drain(fd);
+        if (r < 0)
+                log_warning_errno(r, "Failed to read link changes, ignoring: %m");
+        if (r != 0)
+                agent_rescan(a);
+        return 0;
+}
+
 static void agent_handle_message(Agent *a, const Vfo__Envelope *m) {
         Vfo__Envelope e = VFO__ENVELOPE__INIT;
         Vfo__Pong pong = VFO__PONG__INIT;
@@ -143,10 +421,7 @@ static void agent_handle_message(Agent *a, const Vfo__Envelope *m) {
         case VFO__ENVELOPE__BODY_PREPARE_ATTACH:
         case VFO__ENVELOPE__BODY_STEERING_MOVED:
         case VFO__ENVELOPE__BODY_SET_PATH:
-                /* Path switching lands with the datapath drivers; until then the
-                 * host is told plainly, so it can fall back to its policy. */
-                (void) channel_send_error(a->channel, m->id, VFO__ERROR_CODE__ERROR_CODE_UNSUPPORTED,
-                                          "This agent does not switch paths yet.");
+                agent_port_request(a, m);
                 return;
 
         case VFO__ENVELOPE__BODY_ERROR:
@@ -288,9 +563,8 @@ static int agent_open(Agent *a) {
 static int agent_on_udev(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Agent *a = userdata;
 
-        /* Ports are looked up afresh for every request; the monitor only
-         * keeps the socket drained until path switching acts on uevents. */
-        (void) udev_monitor_drain(a->udev);
+        if (udev_monitor_drain(a->udev) > 0)
+                agent_rescan(a);
         return 0;
 }
 
@@ -312,6 +586,9 @@ int agent_new(const char *device, Agent **ret) {
         if (!a)
                 return -ENOMEM;
         a->fd = -EBADF;
+        a->rtnl_fd = -EBADF;
+        a->announce_count = AGENT_ANNOUNCE_COUNT_DEFAULT;
+        a->announce_interval = AGENT_ANNOUNCE_INTERVAL_DEFAULT;
 
         a->device = strdup(device);
         if (!a->device)
@@ -337,6 +614,12 @@ Agent *agent_free(Agent *a) {
                 return NULL;
 
         agent_close(a);
+        for (size_t i = 0; i < a->n_ports; i++)
+                port_switch_free(a->ports[i].sw);
+        sd_event_source_disable_unref(a->timer);
+        sd_event_source_disable_unref(a->rtnl_io);
+        if (a->rtnl_fd >= 0)
+                (void) close(a->rtnl_fd);
         sd_event_source_disable_unref(a->reopen);
         sd_event_source_disable_unref(a->udev_io);
         udev_close(a->udev);
@@ -356,11 +639,25 @@ int agent_start(Agent *a) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch udev: %m");
 
+        a->rtnl_fd = rtnl_monitor_open();
+        if (a->rtnl_fd < 0)
+                return log_error_errno(a->rtnl_fd, "Failed to watch link changes: %m");
+        r = sd_event_add_io(a->event, &a->rtnl_io, a->rtnl_fd, EPOLLIN, agent_on_rtnl, a);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch link changes: %m");
+
+        r = sd_event_add_time(a->event, &a->timer, CLOCK_MONOTONIC, USEC_INFINITY, 0, agent_on_timer, a);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the port timer: %m");
+        (void) sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
+
         r = sd_event_add_time_relative(a->event, &a->reopen, CLOCK_MONOTONIC, AGENT_REOPEN_USEC, 0,
                                        agent_on_reopen, a);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the reopen timer: %m");
         (void) sd_event_source_set_enabled(a->reopen, SD_EVENT_OFF);
+
+        agent_rescan(a);
 
         (void) agent_open(a);
         return 0;

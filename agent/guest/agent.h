@@ -10,6 +10,8 @@
 
 #define AGENT_DEVICE_DEFAULT "/dev/virtio-ports/org.vfo.agent.0"
 #define AGENT_REOPEN_USEC (500 * USEC_PER_MSEC)
+#define AGENT_ANNOUNCE_COUNT_DEFAULT 3U
+#define AGENT_ANNOUNCE_INTERVAL_DEFAULT (100 * USEC_PER_MSEC)
 
 typedef struct Agent Agent;
 
