@@ -17,7 +17,10 @@
 #   VFO_TOP_BUILDDIR   top of the build tree
 #   VFO_LAB_KVM=1      use KVM instead of TCG
 #   VFO_LAB_KEEP=1     keep the state directory (logs) after teardown
-#   VFO_LAB_VERBOSE=1  show lab commands' output
+#   VFO_LAB_CONSOLE=pty  serial console on a pty (+ the same log file), for
+#                      `virsh console` (with VFO_LAB_CMDLINE=vfo.shell=1)
+#   VFO_LAB_CMDLINE=…  extra guest kernel command line (vfo.debug=1, vfo.shell=1)
+#   VFO_LAB_HOLD=1     at the end of a scenario, keep the lab up until Ctrl-C
 
 LAB_SRCDIR=${VFO_LAB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 LAB_BUILDDIR=${VFO_LAB_BUILDDIR:-$LAB_SRCDIR}
@@ -95,7 +98,29 @@ lab_require() {
 # lab_finish: exit status from the checks counted by lab_check.
 lab_finish() {
         lab_log "checks: $LAB_CHECKS_PASSED passed, $LAB_CHECKS_FAILED failed"
+        lab_hold
         [ "$LAB_CHECKS_FAILED" -eq 0 ] && [ "$LAB_CHECKS_PASSED" -gt 0 ]
+}
+
+# lab_hold: with VFO_LAB_HOLD=1, keep the lab up (for poking at it) until
+# Ctrl-C / SIGTERM.
+lab_hold() {
+        [ "${VFO_LAB_HOLD:-0}" = 1 ] || return 0
+        local inst vm
+        lab_log "VFO_LAB_HOLD=1: lab kept up until Ctrl-C; netns $LAB_NS, state $LAB_STATE"
+        for inst in "${LAB_INSTANCES[@]}"; do
+                lab_log "  instance $inst: virsh -c '${LAB_URI[$inst]}'"
+        done
+        for vm in "${!LAB_VM_INST[@]}"; do
+                lab_log "  VM $vm: console log $(lab_vm_console "$vm"), agent channel $(lab_vm_channel "$vm")"
+        done
+        lab_log "  peer: ip netns exec $LAB_NS …"
+        # ending the hold keeps the scenario's verdict
+        local st=0
+        [ "$LAB_CHECKS_FAILED" -eq 0 ] && [ "$LAB_CHECKS_PASSED" -gt 0 ] || st=1
+        # shellcheck disable=SC2064
+        trap "lab_log 'hold ended'; exit $st" INT TERM HUP
+        while :; do sleep 1; done
 }
 
 # lab_wait TIMEOUT_S DESCRIPTION CMD...: poll CMD every 0.1 s until it
@@ -414,7 +439,13 @@ lab_domain_xml() {
             -e "s|@MAC@|$(lab_vm_mac "$idx")|g" \
             -e "s|@CONSOLE@|$(lab_sed_escape "$(lab_vm_console "$name")")|g" \
             -e "s|@CHANNEL@|$(lab_sed_escape "$(lab_vm_channel "$name")")|g" \
-            "$LAB_SRCDIR/domain.xml.in"
+            "$LAB_SRCDIR/domain.xml.in" |
+        if [ "${VFO_LAB_CONSOLE:-file}" = pty ]; then
+                sed -e "s|<serial type='file'>|<serial type='pty'>|" \
+                    -e "s|<source path='\([^']*\)' append='off'/>|<log file='\1' append='off'/>|"
+        else
+                cat
+        fi
 }
 
 # lab_vf_xml INDEX [ALIAS]: the emulated VF (e1000e, same MAC as VM INDEX).
