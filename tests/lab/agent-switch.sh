@@ -1,0 +1,88 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vfo-agent in a real guest (net_failover, 6.1 kernel): graceful attach and
+# graceful detach of the emulated VF, driven through the protocol by
+# vfo-labhost (the host half until vfod drives it), with the loss meter at
+# VFO_LAB_RATE pps (default 1000) across each move. Asserts 0 lost and 0
+# duplicated. VFO_LAB_RUNS (default 1) repeats attach+detach; each move
+# prints one "LOSS" and one "SWITCH" JSON line. Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+# shellcheck source=tests/lab/lib.sh
+. "${VFO_LAB_SRCDIR:-$(dirname "$0")}/lib.sh"
+
+RATE=${VFO_LAB_RATE:-1000}
+RUNS=${VFO_LAB_RUNS:-1}
+LABHOST=${VFO_LAB_LABHOST:-$LAB_BUILDDIR/vfo-labhost}
+
+lab_requirements
+[ -x "$LABHOST" ] || lab_skip "vfo-labhost not built ($LABHOST)"
+[ -f "$LAB_TOP_BUILDDIR/agent/guest/vfo-agent" ] || lab_skip "vfo-agent not built"
+lab_init
+lab_libvirtd_start a
+lab_vm_start a vm1 1
+lab_require "guest boots to VFO-GUEST-READY" lab_vm_ready vm1 120
+lab_require "guest runs vfo-agent" lab_wait_console vm1 'vfo-agent pid' 5
+
+mac=$(lab_vm_mac 1)
+chan=$(lab_vm_channel vm1)
+uri=${LAB_URI[a]}
+dir=$LAB_STATE/agent-switch
+mkdir -p "$dir"
+lab_vf_xml 1 >"$dir/vf.xml"
+
+tap_of() { virsh -q -c "$uri" domiflist vm1 | awk -v m="$1" '$4 == m { print $1; exit }'; }
+# Host-side steering in the lab: pin the MAC to a tap (LAB.md: static sticky).
+steer_cmd() {
+        printf "ip netns exec %q bridge fdb replace %q dev \"\$(virsh -q -c %q domiflist vm1 | awk '\$4 == \"%s\" { print \$1; exit }')\" master static sticky" \
+                "$LAB_NS" "$mac" "$uri" "$1"
+}
+plug_cmd() { printf 'virsh -q -c %q attach-device vm1 %q --live >/dev/null' "$uri" "$dir/vf.xml"; }
+# Unplug and wait until libvirt no longer lists the device (DEVICE_REMOVED).
+unplug_cmd() {
+        printf 'virsh -q -c %q detach-device-alias vm1 ua-vfo-vf0 --live >/dev/null && for i in $(seq 100); do virsh -q -c %q dumpxml vm1 | grep -q ua-vfo-vf0 || exit 0; sleep 0.05; done; exit 1' \
+                "$uri" "$uri"
+}
+
+inventory() { "$LABHOST" --socket "$chan" --timeout 20 inventory; }
+lab_require "agent answers on org.vfo.agent.0" inventory
+echo "INVENTORY: $(inventory)"
+lab_check "virtio port pinned to its tap" eval "$(steer_cmd virtio)"
+lab_check "peer pings 10.77.0.11" lab_ping 10.77.0.11
+
+zero_loss() {
+        local j=$1
+        [ "$(lab_json_num "$j" lost)" = 0 ] && [ "$(lab_json_num "$j" duplicated)" = 0 ] &&
+                [ "$(lab_json_num "$j" received)" -gt 0 ]
+}
+
+move() {
+        local op=$1 run=$2 out=$dir/$op.$run
+        lab_lossmeter_bg vm1 "$out.loss" --rate "$RATE" --duration "$3" --drain 1 --label "$op-$run"
+        local meter=$LAB_LAST_PID
+        sleep 1
+        if [ "$op" = attach ]; then
+                "$LABHOST" --socket "$chan" --steer "$(steer_cmd e1000e)" --device "$(plug_cmd)" \
+                        --deadline-ms 20000 attach "$mac" >"$out.switch" 2>"$out.err"
+        else
+                "$LABHOST" --socket "$chan" --steer "$(steer_cmd virtio)" --device "$(unplug_cmd)" \
+                        --deadline-ms 10000 detach "$mac" >"$out.switch" 2>"$out.err"
+        fi
+        local rc=$?
+        wait "$meter" || true
+        echo "SWITCH $op $run: $(cat "$out.switch")"
+        echo "LOSS $op $run: $(cat "$out.loss")"
+        [ $rc -eq 0 ] || { cat "$out.err" >&2; return 1; }
+        zero_loss "$(cat "$out.loss")"
+}
+
+for run in $(seq "$RUNS"); do
+        lab_check "run $run: graceful attach, 0 lost, 0 duplicated" move attach "$run" 8
+        lab_check "run $run: VF in the live XML" lab_vm_has_vf vm1
+        sleep 1
+        lab_check "run $run: graceful detach, 0 lost, 0 duplicated" move detach "$run" 4
+        no_vf() { ! lab_vm_has_vf vm1; }
+        lab_check "run $run: VF gone from the live XML" no_vf
+        sleep 1
+done
+
+lab_finish
