@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Loss echo: the guest half of the lab's loss meter. A UDP server that sends
+ * every datagram back to its sender unchanged; linked statically so it runs
+ * in a bare busybox initramfs. */
+
+/* ppoll(), recvmmsg(): normally from config.h, but these build standalone too. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LOSSECHO_DEFAULT_PORT 7000
+#define LOSSECHO_RCVBUF (1024 * 1024)
+#define LOSSECHO_BATCH 32               /* datagrams per recvmmsg(): fewer syscalls in a TCG guest */
+#define LOSSECHO_MAX_DATAGRAM 65536
+
+typedef struct LossEchoSlot {
+        struct sockaddr_storage peer;
+        struct iovec iov;
+        uint8_t data[LOSSECHO_MAX_DATAGRAM];
+} LossEchoSlot;
+
+static void lossecho_help(void) {
+        printf("Usage: vfo-lossecho [--port PORT]\n"
+               "\n"
+               "UDP echo server for vfo-lossmeter: sends every datagram back to its\n"
+               "sender unchanged. Listens on [::]:PORT (dual-stack), or on 0.0.0.0:PORT\n"
+               "when IPv6 is not available. Prints nothing while running.\n"
+               "\n"
+               "  -p, --port PORT   UDP port to listen on (default %d)\n"
+               "  -h, --help        show this help\n",
+               LOSSECHO_DEFAULT_PORT);
+}
+
+static int lossecho_parse_port(const char *s, uint16_t *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || v == 0 || v > 65535)
+                return -EINVAL;
+
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+static void lossecho_raise_rcvbuf(int fd) {
+        int v = LOSSECHO_RCVBUF;
+
+        /* SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN; the guest
+         * runs us as root, elsewhere fall back to what rmem_max allows. Best effort:
+         * a smaller buffer only means earlier loss, which the meter reports anyway. */
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) >= 0)
+                return;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
+
+/* Returns a bound socket: dual-stack [::]:port, or 0.0.0.0:port without IPv6. */
+static int lossecho_open(uint16_t port, int *ret_fd) {
+        struct sockaddr_in6 sa6 = {
+                .sin6_family = AF_INET6,
+                .sin6_port = htons(port),
+                .sin6_addr = IN6ADDR_ANY_INIT,
+        };
+        struct sockaddr_in sa4 = {
+                .sin_family = AF_INET,
+                .sin_port = htons(port),
+                .sin_addr.s_addr = htonl(INADDR_ANY),
+        };
+        int fd, zero = 0;
+
+        fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+                (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+                lossecho_raise_rcvbuf(fd);
+                if (bind(fd, (struct sockaddr *) &sa6, sizeof(sa6)) >= 0) {
+                        *ret_fd = fd;
+                        return 0;
+                }
+
+                /* A kernel booted with ipv6.disable=1 still hands out AF_INET6 sockets on
+                 * some configurations but refuses the bind: only that case falls back. */
+                if (errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT) {
+                        int r = -errno;
+
+                        (void) close(fd);
+                        return r;
+                }
+                (void) close(fd);
+        } else if (errno != EAFNOSUPPORT)
+                return -errno;
+
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+
+        lossecho_raise_rcvbuf(fd);
+        if (bind(fd, (struct sockaddr *) &sa4, sizeof(sa4)) < 0) {
+                int r = -errno;
+
+                (void) close(fd);
+                return r;
+        }
+
+        *ret_fd = fd;
+        return 0;
+}
+
+static int lossecho_run(int fd) {
+        static LossEchoSlot slots[LOSSECHO_BATCH];
+        struct mmsghdr msgs[LOSSECHO_BATCH];
+
+        for (;;) {
+                int n, k, done;
+
+                memset(msgs, 0, sizeof(msgs));
+                for (k = 0; k < LOSSECHO_BATCH; k++) {
+                        slots[k].iov = (struct iovec) {
+                                .iov_base = slots[k].data,
+                                .iov_len = sizeof(slots[k].data),
+                        };
+                        msgs[k].msg_hdr.msg_name = &slots[k].peer;
+                        msgs[k].msg_hdr.msg_namelen = sizeof(slots[k].peer);
+                        msgs[k].msg_hdr.msg_iov = &slots[k].iov;
+                        msgs[k].msg_hdr.msg_iovlen = 1;
+                }
+
+                n = recvmmsg(fd, msgs, LOSSECHO_BATCH, MSG_WAITFORONE, NULL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+
+                /* Echo exactly what came in: same length, back to the source address. */
+                for (k = 0; k < n; k++)
+                        slots[k].iov.iov_len = msgs[k].msg_len;
+
+                for (done = 0; done < n; ) {
+                        int s = sendmmsg(fd, msgs + done, (unsigned) (n - done), 0);
+
+                        if (s < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                /* A reply we cannot send (full queue, unreachable peer) is
+                                 * a lost reply; the meter counts it. Skip that datagram. */
+                                done++;
+                                continue;
+                        }
+                        done += s;
+                }
+        }
+}
+
+int main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "port", required_argument, NULL, 'p' },
+                { "help", no_argument,       NULL, 'h' },
+                {}
+        };
+        uint16_t port = LOSSECHO_DEFAULT_PORT;
+        int c, fd = -EBADF, r;
+
+        while ((c = getopt_long(argc, argv, "p:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'p':
+                        if (lossecho_parse_port(optarg, &port) < 0) {
+                                fprintf(stderr, "vfo-lossecho: invalid port '%s' (1-65535)\n", optarg);
+                                return EXIT_FAILURE;
+                        }
+                        break;
+                case 'h':
+                        lossecho_help();
+                        return EXIT_SUCCESS;
+                default:
+                        fprintf(stderr, "Try 'vfo-lossecho --help'.\n");
+                        return EXIT_FAILURE;
+                }
+
+        if (optind < argc) {
+                fprintf(stderr, "vfo-lossecho: unexpected argument '%s'\n", argv[optind]);
+                return EXIT_FAILURE;
+        }
+
+        r = lossecho_open(port, &fd);
+        if (r < 0) {
+                fprintf(stderr, "vfo-lossecho: failed to listen on UDP port %u: %s\n",
+                        (unsigned) port, strerror(-r));
+                return EXIT_FAILURE;
+        }
+
+        r = lossecho_run(fd);
+        (void) close(fd);
+        fprintf(stderr, "vfo-lossecho: receive failed: %s\n", strerror(-r));
+        return EXIT_FAILURE;
+}
