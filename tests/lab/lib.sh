@@ -277,7 +277,7 @@ lab_teardown() {
         for p in "${LAB_PIDS[@]}"; do
                 lab_pid_alive "$p" && left+=("process ${p%%:*} $(cat "/proc/${p%%:*}/comm" 2>/dev/null)")
         done
-        ip netns list 2>/dev/null | grep -qw "$LAB_NS" && left+=("netns $LAB_NS")
+        ip netns list 2>/dev/null | grep -w "$LAB_NS" >/dev/null && left+=("netns $LAB_NS")
         grep -q "$LAB_ID" /proc/mounts && left+=("mounts: $(grep "$LAB_ID" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')")
 
         if [ "${VFO_LAB_KEEP:-0}" = 1 ]; then
@@ -492,7 +492,10 @@ lab_vm_ready() {
 
 # lab_vm_has_vf NAME [ALIAS]: the live domain XML has the VF.
 lab_vm_has_vf() {
-        lab_virsh "${LAB_VM_INST[$1]}" dumpxml "$1" | grep -q "<alias name='${2:-ua-vfo-vf0}'/>"
+        local xml
+        # not "virsh | grep -q": grep's early exit + pipefail = random failure
+        xml=$(lab_virsh "${LAB_VM_INST[$1]}" dumpxml "$1") || return 2
+        [[ $xml == *"<alias name='${2:-ua-vfo-vf0}'/>"* ]]
 }
 
 # lab_vf_attach NAME [ALIAS]: hot-plug the emulated VF.

@@ -51,12 +51,12 @@ cleanup_stale() {
                 pid=${pid%%.*}
                 kill -0 "$pid" 2>/dev/null && continue
                 [ -e "$dir/.kept" ] && continue   # VFO_LAB_KEEP=1: left for inspection
-                ip netns list 2>/dev/null | grep -qw "vfolab-$pid" && continue
+                ip netns list 2>/dev/null | grep -w "vfolab-$pid" >/dev/null && continue
                 # processes outside the netns (the private dbus-daemon),
                 # only if their command line names this state directory
                 if [ -s "$dir/dbus/pid" ]; then
                         read -r p <"$dir/dbus/pid"
-                        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$dir/" &&
+                        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -F "$dir/" >/dev/null &&
                                 kill -KILL "$p" 2>/dev/null
                 fi
                 echo "run-lab: removing stale state $dir"
