@@ -8,7 +8,11 @@
 # a table. Needs root and the lab's build products (make lab-image and
 # tests/lab/vfo-lossmeter; `make bench-baseline` does all of it).
 #
-#   baseline.sh [--runs N] [--output FILE] [--scenarios "abrupt-detach reattach kernel-doc migrate"]
+#   baseline.sh [--runs N] [--output FILE] [--merge]
+#               [--scenarios "abrupt-detach reattach kernel-doc migrate"]
+#   --merge  add the new runs to those already in FILE (e.g. to replace a run
+#            that failed for reasons outside the scenario); machine facts of
+#            the earlier measurement are kept, the merge date is recorded.
 #
 # Environment: VFO_LAB_SRCDIR / VFO_LAB_BUILDDIR / VFO_TOP_* as for the lab,
 # VFO_LAB_RATE (pps, default 1000), VFO_LAB_KVM=1 (KVM instead of TCG).
@@ -20,6 +24,7 @@ export VFO_LAB_BUILDDIR=${VFO_LAB_BUILDDIR:-$VFO_LAB_SRCDIR}
 runs=3
 output=$here/results/baseline.json
 scenarios="abrupt-detach reattach kernel-doc migrate"
+merge=0
 
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -30,6 +35,7 @@ while [ $# -gt 0 ]; do
         --output=*) output=${1#*=} ;;
         --scenarios) scenarios=$2; shift ;;
         --scenarios=*) scenarios=${1#*=} ;;
+        --merge) merge=1 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "baseline.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
         esac
@@ -91,6 +97,12 @@ for r in $(seq "$runs"); do
                                 "$r" "$rc" "$took" "$load" "$clean" "$l" >>"$lines"
                         n=$((n + 1))
                 done < <(grep '^{"scenario"' "$work/$s.$r.out")
+                if [ "$n" -eq 0 ]; then
+                        # keep the failure in the results: a run without a measurement
+                        printf '{"run":%d,"exit":%d,"wall_s":%d,"host_load1_before":%s,"teardown_clean":%s,"result":{"scenario":"%s","variant":"default","ok":false,"meter":null,"timings_ms":{},"notes":"no measurement: %s"}}\n' \
+                                "$r" "$rc" "$took" "$load" "$clean" "$s" \
+                                "$(grep -m1 -E 'FAIL|ERROR|No such file' "$log" "$work/$s.$r.out" 2>/dev/null | sed 's/.*: //; s/["\\]//g' | cut -c1-200)" >>"$lines"
+                fi
                 grep '^{"scenario"' "$work/$s.$r.out" >&2
                 if [ "$rc" -ne 0 ] || [ "$n" -eq 0 ] || [ "$clean" != true ]; then
                         failed=$((failed + 1))
@@ -113,8 +125,8 @@ echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/facts"
 
 # ---- results file + table
 mkdir -p "$(dirname "$output")"
-"$PY" - "$work/facts" "$lines" "$output" <<'EOF'
-import json, statistics, sys
+MERGE=$merge "$PY" - "$work/facts" "$lines" "$output" <<'EOF'
+import json, os, statistics, sys
 
 facts_file, lines_file, output = sys.argv[1:4]
 facts = {}
@@ -123,6 +135,21 @@ for line in open(facts_file):
     facts[k] = int(v) if k in ("nproc", "memory_kib", "rate_pps", "runs") and v.isdigit() else v
 
 runs = [json.loads(l) for l in open(lines_file) if l.strip()]
+if os.environ.get("MERGE") == "1" and os.path.exists(output):
+    old = json.load(open(output))
+    old_runs = [r for g in old["scenarios"].values() for r in g["runs"]]
+    last = {}
+    for r in old_runs:
+        k = (r["result"]["scenario"], r["result"].get("variant", "default"))
+        last[k] = max(last.get(k, 0), r["run"])
+    for r in runs:
+        r["merged_on"] = facts["date"]
+        r["host_load_at_merge"] = facts.get("load_before")
+        k = (r["result"]["scenario"], r["result"].get("variant", "default"))
+        r["run"] += last.get(k, 0)
+    merges = old["machine"].get("merges", []) + [{"date": facts["date"], "scenarios": sorted({r["result"]["scenario"] for r in runs})}]
+    facts = dict(old["machine"], merges=merges)
+    runs = old_runs + runs
 groups = {}
 for r in runs:
     res = r["result"]
