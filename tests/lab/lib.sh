@@ -21,6 +21,8 @@
 #                      `virsh console` (with VFO_LAB_CMDLINE=vfo.shell=1)
 #   VFO_LAB_CMDLINE=…  extra guest kernel command line (vfo.debug=1, vfo.shell=1)
 #   VFO_LAB_HOLD=1     at the end of a scenario, keep the lab up until Ctrl-C
+#   VFO_LAB_TIMEOUT=S  a scenario still running after S seconds (default 600)
+#                      is ended (SIGTERM, then its hung child) and torn down
 
 LAB_SRCDIR=${VFO_LAB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 LAB_BUILDDIR=${VFO_LAB_BUILDDIR:-$LAB_SRCDIR}
@@ -45,6 +47,7 @@ declare -A LAB_VM_INST=()   # VM name -> instance
 declare -A LAB_VM_INDEX=()  # VM name -> index (MAC, addresses)
 declare -A LAB_VM_T0=()     # VM name -> lab ms when virsh create was called
 LAB_DBUS_PID=
+LAB_WATCHDOG=
 LAB_CHECKS_PASSED=0
 LAB_CHECKS_FAILED=0
 
@@ -204,6 +207,7 @@ lab_init() {
         trap 'lab_log "terminated"; exit 143' TERM
         trap 'lab_log "hangup"; exit 129' HUP
         lab_log "lab $LAB_ID, state in $LAB_STATE"
+        lab_watchdog_start
 
         ip netns add "$LAB_NS"
         lab_ns ip link set lo up
@@ -217,6 +221,32 @@ lab_init() {
         lab_ns ip link set "$LAB_BRIDGE" up
 }
 
+# lab_watchdog_start: after VFO_LAB_TIMEOUT seconds, SIGTERM the scenario
+# (its trap tears the lab down) and, if a hung command keeps bash from
+# running the trap, that command too.
+lab_watchdog_start() {
+        local t=${VFO_LAB_TIMEOUT:-600} main=$$
+        (
+                trap - INT TERM HUP
+                i=0
+                while [ $i -lt "$t" ]; do sleep 1; i=$((i + 1)); done
+                echo "lab: VFO_LAB_TIMEOUT=${t}s reached, ending the scenario" >&2
+                kill -TERM "$main" 2>/dev/null
+                sleep 2
+                for f in /proc/[0-9]*/stat; do
+                        stat=$(cat "$f" 2>/dev/null) || continue
+                        pid=${f#/proc/}
+                        pid=${pid%/stat}
+                        stat=${stat##*) }
+                        # shellcheck disable=SC2086 # split the fields on purpose
+                        set -- $stat
+                        [ "$2" = "$main" ] && [ "$pid" != "$BASHPID" ] && kill -TERM "$pid" 2>/dev/null
+                done
+        ) </dev/null &
+        LAB_WATCHDOG=$!
+        lab_pid_record "$LAB_WATCHDOG"
+}
+
 # lab_teardown: EXIT trap. Destroys the domains, ends every process the lab
 # started, deletes the namespace and the state directory, then verifies that
 # nothing is left. Keeps the exit status (a leftover turns success into 1).
@@ -227,6 +257,7 @@ lab_teardown() {
         set +e
         [ -n "$LAB_ID" ] || exit "$rc"
         lab_log "teardown of $LAB_ID (exit status $rc)"
+        [ -n "$LAB_WATCHDOG" ] && kill "$LAB_WATCHDOG" 2>/dev/null
         local inst vm d p
 
         # 1. domains, politely (qemu gets SIGTERM from libvirt)

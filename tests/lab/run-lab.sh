@@ -73,8 +73,16 @@ fi
 
 cleanup_stale
 
-passed=0 failed=0 skipped=0
+passed=0 failed=0 skipped=0 interrupted=0
+# Ctrl-C reaches the scenario too (same process group); its teardown runs,
+# then we stop instead of starting the next scenario.
+trap 'interrupted=1' INT TERM HUP
 for name in "$@"; do
+        if [ $interrupted = 1 ]; then
+                echo "SKIP: $name (interrupted)"
+                skipped=$((skipped + 1))
+                continue
+        fi
         script=$srcdir/$name.sh
         echo "=== lab: $name"
         start=$SECONDS
@@ -89,6 +97,8 @@ for name in "$@"; do
         case $rc in
         0) echo "PASS: $name (${took}s)"; passed=$((passed + 1)) ;;
         77) echo "SKIP: $name"; skipped=$((skipped + 1)) ;;
+        130 | 143 | 129)
+                echo "FAIL: $name (interrupted, ${took}s)"; failed=$((failed + 1)); interrupted=1 ;;
         *) echo "FAIL: $name (exit $rc, ${took}s)"; failed=$((failed + 1)) ;;
         esac
 done
