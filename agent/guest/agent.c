@@ -100,6 +100,9 @@ static int agent_flush(Agent *a) {
         size_t n;
         ssize_t k;
 
+        if (a->fd < 0)
+                return 0;       /* not connected: the queue goes with the next reset */
+
         out = channel_output(a->channel, &n);
         while (n > 0) {
                 k = write(a->fd, out, n);
@@ -217,9 +220,17 @@ static void agent_switch_send(void *userdata, PortSwitch *sw, Vfo__Envelope *e) 
         r = e->body_case == VFO__ENVELOPE__BODY_ERROR
                     ? channel_send_error(a->channel, e->id, e->error->code, e->error->message)
                     : channel_send(a->channel, e);
-        if (r < 0)
+        if (r < 0) {
                 log_warning_errno(r, "Port %s: failed to queue %s, ignoring: %m", sw->mac,
                                   envelope_body_to_string(e->body_case));
+                return;
+        }
+
+        /* Events from the kernel and timers are not followed by a read on
+         * the channel, so write now. */
+        r = agent_flush(a);
+        if (r < 0)
+                agent_disconnect(a, r);
 }
 
 static int agent_switch_announce(void *userdata, PortSwitch *sw) {
@@ -313,6 +324,12 @@ static void agent_rescan(Agent *a) {
                 log_warning_errno(r, "Failed to read the interfaces, keeping the last view: %m");
                 return;
         }
+
+        for (size_t i = 0; i < inv.n_links && log_get_max_level() >= LOG_DEBUG; i++)
+                log_debug("Link %d '%s': kind '%s', driver '%s'%s, master %d, %s%s.", inv.links[i].ifindex,
+                          inv.links[i].name, inv.links[i].kind, inv.links[i].driver, inv.links[i].pci ? " (PCI)" : "",
+                          inv.links[i].master, inv.links[i].admin_up ? "up" : "down",
+                          inv.links[i].carrier ? ", carrier" : "");
 
         for (size_t i = 0; i < a->n_ports; i++)
                 a->ports[i].seen = false;
@@ -475,6 +492,8 @@ static int agent_on_io(sd_event_source *s, int fd, uint32_t revents, void *userd
                                 return 0;
                         }
                         off += consumed;
+                        if (a->fd < 0)          /* a reply failed to go out: disconnected */
+                                return 0;
 
                         switch (ev.type) {
                         case CHANNEL_EVENT_MESSAGE:

@@ -59,6 +59,21 @@ static int find_slave(const Netdev *links, size_t n, int master_ifindex, const u
         return -1;
 }
 
+/* net_failover masters have no rtnetlink link kind, and share the standby's
+ * parent device (so they show its driver): a master that is nobody's slave,
+ * without a link kind, with a virtio_net slave of the same MAC, is one. */
+static bool is_failover_master(const Netdev *links, size_t n, const Netdev *d) {
+        if (d->kind[0] != '\0' && strcmp(d->kind, "net_failover") != 0)
+                return false;
+        if (d->master != 0 || d->pci || !d->has_mac)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (links[i].master == d->ifindex && strcmp(links[i].driver, "virtio_net") == 0 &&
+                    links[i].has_mac && memcmp(links[i].mac, d->mac, 6) == 0)
+                        return true;
+        return false;
+}
+
 static int port_cmp(const void *a, const void *b) {
         return memcmp(((const Port *) a)->mac, ((const Port *) b)->mac, 6);
 }
@@ -83,10 +98,10 @@ int ports_discover(const Netdev *links, size_t n, Port **ret, size_t *ret_n) {
                         continue;
                 memcpy(p.mac, d->mac, 6);
 
-                if (strcmp(d->kind, "net_failover") == 0 || strcmp(d->kind, "bond") == 0) {
+                if (strcmp(d->kind, "bond") == 0 || is_failover_master(links, n, d)) {
                         /* A bond over unrelated NICs is not ours: it needs a
                          * virtio slave with the bond's MAC. */
-                        p.kind = d->kind[0] == 'n' ? PORT_KIND_NET_FAILOVER : PORT_KIND_BONDING;
+                        p.kind = strcmp(d->kind, "bond") == 0 ? PORT_KIND_BONDING : PORT_KIND_NET_FAILOVER;
                         p.master = (int) i;
                         p.synthetic = find_slave(links, n, d->ifindex, d->mac, is_synthetic);
                         if (p.synthetic < 0)

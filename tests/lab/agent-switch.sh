@@ -56,9 +56,10 @@ zero_loss() {
 }
 
 move() {
-        local op=$1 run=$2 out=$dir/$op.$run
+        local op=$1 run=$2 out meter rc
+        out=$dir/$op.$run
         lab_lossmeter_bg vm1 "$out.loss" --rate "$RATE" --duration "$3" --drain 1 --label "$op-$run"
-        local meter=$LAB_LAST_PID
+        meter=$LAB_LAST_PID
         sleep 1
         if [ "$op" = attach ]; then
                 "$LABHOST" --socket "$chan" --steer "$(steer_cmd e1000e)" --device "$(plug_cmd)" \
@@ -67,7 +68,7 @@ move() {
                 "$LABHOST" --socket "$chan" --steer "$(steer_cmd virtio)" --device "$(unplug_cmd)" \
                         --deadline-ms 10000 detach "$mac" >"$out.switch" 2>"$out.err"
         fi
-        local rc=$?
+        rc=$?
         wait "$meter" || true
         echo "SWITCH $op $run: $(cat "$out.switch")"
         echo "LOSS $op $run: $(cat "$out.loss")"

@@ -33,10 +33,12 @@ static Netdev nd(int ifindex, const char *name, const uint8_t *mac, int master, 
 static void test_ports_net_failover_with_and_without_vf(void **state) {
         Netdev links[] = {
                 nd(1, "lo", NULL, 0, "", "", false, true),
-                nd(2, "eth0", MAC1, 0, "net_failover", "", false, true),
+                /* net_failover masters have no link kind (no rtnl_link_ops)
+                 * and show the standby's driver (they share its parent). */
+                nd(2, "eth0", MAC1, 0, "", "virtio_net", false, true),
                 nd(3, "eth0nsby", MAC1, 2, "", "virtio_net", false, true),
                 nd(4, "eth1", MAC1, 2, "", "e1000e", true, true),
-                nd(5, "eth2", MAC2, 0, "net_failover", "", false, true),
+                nd(5, "eth2", MAC2, 0, "", "", false, true),
                 nd(6, "eth2nsby", MAC2, 5, "", "virtio_net", false, true),
         };
         Port *ports = NULL;
@@ -105,7 +107,7 @@ static void test_ports_netvsc(void **state) {
 
 static void test_ports_vf_needs_same_mac(void **state) {
         Netdev links[] = {
-                nd(2, "eth0", MAC1, 0, "net_failover", "", false, true),
+                nd(2, "eth0", MAC1, 0, "", "", false, true),
                 nd(3, "eth0nsby", MAC1, 2, "", "virtio_net", false, true),
                 nd(4, "eth1", MAC2, 2, "", "e1000e", true, true),
         };
@@ -115,6 +117,19 @@ static void test_ports_vf_needs_same_mac(void **state) {
         assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
         assert_int_equal(n, 1);
         assert_int_equal(ports[0].vf, -1);
+        free(ports);
+}
+
+static void test_ports_bridge_over_virtio_is_not_a_port(void **state) {
+        Netdev links[] = {
+                nd(2, "br0", MAC1, 0, "bridge", "", false, true),
+                nd(3, "ens3", MAC1, 2, "", "virtio_net", false, true),
+        };
+        Port *ports = NULL;
+        size_t n = 1;
+
+        assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
+        assert_int_equal(n, 0);
         free(ports);
 }
 
@@ -142,6 +157,7 @@ int main(void) {
                 cmocka_unit_test(test_ports_bonding_follows_active_slave),
                 cmocka_unit_test(test_ports_netvsc),
                 cmocka_unit_test(test_ports_vf_needs_same_mac),
+                cmocka_unit_test(test_ports_bridge_over_virtio_is_not_a_port),
                 cmocka_unit_test(test_ports_empty),
                 cmocka_unit_test(test_ports_tables),
         };
