@@ -665,7 +665,9 @@ int agent_start(Agent *a) {
         if (r < 0)
                 return log_error_errno(r, "Failed to watch link changes: %m");
 
-        r = sd_event_add_time(a->event, &a->timer, CLOCK_MONOTONIC, USEC_INFINITY, 0, agent_on_timer, a);
+        /* Drain periods and announcement rounds are tens of ms: sd-event's
+         * default accuracy (250 ms) would stretch them. */
+        r = sd_event_add_time(a->event, &a->timer, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_MSEC, agent_on_timer, a);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the port timer: %m");
         (void) sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);

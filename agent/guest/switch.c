@@ -15,9 +15,11 @@
 static const char *const switch_state_table[_SWITCH_STATE_MAX] = {
         [SWITCH_STATE_IDLE] = "idle",
         [SWITCH_STATE_DETACH_PREPARED] = "detach-prepared",
+        [SWITCH_STATE_DETACH_DRAINING] = "detach-draining",
         [SWITCH_STATE_DETACHED] = "detached",
         [SWITCH_STATE_ATTACH_PREPARED] = "attach-prepared",
         [SWITCH_STATE_ATTACH_READY] = "attach-ready",
+        [SWITCH_STATE_ATTACH_DRAINING] = "attach-draining",
 };
 
 static const char *const switch_event_table[_SWITCH_EVENT_MAX] = {
@@ -74,11 +76,31 @@ SwitchState switch_state_next(SwitchState s, SwitchEvent e) {
                 case SWITCH_EVENT_VF_LOST:
                         return SWITCH_STATE_DETACH_PREPARED;
                 case SWITCH_EVENT_STEERED_SYNTHETIC:
-                        return SWITCH_STATE_DETACHED;
+                        return SWITCH_STATE_DETACH_DRAINING;
                 case SWITCH_EVENT_STEERED_VF:           /* the host rolled back */
                 case SWITCH_EVENT_VF_GONE:              /* surprise removal */
                 case SWITCH_EVENT_DEADLINE:
                         return SWITCH_STATE_IDLE;
+                case SWITCH_EVENT_PREPARE_ATTACH:
+                        return _SWITCH_STATE_INVALID;
+                case _SWITCH_EVENT_MAX:
+                case _SWITCH_EVENT_INVALID:
+                        break;
+                }
+                break;
+
+        case SWITCH_STATE_DETACH_DRAINING:
+                switch (e) {
+                case SWITCH_EVENT_STEERED_SYNTHETIC:    /* the host retried */
+                case SWITCH_EVENT_VF_READY:
+                case SWITCH_EVENT_VF_LOST:
+                        return SWITCH_STATE_DETACH_DRAINING;
+                case SWITCH_EVENT_DEADLINE:             /* drained: move transmit */
+                        return SWITCH_STATE_DETACHED;
+                case SWITCH_EVENT_STEERED_VF:
+                case SWITCH_EVENT_VF_GONE:
+                        return SWITCH_STATE_IDLE;
+                case SWITCH_EVENT_PREPARE_DETACH:
                 case SWITCH_EVENT_PREPARE_ATTACH:
                         return _SWITCH_STATE_INVALID;
                 case _SWITCH_EVENT_MAX:
@@ -134,11 +156,31 @@ SwitchState switch_state_next(SwitchState s, SwitchEvent e) {
                 case SWITCH_EVENT_VF_LOST:
                         return SWITCH_STATE_ATTACH_PREPARED;
                 case SWITCH_EVENT_STEERED_VF:
+                        return SWITCH_STATE_ATTACH_DRAINING;
                 case SWITCH_EVENT_STEERED_SYNTHETIC:
                 case SWITCH_EVENT_VF_GONE:
                 case SWITCH_EVENT_DEADLINE:
                         return SWITCH_STATE_IDLE;
                 case SWITCH_EVENT_PREPARE_DETACH:
+                        return _SWITCH_STATE_INVALID;
+                case _SWITCH_EVENT_MAX:
+                case _SWITCH_EVENT_INVALID:
+                        break;
+                }
+                break;
+
+        case SWITCH_STATE_ATTACH_DRAINING:
+                switch (e) {
+                case SWITCH_EVENT_STEERED_VF:           /* the host retried */
+                case SWITCH_EVENT_VF_READY:
+                        return SWITCH_STATE_ATTACH_DRAINING;
+                case SWITCH_EVENT_DEADLINE:             /* drained: helper off */
+                case SWITCH_EVENT_STEERED_SYNTHETIC:
+                case SWITCH_EVENT_VF_LOST:
+                case SWITCH_EVENT_VF_GONE:
+                        return SWITCH_STATE_IDLE;
+                case SWITCH_EVENT_PREPARE_DETACH:
+                case SWITCH_EVENT_PREPARE_ATTACH:
                         return _SWITCH_STATE_INVALID;
                 case _SWITCH_EVENT_MAX:
                 case _SWITCH_EVENT_INVALID:
@@ -285,6 +327,10 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
                 if (r >= 0)
                         r = datapath_vf_receives(s->dp, true);
                 break;
+        case SWITCH_STATE_DETACH_DRAINING:
+        case SWITCH_STATE_ATTACH_DRAINING:
+                s->deadline = deadline;
+                break;
         case SWITCH_STATE_DETACHED:
                 /* No deadline: the helper stays until the VF is gone, or the
                  * host steers back. The VF is down and cannot receive. */
@@ -379,14 +425,25 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
         case SWITCH_EVENT_STEERED_VF: {
                 PortPath path = e == SWITCH_EVENT_STEERED_VF ? PORT_PATH_VF : PORT_PATH_SYNTHETIC;
 
-                if (old == SWITCH_STATE_IDLE || old == SWITCH_STATE_DETACHED)
+                if (next != old)
                         s->trigger_usec = now;
+                if (next == SWITCH_STATE_DETACH_DRAINING) {
+                        /* Transmit moves (the VF goes down) once what was
+                         * already sent to the VF has come in. */
+                        s->pending_id = id;
+                        if (old != next)
+                                (void) port_switch_set_state(s, next, usec_add(now, SWITCH_DRAIN_USEC));
+                        return;
+                }
                 r = port_switch_move(s, path, id, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_REQUESTED, now);
                 if (r < 0) {
                         port_switch_fail(s, id, r, "Failed to move transmit.");
                         return;
                 }
-                r = port_switch_set_state(s, next, s->deadline);
+                r = port_switch_set_state(s, next,
+                                          next == SWITCH_STATE_ATTACH_DRAINING && old != next
+                                                  ? usec_add(now, SWITCH_DRAIN_USEC)
+                                                  : s->deadline);
                 if (r < 0)
                         port_switch_note(s, r, "Failed to update receive handling.");
                 return;
@@ -414,8 +471,10 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
 
         case SWITCH_EVENT_VF_LOST:
         case SWITCH_EVENT_VF_GONE:
-                if (old == SWITCH_STATE_IDLE || (e == SWITCH_EVENT_VF_GONE && old == SWITCH_STATE_DETACH_PREPARED) ||
-                    (e == SWITCH_EVENT_VF_GONE && old == SWITCH_STATE_ATTACH_READY)) {
+                if (old == SWITCH_STATE_IDLE || old == SWITCH_STATE_ATTACH_DRAINING ||
+                    (e == SWITCH_EVENT_VF_GONE && (old == SWITCH_STATE_DETACH_PREPARED ||
+                                                   old == SWITCH_STATE_DETACH_DRAINING ||
+                                                   old == SWITCH_STATE_ATTACH_READY))) {
                         /* Surprise removal or link loss: traffic is on the
                          * synthetic path now whether we like it or not. */
                         bool was_vf = s->active_path == PORT_PATH_VF;
@@ -435,6 +494,21 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
                 return;
 
         case SWITCH_EVENT_DEADLINE:
+                if (old == SWITCH_STATE_DETACH_DRAINING) {
+                        r = port_switch_move(s, PORT_PATH_SYNTHETIC, s->pending_id,
+                                             VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_REQUESTED, now);
+                        if (r < 0) {
+                                port_switch_fail(s, s->pending_id, r, "Failed to move transmit.");
+                                return;
+                        }
+                        s->pending_id = 0;
+                        (void) port_switch_set_state(s, next, USEC_INFINITY);
+                        return;
+                }
+                if (old == SWITCH_STATE_ATTACH_DRAINING) {
+                        (void) port_switch_set_state(s, next, USEC_INFINITY);
+                        return;
+                }
                 if (old == SWITCH_STATE_ATTACH_PREPARED || old == SWITCH_STATE_ATTACH_READY)
                         port_switch_send_error(s, s->pending_id, VFO__ERROR_CODE__ERROR_CODE_TIMEOUT,
                                                "The VF did not come up before the deadline.");

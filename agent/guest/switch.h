@@ -17,9 +17,11 @@
 typedef enum SwitchState {
         SWITCH_STATE_IDLE,              /* no transition: the kernel's normal handling */
         SWITCH_STATE_DETACH_PREPARED,   /* both paths deliver; transmit on the VF; waiting for steering */
+        SWITCH_STATE_DETACH_DRAINING,   /* steering moved; the VF drains what was already sent to it */
         SWITCH_STATE_DETACHED,          /* transmit on synthetic; both paths deliver until the VF is gone */
         SWITCH_STATE_ATTACH_PREPARED,   /* both paths deliver; waiting for the VF and its carrier */
         SWITCH_STATE_ATTACH_READY,      /* VF up, AttachReady sent; waiting for steering */
+        SWITCH_STATE_ATTACH_DRAINING,   /* transmit on the VF; the standby drains what was sent to it */
         _SWITCH_STATE_MAX,
         _SWITCH_STATE_INVALID = -EINVAL,
 } SwitchState;
@@ -45,6 +47,11 @@ const char *switch_state_to_string(SwitchState s) _const_;
 SwitchState switch_state_from_string(const char *s) _pure_;
 const char *switch_event_to_string(SwitchEvent e) _const_;
 
+/* How long the path that steering left keeps delivering: frames already on
+ * their way to it (tap queues, device rings) still arrive after the host
+ * moved steering. */
+#define SWITCH_DRAIN_USEC (150 * USEC_PER_MSEC)
+
 typedef struct PortSwitch PortSwitch;
 
 typedef struct SwitchCallbacks {
@@ -64,7 +71,7 @@ struct PortSwitch {
         PortPath active_path;   /* where transmit goes */
         PortPath kernel_path;   /* where the kernel said it goes at the last update */
         SwitchState state;
-        uint64_t pending_id;    /* PrepareAttach waiting for AttachReady */
+        uint64_t pending_id;    /* PrepareAttach waiting for AttachReady, SteeringMoved for PathChanged */
         usec_t trigger_usec;    /* when the current transition's trigger arrived */
         usec_t deadline;        /* USEC_INFINITY when no transition is timed */
         Datapath *dp;

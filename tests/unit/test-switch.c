@@ -127,6 +127,13 @@ static void test_switch_graceful_detach(void **state) {
         assert_int_equal(f->n_announce, 0);                     /* transmit has not moved */
 
         request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 2, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 1000);
+        /* Frames already sent to the VF still come in: transmit waits. */
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_DETACH_READY);
+        assert_int_equal(f->s->deadline, T0 + 1000 + SWITCH_DRAIN_USEC);
+        port_switch_timeout(f->s, T0 + 1000 + SWITCH_DRAIN_USEC - 1);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        port_switch_timeout(f->s, T0 + 1000 + SWITCH_DRAIN_USEC);
         assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
         assert_int_equal(fake_datapath_log.transmit, PORT_PATH_SYNTHETIC);
         assert_true(fake_datapath_log.helper_multicast);        /* the VF is down now */
@@ -172,8 +179,12 @@ static void test_switch_graceful_attach(void **state) {
         assert_true(fake_datapath_log.receive_both);            /* until steering moved */
 
         request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 4, VFO__PATH_KIND__PATH_KIND_VF, T0 + 2800000);
-        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_DRAINING);
         assert_int_equal(fake_datapath_log.transmit, PORT_PATH_VF);
+        /* The standby keeps delivering what was already sent to it. */
+        assert_true(fake_datapath_log.receive_both);
+        port_switch_timeout(f->s, T0 + 2800000 + SWITCH_DRAIN_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
         assert_false(fake_datapath_log.receive_both);
         assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_PATH_CHANGED);
         assert_int_equal(last(f)->id, 4);
@@ -281,7 +292,9 @@ static void test_switch_unplug_failed_host_steers_back(void **state) {
 
         request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 1, 5000, T0);
         request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 2, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 1);
-        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 3, VFO__PATH_KIND__PATH_KIND_VF, T0 + 2);
+        port_switch_timeout(f->s, T0 + 1 + SWITCH_DRAIN_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 3, VFO__PATH_KIND__PATH_KIND_VF, T0 + 2 + SWITCH_DRAIN_USEC);
         assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
         assert_int_equal(fake_datapath_log.transmit, PORT_PATH_VF);
         assert_int_equal(last(f)->path, VFO__PATH_KIND__PATH_KIND_VF);
@@ -300,11 +313,12 @@ static void test_switch_state_table(void **state) {
                 }
                 /* A deadline always ends a timed state. */
                 if (s == SWITCH_STATE_DETACH_PREPARED || s == SWITCH_STATE_ATTACH_PREPARED ||
-                    s == SWITCH_STATE_ATTACH_READY)
+                    s == SWITCH_STATE_ATTACH_READY || s == SWITCH_STATE_ATTACH_DRAINING)
                         assert_int_equal(switch_state_next((SwitchState) s, SWITCH_EVENT_DEADLINE), SWITCH_STATE_IDLE);
         }
         assert_int_equal(switch_state_next(SWITCH_STATE_DETACH_PREPARED, SWITCH_EVENT_STEERED_SYNTHETIC),
-                         SWITCH_STATE_DETACHED);
+                         SWITCH_STATE_DETACH_DRAINING);
+        assert_int_equal(switch_state_next(SWITCH_STATE_DETACH_DRAINING, SWITCH_EVENT_DEADLINE), SWITCH_STATE_DETACHED);
         assert_int_equal(switch_state_next(SWITCH_STATE_ATTACH_PREPARED, SWITCH_EVENT_STEERED_VF),
                          _SWITCH_STATE_INVALID);
         assert_int_equal(switch_state_from_string("bogus"), _SWITCH_STATE_INVALID);
