@@ -19,6 +19,7 @@ struct Datapath {
 
 int datapath_new(const DatapathPort *p, Datapath **ret) {
         Datapath *dp;
+        int r = 0;
 
         assert(p);
         assert(ret);
@@ -27,8 +28,16 @@ int datapath_new(const DatapathPort *p, Datapath **ret) {
         if (!dp)
                 return -ENOMEM;
         dp->port = *p;
+
+        /* Only vfo-agent changes these, and only during transitions: found
+         * set at start-up, they are a dead agent's. */
+        if (p->kind == PORT_KIND_NET_FAILOVER)
+                r = standby_helper_remove_stale(p->synthetic_ifindex);
+        else if (p->kind == PORT_KIND_BONDING)
+                (void) rtnl_bond_set_all_slaves_active(p->master_ifindex, false);
+
         *ret = dp;
-        return 0;
+        return r > 0;   /* a failed clean-up shows again at the next attach */
 }
 
 Datapath *datapath_free(Datapath *dp) {

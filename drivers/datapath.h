@@ -25,6 +25,8 @@ typedef struct DatapathCounters {
 /* Per-port driver state (the helper's handle). */
 typedef struct Datapath Datapath;
 
+/* Also clears what an earlier agent left behind on the port (a helper
+ * filter, all_slaves_active); returns 1 if it found any. */
 int datapath_new(const DatapathPort *p, Datapath **ret);
 /* Undoes whatever is still in effect (helper detached). NULL-safe. */
 Datapath *datapath_free(Datapath *dp);

@@ -13,6 +13,7 @@
 #include "drivers/bpf/standby-rx.h"
 #include "drivers/bpf/standby-rx.skel.h"
 #include "drivers/standby-helper.h"
+#include "lib/log.h"
 #include "lib/macro.h"
 
 /* Where our filter sits on the standby's ingress. Priority 1 runs it before other cls_bpf
@@ -70,11 +71,25 @@ StandbyHelper *standby_helper_detach(StandbyHelper *h) {
         return mfree(h);
 }
 
+/* libbpf prints to stderr by default ("Exclusivity flag on" for every
+ * existing clsact): its words are details of our errors, so debug only. */
+static int standby_helper_libbpf_print(enum libbpf_print_level level, const char *format, va_list ap) {
+        if (log_get_max_level() >= LOG_DEBUG)
+                (void) log_internalv(LOG_DEBUG, 0, __FILE__, __LINE__, __func__, NULL, format, ap);
+        return 0;
+}
+
 int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper **ret) {
         _cleanup_(standby_helper_detachp) StandbyHelper *h = NULL;
+        static bool print_set = false;
         int r;
 
         assert(ret);
+
+        if (!print_set) {
+                (void) libbpf_set_print(standby_helper_libbpf_print);
+                print_set = true;
+        }
 
         /* Redirecting into the standby's own ingress would loop through this program forever. */
         if (standby_ifindex <= 0 || master_ifindex <= 0 || standby_ifindex == master_ifindex)
@@ -121,6 +136,27 @@ int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper
 
         *ret = TAKE_PTR(h);
         return 0;
+}
+
+int standby_helper_remove_stale(int standby_ifindex) {
+        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = standby_ifindex, .attach_point = BPF_TC_INGRESS);
+        DECLARE_LIBBPF_OPTS(bpf_tc_opts, query, .handle = STANDBY_HELPER_TC_HANDLE,
+                            .priority = STANDBY_HELPER_TC_PRIORITY);
+        DECLARE_LIBBPF_OPTS(bpf_tc_opts, del, .handle = STANDBY_HELPER_TC_HANDLE,
+                            .priority = STANDBY_HELPER_TC_PRIORITY);
+        int r;
+
+        if (standby_ifindex <= 0)
+                return -EINVAL;
+
+        r = bpf_tc_query(&hook, &query);
+        if (r == -ENOENT || r == -EINVAL)
+                return 0;               /* no filter in our slot (or no clsact at all) */
+        if (r < 0)
+                return r;
+
+        r = bpf_tc_detach(&hook, &del);
+        return r < 0 ? r : 1;
 }
 
 int standby_helper_set_multicast(StandbyHelper *h, bool on) {

@@ -24,6 +24,11 @@ typedef struct StandbyHelperCounters {
  * -EPERM no CAP_BPF/CAP_NET_ADMIN; other negative errnos from libbpf/the kernel. */
 int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper **ret);
 
+/* Removes a filter left in our slot on 'standby_ifindex' by an agent that
+ * died mid-transition (one agent per guest: a filter there at start-up is
+ * nobody's). Returns 1 if one was removed, 0 if there was none. */
+int standby_helper_remove_stale(int standby_ifindex);
+
 /* true: broadcast/multicast arriving on the standby are handed to the master too (set while the
  * VF cannot receive). false (the default): they are left to the normal path, so nothing is
  * delivered twice while the VF still receives. */

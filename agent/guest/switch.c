@@ -195,6 +195,8 @@ SwitchState switch_state_next(SwitchState s, SwitchEvent e) {
         return _SWITCH_STATE_INVALID;
 }
 
+static void port_switch_note(PortSwitch *s, int error, const char *what);
+
 int port_switch_new(const char *mac, const DatapathPort *p, const SwitchCallbacks *cb, void *userdata,
                     PortSwitch **ret) {
         _cleanup_(port_switch_freep) PortSwitch *s = NULL;
@@ -220,6 +222,8 @@ int port_switch_new(const char *mac, const DatapathPort *p, const SwitchCallback
         r = datapath_new(p, &s->dp);
         if (r < 0)
                 return r;
+        if (r > 0)
+                port_switch_note(s, 0, "removed a helper filter an earlier agent left behind");
 
         *ret = TAKE_PTR(s);
         return 0;

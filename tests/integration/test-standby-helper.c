@@ -366,6 +366,34 @@ static void test_standby_helper_attach_twice_is_refused(void **state) {
         assert_int_equal(r.host, 1);
 }
 
+static void test_standby_helper_stale_filter_is_removed(void **state) {
+        Fixture *f = *state;
+        StandbyHelper *dead = NULL;
+
+        /* Nothing there: nothing to do. */
+        assert_int_equal(standby_helper_remove_stale(f->standby_ifindex), 0);
+
+        /* An agent that died mid-transition left its filter: the next one
+         * removes it and can attach its own. */
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &dead), 0);
+        assert_int_equal(standby_helper_remove_stale(f->standby_ifindex), 1);
+        assert_false(standby_has("filter", "standby_rx"));
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_int_equal(send_and_observe(f, mac_unicast, 1, 1).host, 1);
+
+        /* The dead one's handle (never used by a real dead agent) must not
+         * take the new filter with it. */
+        dead = standby_helper_detach(dead);
+        assert_true(standby_has("filter", "standby_rx"));
+        assert_int_equal(send_and_observe(f, mac_unicast, 1, 1).host, 1);
+        assert_int_equal(standby_helper_remove_stale(-1), -EINVAL);
+
+        /* The clsact qdisc the dead agent created stays: not ours to delete. */
+        f->helper = standby_helper_detach(f->helper);
+        assert_true(standby_has("qdisc", "clsact"));
+        sh("tc qdisc del dev " STANDBY " clsact");
+}
+
 static void test_standby_helper_bad_ifindex(void **state) {
         Fixture *f = *state;
         StandbyHelper *h = NULL;
@@ -400,6 +428,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_standby_helper_detach_keeps_foreign_qdisc, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_attach_twice_is_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_stale_filter_is_removed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_bad_ifindex, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_standby_vanishes, setup, teardown),
         };
