@@ -64,11 +64,14 @@ graceful() {
 }
 
 move() {
-        local op=$1 run=$2 out meter rc
+        local op=$1 run=$2 out meter rc t_meter
         out=$dir/$op.$run
+        t_meter=$(lab_ms)
         lab_lossmeter_bg vm1 "$out.loss" --rate "$RATE" --duration "$3" --drain 1 --label "$op-$run"
         meter=$LAB_LAST_PID
         sleep 1
+        # lost_at_ms minus this offset lines losses up with the SWITCH timings.
+        echo "OFFSET $op $run: labhost starts $(($(lab_ms) - t_meter)) ms after the meter"
         if [ "$op" = attach ]; then
                 "$LABHOST" --socket "$chan" --steer "$(steer_cmd e1000e)" --device "$(plug_cmd)" \
                         --deadline-ms 20000 attach "$mac" >"$out.switch" 2>"$out.err"

@@ -399,6 +399,8 @@ static void json_print_string(const char *s) {
         putchar('"');
 }
 
+#define LOSSMETER_LOST_AT_MAX 16
+
 static void meter_print_json(const Meter *m, const Options *o) {
         printf("{\"label\":");
         json_print_string(o->label);
@@ -413,7 +415,14 @@ static void meter_print_json(const Meter *m, const Options *o) {
         printf(",\"rtt_p50_ms\":%.3f", (double) meter_rtt_percentile(m, 50) / 1000.0);
         printf(",\"rtt_p99_ms\":%.3f", (double) meter_rtt_percentile(m, 99) / 1000.0);
         printf(",\"rtt_max_ms\":%.3f", (double) m->rtt_max_us / 1000.0);
-        printf(",\"send_errors\":%" PRIu64 "}\n", m->send_errors);
+        printf(",\"send_errors\":%" PRIu64, m->send_errors);
+        /* Where the first losses were, in ms after the first send (seq / rate):
+         * a scenario lines them up with its own timeline. */
+        printf(",\"lost_at_ms\":[");
+        for (uint64_t seq = 0, n = 0; seq < m->sent && n < LOSSMETER_LOST_AT_MAX; seq++)
+                if (!(m->seen[seq / 64] & (UINT64_C(1) << (seq % 64))))
+                        printf("%s%.1f", n++ ? "," : "", (double) seq * 1000.0 / (double) o->rate);
+        printf("]}\n");
         fflush(stdout);
 }
 
@@ -504,7 +513,8 @@ static void lossmeter_help(void) {
                "\n"
                "Sends paced, sequence-numbered UDP datagrams to vfo-lossecho and prints one\n"
                "JSON line: sent, received, lost, duplicated, reordered, max_gap_ms,\n"
-               "max_lost_run, rtt_p50_ms, rtt_p99_ms, rtt_max_ms, send_errors.\n"
+               "max_lost_run, rtt_p50_ms, rtt_p99_ms, rtt_max_ms, send_errors, lost_at_ms (the\n"
+               "send times of the first 16 losses, ms after the first send).\n"
                "SIGINT/SIGTERM end sending early (a second one ends the drain); the\n"
                "results are still printed. Loss is not an error: exit 0 unless the\n"
                "measurement itself failed.\n"
