@@ -31,8 +31,11 @@ int datapath_new(const DatapathPort *p, Datapath **ret) {
 
         /* Only vfo-agent changes these, and only during transitions: found
          * set at start-up, they are a dead agent's. */
-        if (p->kind == PORT_KIND_NET_FAILOVER)
+        if (p->kind == PORT_KIND_NET_FAILOVER) {
                 r = standby_helper_remove_stale(p->synthetic_ifindex);
+                /* The qdisc now, not in the middle of a transition. */
+                (void) standby_helper_install_hook(p->synthetic_ifindex);
+        }
         else if (p->kind == PORT_KIND_BONDING)
                 (void) rtnl_bond_set_all_slaves_active(p->master_ifindex, false);
 

@@ -14,6 +14,7 @@ typedef struct DatapathPort {
         int master_ifindex;     /* net_failover master or bond; 0 for netvsc */
         int synthetic_ifindex;
         int vf_ifindex;         /* 0 while no VF is plugged */
+        bool vf_up;             /* the VF is administratively up (it receives) */
 } DatapathPort;
 
 typedef struct DatapathCounters {

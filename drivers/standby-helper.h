@@ -24,6 +24,11 @@ typedef struct StandbyHelperCounters {
  * -EPERM no CAP_BPF/CAP_NET_ADMIN; other negative errnos from libbpf/the kernel. */
 int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper **ret);
 
+/* Makes sure the standby has a clsact qdisc (created once, when the port is
+ * found, and never deleted: see standby_helper_detach()). Returns 1 if it
+ * created one, 0 if there was one. */
+int standby_helper_install_hook(int standby_ifindex);
+
 /* Removes a filter left in our slot on 'standby_ifindex' by an agent that
  * died mid-transition (one agent per guest: a filter there at start-up is
  * nobody's). Returns 1 if one was removed, 0 if there was none. */
@@ -37,8 +42,7 @@ int standby_helper_set_multicast(StandbyHelper *h, bool on);
 /* Totals over all CPUs since attach. */
 int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret);
 
-/* Detaches (removes our filter, only if it is still ours; removes the clsact qdisc only if
- * attach created it) and frees. A standby that is already gone is not an error. NULL-safe;
- * returns NULL. */
+/* Detaches (removes our filter, only if it is still ours; the clsact qdisc stays) and frees.
+ * A standby that is already gone is not an error. NULL-safe; returns NULL. */
 StandbyHelper *standby_helper_detach(StandbyHelper *h);
 DEFINE_CLEANUP_FUNC(StandbyHelper, standby_helper_detach);

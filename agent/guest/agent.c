@@ -289,6 +289,7 @@ static void agent_port_view(const Inventory *inv, const Port *port, DatapathPort
                 .master_ifindex = port->master >= 0 ? inv->links[port->master].ifindex : 0,
                 .synthetic_ifindex = inv->links[port->synthetic].ifindex,
                 .vf_ifindex = vf ? vf->ifindex : 0,
+                .vf_up = vf && vf->admin_up,
         };
         *ret_vf_ready = vf && vf->admin_up && vf->carrier;
 }

@@ -309,6 +309,19 @@ static unsigned port_switch_announce(PortSwitch *s) {
         return (unsigned) n;
 }
 
+/* Broadcast and multicast are handed over from the standby exactly while
+ * the VF is registered but cannot receive because we put it down (DETACHED):
+ * then net_failover drops the standby's copy and the VF has none. Without a
+ * VF the standby delivers them itself; with the VF up the VF does, and a
+ * second copy would be a duplicate (the lab's bridge floods broadcast to both
+ * paths). During an attach the VF is opened as it registers, and the agent
+ * learns of it later than the kernel: so never then. */
+static int port_switch_sync_multicast(PortSwitch *s) {
+        bool handover = s->state == SWITCH_STATE_DETACHED && s->port.vf_ifindex > 0 && !s->port.vf_up;
+
+        return datapath_vf_receives(s->dp, !handover);
+}
+
 /* The one place that changes s->state; entry actions run here, also on
  * self-transitions where they are idempotent. */
 static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadline) {
@@ -329,7 +342,7 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
                 s->deadline = deadline;
                 r = datapath_receive_both(s->dp);
                 if (r >= 0)
-                        r = datapath_vf_receives(s->dp, true);
+                        r = port_switch_sync_multicast(s);
                 break;
         case SWITCH_STATE_DETACH_DRAINING:
         case SWITCH_STATE_ATTACH_DRAINING:
@@ -339,16 +352,16 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
                 /* No deadline: the helper stays until the VF is gone, or the
                  * host steers back. The VF is down and cannot receive. */
                 s->deadline = USEC_INFINITY;
-                r = datapath_vf_receives(s->dp, false);
+                r = port_switch_sync_multicast(s);
                 break;
         case SWITCH_STATE_ATTACH_PREPARED:
                 s->deadline = deadline;
                 r = datapath_receive_both(s->dp);
                 if (r >= 0)
-                        r = datapath_vf_receives(s->dp, false);
+                        r = port_switch_sync_multicast(s);
                 break;
         case SWITCH_STATE_ATTACH_READY:
-                r = datapath_vf_receives(s->dp, true);
+                r = port_switch_sync_multicast(s);
                 break;
         case _SWITCH_STATE_MAX:
         case _SWITCH_STATE_INVALID:
@@ -365,6 +378,13 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
         r = datapath_transmit_on(s->dp, path);
         if (r < 0)
                 return r;
+        /* net_failover and netvsc move transmit with the VF's admin state:
+         * the VF receives exactly while it transmits. */
+        if (s->port.kind != PORT_KIND_BONDING && s->port.vf_ifindex > 0) {
+                s->port.vf_up = path == PORT_PATH_VF;
+                datapath_update(s->dp, &s->port);
+                (void) port_switch_sync_multicast(s);
+        }
         s->active_path = path;
         s->n_switches++;
         n = port_switch_announce(s);
@@ -588,6 +608,7 @@ void port_switch_update(PortSwitch *s, const DatapathPort *p, const char *vf_ifn
         snprintf(s->vf_ifname, sizeof(s->vf_ifname), "%s", vf_ifname ?: "");
         s->vf_ready = vf_ready;
         s->kernel_path = kernel_path;
+        (void) port_switch_sync_multicast(s);
 
         if (had_vf && p->vf_ifindex <= 0)
                 port_switch_dispatch(s, SWITCH_EVENT_VF_GONE, 0, 0, now);

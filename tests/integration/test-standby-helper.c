@@ -251,8 +251,9 @@ static int teardown(void **state) {
         (void) close(f->master_fd);
         free(f);
 
-        /* Every test leaves the standby as it found it. */
-        assert_false(standby_has("qdisc", "clsact"));
+        /* No filter of ours survives a test; the qdisc stays by design. */
+        assert_false(standby_has("filter", "standby_rx"));
+        sh("tc qdisc del dev " STANDBY " clsact 2>/dev/null || true");
         return 0;
 }
 
@@ -302,7 +303,7 @@ static void test_standby_helper_broadcast_only_when_multicast_on(void **state) {
         assert_counters(f->helper, 3, 6, 9);
 }
 
-static void test_standby_helper_detach_removes_filter_and_qdisc(void **state) {
+static void test_standby_helper_detach_removes_filter_keeps_qdisc(void **state) {
         Fixture *f = *state;
         Received r;
 
@@ -313,7 +314,8 @@ static void test_standby_helper_detach_removes_filter_and_qdisc(void **state) {
 
         f->helper = standby_helper_detach(f->helper);
         assert_null(f->helper);
-        assert_false(standby_has("qdisc", "clsact"));
+        /* Deleting the qdisc on a live standby lost frames in the guest. */
+        assert_true(standby_has("qdisc", "clsact"));
         assert_false(standby_has("filter", "bpf"));
 
         r = send_and_observe(f, mac_unicast, 3, 0);
@@ -359,7 +361,7 @@ static void test_standby_helper_attach_twice_is_refused(void **state) {
 
         /* Detach, then attach again: a fresh program, fresh counters. */
         f->helper = standby_helper_detach(f->helper);
-        assert_false(standby_has("qdisc", "clsact"));
+        assert_false(standby_has("filter", "standby_rx"));
         assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
         assert_counters(f->helper, 0, 0, 0);
         r = send_and_observe(f, mac_unicast, 1, 1);
@@ -388,10 +390,20 @@ static void test_standby_helper_stale_filter_is_removed(void **state) {
         assert_int_equal(send_and_observe(f, mac_unicast, 1, 1).host, 1);
         assert_int_equal(standby_helper_remove_stale(-1), -EINVAL);
 
-        /* The clsact qdisc the dead agent created stays: not ours to delete. */
         f->helper = standby_helper_detach(f->helper);
         assert_true(standby_has("qdisc", "clsact"));
-        sh("tc qdisc del dev " STANDBY " clsact");
+}
+
+static void test_standby_helper_install_hook(void **state) {
+        Fixture *f = *state;
+
+        assert_int_equal(standby_helper_install_hook(f->standby_ifindex), 1);
+        assert_true(standby_has("qdisc", "clsact"));
+        assert_int_equal(standby_helper_install_hook(f->standby_ifindex), 0);
+        assert_int_equal(standby_helper_install_hook(0), -EINVAL);
+        /* An attach on an installed hook works as on a bare standby. */
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_int_equal(send_and_observe(f, mac_unicast, 1, 1).host, 1);
 }
 
 static void test_standby_helper_bad_ifindex(void **state) {
@@ -423,12 +435,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_standby_helper_unicast_reaches_master, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_broadcast_only_when_multicast_on, setup,
                                                 teardown),
-                cmocka_unit_test_setup_teardown(test_standby_helper_detach_removes_filter_and_qdisc, setup,
+                cmocka_unit_test_setup_teardown(test_standby_helper_detach_removes_filter_keeps_qdisc, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_detach_keeps_foreign_qdisc, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_attach_twice_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_stale_filter_is_removed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_install_hook, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_bad_ifindex, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_standby_vanishes, setup, teardown),
         };
@@ -477,6 +490,7 @@ int main(void) {
                 return EXIT_FAILURE;
         }
         probe = standby_helper_detach(probe);
+        (void) system("tc qdisc del dev " STANDBY " clsact");   /* the probe's; tests start bare */
 
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

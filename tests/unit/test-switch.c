@@ -65,7 +65,7 @@ static const SwitchCallbacks callbacks = {
 };
 
 static const DatapathPort with_vf = {
-        .kind = PORT_KIND_NET_FAILOVER, .master_ifindex = 2, .synthetic_ifindex = 3, .vf_ifindex = 4,
+        .kind = PORT_KIND_NET_FAILOVER, .master_ifindex = 2, .synthetic_ifindex = 3, .vf_ifindex = 4, .vf_up = true,
 };
 static const DatapathPort without_vf = {
         .kind = PORT_KIND_NET_FAILOVER, .master_ifindex = 2, .synthetic_ifindex = 3,
@@ -151,8 +151,10 @@ static void test_switch_graceful_detach(void **state) {
         assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
         assert_false(fake_datapath_log.receive_both);
         assert_int_equal(f->n_sent, 0);                         /* expected: nothing to report */
-        /* helper on, VF receives, transmit synthetic, VF cannot receive, helper off */
-        assert_string_equal(fake_datapath_log.calls, "BMSmN");
+        /* helper on, VF receives; transmit synthetic (still draining), VF
+         * cannot receive once DETACHED; VF gone: nothing to hand over; helper
+         * off */
+        assert_string_equal(fake_datapath_log.calls, "BMSMmMN");
 }
 
 static void test_switch_graceful_attach(void **state) {
@@ -165,11 +167,21 @@ static void test_switch_graceful_attach(void **state) {
         assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_PREPARED);
         assert_int_equal(f->n_sent, 0);                         /* AttachReady waits for the VF */
         assert_true(fake_datapath_log.receive_both);
-        assert_true(fake_datapath_log.helper_multicast);        /* no VF to receive broadcast */
+        /* No VF registered: the standby delivers broadcast itself. */
+        assert_false(fake_datapath_log.helper_multicast);
 
         /* The VF appears; carrier comes ~2.5 s later (LAB.md). */
         port_switch_update(f->s, &vf_no_carrier, "eth1", false, PORT_PATH_SYNTHETIC, T0 + 200000);
         assert_int_equal(f->n_sent, 0);
+        /* Up, even without carrier yet, the VF receives broadcast itself. */
+        assert_false(fake_datapath_log.helper_multicast);
+        /* Nor while the kernel opens it (the agent's view lags behind). */
+        vf_no_carrier.vf_up = false;
+        port_switch_update(f->s, &vf_no_carrier, "eth1", false, PORT_PATH_SYNTHETIC, T0 + 300000);
+        assert_false(fake_datapath_log.helper_multicast);
+        vf_no_carrier.vf_up = true;
+        port_switch_update(f->s, &vf_no_carrier, "eth1", false, PORT_PATH_SYNTHETIC, T0 + 400000);
+        assert_false(fake_datapath_log.helper_multicast);
         port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 2700000);
         assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_READY);
         assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_ATTACH_READY);
