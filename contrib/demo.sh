@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The vfo demo. Today it builds vfo and runs the lab's smoke scenario: a
-# private libvirtd boots a real guest (Debian kernel, TCG), the loss meter
-# sends 1,000 datagrams/s to it, and an emulated VF is plugged and unplugged
-# the way users do it today — no vfo in between. The loss it prints is the
-# baseline vfod and vfo-agent exist to remove; the demo grows with them.
-# Run as root on Debian 12. --no-deps skips the package installation.
+# The vfo demo. Today it builds vfo and runs two lab scenarios: a private
+# libvirtd boots a real guest (Debian kernel, TCG), the loss meter sends 1,000
+# datagrams/s to it, and an emulated VF is plugged and unplugged — first the
+# way users do it today (smoke), then through vfo's protocol with vfo-agent
+# in the guest (agent-switch). vfod does not exist yet: a small lab driver
+# (vfo-labhost) plays the host's part. Run as root on Debian 12.
+# --no-deps skips the package installation.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,14 +29,20 @@ make -s -j"$(nproc 2>/dev/null || echo 2)"
 cat <<'TXT'
 
 ==> what you are about to see
+    smoke — what libvirt users get today:
     1. a private libvirtd starts in its own network namespace (nothing on
        this machine's own network is touched);
     2. a guest boots under TCG with a virtio-net NIC (net_failover standby);
     3. an emulated VF (e1000e, same MAC) is hot-plugged and becomes the
        guest's primary path;
     4. the loss meter runs at 1,000 datagrams/s while the VF is unplugged
-       abruptly, as libvirt users do today.
-    The "LOSS detach" line is what vfo will bring to 0.
+       abruptly: see "LOSS detach" (~65 lost).
+
+    agent-switch — the same with vfo-agent in the guest:
+    5. PrepareAttach, the VF is plugged, the agent answers AttachReady once
+       it has carrier, steering moves (a bridge FDB pin), SteeringMoved;
+    6. PrepareDetach, steering moves back, SteeringMoved, the VF unplugs.
+       "SWITCH" lines give the timings, "LOSS" lines the loss (goal: 0).
 
 TXT
-VFO_LAB_DEMO=1 make -s check-lab
+make -s check-lab LAB_SCENARIOS="smoke agent-switch"
