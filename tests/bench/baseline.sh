@@ -17,6 +17,9 @@
 # Environment: VFO_LAB_SRCDIR / VFO_LAB_BUILDDIR / VFO_TOP_* as for the lab,
 # VFO_LAB_RATE (pps, default 1000), VFO_LAB_KVM=1 (KVM instead of TCG).
 set -uo pipefail
+# What users get today: no vfo-agent in the guest (it would announce and
+# change the figures).
+export VFO_LAB_CMDLINE="vfo.noagent=1${VFO_LAB_CMDLINE:+ $VFO_LAB_CMDLINE}"
 
 here=$(cd "$(dirname "$0")" && pwd)
 export VFO_LAB_SRCDIR=${VFO_LAB_SRCDIR:-$(cd "$here/../lab" && pwd)}

@@ -6,6 +6,9 @@
 # the guest must answer before, during and after, and the VF must really
 # come and go. Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
+# What users get today: no vfo-agent in the guest (it would announce and
+# change the figures).
+export VFO_LAB_CMDLINE="vfo.noagent=1${VFO_LAB_CMDLINE:+ $VFO_LAB_CMDLINE}"
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${VFO_LAB_SRCDIR:-$(dirname "$0")}/lib.sh"
 
