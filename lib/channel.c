@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "lib/channel.h"
+#include "lib/string-table.h"
 
 struct Channel {
         PeerRole role;
@@ -37,16 +38,7 @@ static const char *const channel_state_table[_CHANNEL_STATE_MAX] = {
         [CHANNEL_STATE_READY] = "ready",
 };
 
-const char *channel_state_to_string(ChannelState s) {
-        return s >= 0 && s < _CHANNEL_STATE_MAX ? channel_state_table[s] : NULL;
-}
-
-ChannelState channel_state_from_string(const char *s) {
-        for (int i = 0; s && i < _CHANNEL_STATE_MAX; i++)
-                if (strcmp(s, channel_state_table[i]) == 0)
-                        return (ChannelState) i;
-        return _CHANNEL_STATE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(channel_state, ChannelState, _CHANNEL_STATE_MAX);
 
 /* protobuf-c allocates while unpacking; a 64 KiB frame of empty repeated
  * submessages would expand ~60-fold, so each unpack gets a budget. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/guest/ports.h"
+#include "lib/string-table.h"
 
 static const char *const port_kind_table[_PORT_KIND_MAX] = {
         [PORT_KIND_NET_FAILOVER] = "net_failover",
@@ -19,27 +20,8 @@ static const char *const port_path_table[_PORT_PATH_MAX] = {
         [PORT_PATH_VF] = "vf",
 };
 
-const char *port_kind_to_string(PortKind k) {
-        return k >= 0 && k < _PORT_KIND_MAX ? port_kind_table[k] : NULL;
-}
-
-PortKind port_kind_from_string(const char *s) {
-        for (int i = 0; s && i < _PORT_KIND_MAX; i++)
-                if (strcmp(s, port_kind_table[i]) == 0)
-                        return (PortKind) i;
-        return _PORT_KIND_INVALID;
-}
-
-const char *port_path_to_string(PortPath p) {
-        return p >= 0 && p < _PORT_PATH_MAX ? port_path_table[p] : NULL;
-}
-
-PortPath port_path_from_string(const char *s) {
-        for (int i = 0; s && i < _PORT_PATH_MAX; i++)
-                if (strcmp(s, port_path_table[i]) == 0)
-                        return (PortPath) i;
-        return _PORT_PATH_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(port_kind, PortKind, _PORT_KIND_MAX);
+DEFINE_STRING_TABLE_LOOKUP(port_path, PortPath, _PORT_PATH_MAX);
 
 static bool is_synthetic(const Netdev *d) {
         return strcmp(d->driver, "virtio_net") == 0 || strcmp(d->driver, "hv_netvsc") == 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/guest/switch.h"
+#include "lib/string-table.h"
 #include "lib/validate.h"
 
 static const char *const switch_state_table[_SWITCH_STATE_MAX] = {
@@ -33,20 +34,8 @@ static const char *const switch_event_table[_SWITCH_EVENT_MAX] = {
         [SWITCH_EVENT_DEADLINE] = "deadline",
 };
 
-const char *switch_state_to_string(SwitchState s) {
-        return s >= 0 && s < _SWITCH_STATE_MAX ? switch_state_table[s] : NULL;
-}
-
-SwitchState switch_state_from_string(const char *s) {
-        for (int i = 0; s && i < _SWITCH_STATE_MAX; i++)
-                if (strcmp(s, switch_state_table[i]) == 0)
-                        return (SwitchState) i;
-        return _SWITCH_STATE_INVALID;
-}
-
-const char *switch_event_to_string(SwitchEvent e) {
-        return e >= 0 && e < _SWITCH_EVENT_MAX ? switch_event_table[e] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP(switch_state, SwitchState, _SWITCH_STATE_MAX);
+DEFINE_STRING_TABLE_TO_STRING(switch_event, SwitchEvent, _SWITCH_EVENT_MAX);
 
 SwitchState switch_state_next(SwitchState s, SwitchEvent e) {
         switch (s) {
