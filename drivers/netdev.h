@@ -23,6 +23,7 @@ typedef struct Netdev {
         int master;             /* ifindex of the master (bond, net_failover), 0 if none */
         char kind[32];          /* rtnetlink link kind: "net_failover", "bond", "" for hardware */
         int active_slave;       /* bond: ifindex of the active slave, 0 if none or not a bond */
+        bool bond_link_up;      /* a bond's slave: the bond (miimon) sees its link up */
         char driver[32];        /* driver of the device below: "virtio_net", "e1000e", "hv_netvsc", "" */
         bool pci;               /* a PCI function (a VF, or the lab's emulated stand-in) */
         bool admin_up;          /* IFF_UP */

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <linux/if.h>
+#include <linux/if_bonding.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
@@ -32,12 +33,27 @@ static void mnl_socket_closep(struct mnl_socket **nl) {
 static void rtnl_parse_linkinfo(const struct nlattr *linkinfo, Netdev *d) {
         const struct nlattr *a, *data = NULL, *b;
 
+        const struct nlattr *slave_data = NULL;
+        bool bond_slave = false;
+
         mnl_attr_for_each_nested(a, linkinfo) {
                 if (mnl_attr_get_type(a) == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
                         snprintf(d->kind, sizeof(d->kind), "%s", mnl_attr_get_str(a));
                 else if (mnl_attr_get_type(a) == IFLA_INFO_DATA)
                         data = a;
+                else if (mnl_attr_get_type(a) == IFLA_INFO_SLAVE_KIND && mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
+                        bond_slave = strcmp(mnl_attr_get_str(a), "bond") == 0;
+                else if (mnl_attr_get_type(a) == IFLA_INFO_SLAVE_DATA)
+                        slave_data = a;
         }
+
+        /* A bond slave: whether the bond itself sees its link up (miimon
+         * lags behind the carrier, and the bond refuses a down slave). */
+        if (bond_slave && slave_data)
+                mnl_attr_for_each_nested(b, slave_data)
+                        if (mnl_attr_get_type(b) == IFLA_BOND_SLAVE_MII_STATUS &&
+                            mnl_attr_validate(b, MNL_TYPE_U8) >= 0)
+                                d->bond_link_up = mnl_attr_get_u8(b) == BOND_LINK_UP;
 
         /* IFLA_INFO_DATA is kind-specific: only a bond's is read. */
         if (!data || strcmp(d->kind, "bond") != 0)
@@ -208,6 +224,18 @@ int rtnl_link_set_up(int ifindex, bool up) {
         nlh = rtnl_put_setlink(buf, ifindex, &ifi);
         ifi->ifi_change = IFF_UP;
         ifi->ifi_flags = up ? IFF_UP : 0;
+        return rtnl_transact(nlh, NULL, NULL, NULL);
+}
+
+int rtnl_link_set_master(int ifindex, int master_ifindex) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+
+        if (ifindex <= 0 || master_ifindex <= 0)
+                return -EINVAL;
+
+        nlh = rtnl_put_setlink(buf, ifindex, NULL);
+        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) master_ifindex);
         return rtnl_transact(nlh, NULL, NULL, NULL);
 }
 

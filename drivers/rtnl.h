@@ -16,6 +16,9 @@ int rtnl_dump_links(Netdev **ret, size_t *ret_n);
 /* Administrative state of a link (ip link set up/down). */
 int rtnl_link_set_up(int ifindex, bool up);
 
+/* Makes 'ifindex' a slave of 'master_ifindex' (ip link set … master …). */
+int rtnl_link_set_master(int ifindex, int master_ifindex);
+
 /* Bond options (active-backup): the active slave, and whether inactive
  * slaves deliver what they receive. */
 int rtnl_bond_set_active_slave(int bond_ifindex, int slave_ifindex);

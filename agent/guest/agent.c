@@ -291,7 +291,8 @@ static void agent_port_view(const Inventory *inv, const Port *port, DatapathPort
                 .vf_ifindex = vf ? vf->ifindex : 0,
                 .vf_up = vf && vf->admin_up,
         };
-        *ret_vf_ready = vf && vf->admin_up && vf->carrier;
+        /* A bond also wants to have seen the link itself (miimon). */
+        *ret_vf_ready = vf && vf->admin_up && vf->carrier && (port->kind != PORT_KIND_BONDING || vf->bond_link_up);
 }
 
 /* Slaves must not run IPv6: the standby and the VF would both solicit with
@@ -312,6 +313,24 @@ static void agent_port_hygiene(const Inventory *inv, const Port *port) {
                         log_warning_errno(r, "Failed to disable IPv6 on slave '%s', ignoring: %m",
                                           inv->links[idx[i]].name);
         }
+}
+
+/* A bond takes no hot-plugged VF by itself: enslave it (down first, as the
+ * bonding driver wants; the bond opens it). The slave event brings us back
+ * here with the VF in the port. */
+static void agent_port_join_vf(const Inventory *inv, const Port *port, const char *mac) {
+        const Netdev *vf = &inv->links[port->vf_unjoined];
+        int r;
+
+        (void) sysctl_ipv6_disable(vf->name, true);
+        r = rtnl_link_set_up(vf->ifindex, false);
+        if (r >= 0)
+                r = rtnl_link_set_master(vf->ifindex, inv->links[port->master].ifindex);
+        if (r < 0)
+                log_warning_errno(r, "Port %s: failed to join VF '%s' to bond '%s', ignoring: %m", mac, vf->name,
+                                  inv->links[port->master].name);
+        else
+                log_info("Port %s: joined VF '%s' to bond '%s'.", mac, vf->name, inv->links[port->master].name);
 }
 
 static void agent_rescan(Agent *a) {
@@ -345,6 +364,8 @@ static void agent_rescan(Agent *a) {
                 AgentPort *p;
 
                 netdev_mac_to_string(port->mac, mac);
+                if (port->vf_unjoined >= 0)
+                        agent_port_join_vf(&inv, port, mac);
                 agent_port_view(&inv, port, &dp, &vf_ready);
                 agent_port_hygiene(&inv, port);
 

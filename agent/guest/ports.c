@@ -74,7 +74,7 @@ int ports_discover(const Netdev *links, size_t n, Port **ret, size_t *ret_n) {
 
         for (size_t i = 0; i < n; i++) {
                 const Netdev *d = &links[i];
-                Port p = { .master = -1, .synthetic = -1, .vf = -1 };
+                Port p = { .master = -1, .synthetic = -1, .vf = -1, .vf_unjoined = -1 };
 
                 if (!d->has_mac)
                         continue;
@@ -89,6 +89,9 @@ int ports_discover(const Netdev *links, size_t n, Port **ret, size_t *ret_n) {
                         if (p.synthetic < 0)
                                 continue;
                         p.vf = find_slave(links, n, d->ifindex, d->mac, is_vf);
+                        /* A bond does not take a hot-plugged VF by itself. */
+                        if (p.kind == PORT_KIND_BONDING && p.vf < 0)
+                                p.vf_unjoined = find_slave(links, n, 0, d->mac, is_vf);
                 } else if (strcmp(d->driver, "hv_netvsc") == 0 && d->master == 0) {
                         p.kind = PORT_KIND_NETVSC;
                         p.synthetic = (int) i;

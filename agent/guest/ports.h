@@ -30,6 +30,7 @@ typedef struct Port {
         int master;             /* index into the Netdev list, -1 for netvsc */
         int synthetic;          /* index, always set */
         int vf;                 /* index, -1 while no VF is plugged */
+        int vf_unjoined;        /* bonding: a VF with the port's MAC that is nobody's slave yet, or -1 */
 } Port;
 
 /* Groups 'links' into ports, sorted by MAC. Netdevs that belong to no port

@@ -216,7 +216,8 @@ static int steering_moved(Host *h, const char *mac, Vfo__PathKind path, Vfo__Env
 }
 
 static int do_detach(Host *h, const char *mac) {
-        Vfo__Envelope e = VFO__ENVELOPE__INIT, *ready = NULL, *changed = NULL;
+        _cleanup_(envelope_freep) Vfo__Envelope *ready = NULL, *changed = NULL;
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
         Vfo__PrepareDetach pd = VFO__PREPARE_DETACH__INIT;
         double t_ready, t_steer, t_switched, t_unplugged;
         int r;
@@ -253,13 +254,12 @@ static int do_detach(Host *h, const char *mac) {
                mac, t_ready, t_steer, t_switched, t_unplugged, ready->detach_ready->prepare_usec,
                changed->path_changed->switched_usec - changed->path_changed->request_usec,
                changed->path_changed->announcements);
-        envelope_free(ready);
-        envelope_free(changed);
         return 0;
 }
 
 static int do_attach(Host *h, const char *mac) {
-        Vfo__Envelope e = VFO__ENVELOPE__INIT, *ready = NULL, *changed = NULL;
+        _cleanup_(envelope_freep) Vfo__Envelope *ready = NULL, *changed = NULL;
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
         Vfo__PrepareAttach pa = VFO__PREPARE_ATTACH__INIT;
         double t_plugged, t_ready, t_steer, t_switched;
         uint64_t id;
@@ -291,7 +291,6 @@ static int do_attach(Host *h, const char *mac) {
         if (ready->body_case != VFO__ENVELOPE__BODY_ATTACH_READY) {
                 log_error("PrepareAttach failed: %s %.256s", envelope_body_to_string(ready->body_case),
                           ready->body_case == VFO__ENVELOPE__BODY_ERROR ? ready->error->message : "");
-                envelope_free(ready);
                 return -EREMOTEIO;
         }
         t_ready = ms_since(h);
@@ -313,8 +312,6 @@ static int do_attach(Host *h, const char *mac) {
                ready->attach_ready->wait_usec,
                changed->path_changed->switched_usec - changed->path_changed->request_usec,
                changed->path_changed->announcements);
-        envelope_free(ready);
-        envelope_free(changed);
         return 0;
 }
 

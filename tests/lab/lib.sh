@@ -16,6 +16,7 @@
 #   VFO_TOP_SRCDIR     top of the source tree (contrib/dbus/*.conf)
 #   VFO_TOP_BUILDDIR   top of the build tree
 #   VFO_LAB_KVM=1      use KVM instead of TCG
+#   VFO_LAB_BOND=1     guests without STANDBY: virtio + VF in an active-backup bond
 #   VFO_LAB_KEEP=1     keep the state directory (logs) after teardown
 #   VFO_LAB_CONSOLE=pty  serial console on a pty (+ the same log file), for
 #                      `virsh console` (with VFO_LAB_CMDLINE=vfo.shell=1)
@@ -471,6 +472,12 @@ lab_domain_xml() {
             -e "s|@CONSOLE@|$(lab_sed_escape "$(lab_vm_console "$name")")|g" \
             -e "s|@CHANNEL@|$(lab_sed_escape "$(lab_vm_channel "$name")")|g" \
             "$LAB_SRCDIR/domain.xml.in" |
+        if [ "${VFO_LAB_BOND:-0}" = 1 ]; then
+                # No STANDBY feature: the guest bonds virtio and the VF itself.
+                sed -e "/<teaming /d" -e "s|\(vfo.ip=[^ ']*\)|\1 vfo.bond=1|"
+        else
+                cat
+        fi |
         if [ "${VFO_LAB_CONSOLE:-file}" = pty ]; then
                 sed -e "s|<serial type='file'>|<serial type='pty'>|" \
                     -e "s|<source path='\([^']*\)' append='off'/>|<log file='\1' append='off'/>|"

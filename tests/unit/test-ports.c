@@ -81,10 +81,28 @@ static void test_ports_bonding_follows_active_slave(void **state) {
         assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
         assert_int_equal(n, 1);
         assert_int_equal(ports[0].kind, PORT_KIND_BONDING);
+        assert_int_equal(ports[0].vf_unjoined, -1);
         assert_string_equal(links[ports[0].vf].name, "ens4");
         assert_int_equal(port_active_path(&ports[0], links), PORT_PATH_SYNTHETIC);
         links[0].active_slave = 4;
         assert_int_equal(port_active_path(&ports[0], links), PORT_PATH_VF);
+        free(ports);
+}
+
+static void test_ports_bonding_offers_a_hotplugged_vf(void **state) {
+        Netdev links[] = {
+                nd(2, "bond0", MAC1, 0, "bond", "", false, true),
+                nd(3, "ens3", MAC1, 2, "", "virtio_net", false, true),
+                nd(4, "ens4", MAC1, 0, "", "e1000e", true, false),      /* just plugged */
+                nd(5, "ens5", MAC2, 0, "", "e1000e", true, false),      /* someone else's */
+        };
+        Port *ports = NULL;
+        size_t n = 0;
+
+        assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ports[0].vf, -1);
+        assert_string_equal(links[ports[0].vf_unjoined].name, "ens4");
         free(ports);
 }
 
@@ -155,6 +173,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ports_net_failover_with_and_without_vf),
                 cmocka_unit_test(test_ports_bonding_follows_active_slave),
+                cmocka_unit_test(test_ports_bonding_offers_a_hotplugged_vf),
                 cmocka_unit_test(test_ports_netvsc),
                 cmocka_unit_test(test_ports_vf_needs_same_mac),
                 cmocka_unit_test(test_ports_bridge_over_virtio_is_not_a_port),
