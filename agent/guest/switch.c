@@ -474,6 +474,7 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
                 }
                 if (old == SWITCH_STATE_IDLE) {
                         /* A VF nobody asked for: the kernel uses it now. */
+                        port_switch_note(s, 0, "VF appeared without a request");
                         s->trigger_usec = now;
                         s->active_path = s->kernel_path;
                         port_switch_send_path_changed(s, 0, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_APPEARED,
@@ -494,6 +495,8 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
 
                         s->trigger_usec = now;
                         s->active_path = PORT_PATH_SYNTHETIC;
+                        port_switch_note(s, 0, e == SWITCH_EVENT_VF_GONE ? "VF removed without warning"
+                                                                         : "VF lost its link");
                         if (was_vf || old != SWITCH_STATE_IDLE)
                                 port_switch_send_path_changed(
                                         s, 0,

@@ -10,7 +10,10 @@
 # duplicated, the longest gap under 50 ms and at most VFO_LAB_MAX_LOST lost
 # (default 0; the abrupt baselines lose 62-84 on detach and ~2,500 on
 # re-attach). VFO_LAB_RUNS (default 1) repeats the cycle; each move prints one
-# "LOSS" and one "SWITCH" JSON line. Exit 0 pass, 1 fail, 77 skip.
+# "LOSS" and one "SWITCH" JSON line. Last, a surprise removal: the VF is
+# unplugged with no PrepareDetach while the agent runs; the agent must not
+# make it worse than the abrupt baseline (at most VFO_LAB_SURPRISE_MAX_LOST,
+# default 250: the baselines lost 62-210). Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 # shellcheck source=tests/lab/lib.sh
 . "${VFO_LAB_SRCDIR:-$(dirname "$0")}/lib.sh"
@@ -120,5 +123,27 @@ for run in $(seq "$RUNS"); do
         fi
 done
 
-echo "agent-switch: $zero_moves of $((2 * cycles)) moves lost nothing"
+# Surprise removal: graceful attach, then an unplug nobody announced.
+surprise_ok() {
+        local j
+        j=$(cat "$dir/surprise.loss")
+        echo "LOSS surprise: $j"
+        [ "$(lab_json_num "$j" lost)" -le "${VFO_LAB_SURPRISE_MAX_LOST:-250}" ] &&
+                [ "$(lab_json_num "$j" duplicated)" = 0 ] && [ "$(lab_json_num "$j" received)" -gt 0 ]
+}
+surprise() {
+        local meter
+        move attach s 8 unicast >/dev/null || return 1
+        lab_lossmeter_bg vm1 "$dir/surprise.loss" --rate "$RATE" --duration 4 --drain 1 --label surprise
+        meter=$LAB_LAST_PID
+        sleep 1
+        bash -c "$(unplug_cmd)" || return 1
+        wait "$meter" || true
+        surprise_ok
+}
+lab_check "surprise removal: no worse than the abrupt baseline" surprise
+lab_check "surprise removal: the agent reported it (PathChanged VF_REMOVED)" \
+        lab_wait_console vm1 'VF removed without warning' 5
+
+echo "agent-switch: $zero_moves of $((2 * cycles + 1)) graceful moves lost nothing"
 lab_finish
