@@ -59,6 +59,9 @@ static const Vfo__Capability agent_capabilities[] = {
         VFO__CAPABILITY__CAPABILITY_NET_FAILOVER,
         VFO__CAPABILITY__CAPABILITY_BONDING,
         VFO__CAPABILITY__CAPABILITY_NETVSC,
+        VFO__CAPABILITY__CAPABILITY_STANDBY_RX_HELPER,
+        VFO__CAPABILITY__CAPABILITY_ANNOUNCE_IPV4,
+        VFO__CAPABILITY__CAPABILITY_ANNOUNCE_IPV6,
 };
 
 static int agent_open(Agent *a);
@@ -258,10 +261,15 @@ static void agent_switch_note(void *userdata, PortSwitch *sw, int error, const c
                 (void) log_fields_full_errno(LOG_INFO, 0, fields, "Port %s: %s", sw->mac, what);
 }
 
+static usec_t agent_switch_clock(void *userdata) {
+        return now_usec(CLOCK_MONOTONIC);
+}
+
 static const SwitchCallbacks agent_switch_callbacks = {
         .send = agent_switch_send,
         .announce = agent_switch_announce,
         .note = agent_switch_note,
+        .clock = agent_switch_clock,
 };
 
 static void agent_port_request(Agent *a, const Vfo__Envelope *m) {

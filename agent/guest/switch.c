@@ -367,6 +367,8 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
         r = datapath_transmit_on(s->dp, path);
         if (r < 0)
                 return r;
+        if (s->cb->clock)               /* transmit has moved: that is the switch time */
+                now = MAX(now, s->cb->clock(s->userdata));
         /* net_failover and netvsc move transmit with the VF's admin state:
          * the VF receives exactly while it transmits. */
         if (s->port.kind != PORT_KIND_BONDING && s->port.vf_ifindex > 0) {

@@ -61,6 +61,9 @@ typedef struct SwitchCallbacks {
         int (*announce)(void *userdata, PortSwitch *s);
         /* Something worth a log line happened (the core does not log). */
         void (*note)(void *userdata, PortSwitch *s, int error, const char *what);
+        /* Optional: the clock, read once transmit has moved, so PathChanged
+         * carries the real switch time (the 'now' handed in is the request's). */
+        usec_t (*clock)(void *userdata);
 } SwitchCallbacks;
 
 struct PortSwitch {
