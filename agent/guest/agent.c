@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/guest/agent.h"
+#include "agent/guest/config.h"
 #include "agent/guest/inventory.h"
 #include "agent/guest/switch.h"
 #include "drivers/announce.h"
@@ -53,6 +54,8 @@ struct Agent {
         size_t n_ports;
         unsigned announce_count;
         usec_t announce_interval;
+        usec_t drain;
+        AgentConfig config;             /* for the ignored ports; device not kept */
 };
 
 static const Vfo__Capability agent_capabilities[] = {
@@ -372,6 +375,8 @@ static void agent_rescan(Agent *a) {
                 AgentPort *p;
 
                 netdev_mac_to_string(port->mac, mac);
+                if (agent_config_port_ignored(&a->config, mac))
+                        continue;       /* vfo-agent.conf: Mode=ignore */
                 if (port->vf_unjoined >= 0)
                         agent_port_join_vf(&inv, port, mac);
                 agent_port_view(&inv, port, &dp, &vf_ready);
@@ -389,6 +394,7 @@ static void agent_rescan(Agent *a) {
                                 continue;
                         }
                         a->n_ports++;
+                        p->sw->drain = a->drain;
                         memcpy(p->mac, port->mac, 6);
                         port_switch_seed(p->sw, &dp, vf ? vf->name : NULL, vf_ready, kernel_path);
                         log_info("Port %s: %s, synthetic '%s'%s%s, on the %s path.", mac,
@@ -638,6 +644,8 @@ int agent_new(const char *device, Agent **ret) {
         a->rtnl_fd = -EBADF;
         a->announce_count = AGENT_ANNOUNCE_COUNT_DEFAULT;
         a->announce_interval = AGENT_ANNOUNCE_INTERVAL_DEFAULT;
+        a->drain = SWITCH_DRAIN_USEC;
+        agent_config_init(&a->config);
 
         a->device = strdup(device);
         if (!a->device)
@@ -676,6 +684,15 @@ Agent *agent_free(Agent *a) {
         sd_event_unref(a->event);
         free(a->device);
         return mfree(a);
+}
+
+int agent_set_config(Agent *a, const AgentConfig *c) {
+        a->announce_count = c->announce_count;
+        a->announce_interval = c->announce_interval;
+        a->drain = c->drain;
+        a->config = *c;
+        a->config.device = NULL;
+        return 0;
 }
 
 int agent_start(Agent *a) {

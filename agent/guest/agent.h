@@ -21,5 +21,10 @@ int agent_new(const char *device, Agent **ret);
 Agent *agent_free(Agent *a);
 DEFINE_CLEANUP_FUNC(Agent, agent_free);
 
+typedef struct AgentConfig AgentConfig;
+
+/* Announcements, drain period and ignored ports; call before agent_start(). */
+int agent_set_config(Agent *a, const AgentConfig *c);
+
 int agent_start(Agent *a);
 sd_event *agent_get_event(Agent *a);

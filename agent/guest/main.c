@@ -9,10 +9,13 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent/guest/agent.h"
+#include "agent/guest/config.h"
 #include "agent/guest/inventory.h"
 #include "lib/log.h"
 
-static const char *arg_device = AGENT_DEVICE_DEFAULT;
+static const char *arg_device = NULL;
+static const char *arg_config = NULL;
+static int arg_log_level = -1;
 static bool arg_status = false;
 static bool arg_json = false;
 
@@ -23,10 +26,11 @@ static void help(void) {
                "     --version            Show the version\n"
                "  -d --device=PATH        virtio-serial port, or a UNIX socket to connect to\n"
                "                          (default: %s)\n"
+               "  -c --config=FILE        settings (default: %s, if present)\n"
                "     --log-level=LEVEL    debug, info, notice, warning, err (default: info)\n"
                "     --status             Print the ports found in this guest and exit\n"
                "     --json               With --status: print JSON\n",
-               program_invocation_short_name, AGENT_DEVICE_DEFAULT);
+               program_invocation_short_name, AGENT_DEVICE_DEFAULT, AGENT_CONFIG_FILE);
 }
 
 static int parse_argv(int argc, char *argv[]) {
@@ -40,6 +44,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "device", required_argument, NULL, 'd' },
+                { "config", required_argument, NULL, 'c' },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "status", no_argument, NULL, ARG_STATUS },
                 { "json", no_argument, NULL, ARG_JSON },
@@ -47,7 +52,7 @@ static int parse_argv(int argc, char *argv[]) {
         };
         int c, level;
 
-        while ((c = getopt_long(argc, argv, "hd:", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hd:c:", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -58,11 +63,15 @@ static int parse_argv(int argc, char *argv[]) {
                 case 'd':
                         arg_device = optarg;
                         break;
+                case 'c':
+                        arg_config = optarg;
+                        break;
                 case ARG_LOG_LEVEL:
                         level = log_level_from_string(optarg);
                         if (level < 0)
                                 return log_error_errno(level, "Invalid log level '%s'.", optarg);
                         log_set_max_level(level);
+                        arg_log_level = level;
                         break;
                 case ARG_STATUS:
                         arg_status = true;
@@ -101,7 +110,9 @@ static int status(void) {
 }
 
 static int run(int argc, char *argv[]) {
+        _cleanup_(agent_config_done) AgentConfig config = {};
         _cleanup_(agent_freep) Agent *a = NULL;
+        _cleanup_free_ char *message = NULL;
         int r;
 
         r = parse_argv(argc, argv);
@@ -111,9 +122,17 @@ static int run(int argc, char *argv[]) {
         if (arg_status)
                 return status();
 
-        r = agent_new(arg_device, &a);
+        agent_config_init(&config);
+        r = agent_config_load(&config, arg_config ?: AGENT_CONFIG_FILE, arg_config != NULL, &message);
+        if (r < 0)
+                return log_error_errno(r, "Bad configuration: %s", message ?: "out of memory");
+        if (arg_log_level < 0 && config.log_level >= 0)
+                log_set_max_level(config.log_level);    /* the command line wins */
+
+        r = agent_new(arg_device ?: config.device ?: AGENT_DEVICE_DEFAULT, &a);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the agent: %m");
+        (void) agent_set_config(a, &config);
 
         r = agent_start(a);
         if (r < 0)

@@ -204,6 +204,7 @@ int port_switch_new(const char *mac, const DatapathPort *p, const SwitchCallback
         s->port = *p;
         s->state = SWITCH_STATE_IDLE;
         s->active_path = PORT_PATH_SYNTHETIC;
+        s->drain = SWITCH_DRAIN_USEC;
         s->deadline = USEC_INFINITY;
         s->cb = cb;
         s->userdata = userdata;
@@ -447,7 +448,7 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
                          * already sent to the VF has come in. */
                         s->pending_id = id;
                         if (old != next)
-                                (void) port_switch_set_state(s, next, usec_add(now, SWITCH_DRAIN_USEC));
+                                (void) port_switch_set_state(s, next, usec_add(now, s->drain));
                         return;
                 }
                 r = port_switch_move(s, path, id, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_REQUESTED, now);
@@ -457,7 +458,7 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
                 }
                 r = port_switch_set_state(s, next,
                                           next == SWITCH_STATE_ATTACH_DRAINING && old != next
-                                                  ? usec_add(now, SWITCH_DRAIN_USEC)
+                                                  ? usec_add(now, s->drain)
                                                   : s->deadline);
                 if (r < 0)
                         port_switch_note(s, r, "Failed to update receive handling.");

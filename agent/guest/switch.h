@@ -81,6 +81,7 @@ struct PortSwitch {
         const SwitchCallbacks *cb;
         void *userdata;
         uint64_t n_switches;
+        usec_t drain;           /* SWITCH_DRAIN_USEC unless configured */
 };
 
 /* Starts IDLE; call port_switch_update() with the kernel's view next. */
