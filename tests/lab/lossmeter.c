@@ -72,6 +72,7 @@ typedef struct Meter {
         uint64_t send_errors;           /* scheduled sends the kernel refused; counted as sent (lost) */
         uint64_t received;              /* unique seqs */
         uint64_t duplicated;
+        uint64_t dup_seq[16];           /* the first duplicates' sequence numbers */
         uint64_t reordered;
         uint64_t highest_seq;           /* valid once received > 0 */
 
@@ -215,6 +216,8 @@ static void meter_handle_datagram(Meter *m, const uint8_t *p, size_t len, uint64
                 return;
 
         if (meter_seen_test_and_set(m, seq)) {
+                if (m->duplicated < (sizeof(m->dup_seq) / sizeof(m->dup_seq[0])))
+                        m->dup_seq[m->duplicated] = seq;
                 m->duplicated++;
                 return;
         }
@@ -422,6 +425,9 @@ static void meter_print_json(const Meter *m, const Options *o) {
         for (uint64_t seq = 0, n = 0; seq < m->sent && n < LOSSMETER_LOST_AT_MAX; seq++)
                 if (!(m->seen[seq / 64] & (UINT64_C(1) << (seq % 64))))
                         printf("%s%.1f", n++ ? "," : "", (double) seq * 1000.0 / (double) o->rate);
+        printf("],\"dup_at_ms\":[");
+        for (uint64_t i = 0; i < m->duplicated && i < (sizeof(m->dup_seq) / sizeof(m->dup_seq[0])); i++)
+                printf("%s%.1f", i ? "," : "", (double) m->dup_seq[i] * 1000.0 / (double) o->rate);
         printf("]}\n");
         fflush(stdout);
 }
@@ -513,8 +519,9 @@ static void lossmeter_help(void) {
                "\n"
                "Sends paced, sequence-numbered UDP datagrams to vfo-lossecho and prints one\n"
                "JSON line: sent, received, lost, duplicated, reordered, max_gap_ms,\n"
-               "max_lost_run, rtt_p50_ms, rtt_p99_ms, rtt_max_ms, send_errors, lost_at_ms (the\n"
-               "send times of the first 16 losses, ms after the first send).\n"
+               "max_lost_run, rtt_p50_ms, rtt_p99_ms, rtt_max_ms, send_errors, lost_at_ms and\n"
+               "dup_at_ms (the send times of the first 16 losses and duplicates, ms after the\n"
+               "first send).\n"
                "SIGINT/SIGTERM end sending early (a second one ends the drain); the\n"
                "results are still printed. Loss is not an error: exit 0 unless the\n"
                "measurement itself failed.\n"
