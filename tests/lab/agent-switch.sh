@@ -6,9 +6,10 @@
 # VFO_LAB_RATE pps (default 1000) across each move, to the guest's unicast
 # address; with VFO_LAB_BROADCAST=1 also to the lab's broadcast address (a
 # second attach+detach: broadcast must not arrive twice while both paths
-# deliver; this still fails today, see NEWS). Asserts 0
-# duplicated, the longest gap under 50 ms and at most VFO_LAB_MAX_LOST lost
-# (default 0; the abrupt baselines lose 62-84 on detach and ~2,500 on
+# deliver; this still fails today, see NEWS). Asserts 0 duplicated, the
+# longest gap under VFO_LAB_MAX_GAP_MS (100; a TCG guest stalls tens of ms
+# now and then without losing anything) and at most VFO_LAB_MAX_LOST lost
+# (default 0; the abrupt baselines lost 62-210 on detach and 2,400-3,500 on
 # re-attach). VFO_LAB_RUNS (default 1) repeats the cycle; each move prints one
 # "LOSS" and one "SWITCH" JSON line. Last, a surprise removal: the VF is
 # unplugged with no PrepareDetach while the agent runs; the agent must not
@@ -21,6 +22,7 @@ set -euo pipefail
 RATE=${VFO_LAB_RATE:-1000}
 RUNS=${VFO_LAB_RUNS:-1}
 MAX_LOST=${VFO_LAB_MAX_LOST:-0}
+MAX_GAP_MS=${VFO_LAB_MAX_GAP_MS:-100}
 LABHOST=${VFO_LAB_LABHOST:-$LAB_BUILDDIR/vfo-labhost}
 
 lab_requirements
@@ -65,7 +67,7 @@ graceful() {
         gap=$(lab_json_num "$j" max_gap_ms)
         [ "$lost" = 0 ] && zero_moves=$((zero_moves + 1))
         [ "$lost" -le "$MAX_LOST" ] && [ "$(lab_json_num "$j" duplicated)" = 0 ] &&
-                [ "$(lab_json_num "$j" received)" -gt 0 ] && [ "${gap%.*}" -lt 50 ]
+                [ "$(lab_json_num "$j" received)" -gt 0 ] && [ "${gap%.*}" -lt "$MAX_GAP_MS" ]
 }
 
 move() {
@@ -103,11 +105,11 @@ move() {
 no_vf() { ! lab_vm_has_vf vm1; }
 cycle() {
         local run=$1 traffic=$2
-        lab_check "run $run: graceful attach, $traffic (<= $MAX_LOST lost, 0 duplicated, gap < 50 ms)" \
+        lab_check "run $run: graceful attach, $traffic (<= $MAX_LOST lost, 0 duplicated, gap < $MAX_GAP_MS ms)" \
                 move attach "$run" 8 "$traffic"
         lab_check "run $run: VF in the live XML" lab_vm_has_vf vm1
         sleep 1
-        lab_check "run $run: graceful detach, $traffic (<= $MAX_LOST lost, 0 duplicated, gap < 50 ms)" \
+        lab_check "run $run: graceful detach, $traffic (<= $MAX_LOST lost, 0 duplicated, gap < $MAX_GAP_MS ms)" \
                 move detach "$run" 4 "$traffic"
         lab_check "run $run: VF gone from the live XML" no_vf
         sleep 1
