@@ -300,14 +300,15 @@ static unsigned port_switch_announce(PortSwitch *s) {
 }
 
 /* Broadcast and multicast are handed over from the standby exactly while
- * the VF is registered but cannot receive because we put it down (DETACHED):
+ * the VF is registered but cannot receive because we put it down (detach):
  * then net_failover drops the standby's copy and the VF has none. Without a
  * VF the standby delivers them itself; with the VF up the VF does, and a
  * second copy would be a duplicate (the lab's bridge floods broadcast to both
  * paths). During an attach the VF is opened as it registers, and the agent
  * learns of it later than the kernel: so never then. */
 static int port_switch_sync_multicast(PortSwitch *s) {
-        bool handover = s->state == SWITCH_STATE_DETACHED && s->port.vf_ifindex > 0 && !s->port.vf_up;
+        bool handover = (s->state == SWITCH_STATE_DETACH_DRAINING || s->state == SWITCH_STATE_DETACHED) &&
+                        s->port.vf_ifindex > 0 && !s->port.vf_up;
 
         return datapath_vf_receives(s->dp, !handover);
 }
@@ -365,15 +366,24 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
         unsigned n;
         int r;
 
+        /* net_failover and netvsc move transmit with the VF's admin state, and
+         * the VF receives exactly while it is up. Taking it down stops its
+         * receive long before the call returns (an e1000e under TCG takes
+         * ~70 ms to close): hand broadcast over first, or it is lost. */
+        if (path == PORT_PATH_SYNTHETIC && s->port.kind != PORT_KIND_BONDING && s->port.vf_ifindex > 0) {
+                s->port.vf_up = false;
+                datapath_update(s->dp, &s->port);
+                (void) port_switch_sync_multicast(s);
+        }
+
         r = datapath_transmit_on(s->dp, path);
         if (r < 0)
                 return r;
         if (s->cb->clock)               /* transmit has moved: that is the switch time */
                 now = MAX(now, s->cb->clock(s->userdata));
-        /* net_failover and netvsc move transmit with the VF's admin state:
-         * the VF receives exactly while it transmits. */
-        if (s->port.kind != PORT_KIND_BONDING && s->port.vf_ifindex > 0) {
-                s->port.vf_up = path == PORT_PATH_VF;
+
+        if (path == PORT_PATH_VF && s->port.kind != PORT_KIND_BONDING && s->port.vf_ifindex > 0) {
+                s->port.vf_up = true;
                 datapath_update(s->dp, &s->port);
                 (void) port_switch_sync_multicast(s);
         }
