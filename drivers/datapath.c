@@ -132,27 +132,3 @@ int datapath_receive_normal(Datapath *dp) {
         }
         return r == -ENODEV ? 0 : r;
 }
-
-bool datapath_helper_active(const Datapath *dp) {
-        return dp && (dp->helper || dp->all_slaves_active);
-}
-
-int datapath_get_counters(Datapath *dp, DatapathCounters *ret) {
-        StandbyHelperCounters c = {};
-        int r;
-
-        assert(dp);
-        assert(ret);
-
-        if (dp->helper) {
-                r = standby_helper_get_counters(dp->helper, &c);
-                if (r < 0)
-                        return r;
-        }
-        *ret = (DatapathCounters) {
-                .helper_unicast = c.redirected_unicast,
-                .helper_multicast = c.redirected_multicast,
-                .helper_passed = c.passed,
-        };
-        return 0;
-}

@@ -17,12 +17,6 @@ typedef struct DatapathPort {
         bool vf_up;             /* the VF is administratively up (it receives) */
 } DatapathPort;
 
-typedef struct DatapathCounters {
-        uint64_t helper_unicast;        /* frames the standby-RX helper handed to the master */
-        uint64_t helper_multicast;
-        uint64_t helper_passed;
-} DatapathCounters;
-
 /* Per-port driver state (the helper's handle). */
 typedef struct Datapath Datapath;
 
@@ -47,8 +41,5 @@ int datapath_vf_receives(Datapath *dp, bool yes);
 int datapath_transmit_on(Datapath *dp, PortPath path);
 /* finish: back to the kernel's normal receive handling (helper off). */
 int datapath_receive_normal(Datapath *dp);
-
-bool datapath_helper_active(const Datapath *dp);
-int datapath_get_counters(Datapath *dp, DatapathCounters *ret);
 
 DEFINE_CLEANUP_FUNC(Datapath, datapath_free);

@@ -21,7 +21,8 @@ static bool arg_json = false;
 
 static void help(void) {
         printf("%s [OPTIONS...]\n\n"
-               "vfo guest agent: reports the guest's ports to vfod over virtio-serial.\n\n"
+               "vfo guest agent: moves the guest's traffic between its VF and its synthetic NIC\n"
+               "when vfod asks, over virtio-serial.\n\n"
                "  -h --help               Show this help\n"
                "     --version            Show the version\n"
                "  -d --device=PATH        virtio-serial port, or a UNIX socket to connect to\n"

@@ -409,10 +409,12 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
         int r;
 
         if (next < 0) {
-                port_switch_send_error(s, id,
-                                       old == SWITCH_STATE_IDLE ? VFO__ERROR_CODE__ERROR_CODE_INVALID_STATE
-                                                                : VFO__ERROR_CODE__ERROR_CODE_BUSY,
-                                       "Another transition is in progress on this port.");
+                if (e == SWITCH_EVENT_STEERED_VF)       /* only refused while attaching */
+                        port_switch_send_error(s, id, VFO__ERROR_CODE__ERROR_CODE_INVALID_STATE,
+                                               "The VF is not ready yet: wait for AttachReady.");
+                else
+                        port_switch_send_error(s, id, VFO__ERROR_CODE__ERROR_CODE_BUSY,
+                                               "Another transition is in progress on this port.");
                 return;
         }
 

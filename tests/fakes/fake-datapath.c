@@ -58,12 +58,3 @@ int datapath_receive_normal(Datapath *dp) {
         fake_datapath_log.helper_multicast = false;
         return 0;
 }
-
-bool datapath_helper_active(const Datapath *dp) {
-        return fake_datapath_log.receive_both;
-}
-
-int datapath_get_counters(Datapath *dp, DatapathCounters *ret) {
-        *ret = (DatapathCounters) {};
-        return 0;
-}

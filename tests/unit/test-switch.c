@@ -255,6 +255,15 @@ static void test_switch_refusals(void **state) {
         assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_DETACH_READY);
         assert_int_equal(last(f)->id, 3);
 
+        /* Steering to a VF that has no carrier yet is refused, not busy. */
+        port_switch_timeout(f->s, USEC_INFINITY - 1);
+        port_switch_seed(f->s, &with_vf, "eth1", false, PORT_PATH_SYNTHETIC);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 6, 5000, T0);
+        assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_PREPARED);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 7, VFO__PATH_KIND__PATH_KIND_VF, T0);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_INVALID_STATE);
+        assert_int_equal(last(f)->id, 7);
+
         port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
         port_switch_timeout(f->s, USEC_INFINITY - 1);
         request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 4, 5000, T0);
