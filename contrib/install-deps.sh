@@ -11,7 +11,7 @@ fi
 
 build=(
         autoconf automake libtool pkg-config make gcc
-        libsystemd-dev libudev-dev libvirt-dev libprotobuf-c-dev protobuf-c-compiler
+        libsystemd-dev libudev-dev libvirt-dev libxml2-dev libprotobuf-c-dev protobuf-c-compiler
         libmnl-dev libbpf-dev bpftool clang llvm libclang-rt-14-dev libcmocka-dev
         xz-utils
 )

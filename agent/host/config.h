@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfod.conf(5): the daemon's settings and its pools. A keyfile
+ * (lib/keyfile.h); every error names the file and line. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/macro.h"
+#include "lib/time-util.h"
+
+typedef enum PoolType {
+        POOL_TYPE_SRIOV,        /* real VFs of one or more PFs */
+        POOL_TYPE_EMULATED,     /* emulated PCIe NICs (e1000e) on a bridge: the lab, the demo */
+        _POOL_TYPE_MAX,
+        _POOL_TYPE_INVALID = -1,
+} PoolType;
+
+typedef enum SteeringKind {
+        STEERING_SWITCH,        /* the PF's embedded switch: the VF's MAC moves steering */
+        STEERING_BRIDGE,        /* a Linux bridge FDB entry (static sticky) to the port that should receive */
+        _STEERING_KIND_MAX,
+        _STEERING_KIND_INVALID = -1,
+} SteeringKind;
+
+typedef enum NoAgentPolicy {
+        NO_AGENT_REFUSE,        /* refuse the job: the VF stays where it is */
+        NO_AGENT_ABRUPT,        /* unplug/plug without the guest's help (loses packets), and say so */
+        _NO_AGENT_POLICY_MAX,
+        _NO_AGENT_POLICY_INVALID = -1,
+} NoAgentPolicy;
+
+const char *pool_type_to_string(PoolType t) _const_;
+PoolType pool_type_from_string(const char *s) _pure_;
+const char *steering_kind_to_string(SteeringKind k) _const_;
+SteeringKind steering_kind_from_string(const char *s) _pure_;
+const char *no_agent_policy_to_string(NoAgentPolicy p) _const_;
+NoAgentPolicy no_agent_policy_from_string(const char *s) _pure_;
+
+typedef struct PoolConfig {
+        char name[64];          /* [Pool NAME]: [A-Za-z0-9_.-]{1,63} */
+        PoolType type;
+        /* sriov */
+        char **pfs;             /* PFs=: netdev names, whitespace-separated */
+        size_t n_pfs;
+        char **vfs;             /* VFs=: PCI addresses, whitespace-separated */
+        size_t n_vfs;
+        uint16_t vlan;          /* VLAN= 0..4094, 0 = none */
+        bool spoofchk;          /* SpoofCheck= (default yes) */
+        bool trust;             /* Trust= (default no) */
+        SteeringKind steering;  /* Steering= switch|bridge (sriov default switch; emulated: always bridge) */
+        /* emulated, and sriov with Steering=bridge */
+        char bridge[16];        /* Bridge=: the Linux bridge */
+        unsigned count;         /* Count=: emulated VFs, 1..4096 */
+        char model[32];         /* Model=: emulated NIC model, default "e1000e" */
+} PoolConfig;
+
+typedef struct Config {
+        char *libvirt_uri;              /* [Daemon] LibvirtURI= (NULL: libvirt's default) */
+        char *state_directory;          /* StateDirectory= default /var/lib/vfo */
+        char *default_pool;             /* DefaultPool= (NULL: the first pool) */
+        unsigned preempt_margin;        /* PreemptMargin= default 10; 0 disables preemption */
+        usec_t reassign_interval;       /* ReassignIntervalSec= default 30: a port keeps or waits for a VF at least this long */
+        usec_t agent_timeout;           /* AgentTimeoutSec= default 10: each agent step */
+        usec_t unplug_timeout;          /* UnplugTimeoutSec= default 20: DEVICE_REMOVED */
+        NoAgentPolicy no_agent;         /* NoAgent= refuse|abrupt, default refuse */
+        char *group;                    /* AdminGroup= default "vfo": may change things over D-Bus */
+        PoolConfig *pools;
+        size_t n_pools;
+} Config;
+
+/* Parses 'path'. On error returns a negative errno and, in 'ret_message',
+ * "FILE:LINE: reason" (malloc'd). A missing file is -ENOENT with a message. */
+int config_load(const char *path, Config **ret, char **ret_message);
+/* Same, from a stream named 'name' (tests). */
+int config_parse(FILE *f, const char *name, Config **ret, char **ret_message);
+Config *config_free(Config *c);
+DEFINE_CLEANUP_FUNC(Config, config_free);
+const PoolConfig *config_find_pool(const Config *c, const char *name);

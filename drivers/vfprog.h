@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Switch programming through rtnetlink (libmnl), the only place in vfod
+ * that opens AF_NETLINK: a VF's settings on its PF (IFLA_VFINFO_LIST: MAC,
+ * VLAN, spoof checking, trust, link state), and a Linux bridge's FDB
+ * (steering a MAC to one bridge port). All calls are synchronous netlink
+ * requests with an ACK and a 2 s receive deadline. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum VfLinkState {
+        VF_LINK_STATE_AUTO,     /* IFLA_VF_LINK_STATE_AUTO */
+        VF_LINK_STATE_ENABLE,
+        VF_LINK_STATE_DISABLE,
+} VfLinkState;
+
+typedef struct VfSettings {
+        uint8_t mac[6];         /* all zero: clear the MAC */
+        uint16_t vlan;          /* 0: no VLAN */
+        uint8_t qos;
+        bool spoofchk;
+        bool trust;
+        VfLinkState link_state;
+} VfSettings;
+
+/* The neutral settings a released VF gets: no MAC, no VLAN, spoof checking
+ * on, not trusted, link state auto. */
+void vf_settings_neutral(VfSettings *ret);
+
+/* ip link set PF vf N mac … vlan … spoofchk … trust … state … in one request. */
+int vfprog_set(const char *pf_ifname, unsigned vf_index, const VfSettings *s);
+
+/* Builds the RTM_SETLINK request vfprog_set() sends, into 'buf' (at least
+ * MNL_SOCKET_BUFFER_SIZE bytes); returns its length. For unit tests. */
+int vfprog_build_request(void *buf, size_t size, int pf_ifindex, unsigned vf_index, const VfSettings *s,
+                         uint32_t seq);
+
+/* bridge fdb replace MAC dev PORT master static [sticky]: frames to 'mac'
+ * on the bridge 'port' belongs to go to 'port' only. */
+int fdb_steer(const char *port_ifname, const uint8_t mac[6], bool sticky);
+/* bridge fdb del MAC dev PORT master; -ENOENT if there was no such entry. */
+int fdb_forget(const char *port_ifname, const uint8_t mac[6]);
+/* The port a MAC is on in the FDB of the bridge 'port_ifname' belongs to,
+ * and whether the entry is static; -ENOENT if not known. */
+int fdb_lookup(const char *bridge_ifname, const uint8_t mac[6], char ret_port[16], bool *ret_static);
