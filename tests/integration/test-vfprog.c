@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* drivers/vfprog.c. The RTM_SETLINK request is parsed back attribute by
+ * attribute (always runs, no root). Then, against the real kernel in a
+ * private network namespace: a bridge with two veth ports, where fdb_steer
+ * moves a MAC between ports, and vfprog_set on a device without SR-IOV
+ * (veth: kernels built without the dummy driver have it too).
+ * That part needs root (else the test is skipped after the first). */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <libmnl/libmnl.h>
+
+#include "drivers/vfprog.h"
+
+static const uint8_t mac_a[6] = { 0x02, 0x00, 0x5e, 0x10, 0x00, 0x01 };
+static const uint8_t mac_b[6] = { 0x02, 0x00, 0x5e, 0x10, 0x00, 0x02 };
+static const uint8_t mac_c[6] = { 0x02, 0x00, 0x5e, 0x10, 0x00, 0x03 };
+static const uint8_t mac_d[6] = { 0x02, 0x00, 0x5e, 0x10, 0x00, 0x04 };
+
+/* ---- the request, parsed back ------------------------------------------ */
+
+typedef struct Attrs {
+        const struct nlattr *tb[IFLA_VF_MAX + 1];
+        unsigned count[IFLA_VF_MAX + 1];
+        unsigned unknown;
+} Attrs;
+
+static int collect_attr_cb(const struct nlattr *a, void *data) {
+        Attrs *attrs = data;
+        uint16_t type = mnl_attr_get_type(a);
+
+        if (type > IFLA_VF_MAX) {
+                attrs->unknown++;
+                return MNL_CB_OK;
+        }
+        attrs->tb[type] = a;
+        attrs->count[type]++;
+        return MNL_CB_OK;
+}
+
+/* The one IFLA_VF_INFO of a request built by vfprog_build_request(). */
+static void parse_request(const uint8_t *buf, int len, int ifindex, uint32_t seq, Attrs *ret) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) buf;
+        const struct ifinfomsg *ifi;
+        const struct nlattr *a, *list = NULL, *info = NULL, *b;
+        unsigned n_top = 0, n_info = 0;
+
+        assert_true(len > 0);
+        assert_true(mnl_nlmsg_ok(nlh, len));
+        assert_int_equal(nlh->nlmsg_len, len);
+        assert_int_equal(nlh->nlmsg_type, RTM_SETLINK);
+        assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+        assert_int_equal(nlh->nlmsg_seq, seq);
+
+        ifi = mnl_nlmsg_get_payload(nlh);
+        assert_int_equal(ifi->ifi_family, AF_UNSPEC);
+        assert_int_equal(ifi->ifi_index, ifindex);
+        assert_int_equal(ifi->ifi_flags, 0);
+        assert_int_equal(ifi->ifi_change, 0);
+
+        mnl_attr_for_each(a, nlh, sizeof(*ifi)) {
+                n_top++;
+                if (mnl_attr_get_type(a) == IFLA_VFINFO_LIST)
+                        list = a;
+        }
+        assert_int_equal(n_top, 1);
+        assert_non_null(list);
+        assert_true(mnl_attr_get_type(list) == IFLA_VFINFO_LIST);
+
+        mnl_attr_for_each_nested(b, list) {
+                n_info++;
+                if (mnl_attr_get_type(b) == IFLA_VF_INFO)
+                        info = b;
+        }
+        assert_int_equal(n_info, 1);
+        assert_non_null(info);
+
+        memset(ret, 0, sizeof(*ret));
+        assert_int_equal(mnl_attr_parse_nested(info, collect_attr_cb, ret), MNL_CB_OK);
+        assert_int_equal(ret->unknown, 0);
+}
+
+static void check_settings(const Attrs *attrs, unsigned vf, const VfSettings *s, uint32_t link_state) {
+        struct ifla_vf_mac mac;
+        struct ifla_vf_vlan vlan;
+        struct ifla_vf_spoofchk spoofchk;
+        struct ifla_vf_trust trust;
+        struct ifla_vf_link_state ls;
+        static const uint8_t zero[32 - 6] = {};
+
+        /* Exactly these five, once each; IFLA_VF_VLAN, not the list form. */
+        for (unsigned t = 0; t <= IFLA_VF_MAX; t++) {
+                bool expected = t == IFLA_VF_MAC || t == IFLA_VF_VLAN || t == IFLA_VF_SPOOFCHK ||
+                                t == IFLA_VF_TRUST || t == IFLA_VF_LINK_STATE;
+
+                assert_int_equal(attrs->count[t], expected ? 1 : 0);
+        }
+
+        assert_int_equal(mnl_attr_get_payload_len(attrs->tb[IFLA_VF_MAC]), sizeof(mac));
+        memcpy(&mac, mnl_attr_get_payload(attrs->tb[IFLA_VF_MAC]), sizeof(mac));
+        assert_int_equal(mac.vf, vf);
+        assert_memory_equal(mac.mac, s->mac, 6);
+        assert_memory_equal(mac.mac + 6, zero, sizeof(zero));
+
+        assert_int_equal(mnl_attr_get_payload_len(attrs->tb[IFLA_VF_VLAN]), sizeof(vlan));
+        memcpy(&vlan, mnl_attr_get_payload(attrs->tb[IFLA_VF_VLAN]), sizeof(vlan));
+        assert_int_equal(vlan.vf, vf);
+        assert_int_equal(vlan.vlan, s->vlan);
+        assert_int_equal(vlan.qos, s->qos);
+
+        assert_int_equal(mnl_attr_get_payload_len(attrs->tb[IFLA_VF_SPOOFCHK]), sizeof(spoofchk));
+        memcpy(&spoofchk, mnl_attr_get_payload(attrs->tb[IFLA_VF_SPOOFCHK]), sizeof(spoofchk));
+        assert_int_equal(spoofchk.vf, vf);
+        assert_int_equal(spoofchk.setting, s->spoofchk ? 1 : 0);
+
+        assert_int_equal(mnl_attr_get_payload_len(attrs->tb[IFLA_VF_TRUST]), sizeof(trust));
+        memcpy(&trust, mnl_attr_get_payload(attrs->tb[IFLA_VF_TRUST]), sizeof(trust));
+        assert_int_equal(trust.vf, vf);
+        assert_int_equal(trust.setting, s->trust ? 1 : 0);
+
+        assert_int_equal(mnl_attr_get_payload_len(attrs->tb[IFLA_VF_LINK_STATE]), sizeof(ls));
+        memcpy(&ls, mnl_attr_get_payload(attrs->tb[IFLA_VF_LINK_STATE]), sizeof(ls));
+        assert_int_equal(ls.vf, vf);
+        assert_int_equal(ls.link_state, link_state);
+}
+
+static void test_build_request(void **state) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        VfSettings s = {
+                .mac = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef },
+                .vlan = 100,
+                .qos = 3,
+                .spoofchk = false,
+                .trust = true,
+                .link_state = VF_LINK_STATE_DISABLE,
+        };
+        Attrs attrs;
+        int len;
+
+        memset(buf, 0xa5, sizeof(buf));         /* no stale bytes may leak into the request */
+        len = vfprog_build_request(buf, sizeof(buf), 7, 5, &s, 0x1234);
+        parse_request(buf, len, 7, 0x1234, &attrs);
+        check_settings(&attrs, 5, &s, IFLA_VF_LINK_STATE_DISABLE);
+
+        s.link_state = VF_LINK_STATE_ENABLE;
+        s.spoofchk = true;
+        s.trust = false;
+        len = vfprog_build_request(buf, sizeof(buf), 3, 0, &s, 1);
+        parse_request(buf, len, 3, 1, &attrs);
+        check_settings(&attrs, 0, &s, IFLA_VF_LINK_STATE_ENABLE);
+}
+
+static void test_build_request_neutral(void **state) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        static const uint8_t zero_mac[6] = {};
+        VfSettings s;
+        Attrs attrs;
+        int len;
+
+        memset(&s, 0xff, sizeof(s));
+        vf_settings_neutral(&s);
+        assert_memory_equal(s.mac, zero_mac, 6);
+        assert_int_equal(s.vlan, 0);
+        assert_int_equal(s.qos, 0);
+        assert_true(s.spoofchk);
+        assert_false(s.trust);
+        assert_int_equal(s.link_state, VF_LINK_STATE_AUTO);
+
+        /* Neutral still sends every attribute: a MAC of zeros and VLAN 0
+         * are how the kernel is told to clear them. */
+        len = vfprog_build_request(buf, sizeof(buf), 12, 63, &s, 99);
+        parse_request(buf, len, 12, 99, &attrs);
+        check_settings(&attrs, 63, &s, IFLA_VF_LINK_STATE_AUTO);
+}
+
+static void test_build_request_invalid(void **state) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        VfSettings s;
+
+        vf_settings_neutral(&s);
+        assert_int_equal(vfprog_build_request(buf, 64, 1, 0, &s, 1), -EINVAL);
+        assert_int_equal(vfprog_build_request(buf, sizeof(buf), 0, 0, &s, 1), -EINVAL);
+        assert_int_equal(vfprog_build_request(buf, sizeof(buf), 1, 0, NULL, 1), -EINVAL);
+
+        s.vlan = 4096;
+        assert_int_equal(vfprog_build_request(buf, sizeof(buf), 1, 0, &s, 1), -EINVAL);
+        s.vlan = 4095;
+        s.qos = 8;
+        assert_int_equal(vfprog_build_request(buf, sizeof(buf), 1, 0, &s, 1), -EINVAL);
+        s.vlan = 0;
+        s.qos = 1;      /* a priority without a VLAN */
+        assert_int_equal(vfprog_build_request(buf, sizeof(buf), 1, 0, &s, 1), -EINVAL);
+
+        vf_settings_neutral(&s);
+        s.link_state = (VfLinkState) 7;
+        assert_int_equal(vfprog_build_request(buf, sizeof(buf), 1, 0, &s, 1), -EINVAL);
+}
+
+/* ---- against the kernel, in a private network namespace ----------------- */
+
+static void sh(const char *cmd) {
+        int r = system(cmd);
+
+        if (r != 0)
+                fail_msg("'%s' failed (%d)", cmd, r);
+}
+
+static bool sh_ok(const char *cmd) {
+        return system(cmd) == 0;
+}
+
+static int setup_netns(void **state) {
+        sh("ip link add vfo-br0 type bridge");
+        sh("ip link add vfo-p1 type veth peer name vfo-p1-peer");
+        sh("ip link add vfo-p2 type veth peer name vfo-p2-peer");
+        sh("ip link add vfo-d0 type veth peer name vfo-d0-peer");
+        sh("ip link set vfo-p1 master vfo-br0 && ip link set vfo-p2 master vfo-br0");
+        sh("ip link set vfo-p1-peer up && ip link set vfo-p2-peer up");
+        sh("ip link set vfo-p1 up && ip link set vfo-p2 up && ip link set vfo-br0 up");
+        return 0;
+}
+
+static void assert_lookup(const uint8_t mac[6], const char *port, bool is_static) {
+        char got[16] = "";
+        bool s = !is_static;
+
+        assert_int_equal(fdb_lookup("vfo-br0", mac, got, &s), 0);
+        assert_string_equal(got, port);
+        assert_int_equal(s, is_static);
+}
+
+static void test_fdb_steer_moves(void **state) {
+        assert_int_equal(fdb_lookup("vfo-br0", mac_a, NULL, NULL), -ENOENT);
+
+        assert_int_equal(fdb_steer("vfo-p1", mac_a, false), 0);
+        assert_lookup(mac_a, "vfo-p1", true);
+        /* iproute2 sees the same entry */
+        assert_true(sh_ok("bridge fdb show br vfo-br0 | grep -q '^02:00:5e:10:00:01 dev vfo-p1 master vfo-br0 static'"));
+
+        /* Steering again to the other port moves the entry, it does not add one. */
+        assert_int_equal(fdb_steer("vfo-p2", mac_a, false), 0);
+        assert_lookup(mac_a, "vfo-p2", true);
+        assert_true(sh_ok("bridge fdb show br vfo-br0 | grep -q '^02:00:5e:10:00:01 dev vfo-p2 master vfo-br0 static'"));
+        assert_false(sh_ok("bridge fdb show br vfo-br0 | grep -q '^02:00:5e:10:00:01 dev vfo-p1 '"));
+
+        /* And back; steering twice to the same port is fine. */
+        assert_int_equal(fdb_steer("vfo-p1", mac_a, false), 0);
+        assert_int_equal(fdb_steer("vfo-p1", mac_a, false), 0);
+        assert_lookup(mac_a, "vfo-p1", true);
+
+        assert_int_equal(fdb_forget("vfo-p1", mac_a), 0);
+}
+
+static void test_fdb_sticky(void **state) {
+        assert_int_equal(fdb_steer("vfo-p2", mac_b, true), 0);
+        assert_lookup(mac_b, "vfo-p2", true);
+        assert_true(sh_ok("bridge fdb show br vfo-br0 | grep '^02:00:5e:10:00:02 dev vfo-p2 ' | grep -q sticky"));
+
+        /* Re-steering without sticky clears the flag. */
+        assert_int_equal(fdb_steer("vfo-p1", mac_b, false), 0);
+        assert_lookup(mac_b, "vfo-p1", true);
+        assert_false(sh_ok("bridge fdb show br vfo-br0 | grep '^02:00:5e:10:00:02 ' | grep -q sticky"));
+
+        assert_int_equal(fdb_forget("vfo-p1", mac_b), 0);
+}
+
+static void test_fdb_forget(void **state) {
+        assert_int_equal(fdb_steer("vfo-p1", mac_c, true), 0);
+
+        /* Not on that port: nothing to forget, and the entry stays. */
+        assert_int_equal(fdb_forget("vfo-p2", mac_c), -ENOENT);
+        assert_lookup(mac_c, "vfo-p1", true);
+
+        assert_int_equal(fdb_forget("vfo-p1", mac_c), 0);
+        assert_int_equal(fdb_lookup("vfo-br0", mac_c, NULL, NULL), -ENOENT);
+        assert_false(sh_ok("bridge fdb show br vfo-br0 | grep -q '^02:00:5e:10:00:03 '"));
+        assert_int_equal(fdb_forget("vfo-p1", mac_c), -ENOENT);
+}
+
+static void test_fdb_lookup_dynamic(void **state) {
+        /* An entry that is not static (what learning would leave). */
+        sh("bridge fdb add 02:00:5e:10:00:04 dev vfo-p2 master dynamic");
+        assert_lookup(mac_d, "vfo-p2", false);
+
+        /* Steering turns it into a static entry on our port. */
+        assert_int_equal(fdb_steer("vfo-p1", mac_d, false), 0);
+        assert_lookup(mac_d, "vfo-p1", true);
+        assert_int_equal(fdb_forget("vfo-p1", mac_d), 0);
+}
+
+static void test_fdb_errors(void **state) {
+        char port[16];
+        bool s;
+
+        assert_int_equal(fdb_steer("vfo-nosuch", mac_a, false), -ENODEV);
+        assert_int_equal(fdb_forget("vfo-nosuch", mac_a), -ENODEV);
+        assert_int_equal(fdb_lookup("vfo-nosuch", mac_a, port, &s), -ENODEV);
+        assert_int_equal(fdb_lookup("vfo-br0", mac_a, port, &s), -ENOENT);
+
+        /* A device that is no bridge port has no master FDB to write to. */
+        assert_true(fdb_steer("vfo-d0", mac_a, false) < 0);
+}
+
+/* vfprog_set on a device without SR-IOV: an error, not 0, not a crash. */
+static void test_vfprog_set_without_sriov(void **state) {
+        VfSettings s;
+        int r;
+
+        vf_settings_neutral(&s);
+        r = vfprog_set("vfo-d0", 0, &s);
+        assert_true(r < 0);
+        fprintf(stderr, "vfprog_set on a veth: %s\n", strerror(-r));
+
+        s.vlan = 10;
+        s.mac[0] = 0x02;
+        s.mac[5] = 0x01;
+        assert_true(vfprog_set("vfo-d0", 3, &s) < 0);
+        assert_true(vfprog_set("vfo-br0", 0, &s) < 0);
+        assert_int_equal(vfprog_set("vfo-nosuch", 0, &s), -ENODEV);
+}
+
+int main(void) {
+        const struct CMUnitTest unit_tests[] = {
+                cmocka_unit_test(test_build_request),
+                cmocka_unit_test(test_build_request_neutral),
+                cmocka_unit_test(test_build_request_invalid),
+        };
+        const struct CMUnitTest kernel_tests[] = {
+                cmocka_unit_test(test_fdb_steer_moves),
+                cmocka_unit_test(test_fdb_sticky),
+                cmocka_unit_test(test_fdb_forget),
+                cmocka_unit_test(test_fdb_lookup_dynamic),
+                cmocka_unit_test(test_fdb_errors),
+                cmocka_unit_test(test_vfprog_set_without_sriov),
+        };
+        int r;
+
+        r = cmocka_run_group_tests_name("vfprog request", unit_tests, NULL, NULL);
+        if (r != 0)
+                return EXIT_FAILURE;
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                fprintf(stderr, "SKIP: needs root for a private network namespace (request tests passed)\n");
+                return 77;
+        }
+
+        return cmocka_run_group_tests_name("vfprog kernel", kernel_tests, setup_netns, NULL) == 0 ? 0
+                                                                                                : EXIT_FAILURE;
+}
