@@ -1,0 +1,819 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/host/agentconn.h"
+#include "agent/host/bus.h"
+#include "agent/host/job.h"
+#include "lib/log.h"
+#include "lib/string-util.h"
+
+#define MANAGER_PATH "/org/vfo1"
+#define MANAGER_IFACE "org.vfo1.Manager"
+
+/* ---------------------------------------------------------- privilege */
+
+/* The bus policy already keeps others out; this is the second check, from
+ * the caller's credentials as the bus daemon reports them. */
+static int check_admin(Manager *m, sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *c = NULL;
+        const gid_t *gids = NULL;
+        struct group *g;
+        uid_t euid;
+        gid_t egid;
+        int r, n;
+
+        r = sd_bus_query_sender_creds(msg,
+                                      SD_BUS_CREDS_EUID | SD_BUS_CREDS_EGID | SD_BUS_CREDS_SUPPLEMENTARY_GIDS |
+                                              SD_BUS_CREDS_AUGMENT,
+                                      &c);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "Cannot read the caller's credentials: %s.",
+                                         strerror(-r));
+        r = sd_bus_creds_get_euid(c, &euid);
+        if (r >= 0 && euid == 0)
+                return 0;
+        g = m->config->group ? getgrnam(m->config->group) : NULL;
+        if (g) {
+                if (sd_bus_creds_get_egid(c, &egid) >= 0 && egid == g->gr_gid)
+                        return 0;
+                n = sd_bus_creds_get_supplementary_gids(c, &gids);
+                for (int i = 0; i < n; i++)
+                        if (gids[i] == g->gr_gid)
+                                return 0;
+        }
+        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                                 "Changing vfo needs root or membership in the group '%s' (AdminGroup= in vfod.conf).",
+                                 m->config->group ?: "vfo");
+}
+
+/* ------------------------------------------------------------ helpers */
+
+void bus_emit_changed(Manager *m, const char *path, const char *interface, ...) {
+        const char *names[16];
+        size_t n = 0;
+        va_list ap;
+
+        if (!m->bus)
+                return;
+        va_start(ap, interface);
+        for (const char *s = va_arg(ap, const char *); s && n < ELEMENTSOF(names) - 1; s = va_arg(ap, const char *))
+                names[n++] = s;
+        va_end(ap);
+        names[n] = NULL;
+        (void) sd_bus_emit_properties_changed_strv(m->bus, path, interface, (char **) names);
+}
+
+static int reply_job(sd_bus_message *msg, Job *j) {
+        return sd_bus_reply_method_return(msg, "o", j->path);
+}
+
+static Domain *lookup_domain(Manager *m, const char *s, sd_bus_error *error) {
+        Domain *d = manager_find_domain(m, s);
+
+        if (!d)
+                sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DOMAIN,
+                                  "No domain '%s' in libvirt (%s); give its name or UUID as 'virsh list --all' shows it.",
+                                  s, virt_get_uri(m->virt) ?: "default URI");
+        return d;
+}
+
+static int require_libvirt(Manager *m, sd_bus_error *error) {
+        if (!virt_is_connected(m->virt) || !m->reconciled)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_CONNECTED,
+                                         "vfod is not connected to libvirt (%s) yet; check that libvirtd runs and try again.",
+                                         virt_get_uri(m->virt) ?: "default URI");
+        return 0;
+}
+
+/* ---------------------------------------------------------- operations */
+
+static int do_attach(Manager *m, Domain *d, const char *mac, sd_bus_message *msg, sd_bus_error *error) {
+        Pool *pool;
+        Port *p;
+        Vf *vf;
+        Job *j;
+        int r;
+
+        r = require_libvirt(m, error);
+        if (r < 0)
+                return r;
+        p = isempty(mac) ? domain_first_port(d, false) : domain_find_port(d, mac);
+        if (!p) {
+                if (isempty(mac) && domain_first_port(d, true))
+                        return sd_bus_error_setf(error, BUS_ERROR_ALREADY_ATTACHED, "Every port of %s holds a VF already.", d->name);
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_PORT,
+                                         "%s has no synthetic (virtio) port %s; see 'vfoctl domains'.", d->name,
+                                         isempty(mac) ? "" : mac);
+        }
+        if (p->job)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "Job %" PRIu64 " runs on %s of %s; wait for it ('vfoctl jobs').",
+                                         p->job->id, p->mac, d->name);
+        if (p->vf)
+                return sd_bus_error_setf(error, BUS_ERROR_ALREADY_ATTACHED, "%s of %s holds VF %s already.", p->mac, d->name, p->vf->id);
+        if (d->state == VIRT_DOMAIN_PAUSED)
+                return sd_bus_error_setf(error, BUS_ERROR_PAUSED, "%s is paused; resume it first.", d->name);
+        if (d->state != VIRT_DOMAIN_RUNNING)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_RUNNING, "%s is not running.", d->name);
+        pool = manager_pool_for(m, d);
+        if (!pool) {
+                if (!domain_opted_in(d))
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                 "%s has not opted in to vfo; run 'vfoctl set-policy %s' first.", d->name, d->name);
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_POOL, "%s asks for pool '%s', which vfod.conf does not define.",
+                                         d->name, d->policy.pool);
+        }
+        vf = pool_first_free(pool, p);
+        if (!vf)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_VF_FREE,
+                                         "All %zu VFs of pool %s are in use; detach one, or raise %s's priority so the scheduler preempts a holder.",
+                                         pool->n_vfs, pool->config.name, d->name);
+        p->manual_synthetic = false;
+        r = job_start(m, JOB_ATTACH, JOB_REASON_USER, p, vf, &j);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "Cannot start the job: %s", strerror(-r));
+        return reply_job(msg, j);
+}
+
+static int do_detach(Manager *m, Domain *d, const char *mac, sd_bus_message *msg, sd_bus_error *error) {
+        Port *p;
+        Job *j;
+        int r;
+
+        r = require_libvirt(m, error);
+        if (r < 0)
+                return r;
+        p = isempty(mac) ? domain_first_port(d, true) : domain_find_port(d, mac);
+        if (!p)
+                return sd_bus_error_setf(error, isempty(mac) ? BUS_ERROR_NOT_ATTACHED : BUS_ERROR_NO_SUCH_PORT,
+                                         isempty(mac) ? "%s holds no VF." : "%s has no port %s.", d->name, mac);
+        if (p->job)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "Job %" PRIu64 " runs on %s of %s; wait for it ('vfoctl jobs').",
+                                         p->job->id, p->mac, d->name);
+        if (!p->vf)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_ATTACHED, "%s of %s holds no VF.", p->mac, d->name);
+        if (d->state == VIRT_DOMAIN_PAUSED)
+                return sd_bus_error_setf(error, BUS_ERROR_PAUSED, "%s is paused; a paused guest cannot finish an unplug. Resume it first.", d->name);
+        r = job_start(m, JOB_DETACH, JOB_REASON_USER, p, NULL, &j);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "Cannot start the job: %s", strerror(-r));
+        p->manual_synthetic = true;     /* until a user attaches it again */
+        return reply_job(msg, j);
+}
+
+static int do_set_policy(Manager *m, Domain *d, const char *pool, uint32_t priority, int required, bool clear,
+                         sd_bus_message *msg, sd_bus_error *error) {
+        VirtPolicy p = {};
+        int r;
+
+        r = require_libvirt(m, error);
+        if (r < 0)
+                return r;
+        if (!clear) {
+                if (!isempty(pool) && !manager_find_pool(m, pool))
+                        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_POOL, "No pool '%s' in vfod.conf; see 'vfoctl pools'.", pool);
+                if (priority > 1000)
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Priority %u is out of range 0..1000.", priority);
+                p.present = true;
+                snprintf(p.pool, sizeof(p.pool), "%s", pool);
+                p.priority = priority;
+                p.required = required;
+        }
+        r = virt_set_policy(m->virt, d->uuid, &p);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT, "libvirt refused to store the policy of %s: %s.", d->name, strerror(-r));
+        (void) domain_refresh(d);
+        manager_schedule(m);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* -------------------------------------------------------------- Manager */
+
+static int manager_get_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *s;
+        Domain *d;
+        int r;
+
+        r = sd_bus_message_read(msg, "s", &s);
+        if (r < 0)
+                return r;
+        d = lookup_domain(m, s, error);
+        if (!d)
+                return -ENOENT;
+        return sd_bus_reply_method_return(msg, "o", d->path);
+}
+
+static int manager_attach_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *s, *mac;
+        Domain *d;
+        int r;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "ss", &s, &mac);
+        if (r < 0)
+                return r;
+        d = lookup_domain(m, s, error);
+        if (!d)
+                return -ENOENT;
+        if (strcmp(sd_bus_message_get_member(msg), "Attach") == 0)
+                return do_attach(m, d, mac, msg, error);
+        return do_detach(m, d, mac, msg, error);
+}
+
+static int manager_set_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *s, *pool;
+        uint32_t prio;
+        int req, r;
+        Domain *d;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "ssub", &s, &pool, &prio, &req);
+        if (r < 0)
+                return r;
+        d = lookup_domain(m, s, error);
+        if (!d)
+                return -ENOENT;
+        return do_set_policy(m, d, pool, prio, req, false, msg, error);
+}
+
+static int manager_clear_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *s;
+        Domain *d;
+        int r;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &s);
+        if (r < 0)
+                return r;
+        d = lookup_domain(m, s, error);
+        if (!d)
+                return -ENOENT;
+        return do_set_policy(m, d, "", 0, false, true, msg, error);
+}
+
+static int manager_reload_method(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = manager_reload(m, &why);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_CONFIG_INVALID, "%s; the running configuration is unchanged.",
+                                         why ?: strerror(-r));
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int prop_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static int prop_libvirt_uri(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", virt_get_uri(m->virt) ?: "");
+}
+
+static int prop_libvirt_connected(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "b", virt_is_connected(m->virt));
+}
+
+static int prop_object_list(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        if (r < 0)
+                return r;
+        if (strcmp(property, "Pools") == 0)
+                for (size_t i = 0; i < m->n_pools && r >= 0; i++)
+                        r = sd_bus_message_append(reply, "o", m->pools[i]->path);
+        else if (strcmp(property, "Domains") == 0)
+                for (size_t i = 0; i < m->n_domains && r >= 0; i++) {
+                        if (m->domains[i]->exported)
+                                r = sd_bus_message_append(reply, "o", m->domains[i]->path);
+                }
+        else
+                for (size_t i = 0; i < m->n_jobs && r >= 0; i++)
+                        r = sd_bus_message_append(reply, "o", m->jobs[i]->path);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", prop_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("LibvirtURI", "s", prop_libvirt_uri, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("LibvirtConnected", "b", prop_libvirt_connected, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Pools", "ao", prop_object_list, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Domains", "ao", prop_object_list, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Jobs", "ao", prop_object_list, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("GetDomain", SD_BUS_ARGS("s", domain), SD_BUS_RESULT("o", path), manager_get_domain,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Attach", SD_BUS_ARGS("s", domain, "s", mac), SD_BUS_RESULT("o", job),
+                                manager_attach_detach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("s", domain, "s", mac), SD_BUS_RESULT("o", job),
+                                manager_attach_detach, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetPolicy", SD_BUS_ARGS("s", domain, "s", pool, "u", priority, "b", required),
+                                SD_BUS_NO_RESULT, manager_set_policy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ClearPolicy", SD_BUS_ARGS("s", domain), SD_BUS_NO_RESULT, manager_clear_policy,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Reload", NULL, NULL, manager_reload_method, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("JobNew", SD_BUS_ARGS("o", job, "s", kind, "o", domain), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("JobFinished", SD_BUS_ARGS("o", job, "s", state), 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* --------------------------------------------------------------- Domain */
+
+static int domain_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                       sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *uuid = NULL;
+
+        if (sd_bus_path_decode(path, "/org/vfo1/domain", &uuid) <= 0)
+                return 0;
+        for (size_t i = 0; i < m->n_domains; i++)
+                if (!m->domains[i]->gone && strcmp(m->domains[i]->uuid, uuid) == 0) {
+                        *found = m->domains[i];
+                        return 1;
+                }
+        return 0;
+}
+
+static int domain_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        char **l = calloc(m->n_domains + 1, sizeof(char *));
+        size_t k = 0;
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_domains; i++)
+                if (m->domains[i]->exported) {
+                        l[k] = strdup(m->domains[i]->path);
+                        if (!l[k++]) {
+                                for (size_t q = 0; q < k; q++)
+                                        free(l[q]);
+                                free(l);
+                                return -ENOMEM;
+                        }
+                }
+        *nodes = l;
+        return 0;
+}
+
+static int domain_prop(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Domain *d = userdata;
+        Manager *m = d->manager;
+
+        if (strcmp(property, "Name") == 0)
+                return sd_bus_message_append(reply, "s", d->name);
+        if (strcmp(property, "UUID") == 0)
+                return sd_bus_message_append(reply, "s", d->uuid);
+        if (strcmp(property, "State") == 0)
+                return sd_bus_message_append(reply, "s", virt_domain_state_to_string(d->state));
+        if (strcmp(property, "AgentConnected") == 0)
+                return sd_bus_message_append(reply, "b", agent_conn_is_synced(d->agent));
+        if (strcmp(property, "AgentVersion") == 0)
+                return sd_bus_message_append(reply, "s", agent_conn_get_version(d->agent));
+        if (strcmp(property, "OptedIn") == 0)
+                return sd_bus_message_append(reply, "b", domain_opted_in(d));
+        if (strcmp(property, "Pool") == 0) {
+                Pool *p = manager_pool_for(m, d);
+                return sd_bus_message_append(reply, "s", p ? p->config.name : d->policy.pool);
+        }
+        if (strcmp(property, "Priority") == 0)
+                return sd_bus_message_append(reply, "u", d->policy.present ? d->policy.priority : 0);
+        if (strcmp(property, "Required") == 0)
+                return sd_bus_message_append(reply, "b", d->policy.required);
+        return -ENOENT;
+}
+
+static int domain_prop_ports(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Domain *d = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssoso)");
+        for (size_t i = 0; r >= 0 && i < d->n_ports; i++) {
+                Port *p = d->ports[i];
+                const char *path_s = p->path == VFO__PATH_KIND__PATH_KIND_VF          ? "vf"
+                                     : p->path == VFO__PATH_KIND__PATH_KIND_SYNTHETIC ? "synthetic"
+                                                                                      : "unknown";
+                r = sd_bus_message_append(reply, "(ssoso)", p->mac, path_s, p->vf ? p->vf->path : "/",
+                                          port_state_to_string(port_get_state(p)), p->job ? p->job->path : "/");
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
+static int domain_attach_detach(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Domain *d = userdata;
+        const char *mac;
+        int r;
+
+        r = check_admin(d->manager, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &mac);
+        if (r < 0)
+                return r;
+        if (strcmp(sd_bus_message_get_member(msg), "Attach") == 0)
+                return do_attach(d->manager, d, mac, msg, error);
+        return do_detach(d->manager, d, mac, msg, error);
+}
+
+static int domain_set_policy(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Domain *d = userdata;
+        const char *pool;
+        uint32_t prio;
+        int req, r;
+
+        r = check_admin(d->manager, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "sub", &pool, &prio, &req);
+        if (r < 0)
+                return r;
+        return do_set_policy(d->manager, d, pool, prio, req, false, msg, error);
+}
+
+static const sd_bus_vtable domain_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("UUID", "s", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AgentConnected", "b", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AgentVersion", "s", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("OptedIn", "b", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Pool", "s", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Priority", "u", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Required", "b", domain_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Ports", "a(ssoso)", domain_prop_ports, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Attach", SD_BUS_ARGS("s", mac), SD_BUS_RESULT("o", job), domain_attach_detach,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Detach", SD_BUS_ARGS("s", mac), SD_BUS_RESULT("o", job), domain_attach_detach,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetPolicy", SD_BUS_ARGS("s", pool, "u", priority, "b", required), SD_BUS_NO_RESULT,
+                                domain_set_policy, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END,
+};
+
+/* ----------------------------------------------------------------- Pool */
+
+static int pool_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                     sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *name = NULL;
+        Pool *p;
+
+        if (sd_bus_path_decode(path, "/org/vfo1/pool", &name) <= 0)
+                return 0;
+        p = manager_find_pool(m, name);
+        if (!p)
+                return 0;
+        *found = p;
+        return 1;
+}
+
+static int pool_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        char **l = calloc(m->n_pools + 1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (!(l[i] = strdup(m->pools[i]->path))) {
+                        for (size_t q = 0; q < i; q++)
+                                free(l[q]);
+                        free(l);
+                        return -ENOMEM;
+                }
+        *nodes = l;
+        return 0;
+}
+
+static int pool_prop(sd_bus *bus, const char *path, const char *interface, const char *property,
+                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Pool *p = userdata;
+        Manager *m = p->manager;
+        int r;
+
+        if (strcmp(property, "Name") == 0)
+                return sd_bus_message_append(reply, "s", p->config.name);
+        if (strcmp(property, "Type") == 0)
+                return sd_bus_message_append(reply, "s", pool_type_to_string(p->config.type));
+        if (strcmp(property, "Steering") == 0)
+                return sd_bus_message_append(reply, "s",
+                                             steering_kind_to_string(p->config.type == POOL_TYPE_EMULATED ? STEERING_BRIDGE
+                                                                                                          : p->config.steering));
+        if (strcmp(property, "Total") == 0)
+                return sd_bus_message_append(reply, "u", (uint32_t) p->n_vfs);
+        if (strcmp(property, "Free") == 0)
+                return sd_bus_message_append(reply, "u", pool_count_free(p));
+        if (strcmp(property, "Waiting") == 0) {
+                uint32_t n = 0;
+                for (size_t i = 0; i < m->n_domains; i++)
+                        if (manager_pool_for(m, m->domains[i]) == p)
+                                for (size_t k = 0; k < m->domains[i]->n_ports; k++)
+                                        n += port_get_state(m->domains[i]->ports[k]) == PORT_WAITING;
+                return sd_bus_message_append(reply, "u", n);
+        }
+        if (strcmp(property, "VFs") == 0) {
+                r = sd_bus_message_open_container(reply, 'a', "o");
+                for (size_t i = 0; r >= 0 && i < p->n_vfs; i++)
+                        r = sd_bus_message_append(reply, "o", p->vfs[i]->path);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_close_container(reply);
+        }
+        return -ENOENT;
+}
+
+static const sd_bus_vtable pool_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Type", "s", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Steering", "s", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Total", "u", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Free", "u", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Waiting", "u", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VFs", "ao", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_VTABLE_END,
+};
+
+/* ------------------------------------------------------------------- VF */
+
+static int vf_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                   sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_free_ char *id = NULL;
+        Vf *vf;
+
+        if (sd_bus_path_decode(path, "/org/vfo1/vf", &id) <= 0)
+                return 0;
+        vf = manager_find_vf(m, id);
+        if (!vf)
+                return 0;
+        *found = vf;
+        return 1;
+}
+
+static int vf_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        size_t n = 0, k = 0;
+        char **l;
+
+        for (size_t i = 0; i < m->n_pools; i++)
+                n += m->pools[i]->n_vfs;
+        l = calloc(n + 1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_pools; i++)
+                for (size_t j = 0; j < m->pools[i]->n_vfs; j++)
+                        if (!(l[k++] = strdup(m->pools[i]->vfs[j]->path))) {
+                                for (size_t q = 0; q < k; q++)
+                                        free(l[q]);
+                                free(l);
+                                return -ENOMEM;
+                        }
+        *nodes = l;
+        return 0;
+}
+
+static int vf_prop(sd_bus *bus, const char *path, const char *interface, const char *property,
+                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Vf *vf = userdata;
+
+        if (strcmp(property, "Id") == 0)
+                return sd_bus_message_append(reply, "s", vf->id);
+        if (strcmp(property, "Pool") == 0)
+                return sd_bus_message_append(reply, "o", vf->pool->path);
+        if (strcmp(property, "State") == 0)
+                return sd_bus_message_append(reply, "s", vf_state_to_string(vf->state));
+        if (strcmp(property, "Domain") == 0)
+                return sd_bus_message_append(reply, "o", vf->holder ? vf->holder->domain->path : "/");
+        if (strcmp(property, "MAC") == 0)
+                return sd_bus_message_append(reply, "s", vf->holder ? vf->holder->mac : "");
+        if (strcmp(property, "PF") == 0)
+                return sd_bus_message_append(reply, "s", vf->pf);
+        if (strcmp(property, "Index") == 0)
+                return sd_bus_message_append(reply, "u", vf->index);
+        return -ENOENT;
+}
+
+static const sd_bus_vtable vf_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "s", vf_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Pool", "o", vf_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", vf_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Domain", "o", vf_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("MAC", "s", vf_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PF", "s", vf_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Index", "u", vf_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_VTABLE_END,
+};
+
+/* ------------------------------------------------------------------ Job */
+
+static int job_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                    sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *e = startswith(path, "/org/vfo1/job/");
+        char *end;
+        uint64_t id;
+        Job *j;
+
+        if (!e || !*e)
+                return 0;
+        errno = 0;
+        id = strtoull(e, &end, 10);
+        if (errno != 0 || *end)
+                return 0;
+        j = manager_find_job(m, id);
+        if (!j)
+                return 0;
+        *found = j;
+        return 1;
+}
+
+static int job_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Manager *m = userdata;
+        char **l = calloc(m->n_jobs + 1, sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_jobs; i++)
+                if (!(l[i] = strdup(m->jobs[i]->path))) {
+                        for (size_t q = 0; q < i; q++)
+                                free(l[q]);
+                        free(l);
+                        return -ENOMEM;
+                }
+        *nodes = l;
+        return 0;
+}
+
+static int job_prop(sd_bus *bus, const char *path, const char *interface, const char *property,
+                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+
+        if (strcmp(property, "Id") == 0)
+                return sd_bus_message_append(reply, "t", j->id);
+        if (strcmp(property, "Kind") == 0)
+                return sd_bus_message_append(reply, "s", job_kind_to_string(j->kind));
+        if (strcmp(property, "Reason") == 0)
+                return sd_bus_message_append(reply, "s", job_reason_to_string(j->reason));
+        if (strcmp(property, "Domain") == 0)
+                return sd_bus_message_append(reply, "o", j->domain->path);
+        if (strcmp(property, "MAC") == 0)
+                return sd_bus_message_append(reply, "s", j->mac);
+        if (strcmp(property, "VF") == 0)
+                return sd_bus_message_append(reply, "o", j->vf ? j->vf->path : "/");
+        if (strcmp(property, "Phase") == 0)
+                return sd_bus_message_append(reply, "s", job_phase_to_string(j->phase));
+        if (strcmp(property, "Progress") == 0)
+                return sd_bus_message_append(reply, "u", job_progress(j));
+        if (strcmp(property, "State") == 0)
+                return sd_bus_message_append(reply, "s", job_state_to_string(j->state));
+        if (strcmp(property, "Error") == 0)
+                return sd_bus_message_append(reply, "s", j->error ?: "");
+        if (strcmp(property, "ErrorMessage") == 0)
+                return sd_bus_message_append(reply, "s", j->error_message ?: "");
+        if (strcmp(property, "Fallback") == 0)
+                return sd_bus_message_append(reply, "s", j->fallback ?: "");
+        if (strcmp(property, "StartUSec") == 0)
+                return sd_bus_message_append(reply, "t", j->start_realtime);
+        if (strcmp(property, "FinishUSec") == 0)
+                return sd_bus_message_append(reply, "t", j->finish_realtime);
+        if (strcmp(property, "LibvirtUSec") == 0)
+                return sd_bus_message_append(reply, "t", j->libvirt_usec);
+        if (strcmp(property, "AgentUSec") == 0)
+                return sd_bus_message_append(reply, "t", j->agent_usec);
+        return -ENOENT;
+}
+
+static const sd_bus_vtable job_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Id", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kind", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Reason", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Domain", "o", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("MAC", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VF", "o", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Phase", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Progress", "u", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("State", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Error", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ErrorMessage", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Fallback", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StartUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("FinishUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LibvirtUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AgentUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_VTABLE_END,
+};
+
+/* --------------------------------------------------------------- events */
+
+void bus_job_new(Job *j) {
+        Manager *m = j->manager;
+
+        if (!m->bus)
+                return;
+        (void) sd_bus_emit_object_added(m->bus, j->path);
+        (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_IFACE, "JobNew", "oso", j->path,
+                                  job_kind_to_string(j->kind), j->domain->path);
+        bus_emit_changed(m, MANAGER_PATH, MANAGER_IFACE, "Jobs", NULL);
+}
+
+void bus_job_finished(Job *j) {
+        Manager *m = j->manager;
+
+        if (!m->bus)
+                return;
+        (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_IFACE, "JobFinished", "os", j->path,
+                                  job_state_to_string(j->state));
+}
+
+void bus_job_removed(Job *j) {
+        Manager *m = j->manager;
+
+        if (!m->bus)
+                return;
+        (void) sd_bus_emit_object_removed(m->bus, j->path);
+        bus_emit_changed(m, MANAGER_PATH, MANAGER_IFACE, "Jobs", NULL);
+}
+
+void bus_domain_exported(Domain *d, bool exported) {
+        Manager *m = d->manager;
+
+        if (!m->bus)
+                return;
+        if (exported)
+                (void) sd_bus_emit_object_added(m->bus, d->path);
+        else
+                (void) sd_bus_emit_object_removed(m->bus, d->path);
+        bus_emit_changed(m, MANAGER_PATH, MANAGER_IFACE, "Domains", NULL);
+}
+
+int bus_setup(Manager *m, const char *address) {
+        int r;
+
+        if (address) {
+                r = sd_bus_new(&m->bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(m->bus, address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(m->bus, true);
+                if (r >= 0)
+                        r = sd_bus_start(m->bus);
+        } else
+                r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+
+        if ((r = sd_bus_add_object_vtable(m->bus, NULL, MANAGER_PATH, MANAGER_IFACE, manager_vtable, m)) < 0 ||
+            (r = sd_bus_add_fallback_vtable(m->bus, NULL, "/org/vfo1/domain", "org.vfo1.Domain", domain_vtable,
+                                            domain_find, m)) < 0 ||
+            (r = sd_bus_add_node_enumerator(m->bus, NULL, "/org/vfo1/domain", domain_enumerate, m)) < 0 ||
+            (r = sd_bus_add_fallback_vtable(m->bus, NULL, "/org/vfo1/pool", "org.vfo1.Pool", pool_vtable, pool_find,
+                                            m)) < 0 ||
+            (r = sd_bus_add_node_enumerator(m->bus, NULL, "/org/vfo1/pool", pool_enumerate, m)) < 0 ||
+            (r = sd_bus_add_fallback_vtable(m->bus, NULL, "/org/vfo1/vf", "org.vfo1.VF", vf_vtable, vf_find, m)) < 0 ||
+            (r = sd_bus_add_node_enumerator(m->bus, NULL, "/org/vfo1/vf", vf_enumerate, m)) < 0 ||
+            (r = sd_bus_add_fallback_vtable(m->bus, NULL, "/org/vfo1/job", "org.vfo1.Job", job_vtable, job_find, m)) < 0 ||
+            (r = sd_bus_add_node_enumerator(m->bus, NULL, "/org/vfo1/job", job_enumerate, m)) < 0 ||
+            (r = sd_bus_add_object_manager(m->bus, NULL, MANAGER_PATH)) < 0)
+                return log_error_errno(r, "Cannot register the D-Bus objects: %m");
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot attach the bus to the event loop: %m");
+        r = sd_bus_request_name(m->bus, "org.vfo1", 0);
+        if (r < 0)
+                return log_error_errno(r, "Cannot take the bus name org.vfo1 (another vfod, or the policy file is missing): %m");
+        return 0;
+}

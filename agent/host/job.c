@@ -1,0 +1,770 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/host/agentconn.h"
+#include "agent/host/bus.h"
+#include "agent/host/job.h"
+#include "lib/channel.h"
+#include "lib/log.h"
+#include "lib/string-table.h"
+
+static const char *const job_kind_table[_JOB_KIND_MAX] = {
+        [JOB_ATTACH] = "attach",
+        [JOB_DETACH] = "detach",
+};
+DEFINE_STRING_TABLE_LOOKUP(job_kind, JobKind, _JOB_KIND_MAX);
+
+static const char *const job_reason_table[_JOB_REASON_MAX] = {
+        [JOB_REASON_USER] = "user",
+        [JOB_REASON_SCHEDULER] = "scheduler",
+        [JOB_REASON_PREEMPT] = "preempt",
+        [JOB_REASON_RECOVERY] = "recovery",
+        [JOB_REASON_POLICY] = "policy",
+};
+DEFINE_STRING_TABLE_TO_STRING(job_reason, JobReason, _JOB_REASON_MAX);
+
+static const char *const job_phase_table[_JOB_PHASE_MAX] = {
+        [JOB_PHASE_CHECKING] = "checking",
+        [JOB_PHASE_CLAIMING] = "claiming",
+        [JOB_PHASE_PROGRAMMING] = "programming",
+        [JOB_PHASE_PREPARING] = "preparing",
+        [JOB_PHASE_PLUGGING] = "plugging",
+        [JOB_PHASE_WAITING_AGENT] = "waiting-agent",
+        [JOB_PHASE_STEERING] = "steering",
+        [JOB_PHASE_SWITCHING] = "switching",
+        [JOB_PHASE_UNPLUGGING] = "unplugging",
+        [JOB_PHASE_RELEASING] = "releasing",
+        [JOB_PHASE_ROLLING_BACK] = "rolling-back",
+        [JOB_PHASE_DONE] = "done",
+};
+DEFINE_STRING_TABLE_LOOKUP(job_phase, JobPhase, _JOB_PHASE_MAX);
+
+static const char *const job_state_table[_JOB_STATE_MAX] = {
+        [JOB_RUNNING] = "running",
+        [JOB_DONE] = "done",
+        [JOB_FAILED] = "failed",
+};
+DEFINE_STRING_TABLE_TO_STRING(job_state, JobState, _JOB_STATE_MAX);
+
+static void job_fail(Job *j, const char *error, const char *format, ...) _printf_(3, 4);
+static void attach_step(Job *j);
+static void detach_step(Job *j);
+static void rollback_step(Job *j);
+
+static Port *job_port(Job *j) {
+        return j->domain ? domain_find_port(j->domain, j->mac) : NULL;
+}
+
+unsigned job_progress(const Job *j) {
+        static const unsigned attach[_JOB_PHASE_MAX] = {
+                [JOB_PHASE_CHECKING] = 5,     [JOB_PHASE_CLAIMING] = 5,      [JOB_PHASE_PROGRAMMING] = 10,
+                [JOB_PHASE_PREPARING] = 15,   [JOB_PHASE_PLUGGING] = 25,     [JOB_PHASE_WAITING_AGENT] = 40,
+                [JOB_PHASE_STEERING] = 85,    [JOB_PHASE_SWITCHING] = 90,    [JOB_PHASE_ROLLING_BACK] = 95,
+                [JOB_PHASE_DONE] = 100,
+        };
+        static const unsigned detach[_JOB_PHASE_MAX] = {
+                [JOB_PHASE_CHECKING] = 5,     [JOB_PHASE_PREPARING] = 10,    [JOB_PHASE_STEERING] = 30,
+                [JOB_PHASE_SWITCHING] = 35,   [JOB_PHASE_UNPLUGGING] = 60,   [JOB_PHASE_RELEASING] = 95,
+                [JOB_PHASE_ROLLING_BACK] = 95, [JOB_PHASE_DONE] = 100,
+        };
+        if (j->state != JOB_RUNNING)
+                return 100;
+        return (j->kind == JOB_ATTACH ? attach : detach)[j->phase];
+}
+
+static void job_set_phase(Job *j, JobPhase phase) {
+        if (j->phase == phase)
+                return;
+        log_debug("Job %" PRIu64 " (%s %s %s): %s -> %s", j->id, job_kind_to_string(j->kind),
+                  j->domain ? j->domain->name : "?", j->mac, job_phase_to_string(j->phase),
+                  job_phase_to_string(phase));
+        j->phase = phase;
+        j->step_start = now_usec(CLOCK_MONOTONIC);
+        (void) manager_save(j->manager);
+        bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Phase", "Progress", NULL);
+}
+
+static void job_timer_off(Job *j) {
+        j->timer = sd_event_source_disable_unref(j->timer);
+}
+
+static void job_cancel_requests(Job *j) {
+        AgentConn *a = j->domain ? j->domain->agent : NULL;
+
+        agent_conn_cancel(a, j->request);
+        agent_conn_cancel(a, j->barrier);
+        agent_conn_cancel(a, j->attach_request);
+        j->request = j->barrier = j->attach_request = 0;
+}
+
+static void job_finish(Job *j, JobState state) {
+        Port *port = job_port(j);
+        usec_t took;
+
+        job_timer_off(j);
+        job_cancel_requests(j);
+        j->state = state;
+        j->phase = state == JOB_DONE ? JOB_PHASE_DONE : j->phase;
+        j->finish_realtime = now_usec(CLOCK_REALTIME);
+        took = now_usec(CLOCK_MONOTONIC) - j->start;
+        if (port && port->job == j) {
+                port->job = NULL;
+                port_changed(port);
+        }
+        if (state == JOB_DONE)
+                log_info("Job %" PRIu64 ": %s of %s on %s done in %.1f ms (libvirt %.1f ms, agent %.1f ms)%s%s.",
+                         j->id, job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
+                         (double) took / 1000.0, (double) j->libvirt_usec / 1000.0,
+                         (double) j->agent_usec / 1000.0, j->fallback ? "; " : "", j->fallback ?: "");
+        else
+                log_warning("Job %" PRIu64 ": %s of %s on %s failed after %.1f ms: %s", j->id,
+                            job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
+                            (double) took / 1000.0, j->error_message);
+        (void) manager_save(j->manager);
+        bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Phase", "Progress", "State", "Error",
+                         "ErrorMessage", "FinishUSec", "LibvirtUSec", "AgentUSec", "Fallback", NULL);
+        bus_job_finished(j);
+        manager_schedule(j->manager);
+}
+
+/* Records the first error and rolls back. */
+static void job_fail(Job *j, const char *error, const char *format, ...) {
+        va_list ap;
+
+        if (!j->error) {
+                char *msg = NULL;
+
+                va_start(ap, format);
+                if (vasprintf(&msg, format, ap) < 0)
+                        msg = NULL;
+                va_end(ap);
+                j->error = strdup(error);
+                j->error_message = msg;
+        }
+        job_timer_off(j);
+        job_cancel_requests(j);
+        if (j->phase == JOB_PHASE_ROLLING_BACK) {
+                job_finish(j, JOB_FAILED);
+                return;
+        }
+        job_set_phase(j, JOB_PHASE_ROLLING_BACK);
+        rollback_step(j);
+}
+
+static void release_vf(Job *j) {
+        Port *port = job_port(j);
+
+        if (!j->vf)
+                return;
+        (void) pool_release(j->vf);
+        vf_set_state(j->vf, VF_FREE, NULL);
+        if (port && port->vf == j->vf) {
+                port->vf = NULL;
+                port->vf_tap[0] = 0;
+                port->last_change = now_usec(CLOCK_MONOTONIC);
+                port_changed(port);
+        }
+}
+
+/* ------------------------------------------------------------------ agent */
+
+static void agent_account(Job *j) {
+        j->agent_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
+}
+
+static void ignore_reply(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+}
+
+static int send_steering_moved(Job *j, Vfo__PathKind path, AgentReplyFn fn) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__SteeringMoved sm = VFO__STEERING_MOVED__INIT;
+        int64_t id;
+
+        sm.mac = j->mac;
+        sm.path = path;
+        e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
+        e.steering_moved = &sm;
+        id = agent_conn_request(j->domain->agent, &e, j->manager->config->agent_timeout, fn ?: ignore_reply, j);
+        if (id < 0)
+                return (int) id;
+        if (fn)
+                j->request = id;
+        return 0;
+}
+
+static const char *agent_error_text(int error, const Vfo__Envelope *reply, char *buf, size_t size) {
+        if (error == -EREMOTEIO && reply && reply->body_case == VFO__ENVELOPE__BODY_ERROR)
+                snprintf(buf, size, "the agent refused: %s", reply->error->message);
+        else if (error == -ETIMEDOUT)
+                snprintf(buf, size, "the agent did not answer in time");
+        else if (error == -ECONNRESET)
+                snprintf(buf, size, "the agent connection was lost");
+        else
+                snprintf(buf, size, "unexpected answer from the agent");
+        return buf;
+}
+
+static const char *agent_error_name(int error) {
+        return error == -ETIMEDOUT    ? BUS_ERROR_AGENT_TIMEOUT
+               : error == -EREMOTEIO ? BUS_ERROR_AGENT_REFUSED
+                                      : BUS_ERROR_NO_AGENT;
+}
+
+static void on_path_changed(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+        Job *j = userdata;
+        char buf[320];
+
+        j->request = 0;
+        agent_account(j);
+        if (error < 0 || reply->body_case != VFO__ENVELOPE__BODY_PATH_CHANGED) {
+                job_fail(j, agent_error_name(error), "SteeringMoved: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
+                return;
+        }
+        j->switched = true;
+        port_set_path(job_port(j), reply->path_changed->path);
+        if (j->kind == JOB_ATTACH) {
+                job_set_phase(j, JOB_PHASE_DONE);
+                job_finish(j, JOB_DONE);
+        } else {
+                job_set_phase(j, JOB_PHASE_UNPLUGGING);
+                detach_step(j);
+        }
+}
+
+/* ----------------------------------------------------------------- attach */
+
+static void on_attach_ready(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+        Job *j = userdata;
+        char buf[320];
+
+        j->attach_request = 0;
+        if (error < 0 || reply->body_case != VFO__ENVELOPE__BODY_ATTACH_READY) {
+                job_fail(j, agent_error_name(error), "PrepareAttach: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
+                return;
+        }
+        log_debug("Job %" PRIu64 ": AttachReady, VF %s in the guest after %" PRIu64 " us.", j->id,
+                  reply->attach_ready->vf_ifname, reply->attach_ready->wait_usec);
+        if (j->phase == JOB_PHASE_WAITING_AGENT) {
+                agent_account(j);
+                job_set_phase(j, JOB_PHASE_STEERING);
+                attach_step(j);
+        } else
+                j->attach_request = -1;         /* ready before we asked: remembered */
+}
+
+static void on_barrier(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+        Job *j = userdata;
+        char buf[320];
+
+        j->barrier = 0;
+        agent_account(j);
+        if (error < 0) {
+                job_fail(j, agent_error_name(error), "PrepareAttach: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
+                return;
+        }
+        job_set_phase(j, JOB_PHASE_PLUGGING);
+        attach_step(j);
+}
+
+static bool domain_has_alias(Domain *d, const char *alias) {
+        for (size_t i = 0; i < d->n_vfo_aliases; i++)
+                if (strcmp(d->vfo_aliases[i], alias) == 0)
+                        return true;
+        return false;
+}
+
+static uint32_t agent_deadline_ms(Job *j) {
+        usec_t t = j->manager->config->agent_timeout + j->manager->config->unplug_timeout;
+        return (uint32_t) MIN(t / USEC_PER_MSEC, 60000);
+}
+
+static void attach_step(Job *j) {
+        Manager *m = j->manager;
+        Domain *d = j->domain;
+        Port *port = job_port(j);
+        usec_t t;
+        int r;
+
+        if (!port) {
+                job_fail(j, BUS_ERROR_NO_SUCH_PORT, "The port %s is gone from the domain.", j->mac);
+                return;
+        }
+
+        switch (j->phase) {
+        case JOB_PHASE_CLAIMING:
+        case JOB_PHASE_CHECKING:
+                if (d->state == VIRT_DOMAIN_PAUSED) {
+                        job_fail(j, BUS_ERROR_PAUSED, "%s is paused; a paused guest cannot take part. Resume it first.", d->name);
+                        return;
+                }
+                if (d->state != VIRT_DOMAIN_RUNNING) {
+                        job_fail(j, BUS_ERROR_NOT_RUNNING, "%s is not running.", d->name);
+                        return;
+                }
+                if (!agent_conn_is_synced(d->agent)) {
+                        if (m->config->no_agent == NO_AGENT_REFUSE) {
+                                job_fail(j, BUS_ERROR_NO_AGENT,
+                                         "vfo-agent is not connected in %s, and NoAgent=refuse: start vfo-agent in the guest, or set NoAgent=abrupt in vfod.conf.",
+                                         d->name);
+                                return;
+                        }
+                        j->abrupt = true;
+                        free(j->fallback);
+                        j->fallback = strdup("abrupt plug: vfo-agent not connected (NoAgent=abrupt); the guest switches on its own and may lose packets");
+                }
+                job_set_phase(j, JOB_PHASE_PROGRAMMING);
+                __attribute__((fallthrough));
+        case JOB_PHASE_PROGRAMMING:
+                r = pool_program(j->vf, port);
+                if (r < 0) {
+                        job_fail(j, BUS_ERROR_SWITCH_FAILED, "Programming VF %s failed: %s.", j->vf->id, strerror(-r));
+                        return;
+                }
+                if (domain_has_alias(d, j->vf->alias))
+                        j->plugged = true;      /* recovery: the device is in already */
+                if (j->abrupt) {
+                        job_set_phase(j, JOB_PHASE_PLUGGING);
+                        attach_step(j);
+                        return;
+                }
+                job_set_phase(j, JOB_PHASE_PREPARING);
+                {
+                        Vfo__Envelope e = VFO__ENVELOPE__INIT, p = VFO__ENVELOPE__INIT;
+                        Vfo__PrepareAttach pa = VFO__PREPARE_ATTACH__INIT;
+                        Vfo__Ping ping = VFO__PING__INIT;
+                        int64_t id;
+
+                        pa.mac = j->mac;
+                        pa.deadline_ms = agent_deadline_ms(j);
+                        e.body_case = VFO__ENVELOPE__BODY_PREPARE_ATTACH;
+                        e.prepare_attach = &pa;
+                        id = agent_conn_request(d->agent, &e, (usec_t) pa.deadline_ms * USEC_PER_MSEC + USEC_PER_SEC,
+                                                on_attach_ready, j);
+                        if (id < 0) {
+                                job_fail(j, BUS_ERROR_NO_AGENT, "PrepareAttach could not be sent: %s.", strerror((int) -id));
+                                return;
+                        }
+                        j->attach_request = id;
+                        /* The helper must be on before the VF appears: Ping is
+                         * answered only after PrepareAttach was processed. */
+                        ping.timestamp_usec = now_usec(CLOCK_MONOTONIC);
+                        p.body_case = VFO__ENVELOPE__BODY_PING;
+                        p.ping = &ping;
+                        id = agent_conn_request(d->agent, &p, m->config->agent_timeout, on_barrier, j);
+                        if (id < 0) {
+                                job_fail(j, BUS_ERROR_NO_AGENT, "Ping could not be sent: %s.", strerror((int) -id));
+                                return;
+                        }
+                        j->barrier = id;
+                }
+                return;
+
+        case JOB_PHASE_PLUGGING:
+                if (!j->plugged) {
+                        _cleanup_free_ char *xml = NULL;
+
+                        r = pool_device_xml(j->vf, port, &xml);
+                        if (r < 0) {
+                                job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "No device XML for VF %s.", j->vf->id);
+                                return;
+                        }
+                        t = now_usec(CLOCK_MONOTONIC);
+                        r = virt_attach_device(m->virt, d->uuid, xml);
+                        j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
+                        if (r < 0) {
+                                job_fail(j, BUS_ERROR_LIBVIRT, "libvirt could not plug VF %s into %s: %s.", j->vf->id,
+                                         d->name, strerror(-r));
+                                return;
+                        }
+                        j->plugged = true;
+                }
+                port->vf = j->vf;
+                vf_set_state(j->vf, VF_ATTACHED, port);
+                t = now_usec(CLOCK_MONOTONIC);
+                (void) domain_refresh(d);       /* the VF's tap */
+                j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
+                port = job_port(j);
+                port_changed(port);
+                if (j->abrupt) {
+                        job_set_phase(j, JOB_PHASE_STEERING);
+                        attach_step(j);
+                        return;
+                }
+                job_set_phase(j, JOB_PHASE_WAITING_AGENT);
+                if (j->attach_request == -1) {  /* AttachReady came already */
+                        j->attach_request = 0;
+                        job_set_phase(j, JOB_PHASE_STEERING);
+                        attach_step(j);
+                }
+                return;
+
+        case JOB_PHASE_WAITING_AGENT:
+                return;         /* on_attach_ready */
+
+        case JOB_PHASE_STEERING:
+                r = pool_steer(j->vf, port, j->abrupt ? VFO__PATH_KIND__PATH_KIND_UNSPECIFIED : VFO__PATH_KIND__PATH_KIND_VF);
+                if (r < 0) {
+                        job_fail(j, BUS_ERROR_SWITCH_FAILED, "Moving steering to VF %s failed: %s.", j->vf->id, strerror(-r));
+                        return;
+                }
+                j->steered = true;
+                if (j->abrupt) {
+                        port_set_path(port, VFO__PATH_KIND__PATH_KIND_UNSPECIFIED);
+                        job_set_phase(j, JOB_PHASE_DONE);
+                        job_finish(j, JOB_DONE);
+                        return;
+                }
+                job_set_phase(j, JOB_PHASE_SWITCHING);
+                r = send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_VF, on_path_changed);
+                if (r < 0)
+                        job_fail(j, BUS_ERROR_NO_AGENT, "SteeringMoved could not be sent: %s.", strerror(-r));
+                return;
+
+        default:
+                return;
+        }
+}
+
+/* ----------------------------------------------------------------- detach */
+
+static void on_detach_ready(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+        Job *j = userdata;
+        char buf[320];
+
+        j->request = 0;
+        agent_account(j);
+        if (error < 0 || reply->body_case != VFO__ENVELOPE__BODY_DETACH_READY) {
+                job_fail(j, agent_error_name(error), "PrepareDetach: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
+                return;
+        }
+        j->rollback_path = VFO__PATH_KIND__PATH_KIND_VF;        /* the agent is prepared: tell it on rollback */
+        job_set_phase(j, JOB_PHASE_STEERING);
+        detach_step(j);
+}
+
+static int on_unplug_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+        int r;
+
+        /* No DEVICE_REMOVED in time: ask libvirt what is really there. */
+        r = domain_refresh(j->domain);
+        if (r >= 0 && !domain_has_alias(j->domain, j->vf->alias)) {
+                job_device_removed(j, j->vf->alias);
+                return 0;
+        }
+        job_fail(j, BUS_ERROR_UNPLUG_FAILED,
+                 "%s did not release VF %s within %.1f s (the guest did not finish the unplug); the VF stays attached.",
+                 j->domain->name, j->vf->id, (double) j->manager->config->unplug_timeout / USEC_PER_SEC);
+        return 0;
+}
+
+static void detach_step(Job *j) {
+        Manager *m = j->manager;
+        Domain *d = j->domain;
+        Port *port = job_port(j);
+        usec_t t;
+        int r;
+
+        switch (j->phase) {
+        case JOB_PHASE_CHECKING:
+                if (!port || !port->vf) {
+                        job_fail(j, BUS_ERROR_NOT_ATTACHED, "%s has no VF on %s.", d->name, j->mac);
+                        return;
+                }
+                if (d->state == VIRT_DOMAIN_SHUTOFF) {
+                        job_set_phase(j, JOB_PHASE_RELEASING);
+                        detach_step(j);
+                        return;
+                }
+                if (d->state == VIRT_DOMAIN_PAUSED) {
+                        job_fail(j, BUS_ERROR_PAUSED, "%s is paused; a paused guest cannot finish an unplug. Resume it first.", d->name);
+                        return;
+                }
+                if (d->state != VIRT_DOMAIN_RUNNING) {
+                        job_fail(j, BUS_ERROR_NOT_RUNNING, "%s is not running.", d->name);
+                        return;
+                }
+                if (port->link_down) {
+                        t = now_usec(CLOCK_MONOTONIC);
+                        r = virt_set_link(m->virt, d->uuid, port->mac, true);
+                        j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
+                        if (r < 0) {
+                                job_fail(j, BUS_ERROR_LIBVIRT, "Could not bring the synthetic link of %s up: %s.", j->mac, strerror(-r));
+                                return;
+                        }
+                        port->link_down = false;
+                }
+                if (!agent_conn_is_synced(d->agent)) {
+                        if (m->config->no_agent == NO_AGENT_REFUSE) {
+                                job_fail(j, BUS_ERROR_NO_AGENT,
+                                         "vfo-agent is not connected in %s, and NoAgent=refuse: start vfo-agent in the guest, or set NoAgent=abrupt in vfod.conf.",
+                                         d->name);
+                                return;
+                        }
+                        j->abrupt = true;
+                        free(j->fallback);
+                        j->fallback = strdup("abrupt unplug: vfo-agent not connected (NoAgent=abrupt); the guest loses what is in flight");
+                        job_set_phase(j, JOB_PHASE_STEERING);
+                        detach_step(j);
+                        return;
+                }
+                job_set_phase(j, JOB_PHASE_PREPARING);
+                {
+                        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+                        Vfo__PrepareDetach pd = VFO__PREPARE_DETACH__INIT;
+                        int64_t id;
+
+                        pd.mac = j->mac;
+                        pd.deadline_ms = agent_deadline_ms(j);
+                        e.body_case = VFO__ENVELOPE__BODY_PREPARE_DETACH;
+                        e.prepare_detach = &pd;
+                        id = agent_conn_request(d->agent, &e, m->config->agent_timeout, on_detach_ready, j);
+                        if (id < 0) {
+                                job_fail(j, BUS_ERROR_NO_AGENT, "PrepareDetach could not be sent: %s.", strerror((int) -id));
+                                return;
+                        }
+                        j->request = id;
+                }
+                return;
+
+        case JOB_PHASE_STEERING:
+                r = pool_steer(j->vf, port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+                if (r < 0) {
+                        job_fail(j, BUS_ERROR_SWITCH_FAILED, "Moving steering to the synthetic path failed: %s.", strerror(-r));
+                        return;
+                }
+                j->steered = true;
+                if (j->abrupt) {
+                        job_set_phase(j, JOB_PHASE_UNPLUGGING);
+                        detach_step(j);
+                        return;
+                }
+                job_set_phase(j, JOB_PHASE_SWITCHING);
+                r = send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, on_path_changed);
+                if (r < 0)
+                        job_fail(j, BUS_ERROR_NO_AGENT, "SteeringMoved could not be sent: %s.", strerror(-r));
+                return;
+
+        case JOB_PHASE_UNPLUGGING:
+                vf_set_state(j->vf, VF_RELEASING, port);
+                t = now_usec(CLOCK_MONOTONIC);
+                j->step_start = t;
+                r = virt_detach_alias(m->virt, d->uuid, j->vf->alias);
+                j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
+                if (r == -ENOENT) {
+                        job_set_phase(j, JOB_PHASE_RELEASING);
+                        detach_step(j);
+                        return;
+                }
+                if (r < 0) {
+                        job_fail(j, BUS_ERROR_LIBVIRT, "libvirt could not unplug VF %s from %s: %s.", j->vf->id, d->name, strerror(-r));
+                        return;
+                }
+                r = sd_event_add_time_relative(m->event, &j->timer, CLOCK_MONOTONIC, m->config->unplug_timeout,
+                                               10 * USEC_PER_MSEC, on_unplug_timeout, j);
+                if (r < 0)
+                        job_fail(j, BUS_ERROR_LIBVIRT, "No timer: %s.", strerror(-r));
+                return;         /* job_device_removed() */
+
+        case JOB_PHASE_RELEASING:
+                release_vf(j);
+                job_set_phase(j, JOB_PHASE_DONE);
+                job_finish(j, JOB_DONE);
+                return;
+
+        default:
+                return;
+        }
+}
+
+void job_device_removed(Job *j, const char *alias) {
+        if (j->state != JOB_RUNNING || !j->vf || strcmp(alias, j->vf->alias) != 0)
+                return;
+        if (j->phase == JOB_PHASE_UNPLUGGING) {
+                j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
+                job_timer_off(j);
+                job_set_phase(j, JOB_PHASE_RELEASING);
+                detach_step(j);
+        } else if (j->phase == JOB_PHASE_ROLLING_BACK && j->plugged) {
+                j->plugged = false;
+                job_timer_off(j);
+                rollback_step(j);
+        }
+}
+
+void job_device_removal_failed(Job *j, const char *alias) {
+        if (j->state != JOB_RUNNING || !j->vf || strcmp(alias, j->vf->alias) != 0)
+                return;
+        if (j->phase == JOB_PHASE_UNPLUGGING)
+                job_fail(j, BUS_ERROR_UNPLUG_FAILED,
+                         "libvirt reported DEVICE_REMOVAL_FAILED for VF %s in %s; the VF stays attached.", j->vf->id,
+                         j->domain->name);
+}
+
+void job_domain_lost(Job *j, const char *why) {
+        if (j->state != JOB_RUNNING)
+                return;
+        /* Nothing to roll back in a guest that is gone; its devices went with it. */
+        j->plugged = false;
+        j->steered = false;
+        j->switched = false;
+        j->rollback_path = VFO__PATH_KIND__PATH_KIND_UNSPECIFIED;
+        job_fail(j, BUS_ERROR_NOT_RUNNING, "%s: %s.", j->domain->name, why);
+}
+
+/* --------------------------------------------------------------- rollback */
+
+static int on_rollback_unplug_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+
+        log_error("Job %" PRIu64 ": VF %s did not leave %s during rollback; it stays claimed by it.", j->id,
+                  j->vf->id, j->domain->name);
+        job_finish(j, JOB_FAILED);
+        return 0;
+}
+
+/* Back to the last state that carried traffic: for an attach, the synthetic
+ * path without the VF; for a detach, the VF. */
+static void rollback_step(Job *j) {
+        Manager *m = j->manager;
+        Domain *d = j->domain;
+        Port *port = job_port(j);
+        bool agent = !j->abrupt && d && agent_conn_is_synced(d->agent);
+        int r;
+
+        if (!port || !j->vf || d->state == VIRT_DOMAIN_SHUTOFF || d->gone) {
+                release_vf(j);
+                job_finish(j, JOB_FAILED);
+                return;
+        }
+
+        if (j->kind == JOB_ATTACH) {
+                if (j->steered) {
+                        (void) pool_steer(j->vf, port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+                        j->steered = false;
+                }
+                if (agent)      /* in ATTACH_*: "the host gave up" */
+                        (void) send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, NULL);
+                if (j->plugged) {
+                        r = virt_detach_alias(m->virt, d->uuid, j->vf->alias);
+                        if (r >= 0) {
+                                vf_set_state(j->vf, VF_RELEASING, port);
+                                r = sd_event_add_time_relative(m->event, &j->timer, CLOCK_MONOTONIC,
+                                                               m->config->unplug_timeout, 10 * USEC_PER_MSEC,
+                                                               on_rollback_unplug_timeout, j);
+                                if (r >= 0)
+                                        return;         /* job_device_removed() comes back here */
+                        }
+                        if (r != -ENOENT) {
+                                log_error_errno(r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m",
+                                                j->id, j->vf->id);
+                                job_finish(j, JOB_FAILED);
+                                return;
+                        }
+                }
+                release_vf(j);
+                port_set_path(port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+                job_finish(j, JOB_FAILED);
+                return;
+        }
+
+        /* detach: the VF is still plugged (the unplug failed or never started) */
+        if (j->steered) {
+                (void) pool_steer(j->vf, port, VFO__PATH_KIND__PATH_KIND_VF);
+                j->steered = false;
+        }
+        if (agent && (j->rollback_path == VFO__PATH_KIND__PATH_KIND_VF || j->switched))
+                (void) send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_VF, NULL);
+        if (j->vf->state == VF_RELEASING)
+                vf_set_state(j->vf, VF_ATTACHED, port);
+        job_finish(j, JOB_FAILED);
+}
+
+/* ------------------------------------------------------------------ start */
+
+static int on_start(sd_event_source *s, void *userdata) {
+        Job *j = userdata;
+
+        j->timer = sd_event_source_disable_unref(j->timer);
+        if (j->kind == JOB_ATTACH)
+                attach_step(j);
+        else
+                detach_step(j);
+        return 0;
+}
+
+int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Job **ret) {
+        Job *j;
+        int r;
+
+        if (port->job)
+                return -EBUSY;
+        if (kind == JOB_ATTACH && !vf)
+                return -EINVAL;
+        if (kind == JOB_DETACH && !port->vf)
+                return -ENOENT;
+
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->manager = m;
+        j->id = m->next_job_id++;
+        j->kind = kind;
+        j->reason = reason;
+        j->domain = port->domain;
+        snprintf(j->mac, sizeof(j->mac), "%s", port->mac);
+        j->vf = kind == JOB_ATTACH ? vf : port->vf;
+        j->state = JOB_RUNNING;
+        j->phase = kind == JOB_ATTACH ? JOB_PHASE_CLAIMING : JOB_PHASE_CHECKING;
+        j->start = j->step_start = now_usec(CLOCK_MONOTONIC);
+        j->start_realtime = now_usec(CLOCK_REALTIME);
+        if (asprintf(&j->path, "/org/vfo1/job/%" PRIu64, j->id) < 0) {
+                free(j);
+                return -ENOMEM;
+        }
+
+        Job **a = reallocarray(m->jobs, m->n_jobs + 1, sizeof(Job *));
+        if (!a) {
+                free(j->path);
+                free(j);
+                return -ENOMEM;
+        }
+        m->jobs = a;
+        m->jobs[m->n_jobs++] = j;
+        port->job = j;
+        if (kind == JOB_ATTACH) {
+                port->vf = NULL;
+                vf_set_state(vf, VF_CLAIMED, port);
+                if (vf->reserved_for == port)
+                        vf->reserved_for = NULL;
+        }
+
+        /* Run the first step from the loop, so the D-Bus caller gets the
+         * job's path before its first PropertiesChanged. */
+        r = sd_event_add_defer(m->event, &j->timer, on_start, j);
+        if (r < 0)
+                return r;
+
+        log_info("Job %" PRIu64 ": %s %s of %s (%s), VF %s.", j->id, job_kind_to_string(kind), port->mac,
+                 port->domain->name, job_reason_to_string(reason), j->vf->id);
+        (void) manager_save(m);
+        bus_job_new(j);
+        port_changed(port);
+        if (ret)
+                *ret = j;
+        return 0;
+}
+
+Job *job_free(Job *j) {
+        if (!j)
+                return NULL;
+        job_timer_off(j);
+        job_cancel_requests(j);
+        free(j->path);
+        free(j->error);
+        free(j->error_message);
+        free(j->fallback);
+        return mfree(j);
+}

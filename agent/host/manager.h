@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfod's objects and the one place each of them changes state.
+ *
+ *   Manager  the daemon: config, libvirt, bus, journal, scheduler
+ *   Pool     a set of VFs with the switch settings they get
+ *   Vf       one VF (or emulated stand-in); FREE -> CLAIMED -> ATTACHED -> FREE
+ *   Domain   a libvirt domain; its agent connection; its ports
+ *   Port     one synthetic NIC (MAC) of a domain, which may hold a VF
+ *   Job      a graceful attach or detach of one port (agent/host/job.c)
+ *
+ * Every state change of a Vf goes through vf_set_state(), of a Port's VF
+ * through port_set_vf(), of a Job's phase through job_set_phase(): those
+ * write the journal and emit PropertiesChanged. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "agent/host/config.h"
+#include "drivers/libvirt.h"
+#include "lib/time-util.h"
+#include "proto/vfo.pb-c.h"
+
+typedef struct Manager Manager;
+typedef struct Pool Pool;
+typedef struct Vf Vf;
+typedef struct Domain Domain;
+typedef struct Port Port;
+typedef struct Job Job;
+typedef struct AgentConn AgentConn;
+
+typedef enum VfState {
+        VF_FREE,
+        VF_CLAIMED,             /* reserved for a port, not plugged (yet) */
+        VF_ATTACHED,            /* plugged into the holder's domain */
+        VF_RELEASING,           /* unplug requested */
+        VF_BROKEN,              /* programming or release failed: not handed out */
+        _VF_STATE_MAX,
+        _VF_STATE_INVALID = -1,
+} VfState;
+
+typedef enum PortState {
+        PORT_IDLE,
+        PORT_WAITING,           /* opted in, wants a VF, has none */
+        PORT_ATTACHING,
+        PORT_DETACHING,
+        _PORT_STATE_MAX,
+        _PORT_STATE_INVALID = -1,
+} PortState;
+
+const char *vf_state_to_string(VfState s) _const_;
+const char *port_state_to_string(PortState s) _const_;
+
+struct Vf {
+        Manager *manager;
+        Pool *pool;
+        char id[64];            /* PCI address, or POOL-N (emulated) */
+        char alias[80];         /* libvirt user alias of the plugged device */
+        char *path;             /* D-Bus object path */
+        char pf[16];            /* sriov: the PF netdev */
+        unsigned index;         /* sriov: N of virtfnN; emulated: N */
+        VfState state;
+        Port *holder;           /* CLAIMED/ATTACHED/RELEASING: the port */
+        Port *reserved_for;     /* freed by a preemption for this port */
+};
+
+struct Pool {
+        Manager *manager;
+        PoolConfig config;      /* a copy; the lists point into manager->config */
+        char *path;
+        Vf **vfs;
+        size_t n_vfs;
+};
+
+struct Port {
+        Domain *domain;
+        char mac[18];
+        Vfo__PathKind path;     /* what the agent last reported or we switched to */
+        Vf *vf;
+        char synthetic_tap[64]; /* host side of the synthetic NIC (live XML <target dev>) */
+        char vf_tap[64];        /* host side of an emulated VF */
+        bool link_down;         /* the synthetic NIC's libvirt link state */
+        Job *job;               /* running job, if any */
+        usec_t waiting_since;   /* CLOCK_MONOTONIC: when it started waiting (0: not waiting) */
+        usec_t last_change;     /* CLOCK_MONOTONIC: when it last gained or lost a VF */
+        bool manual_synthetic;  /* detached by a user: stays synthetic until attached by a user */
+        bool recover;           /* a job was interrupted by a restart: re-run it when the agent is there */
+        char recover_kind[16];
+};
+
+struct Domain {
+        Manager *manager;
+        char uuid[37];
+        char name[256];
+        char *path;
+        VirtDomainState state;
+        bool persistent;
+        bool gone;              /* undefined or vanished; kept while a job refers to it */
+        VirtPolicy policy;
+        Port **ports;           /* stable pointers: jobs and reservations refer to them */
+        size_t n_ports;
+        char *channel_path;
+        AgentConn *agent;
+        char **vfo_aliases;     /* from the last live XML */
+        size_t n_vfo_aliases;
+        bool exported;          /* announced on the bus (opted in or holding a VF) */
+        bool inventory_pending;
+};
+
+struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        Virt *virt;
+        Config *config;
+        char *config_path;
+        char *journal_path;
+
+        Pool **pools;
+        size_t n_pools;
+        Domain **domains;
+        size_t n_domains;
+        Job **jobs;             /* running and the last JOBS_KEEP finished */
+        size_t n_jobs;
+        uint64_t next_job_id;
+
+        sd_event_source *schedule_source;   /* deferred scheduler run */
+        sd_event_source *schedule_timer;    /* a blocked preemption becomes eligible */
+        bool reconciled;
+        bool journal_dirty;
+        sd_event_source *journal_source;    /* deferred journal write */
+        usec_t reconcile_usec;              /* how long the last full reconcile took */
+};
+
+#define JOBS_KEEP 64
+
+int manager_new(sd_event *event, const char *config_path, Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_CLEANUP_FUNC(Manager, manager_free);
+int manager_start(Manager *m);          /* libvirt, journal, first reconcile */
+int manager_reload(Manager *m, char **ret_message);
+
+Pool *manager_find_pool(Manager *m, const char *name);
+Pool *manager_pool_for(Manager *m, const Domain *d);
+Domain *manager_find_domain(Manager *m, const char *uuid_or_name);
+Vf *manager_find_vf(Manager *m, const char *id);
+Vf *manager_find_vf_by_alias(Manager *m, const char *alias);
+Job *manager_find_job(Manager *m, uint64_t id);
+
+/* Runs the scheduler soon (coalesced). */
+void manager_schedule(Manager *m);
+/* Writes the journal now (claims and running jobs). */
+int manager_save(Manager *m);
+
+Port *domain_find_port(Domain *d, const char *mac);
+Port *domain_first_port(Domain *d, bool with_vf);
+bool domain_opted_in(const Domain *d);
+/* Re-reads the domain from libvirt (ports, channel, aliases, policy). */
+int domain_refresh(Domain *d);
+
+void vf_set_state(Vf *vf, VfState state, Port *holder);
+
+/* pool.c: the pool drivers (emulated, sriov); same interface above them. */
+int pool_new(Manager *m, const PoolConfig *config, Pool **ret);
+Pool *pool_free(Pool *p);
+/* The libvirt device XML that plugs 'vf' for 'port'. */
+int pool_device_xml(Vf *vf, const Port *port, char **ret);
+/* Programs the VF for the port (sriov: MAC, VLAN, spoofchk, trust). */
+int pool_program(Vf *vf, const Port *port);
+/* Moves where frames to the port's MAC go: SYNTHETIC, VF, or UNSPECIFIED
+ * (no pin: the switch learns again). */
+int pool_steer(Vf *vf, const Port *port, Vfo__PathKind to);
+/* Back to neutral after an unplug. */
+int pool_release(Vf *vf);
+unsigned pool_count_free(const Pool *p);
+Vf *pool_first_free(Pool *p, const Port *for_port);
+PortState port_get_state(const Port *p);
+void port_set_path(Port *p, Vfo__PathKind path);
+void port_changed(Port *p);             /* emits Domain.Ports */
+void domain_changed(Domain *d, const char *property);
+void pool_changed(Pool *p);

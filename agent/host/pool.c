@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Pools: the emulated pool and SR-IOV pools behind one interface. What
+ * differs is here; everything above (jobs, scheduler, bus) is the same.
+ *
+ *   emulated  "VFs" are emulated PCIe NICs (Model=, e1000e) on Bridge=,
+ *             plugged as <interface type='bridge'>; steering is a static
+ *             sticky FDB entry on the bridge to the tap that should receive.
+ *   sriov     VFs of PFs= or VFs=, plugged as <hostdev managed='yes'>;
+ *             the VF is programmed on its PF (MAC, VLAN, spoofchk, trust);
+ *             Steering=switch moves steering with the VF's MAC on the PF's
+ *             embedded switch (MAC set: frames go to the VF; MAC cleared:
+ *             they go out of the PF's uplink to the synthetic path),
+ *             Steering=bridge pins the MAC to the synthetic tap on Bridge=
+ *             and unpins it for the VF. */
+#include <errno.h>
+#include <net/ethernet.h>
+#include <netinet/ether.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/host/manager.h"
+#include "drivers/sriov.h"
+#include "drivers/vfprog.h"
+#include "lib/log.h"
+
+static Vf *vf_new(Pool *p, const char *id, const char *pf, unsigned index) {
+        Vf *vf = calloc(1, sizeof(*vf));
+        char alias[80];
+        int r;
+
+        if (!vf)
+                return NULL;
+        vf->manager = p->manager;
+        vf->pool = p;
+        vf->index = index;
+        snprintf(vf->id, sizeof(vf->id), "%s", id);
+        snprintf(vf->pf, sizeof(vf->pf), "%s", pf ?: "");
+        /* libvirt user aliases: "ua-" then [A-Za-z0-9_-] */
+        snprintf(alias, sizeof(alias), "%s%s", VIRT_VFO_ALIAS_PREFIX, id);
+        for (char *c = alias + strlen(VIRT_VFO_ALIAS_PREFIX); *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                      *c == '-'))
+                        *c = '_';
+        memcpy(vf->alias, alias, sizeof(vf->alias));
+        r = sd_bus_path_encode("/org/vfo1/vf", id, &vf->path);
+        if (r < 0)
+                return mfree(vf);
+        vf->state = VF_FREE;
+        return vf;
+}
+
+static int pool_add_vf(Pool *p, Vf *vf) {
+        Vf **a;
+
+        if (!vf)
+                return -ENOMEM;
+        a = reallocarray(p->vfs, p->n_vfs + 1, sizeof(Vf *));
+        if (!a) {
+                free(vf->path);
+                free(vf);
+                return -ENOMEM;
+        }
+        p->vfs = a;
+        p->vfs[p->n_vfs++] = vf;
+        return 0;
+}
+
+static int pool_add_sriov_vf(Pool *p, const SriovVf *s) {
+        for (size_t i = 0; i < p->n_vfs; i++)
+                if (strcmp(p->vfs[i]->id, s->pci) == 0)
+                        return 0;
+        return pool_add_vf(p, vf_new(p, s->pci, s->pf_ifname, s->index));
+}
+
+int pool_new(Manager *m, const PoolConfig *config, Pool **ret) {
+        Pool *p;
+        int r = 0;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->manager = m;
+        p->config = *config;
+        r = sd_bus_path_encode("/org/vfo1/pool", config->name, &p->path);
+        if (r < 0)
+                goto fail;
+
+        if (config->type == POOL_TYPE_EMULATED) {
+                for (unsigned i = 0; i < config->count; i++) {
+                        char id[96];
+
+                        snprintf(id, sizeof(id), "%s-%u", config->name, i);
+                        if (strlen(id) >= sizeof(((Vf *) NULL)->id)) {
+                                r = log_error_errno(ENAMETOOLONG, "Pool %s: the name is too long for VF ids.", config->name);
+                                goto fail;
+                        }
+                        r = pool_add_vf(p, vf_new(p, id, NULL, i));
+                        if (r < 0)
+                                goto fail;
+                }
+        } else {
+                for (size_t i = 0; i < config->n_pfs; i++) {
+                        _cleanup_free_ SriovVf *vfs = NULL;
+                        size_t n = 0;
+
+                        r = sriov_list_vfs(config->pfs[i], &vfs, &n);
+                        if (r < 0) {
+                                log_warning_errno(r, "Pool %s: PF %s: %m; its VFs are left out.", config->name,
+                                                  config->pfs[i]);
+                                continue;
+                        }
+                        for (size_t j = 0; j < n; j++) {
+                                r = pool_add_sriov_vf(p, vfs + j);
+                                if (r < 0)
+                                        goto fail;
+                        }
+                }
+                for (size_t i = 0; i < config->n_vfs; i++) {
+                        SriovVf s;
+
+                        r = sriov_get_vf(config->vfs[i], &s);
+                        if (r < 0) {
+                                log_warning_errno(r, "Pool %s: VF %s: %m; left out.", config->name, config->vfs[i]);
+                                continue;
+                        }
+                        r = pool_add_sriov_vf(p, &s);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        *ret = p;
+        return 0;
+fail:
+        pool_free(p);
+        return r;
+}
+
+Pool *pool_free(Pool *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_vfs; i++) {
+                free(p->vfs[i]->path);
+                free(p->vfs[i]);
+        }
+        free(p->vfs);
+        free(p->path);
+        return mfree(p);
+}
+
+int pool_device_xml(Vf *vf, const Port *port, char **ret) {
+        const PoolConfig *c = &vf->pool->config;
+        unsigned dom, bus, slot, fn;
+        int r;
+
+        if (c->type == POOL_TYPE_EMULATED)
+                r = asprintf(ret,
+                             "<interface type='bridge'>\n"
+                             "  <source bridge='%s'/>\n"
+                             "  <mac address='%s'/>\n"
+                             "  <model type='%s'/>\n"
+                             "  <rom enabled='no'/>\n"
+                             "  <alias name='%s'/>\n"
+                             "</interface>\n",
+                             c->bridge, port->mac, c->model, vf->alias);
+        else {
+                if (sscanf(vf->id, "%x:%x:%x.%x", &dom, &bus, &slot, &fn) != 4)
+                        return -EINVAL;
+                r = asprintf(ret,
+                             "<hostdev mode='subsystem' type='pci' managed='yes'>\n"
+                             "  <source><address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/></source>\n"
+                             "  <alias name='%s'/>\n"
+                             "</hostdev>\n",
+                             dom, bus, slot, fn, vf->alias);
+        }
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static bool mac_parse(const char *s, uint8_t ret[static ETH_ALEN]) {
+        struct ether_addr ea;
+
+        if (!ether_aton_r(s, &ea))
+                return false;
+        memcpy(ret, ea.ether_addr_octet, ETH_ALEN);
+        return true;
+}
+
+static int vf_settings_for(const Vf *vf, const Port *port, VfSettings *s) {
+        const PoolConfig *c = &vf->pool->config;
+
+        *s = (VfSettings) {
+                .vlan = c->vlan,
+                .spoofchk = c->spoofchk,
+                .trust = c->trust,
+                .link_state = VF_LINK_STATE_AUTO,
+        };
+        if (port && !mac_parse(port->mac, s->mac))
+                return -EINVAL;
+        return 0;
+}
+
+int pool_program(Vf *vf, const Port *port) {
+        VfSettings s;
+        int r;
+
+        if (vf->pool->config.type == POOL_TYPE_EMULATED)
+                return 0;
+        r = vf_settings_for(vf, port, &s);
+        if (r < 0)
+                return r;
+        r = vfprog_set(vf->pf, vf->index, &s);
+        if (r < 0)
+                return log_error_errno(r, "VF %s: programming on %s vf %u failed: %m", vf->id, vf->pf, vf->index);
+        return 0;
+}
+
+int pool_steer(Vf *vf, const Port *port, Vfo__PathKind to) {
+        const PoolConfig *c = &vf->pool->config;
+        uint8_t mac[ETH_ALEN];
+        const char *tap;
+        int r;
+
+        if (!mac_parse(port->mac, mac))
+                return -EINVAL;
+
+        if (c->type == POOL_TYPE_SRIOV && c->steering == STEERING_SWITCH) {
+                VfSettings s;
+
+                r = vf_settings_for(vf, to == VFO__PATH_KIND__PATH_KIND_SYNTHETIC ? NULL : port, &s);
+                if (r < 0)
+                        return r;
+                r = vfprog_set(vf->pf, vf->index, &s);
+                if (r < 0)
+                        return log_error_errno(r, "VF %s: steering on %s vf %u failed: %m", vf->id, vf->pf,
+                                               vf->index);
+                return 0;
+        }
+
+        /* bridge FDB */
+        if (to == VFO__PATH_KIND__PATH_KIND_SYNTHETIC)
+                tap = port->synthetic_tap;
+        else if (to == VFO__PATH_KIND__PATH_KIND_VF && c->type == POOL_TYPE_EMULATED)
+                tap = port->vf_tap;
+        else
+                tap = NULL;     /* unpin: the bridge learns (sriov: the VF is behind the uplink) */
+
+        if (!tap) {
+                r = fdb_forget(port->synthetic_tap, mac);
+                if (r < 0 && r != -ENOENT)
+                        return log_error_errno(r, "%s: unpinning %s failed: %m", port->synthetic_tap, port->mac);
+                if (port->vf_tap[0]) {
+                        r = fdb_forget(port->vf_tap, mac);
+                        if (r < 0 && r != -ENOENT)
+                                return log_error_errno(r, "%s: unpinning %s failed: %m", port->vf_tap, port->mac);
+                }
+                return 0;
+        }
+        if (!tap[0])
+                return log_error_errno(ENODEV, "%s: no tap known for the %s path of %s.", port->domain->name,
+                                       to == VFO__PATH_KIND__PATH_KIND_VF ? "VF" : "synthetic", port->mac);
+        r = fdb_steer(tap, mac, true);
+        if (r < 0)
+                return log_error_errno(r, "%s: steering %s to %s failed: %m", port->domain->name, port->mac, tap);
+        log_debug("%s: %s steered to %s.", port->domain->name, port->mac, tap);
+        return 0;
+}
+
+int pool_release(Vf *vf) {
+        VfSettings s;
+        int r;
+
+        if (vf->pool->config.type == POOL_TYPE_EMULATED)
+                return 0;
+        vf_settings_neutral(&s);
+        r = vfprog_set(vf->pf, vf->index, &s);
+        if (r < 0)
+                return log_error_errno(r, "VF %s: reset on %s vf %u failed: %m", vf->id, vf->pf, vf->index);
+        return 0;
+}
