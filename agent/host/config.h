@@ -6,9 +6,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/macro.h"
 #include "lib/time-util.h"
+
+/* The defaults and limits named in the comments below. */
+#define CONFIG_STATE_DIRECTORY_DEFAULT "/var/lib/vfo"
+#define CONFIG_PREEMPT_MARGIN_DEFAULT 10U
+#define CONFIG_PREEMPT_MARGIN_MAX 1000U
+#define CONFIG_REASSIGN_INTERVAL_DEFAULT (30 * USEC_PER_SEC)
+#define CONFIG_AGENT_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
+#define CONFIG_UNPLUG_TIMEOUT_DEFAULT (20 * USEC_PER_SEC)
+#define CONFIG_TIMEOUT_MAX (3600 * USEC_PER_SEC)
+#define CONFIG_ADMIN_GROUP_DEFAULT "vfo"
+#define CONFIG_MODEL_DEFAULT "e1000e"
+#define CONFIG_POOL_COUNT_MAX 4096U
+#define CONFIG_VLAN_MAX 4094U
 
 typedef enum PoolType {
         POOL_TYPE_SRIOV,        /* real VFs of one or more PFs */
@@ -77,4 +91,7 @@ int config_load(const char *path, Config **ret, char **ret_message);
 int config_parse(FILE *f, const char *name, Config **ret, char **ret_message);
 Config *config_free(Config *c);
 DEFINE_CLEANUP_FUNC(Config, config_free);
+/* The pool named 'name'; NULL: the default pool (config_default_pool()). */
 const PoolConfig *config_find_pool(const Config *c, const char *name);
+/* DefaultPool=, or the first pool; NULL when there are no pools. */
+const PoolConfig *config_default_pool(const Config *c);

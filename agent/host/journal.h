@@ -43,7 +43,15 @@ typedef struct JournalState {
 void journal_state_done(JournalState *s);
 
 /* Reads 'path'. A missing file is an empty state (0). A malformed file is
- * -EBADMSG with "FILE:LINE: reason" in 'ret_message'. */
+ * -EBADMSG with "FILE:LINE: reason" in 'ret_message'; other errors say
+ * "FILE: reason". On any error 'ret' is left empty. Free with
+ * journal_state_done(). */
 int journal_read(const char *path, JournalState *ret, char **ret_message);
-/* Writes 'state' atomically to 'path' (tmp + fsync + rename + fsync dir). */
+/* Writes 'state' atomically to 'path' (tmp + fsync + rename + fsync dir).
+ * Returns 0 or a negative errno. -EINVAL: 'state' holds something
+ * journal_read() would refuse (a bad field, a VF claimed twice, a job id
+ * twice or not below next_job_id); nothing is written. On any other failure
+ * before the rename, 'path' keeps its old content and "PATH.tmp" is removed.
+ * A failing fsync of the directory after the rename returns its errno: the
+ * new state is in place but may not survive a power loss. */
 int journal_write(const char *path, const JournalState *state);
