@@ -82,6 +82,13 @@ int virt_domain_parse_xml(const char *xml, VirtDomain *ret);
 /* The element virt_set_policy() writes (for tests and for the docs). */
 int virt_policy_format(const VirtPolicy *p, char **ret);
 
+/* Pure: the <interface> of 'domain_xml' with 'mac' (any case) whose alias
+ * does not start with VIRT_VFO_ALIAS_PREFIX, serialized with exactly one
+ * <link state='up|down'/>: the device XML virt_set_link() passes to
+ * virDomainUpdateDeviceFlags(). -ENOENT if there is no such interface,
+ * -EBADMSG on malformed XML. */
+int virt_interface_set_link_xml(const char *domain_xml, const char *mac, bool up, char **ret);
+
 typedef struct VirtCallbacks {
         /* The connection came up (after every reconnect) or went down. */
         void (*connection)(Virt *v, bool up, void *userdata);
@@ -100,10 +107,15 @@ typedef struct VirtCallbacks {
 int virt_event_register(sd_event *event);
 
 /* Opens 'uri' (NULL: libvirt's default) now if it can, else keeps retrying
- * from a timer. Returns 0 even if libvirtd is not there yet. */
+ * from a timer. Returns 0 even if libvirtd is not there yet. cb->connection
+ * is never called from inside virt_new(): "up" comes from the loop (before
+ * any domain event of that connection), also for the first connection. */
 int virt_new(sd_event *event, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret);
+/* Closes the connection; calls no callback. */
 Virt *virt_free(Virt *v);
 bool virt_is_connected(Virt *v);
+/* The URI given to virt_new(); if that was NULL, the one libvirt chose at
+ * the first connection (NULL until then). Valid until virt_free(). */
 const char *virt_get_uri(Virt *v);
 
 /* Every domain (running or not), parsed. */

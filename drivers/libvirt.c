@@ -1,0 +1,1578 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libvirt through its C API, with sd-event as libvirt's event loop; see libvirt.h. */
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xpath.h>
+
+#include "drivers/libvirt.h"
+#include "lib/log.h"
+#include "lib/macro.h"
+#include "lib/string-table.h"
+
+#define USEC_PER_MSEC UINT64_C(1000)
+#define USEC_PER_SEC UINT64_C(1000000)
+#define VIRT_BACKOFF_MIN_USEC (500 * USEC_PER_MSEC)
+#define VIRT_BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
+#define VIRT_AGENT_CHANNEL "org.vfo.agent.0"
+#define VIRT_PRIORITY_DEFAULT 100U
+#define VIRT_PRIORITY_MAX 1000U
+#define sizeof_field(type, member) sizeof(((type *) 0)->member)
+
+static const char *const virt_domain_state_table[_VIRT_DOMAIN_STATE_MAX] = {
+        [VIRT_DOMAIN_SHUTOFF] = "shutoff",
+        [VIRT_DOMAIN_RUNNING] = "running",
+        [VIRT_DOMAIN_PAUSED] = "paused",
+        [VIRT_DOMAIN_OTHER] = "other",
+};
+
+DEFINE_STRING_TABLE_TO_STRING(virt_domain_state, VirtDomainState, _VIRT_DOMAIN_STATE_MAX);
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+                abort();
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/*****************************************************************************
+ * libvirt's event loop on sd-event
+ *
+ * Every handle and timeout libvirt adds is one sd-event source, kept in a
+ * table by its id. A handle polls a dup() of libvirt's fd: libvirt may
+ * register one fd more than once (epoll would refuse), and a closed-and-reused
+ * fd number can then never confuse two registrations. The 'ff' callbacks of
+ * removed handles and timeouts run later from a clean stack: from a defer
+ * source, or at the end of virt_free() when that is not called from inside a
+ * libvirt callback. */
+
+typedef struct VirtWatch {
+        int id;
+        bool is_timeout;
+        sd_event_source *source;
+        int fd;                         /* libvirt's fd (handles) */
+        int frequency;                  /* ms; -1 disabled, 0 every iteration (timeouts) */
+        virEventHandleCallback handle_cb;
+        virEventTimeoutCallback timeout_cb;
+        void *opaque;
+        virFreeCallback ff;
+} VirtWatch;
+
+typedef struct VirtPendingFree {
+        struct VirtPendingFree *next;
+        virFreeCallback ff;
+        void *opaque;
+} VirtPendingFree;
+
+static sd_event *virt_event;
+static sd_event_source *virt_free_source;
+static VirtWatch **virt_watches;
+static size_t virt_n_watches, virt_n_watches_allocated;
+static int virt_watch_next_id = 1;
+static VirtPendingFree *virt_pending_first, *virt_pending_last;
+/* >0 while one of libvirt's handle or timeout callbacks runs on our stack */
+static unsigned virt_dispatch_depth;
+
+static uint32_t virt_events_to_epoll(int events) {
+        uint32_t e = 0;
+
+        if (events & VIR_EVENT_HANDLE_READABLE)
+                e |= EPOLLIN;
+        if (events & VIR_EVENT_HANDLE_WRITABLE)
+                e |= EPOLLOUT;
+        if (events & VIR_EVENT_HANDLE_ERROR)
+                e |= EPOLLERR;
+        if (events & VIR_EVENT_HANDLE_HANGUP)
+                e |= EPOLLHUP;
+        return e;
+}
+
+static int virt_events_from_epoll(uint32_t e) {
+        int events = 0;
+
+        if (e & (EPOLLIN | EPOLLPRI))
+                events |= VIR_EVENT_HANDLE_READABLE;
+        if (e & EPOLLOUT)
+                events |= VIR_EVENT_HANDLE_WRITABLE;
+        if (e & EPOLLERR)
+                events |= VIR_EVENT_HANDLE_ERROR;
+        if (e & (EPOLLHUP | EPOLLRDHUP))
+                events |= VIR_EVENT_HANDLE_HANGUP;
+        return events;
+}
+
+static void virt_flush_pending_frees(void) {
+        VirtPendingFree *p;
+
+        /* An 'ff' may remove more watches: those are appended and run here too. */
+        while ((p = virt_pending_first)) {
+                virt_pending_first = p->next;
+                if (!virt_pending_first)
+                        virt_pending_last = NULL;
+                p->ff(p->opaque);
+                free(p);
+        }
+}
+
+static int virt_free_handler(sd_event_source *s, void *userdata) {
+        virt_flush_pending_frees();
+        return 0;
+}
+
+static void virt_defer_free(virFreeCallback ff, void *opaque) {
+        VirtPendingFree *p;
+        int r;
+
+        if (!ff)
+                return;
+
+        p = malloc(sizeof(*p));
+        if (!p) {
+                /* Calling 'ff' from inside libvirt could deadlock it: leak instead. */
+                log_oom();
+                return;
+        }
+        *p = (VirtPendingFree) { .ff = ff, .opaque = opaque };
+        if (virt_pending_last)
+                virt_pending_last->next = p;
+        else
+                virt_pending_first = p;
+        virt_pending_last = p;
+
+        /* After the loop finished (-ESTALE), virt_free() runs them. */
+        r = sd_event_source_set_enabled(virt_free_source, SD_EVENT_ONESHOT);
+        if (r < 0 && r != -ESTALE)
+                log_warning_errno(r, "Failed to schedule libvirt's free callbacks: %m");
+}
+
+static VirtWatch *virt_watch_free(VirtWatch *w) {
+        if (!w)
+                return NULL;
+        sd_event_source_disable_unref(w->source);
+        return mfree(w);
+}
+DEFINE_CLEANUP_FUNC(VirtWatch, virt_watch_free);
+
+static int virt_watch_add(VirtWatch *w) {
+        if (virt_n_watches == virt_n_watches_allocated) {
+                size_t k = virt_n_watches_allocated ? virt_n_watches_allocated * 2 : 16;
+                VirtWatch **a = reallocarray(virt_watches, k, sizeof(VirtWatch *));
+
+                if (!a)
+                        return -ENOMEM;
+                virt_watches = a;
+                virt_n_watches_allocated = k;
+        }
+
+        w->id = virt_watch_next_id;
+        virt_watch_next_id = virt_watch_next_id == INT_MAX ? 1 : virt_watch_next_id + 1;
+        virt_watches[virt_n_watches++] = w;
+        return w->id;
+}
+
+static ssize_t virt_watch_find(int id, bool is_timeout) {
+        for (size_t i = 0; i < virt_n_watches; i++)
+                if (virt_watches[i]->id == id && virt_watches[i]->is_timeout == is_timeout)
+                        return (ssize_t) i;
+        return -1;
+}
+
+/* Takes the watch out of the table, stops its source, defers its 'ff'. */
+static int virt_watch_remove(int id, bool is_timeout) {
+        ssize_t i = virt_watch_find(id, is_timeout);
+        VirtWatch *w;
+
+        if (i < 0)
+                return -1;
+
+        w = virt_watches[i];
+        memmove(virt_watches + i, virt_watches + i + 1,
+                (virt_n_watches - (size_t) i - 1) * sizeof(VirtWatch *));
+        virt_n_watches--;
+
+        virt_defer_free(w->ff, w->opaque);
+        virt_watch_free(w);
+        return 0;
+}
+
+static int virt_io_handler(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        VirtWatch *w = userdata;
+
+        /* 'w' may be gone once the callback returns. */
+        virt_dispatch_depth++;
+        w->handle_cb(w->id, w->fd, virt_events_from_epoll(revents), w->opaque);
+        virt_dispatch_depth--;
+        return 0;
+}
+
+static int virt_handle_set_events(VirtWatch *w, int events) {
+        int r;
+
+        if (events == 0)
+                /* epoll reports errors and hangups even for an empty mask. */
+                return sd_event_source_set_enabled(w->source, SD_EVENT_OFF);
+
+        r = sd_event_source_set_io_events(w->source, virt_events_to_epoll(events));
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(w->source, SD_EVENT_ON);
+}
+
+static int virt_add_handle(int fd, int events, virEventHandleCallback cb, void *opaque, virFreeCallback ff) {
+        _cleanup_(virt_watch_freep) VirtWatch *w = NULL;
+        _cleanup_close_ int copy = -EBADF;
+        int r;
+
+        if (!virt_event || fd < 0 || !cb)
+                return -1;
+
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0) {
+                log_debug_errno(errno, "Failed to duplicate libvirt's fd %d: %m", fd);
+                return -1;
+        }
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -1;
+        *w = (VirtWatch) { .fd = fd, .handle_cb = cb, .opaque = opaque, .ff = ff };
+
+        r = sd_event_add_io(virt_event, &w->source, copy, virt_events_to_epoll(events), virt_io_handler, w);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to watch libvirt's fd %d: %m", fd);
+                return -1;
+        }
+        r = sd_event_source_set_io_fd_own(w->source, true);
+        if (r < 0)
+                return -1;
+        TAKE_FD(copy);
+        (void) sd_event_source_set_description(w->source, "libvirt-handle");
+
+        if (events == 0 && sd_event_source_set_enabled(w->source, SD_EVENT_OFF) < 0)
+                return -1;
+
+        r = virt_watch_add(w);
+        if (r < 0)
+                return -1;
+        TAKE_PTR(w);
+        return r;
+}
+
+static void virt_update_handle(int watch, int events) {
+        ssize_t i = virt_watch_find(watch, false);
+        int r;
+
+        if (i < 0)
+                return;
+        r = virt_handle_set_events(virt_watches[i], events);
+        /* -ESTALE: the loop has finished (shutdown); nothing runs any more anyway. */
+        if (r < 0 && r != -ESTALE)
+                log_warning_errno(r, "Failed to update libvirt's watch %d: %m", watch);
+}
+
+static int virt_remove_handle(int watch) {
+        return virt_watch_remove(watch, false);
+}
+
+/* Arms the source for the next expiry: 0 ms means "on every iteration",
+ * which an elapsed time (1 µs after boot) gives with sd-event. */
+static int virt_timeout_arm(VirtWatch *w) {
+        int r;
+
+        if (w->frequency < 0)
+                return sd_event_source_set_enabled(w->source, SD_EVENT_OFF);
+
+        r = sd_event_source_set_time(
+                w->source, w->frequency == 0 ? 1 : now_usec() + (uint64_t) w->frequency * USEC_PER_MSEC);
+        if (r < 0)
+                return r;
+        return sd_event_source_set_enabled(w->source, SD_EVENT_ON);
+}
+
+static int virt_time_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        VirtWatch *w = userdata;
+        int r;
+
+        r = virt_timeout_arm(w);
+        if (r < 0)
+                log_warning_errno(r, "Failed to re-arm libvirt's timeout %d: %m", w->id);
+
+        virt_dispatch_depth++;
+        w->timeout_cb(w->id, w->opaque);
+        virt_dispatch_depth--;
+        return 0;
+}
+
+static int virt_add_timeout(int frequency, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff) {
+        _cleanup_(virt_watch_freep) VirtWatch *w = NULL;
+        int r;
+
+        if (!virt_event || !cb)
+                return -1;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -1;
+        *w = (VirtWatch) {
+                .is_timeout = true,
+                .fd = -EBADF,
+                .frequency = frequency,
+                .timeout_cb = cb,
+                .opaque = opaque,
+                .ff = ff,
+        };
+
+        /* Accuracy 1 µs: sd-event's default (250 ms) would delay "0 ms". */
+        r = sd_event_add_time(virt_event, &w->source, CLOCK_MONOTONIC, 1, 1, virt_time_handler, w);
+        if (r < 0) {
+                log_debug_errno(r, "Failed to add libvirt's timeout: %m");
+                return -1;
+        }
+        (void) sd_event_source_set_description(w->source, "libvirt-timeout");
+
+        if (virt_timeout_arm(w) < 0)
+                return -1;
+
+        r = virt_watch_add(w);
+        if (r < 0)
+                return -1;
+        TAKE_PTR(w);
+        return r;
+}
+
+static void virt_update_timeout(int timer, int frequency) {
+        ssize_t i = virt_watch_find(timer, true);
+        int r;
+
+        if (i < 0)
+                return;
+        virt_watches[i]->frequency = frequency;
+        r = virt_timeout_arm(virt_watches[i]);
+        if (r < 0 && r != -ESTALE)
+                log_warning_errno(r, "Failed to update libvirt's timeout %d: %m", timer);
+}
+
+static int virt_remove_timeout(int timer) {
+        return virt_watch_remove(timer, true);
+}
+
+static void virt_error_silence(void *userdata, virErrorPtr error) {
+        /* libvirt would print every error to stderr; callers log them. */
+}
+
+int virt_event_register(sd_event *event) {
+        int r;
+
+        assert(event);
+
+        if (virt_event)
+                return virt_event == event ? 0 : -EBUSY;
+
+        if (virInitialize() < 0)
+                return log_error_errno(EIO, "Failed to initialize libvirt: %s", virGetLastErrorMessage());
+        virSetErrorFunc(NULL, virt_error_silence);
+
+        r = sd_event_add_defer(event, &virt_free_source, virt_free_handler, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add libvirt's free source: %m");
+        (void) sd_event_source_set_description(virt_free_source, "libvirt-free");
+        r = sd_event_source_set_enabled(virt_free_source, SD_EVENT_OFF);
+        if (r < 0) {
+                virt_free_source = sd_event_source_unref(virt_free_source);
+                return log_error_errno(r, "Failed to set up libvirt's free source: %m");
+        }
+
+        /* Kept for the life of the process: libvirt may add and remove
+         * watches until the very end. */
+        virt_event = sd_event_ref(event);
+        virEventRegisterImpl(virt_add_handle, virt_update_handle, virt_remove_handle, virt_add_timeout,
+                             virt_update_timeout, virt_remove_timeout);
+        return 0;
+}
+
+/*****************************************************************************
+ * libvirt errors */
+
+static int virt_errno(const virError *e) {
+        if (!e)
+                return -EIO;
+
+        switch (e->code) {
+        case VIR_ERR_OK:
+                return -EIO;
+        case VIR_ERR_NO_MEMORY:
+                return -ENOMEM;
+        case VIR_ERR_NO_SUPPORT:
+        case VIR_ERR_OPERATION_UNSUPPORTED:
+        case VIR_ERR_ARGUMENT_UNSUPPORTED:
+        case VIR_ERR_CONFIG_UNSUPPORTED:
+                return -EOPNOTSUPP;
+        case VIR_ERR_NO_DOMAIN:
+        case VIR_ERR_DEVICE_MISSING:
+                return -ENOENT;
+        case VIR_ERR_NO_DOMAIN_METADATA:
+                return -ENODATA;
+        case VIR_ERR_INVALID_ARG:
+        case VIR_ERR_XML_ERROR:
+        case VIR_ERR_XML_DETAIL:
+        case VIR_ERR_XML_INVALID_SCHEMA:
+        case VIR_ERR_INVALID_MAC:
+        case VIR_ERR_INVALID_DOMAIN:
+                return -EINVAL;
+        case VIR_ERR_OPERATION_INVALID:
+                /* e.g. "domain is not running" */
+                return -ESRCH;
+        case VIR_ERR_OPERATION_DENIED:
+        case VIR_ERR_ACCESS_DENIED:
+        case VIR_ERR_AUTH_FAILED:
+        case VIR_ERR_AUTH_CANCELLED:
+        case VIR_ERR_AUTH_UNAVAILABLE:
+                return -EACCES;
+        case VIR_ERR_OPERATION_TIMEOUT:
+        case VIR_ERR_AGENT_UNRESPONSIVE:
+                return -ETIMEDOUT;
+        case VIR_ERR_RESOURCE_BUSY:
+        case VIR_ERR_DOM_EXIST:
+                return -EBUSY;
+        case VIR_ERR_NO_CONNECT:
+        case VIR_ERR_INVALID_CONN:
+                return -ENOTCONN;
+        case VIR_ERR_RPC:
+                return -EPROTO;
+        case VIR_ERR_SYSTEM_ERROR:
+                return e->int1 > 0 ? -e->int1 : -EIO;
+        default:
+                return -EIO;
+        }
+}
+
+static bool virt_error_is_connection(const virError *e) {
+        if (!e)
+                return false;
+        switch (e->code) {
+        case VIR_ERR_NO_CONNECT:
+        case VIR_ERR_INVALID_CONN:
+        case VIR_ERR_RPC:
+        case VIR_ERR_SYSTEM_ERROR:
+                return true;
+        default:
+                return false;
+        }
+}
+
+static void virt_mark_lost(Virt *v, const char *reason);
+static bool virt_conn_alive(Virt *v);
+
+/* The level for virt_error() that depends on the error: -ENOENT (no such
+ * domain or device) at debug, anything else at warning. */
+#define VIRT_LOG_AUTO (-1)
+
+/* Logs libvirt's last error at 'level' after "<what>: " and returns it as a
+ * negative errno. A connection-level error on a dead connection starts the
+ * reconnect. */
+_printf_(3, 4) static int virt_error(Virt *v, int level, const char *format, ...) {
+        const virError *e = virGetLastError();
+        char what[512];
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        (void) vsnprintf(what, sizeof(what), format, ap);
+        va_end(ap);
+
+        r = virt_errno(e);
+        if (level < 0)
+                level = r == -ENOENT ? LOG_DEBUG : LOG_WARNING;
+        log_full_errno(level, r, "%s: %s", what, e && e->message ? e->message : "unknown libvirt error");
+
+        if (v && virt_error_is_connection(e) && !virt_conn_alive(v))
+                virt_mark_lost(v, "error");
+        return r;
+}
+
+/*****************************************************************************
+ * Domain XML (pure) */
+
+_printf_(2, 3) static void virt_xml_silence(void *ctx, const char *msg, ...) {
+}
+
+static void virt_xml_init(void) {
+        /* libxml2 prints parse and XPath errors to stderr by default. */
+        xmlSetGenericErrorFunc(NULL, virt_xml_silence);
+}
+
+static void virt_xml_doc_freep(xmlDoc **p) {
+        if (*p)
+                xmlFreeDoc(*p);
+}
+
+static void virt_xpath_context_freep(xmlXPathContext **p) {
+        if (*p)
+                xmlXPathFreeContext(*p);
+}
+
+static void virt_xpath_object_freep(xmlXPathObject **p) {
+        if (*p)
+                xmlXPathFreeObject(*p);
+}
+
+static void virt_xml_charp(xmlChar **p) {
+        if (*p)
+                xmlFree(*p);
+}
+
+static void virt_xml_buffer_freep(xmlBuffer **p) {
+        if (*p)
+                xmlBufferFree(*p);
+}
+
+static int virt_xml_parse(const char *xml, xmlDoc **ret_doc, xmlXPathContext **ret_ctx) {
+        _cleanup_(virt_xml_doc_freep) xmlDoc *doc = NULL;
+        xmlXPathContext *ctx;
+        xmlNode *root;
+        size_t len;
+
+        if (!xml)
+                return -EINVAL;
+        len = strlen(xml);
+        if (len > INT_MAX)
+                return -E2BIG;
+
+        virt_xml_init();
+        doc = xmlReadMemory(xml, (int) len, "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc)
+                return -EBADMSG;
+        root = xmlDocGetRootElement(doc);
+        if (!root || root->ns || !xmlStrEqual(root->name, BAD_CAST "domain"))
+                return -EBADMSG;
+
+        ctx = xmlXPathNewContext(doc);
+        if (!ctx)
+                return -ENOMEM;
+
+        *ret_doc = TAKE_PTR(doc);
+        *ret_ctx = ctx;
+        return 0;
+}
+
+/* The node set of 'expr'; *ret_nodes NULL if it is empty. */
+static int virt_xpath_nodes(xmlXPathContext *ctx, const char *expr, xmlXPathObject **ret,
+                            xmlNodeSet **ret_nodes) {
+        xmlXPathObject *obj;
+
+        obj = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+        if (!obj)
+                return -ENOMEM;
+        if (obj->type != XPATH_NODESET) {
+                xmlXPathFreeObject(obj);
+                return -EINVAL;
+        }
+        *ret = obj;
+        *ret_nodes = obj->nodesetval && obj->nodesetval->nodeNr > 0 ? obj->nodesetval : NULL;
+        return 0;
+}
+
+/* The string value of 'expr' (a "string(…)" expression) at 'node', newly
+ * allocated; "" if nothing matches. */
+static int virt_xpath_strdup(xmlXPathContext *ctx, xmlNode *node, const char *expr, char **ret) {
+        _cleanup_(virt_xpath_object_freep) xmlXPathObject *obj = NULL;
+        char *s;
+
+        obj = xmlXPathNodeEval(node, BAD_CAST expr, ctx);
+        if (!obj)
+                return -ENOMEM;
+        if (obj->type != XPATH_STRING)
+                return -EINVAL;
+        s = strdup(obj->stringval ? (const char *) obj->stringval : "");
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int virt_copy_field(char *buf, size_t size, const char *s) {
+        size_t n = strlen(s);
+
+        if (n >= size) {
+                buf[0] = 0;
+                return -ENAMETOOLONG;
+        }
+        memcpy(buf, s, n + 1);
+        return 0;
+}
+
+/* Like virt_xpath_strdup(), into a fixed buffer; -ENAMETOOLONG leaves "". */
+static int virt_xpath_field(xmlXPathContext *ctx, xmlNode *node, const char *expr, char *buf, size_t size) {
+        _cleanup_free_ char *s = NULL;
+        int r;
+
+        r = virt_xpath_strdup(ctx, node, expr, &s);
+        if (r < 0) {
+                buf[0] = 0;
+                return r;
+        }
+        return virt_copy_field(buf, size, s);
+}
+
+static void virt_ascii_lower(char *s) {
+        for (; *s; s++)
+                if (*s >= 'A' && *s <= 'Z')
+                        *s = (char) (*s - 'A' + 'a');
+}
+
+static int virt_parse_interface(xmlXPathContext *ctx, xmlNode *node, VirtInterface *ret) {
+        static const struct {
+                const char *expr;
+                size_t offset, size;
+        } fields[] = {
+#define FIELD(expr, member) { expr, offsetof(VirtInterface, member), sizeof_field(VirtInterface, member) }
+                FIELD("string(@type)", type),
+                FIELD("string(mac/@address)", mac),
+                FIELD("string(model/@type)", model),
+                FIELD("string(alias/@name)", alias),
+                FIELD("string(target/@dev)", target),
+#undef FIELD
+        };
+        VirtInterface iface = {};
+        char buf[32];
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                r = virt_xpath_field(ctx, node, fields[i].expr, (char *) &iface + fields[i].offset,
+                                     fields[i].size);
+                if (r == -ENAMETOOLONG)
+                        log_warning("Domain XML: interface %s too long, ignored.", fields[i].expr);
+                else if (r < 0)
+                        return r;
+        }
+        virt_ascii_lower(iface.mac);
+        if (iface.mac[0] && strlen(iface.mac) != 17) {
+                log_warning("Domain XML: interface MAC '%s' is not a MAC address, ignored.", iface.mac);
+                iface.mac[0] = 0;
+        }
+
+        r = virt_xpath_field(ctx, node, "string(link/@state)", buf, sizeof(buf));
+        if (r < 0 && r != -ENAMETOOLONG)
+                return r;
+        iface.link_down = strcmp(buf, "down") == 0;
+
+        r = virt_xpath_field(ctx, node, "string(teaming/@type)", buf, sizeof(buf));
+        if (r < 0 && r != -ENAMETOOLONG)
+                return r;
+        iface.teaming_persistent = strcmp(buf, "persistent") == 0;
+
+        *ret = iface;
+        return 0;
+}
+
+static int virt_parse_priority(const char *s, unsigned *ret) {
+        unsigned v = 0;
+
+        if (!s[0] || strlen(s) > 4)
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned) (*p - '0');
+        }
+        if (v > VIRT_PRIORITY_MAX)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int virt_parse_bool(const char *s, bool *ret) {
+        if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+                *ret = true;
+        else if (strcmp(s, "no") == 0 || strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+                *ret = false;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* -EINVAL for a bad attribute: the caller logs and treats the policy as absent. */
+static int virt_parse_policy(xmlNode *node, VirtPolicy *ret) {
+        _cleanup_(virt_xml_charp) xmlChar *pool = NULL, *priority = NULL, *required = NULL;
+        VirtPolicy p = { .present = true, .priority = VIRT_PRIORITY_DEFAULT };
+
+        pool = xmlGetNoNsProp(node, BAD_CAST "pool");
+        priority = xmlGetNoNsProp(node, BAD_CAST "priority");
+        required = xmlGetNoNsProp(node, BAD_CAST "required");
+
+        if (pool && virt_copy_field(p.pool, sizeof(p.pool), (const char *) pool) < 0) {
+                log_warning("Domain XML: vfo policy pool name is too long.");
+                return -EINVAL;
+        }
+        if (priority && virt_parse_priority((const char *) priority, &p.priority) < 0) {
+                log_warning("Domain XML: vfo policy priority '%s' is not a number 0…%u.", (const char *) priority,
+                            VIRT_PRIORITY_MAX);
+                return -EINVAL;
+        }
+        if (required && virt_parse_bool((const char *) required, &p.required) < 0) {
+                log_warning("Domain XML: vfo policy required='%s' is not yes or no.", (const char *) required);
+                return -EINVAL;
+        }
+
+        *ret = p;
+        return 0;
+}
+
+void virt_domain_done(VirtDomain *d) {
+        if (!d)
+                return;
+
+        d->interfaces = mfree(d->interfaces);
+        d->n_interfaces = 0;
+        d->channel_path = mfree(d->channel_path);
+        for (size_t i = 0; i < d->n_vfo_aliases; i++)
+                free(d->vfo_aliases[i]);
+        d->vfo_aliases = mfree(d->vfo_aliases);
+        d->n_vfo_aliases = 0;
+}
+
+void virt_domain_free_array(VirtDomain *a, size_t n) {
+        if (!a)
+                return;
+        for (size_t i = 0; i < n; i++)
+                virt_domain_done(&a[i]);
+        free(a);
+}
+
+#define VIRT_XPATH_INTERFACES "/domain/devices/interface"
+#define VIRT_XPATH_CHANNEL                                                                               \
+        "/domain/devices/channel[@type='unix'][target[@type='virtio' and @name='" VIRT_AGENT_CHANNEL \
+        "']]"
+#define VIRT_XPATH_VFO_ALIASES "/domain/devices/*/alias[starts-with(@name,'" VIRT_VFO_ALIAS_PREFIX "')]"
+#define VIRT_XPATH_POLICY \
+        "/domain/metadata/*[namespace-uri()='" VIRT_METADATA_URI "' and local-name()='policy']"
+
+int virt_domain_parse_xml(const char *xml, VirtDomain *ret) {
+        _cleanup_(virt_xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(virt_xpath_context_freep) xmlXPathContext *ctx = NULL;
+        _cleanup_(virt_domain_done) VirtDomain d = { .id = -1, .state = _VIRT_DOMAIN_STATE_INVALID };
+        _cleanup_(virt_xpath_object_freep) xmlXPathObject *ifaces = NULL, *channels = NULL, *aliases = NULL,
+                                                          *policies = NULL;
+        xmlNodeSet *nodes;
+        xmlNode *root;
+        char *path;
+        int r;
+
+        assert(ret);
+
+        r = virt_xml_parse(xml, &doc, &ctx);
+        if (r < 0)
+                return r;
+        root = xmlDocGetRootElement(doc);
+
+        r = virt_xpath_field(ctx, root, "string(/domain/uuid)", d.uuid, sizeof(d.uuid));
+        if (r == -ENAMETOOLONG || (r >= 0 && strlen(d.uuid) != 36))
+                return -EBADMSG;
+        if (r < 0)
+                return r;
+        virt_ascii_lower(d.uuid);
+        r = virt_xpath_field(ctx, root, "string(/domain/name)", d.name, sizeof(d.name));
+        if (r == -ENAMETOOLONG || (r >= 0 && !d.name[0]))
+                return -EBADMSG;
+        if (r < 0)
+                return r;
+
+        r = virt_xpath_nodes(ctx, VIRT_XPATH_INTERFACES, &ifaces, &nodes);
+        if (r < 0)
+                return r;
+        if (nodes) {
+                d.interfaces = calloc((size_t) nodes->nodeNr, sizeof(VirtInterface));
+                if (!d.interfaces)
+                        return -ENOMEM;
+                for (int i = 0; i < nodes->nodeNr; i++) {
+                        r = virt_parse_interface(ctx, nodes->nodeTab[i], &d.interfaces[d.n_interfaces]);
+                        if (r < 0)
+                                return r;
+                        d.n_interfaces++;
+                }
+        }
+
+        r = virt_xpath_nodes(ctx, VIRT_XPATH_CHANNEL, &channels, &nodes);
+        if (r < 0)
+                return r;
+        if (nodes) {
+                r = virt_xpath_strdup(ctx, nodes->nodeTab[0], "string(source/@path)", &path);
+                if (r < 0)
+                        return r;
+                if (path[0])
+                        d.channel_path = path;
+                else
+                        free(path);
+        }
+
+        r = virt_xpath_nodes(ctx, VIRT_XPATH_VFO_ALIASES, &aliases, &nodes);
+        if (r < 0)
+                return r;
+        if (nodes) {
+                d.vfo_aliases = calloc((size_t) nodes->nodeNr, sizeof(char *));
+                if (!d.vfo_aliases)
+                        return -ENOMEM;
+                for (int i = 0; i < nodes->nodeNr; i++) {
+                        _cleanup_(virt_xml_charp) xmlChar *name = NULL;
+
+                        name = xmlGetNoNsProp(nodes->nodeTab[i], BAD_CAST "name");
+                        if (!name)
+                                continue;
+                        d.vfo_aliases[d.n_vfo_aliases] = strdup((const char *) name);
+                        if (!d.vfo_aliases[d.n_vfo_aliases])
+                                return -ENOMEM;
+                        d.n_vfo_aliases++;
+                }
+        }
+
+        r = virt_xpath_nodes(ctx, VIRT_XPATH_POLICY, &policies, &nodes);
+        if (r < 0)
+                return r;
+        if (nodes && virt_parse_policy(nodes->nodeTab[0], &d.policy) < 0) {
+                log_warning("Domain %s (%s): ignoring its invalid vfo policy.", d.name, d.uuid);
+                d.policy = (VirtPolicy) {};
+        }
+
+        *ret = d;
+        d = (VirtDomain) {};
+        return 0;
+}
+
+int virt_policy_format(const VirtPolicy *p, char **ret) {
+        _cleanup_(virt_xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(virt_xml_buffer_freep) xmlBuffer *buf = NULL;
+        char priority[16];
+        xmlNode *node;
+        char *s;
+
+        assert(p);
+        assert(ret);
+
+        if (p->priority > VIRT_PRIORITY_MAX)
+                return -EINVAL;
+        if (!memchr(p->pool, 0, sizeof(p->pool)))
+                return -EINVAL;
+        /* Only what an XML 1.0 attribute can carry. */
+        if (!xmlCheckUTF8((const unsigned char *) p->pool))
+                return -EINVAL;
+        for (const char *c = p->pool; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return -EINVAL;
+
+        virt_xml_init();
+        doc = xmlNewDoc(BAD_CAST "1.0");
+        if (!doc)
+                return -ENOMEM;
+        node = xmlNewDocNode(doc, NULL, BAD_CAST "policy", NULL);
+        if (!node)
+                return -ENOMEM;
+        xmlDocSetRootElement(doc, node);
+
+        (void) snprintf(priority, sizeof(priority), "%u", p->priority);
+        if (!xmlNewProp(node, BAD_CAST "pool", BAD_CAST p->pool) ||
+            !xmlNewProp(node, BAD_CAST "priority", BAD_CAST priority) ||
+            !xmlNewProp(node, BAD_CAST "required", BAD_CAST(p->required ? "yes" : "no")))
+                return -ENOMEM;
+
+        buf = xmlBufferCreate();
+        if (!buf)
+                return -ENOMEM;
+        if (xmlNodeDump(buf, doc, node, 0, 0) < 0)
+                return -ENOMEM;
+
+        s = strdup((const char *) xmlBufferContent(buf));
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+int virt_interface_set_link_xml(const char *domain_xml, const char *mac, bool up, char **ret) {
+        _cleanup_(virt_xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(virt_xpath_context_freep) xmlXPathContext *ctx = NULL;
+        _cleanup_(virt_xpath_object_freep) xmlXPathObject *ifaces = NULL;
+        _cleanup_(virt_xml_buffer_freep) xmlBuffer *buf = NULL;
+        xmlNode *found = NULL, *link;
+        xmlNodeSet *nodes;
+        char *s;
+        int r;
+
+        assert(ret);
+
+        if (!mac)
+                return -EINVAL;
+
+        r = virt_xml_parse(domain_xml, &doc, &ctx);
+        if (r < 0)
+                return r;
+
+        r = virt_xpath_nodes(ctx, VIRT_XPATH_INTERFACES, &ifaces, &nodes);
+        if (r < 0)
+                return r;
+        for (int i = 0; nodes && i < nodes->nodeNr && !found; i++) {
+                VirtInterface iface;
+
+                r = virt_parse_interface(ctx, nodes->nodeTab[i], &iface);
+                if (r < 0)
+                        return r;
+                if (strcasecmp(iface.mac, mac) == 0 &&
+                    strncmp(iface.alias, VIRT_VFO_ALIAS_PREFIX, strlen(VIRT_VFO_ALIAS_PREFIX)) != 0)
+                        found = nodes->nodeTab[i];
+        }
+        if (!found)
+                return -ENOENT;
+
+        /* Same device, with exactly one <link state=…/>. */
+        for (xmlNode *c = found->children, *next; c; c = next) {
+                next = c->next;
+                if (c->type == XML_ELEMENT_NODE && xmlStrEqual(c->name, BAD_CAST "link")) {
+                        xmlUnlinkNode(c);
+                        xmlFreeNode(c);
+                }
+        }
+        link = xmlNewChild(found, NULL, BAD_CAST "link", NULL);
+        if (!link || !xmlSetProp(link, BAD_CAST "state", BAD_CAST(up ? "up" : "down")))
+                return -ENOMEM;
+
+        buf = xmlBufferCreate();
+        if (!buf)
+                return -ENOMEM;
+        if (xmlNodeDump(buf, doc, found, 0, 0) < 0)
+                return -ENOMEM;
+        s = strdup((const char *) xmlBufferContent(buf));
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+/*****************************************************************************
+ * The connection */
+
+enum {
+        VIRT_EVENT_LIFECYCLE,
+        VIRT_EVENT_DEVICE_REMOVED,
+        VIRT_EVENT_DEVICE_REMOVAL_FAILED,
+        VIRT_EVENT_METADATA_CHANGE,
+        _VIRT_EVENT_MAX,
+};
+
+struct Virt {
+        sd_event *event;
+        char *uri;                      /* as given; NULL: libvirt's default */
+        char *conn_uri;                 /* if 'uri' is NULL: what libvirt chose, at the first connection */
+        VirtCallbacks cb;
+        void *userdata;
+
+        virConnectPtr conn;
+        int callback_ids[_VIRT_EVENT_MAX];
+        bool close_cb_registered;
+        bool lost;                      /* libvirt said it closed; torn down from 'retry' */
+        bool up_notified;               /* cb.connection(true) was called for 'conn' */
+        bool failing;                   /* the failure to connect was logged */
+
+        sd_event_source *retry;         /* reconnect, and teardown after a loss */
+        sd_event_source *notify;        /* cb.connection(true), from the loop */
+        uint64_t backoff_usec;
+};
+
+static const char *virt_uri_string(Virt *v) {
+        return virt_get_uri(v) ?: "(libvirt's default URI)";
+}
+
+static bool virt_conn_alive(Virt *v) {
+        return v->conn && virConnectIsAlive(v->conn) == 1;
+}
+
+static VirtDomainState virt_state_from_libvirt(int state) {
+        switch (state) {
+        case VIR_DOMAIN_RUNNING:
+                return VIRT_DOMAIN_RUNNING;
+        case VIR_DOMAIN_PAUSED:
+        case VIR_DOMAIN_PMSUSPENDED:
+                return VIRT_DOMAIN_PAUSED;
+        case VIR_DOMAIN_SHUTOFF:
+                return VIRT_DOMAIN_SHUTOFF;
+        default:
+                /* NOSTATE, BLOCKED, SHUTDOWN (shutting down), CRASHED */
+                return VIRT_DOMAIN_OTHER;
+        }
+}
+
+/* The state an event leaves the domain in. The event itself says so where it
+ * can: asking libvirt would race with later events (a suspend and a resume
+ * in quick succession would both read "running"). */
+static VirtDomainState virt_state_from_event(virDomainPtr dom, int event) {
+        int state, reason;
+
+        switch (event) {
+        case VIR_DOMAIN_EVENT_STARTED:
+        case VIR_DOMAIN_EVENT_RESUMED:
+                return VIRT_DOMAIN_RUNNING;
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+        case VIR_DOMAIN_EVENT_PMSUSPENDED:
+                return VIRT_DOMAIN_PAUSED;
+        case VIR_DOMAIN_EVENT_STOPPED:
+                return VIRT_DOMAIN_SHUTOFF;
+        case VIR_DOMAIN_EVENT_CRASHED:
+                return VIRT_DOMAIN_OTHER;
+        default:
+                /* DEFINED, UNDEFINED, SHUTDOWN: the event does not tell. */
+                if (virDomainGetState(dom, &state, &reason, 0) < 0) {
+                        /* Typically: undefined and not running any more. */
+                        virResetLastError();
+                        return VIRT_DOMAIN_SHUTOFF;
+                }
+                return virt_state_from_libvirt(state);
+        }
+}
+
+static int virt_lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
+        Virt *v = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        VirtDomainState state;
+
+        if (!v->cb.lifecycle || virDomainGetUUIDString(dom, uuid) < 0)
+                return 0;
+        state = virt_state_from_event(dom, event);
+        log_debug("Domain %s: lifecycle event %d/%d, now %s.", uuid, event, detail,
+                  virt_domain_state_to_string(state));
+        v->cb.lifecycle(v, uuid, virDomainGetName(dom), state, event, detail, v->userdata);
+        return 0;
+}
+
+static void virt_device_removed_cb(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque) {
+        Virt *v = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        if (!v->cb.device_removed || !alias || virDomainGetUUIDString(dom, uuid) < 0)
+                return;
+        v->cb.device_removed(v, uuid, alias, v->userdata);
+}
+
+static void virt_device_removal_failed_cb(virConnectPtr conn, virDomainPtr dom, const char *alias,
+                                          void *opaque) {
+        Virt *v = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        if (!v->cb.device_removal_failed || !alias || virDomainGetUUIDString(dom, uuid) < 0)
+                return;
+        v->cb.device_removal_failed(v, uuid, alias, v->userdata);
+}
+
+static void virt_metadata_change_cb(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+                                    void *opaque) {
+        Virt *v = opaque;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+
+        if (type != VIR_DOMAIN_METADATA_ELEMENT || !nsuri || strcmp(nsuri, VIRT_METADATA_URI) != 0)
+                return;
+        if (!v->cb.metadata_changed || virDomainGetUUIDString(dom, uuid) < 0)
+                return;
+        v->cb.metadata_changed(v, uuid, v->userdata);
+}
+
+/* The event callbacks have different signatures; libvirt takes them through
+ * its generic type. The cast through void(*)(void) says that on purpose. */
+#define VIRT_EVENT_CALLBACK(f) ((virConnectDomainEventGenericCallback) (void (*)(void)) (f))
+
+static const struct {
+        int id;
+        const char *name;
+} virt_events[_VIRT_EVENT_MAX] = {
+        [VIRT_EVENT_LIFECYCLE] = { VIR_DOMAIN_EVENT_ID_LIFECYCLE, "lifecycle" },
+        [VIRT_EVENT_DEVICE_REMOVED] = { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED, "device-removed" },
+        [VIRT_EVENT_DEVICE_REMOVAL_FAILED] = { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
+                                               "device-removal-failed" },
+        [VIRT_EVENT_METADATA_CHANGE] = { VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, "metadata-change" },
+};
+
+static virConnectDomainEventGenericCallback virt_event_callback(size_t i) {
+        switch (i) {
+        case VIRT_EVENT_LIFECYCLE:
+                return VIRT_EVENT_CALLBACK(virt_lifecycle_cb);
+        case VIRT_EVENT_DEVICE_REMOVED:
+                return VIRT_EVENT_CALLBACK(virt_device_removed_cb);
+        case VIRT_EVENT_DEVICE_REMOVAL_FAILED:
+                return VIRT_EVENT_CALLBACK(virt_device_removal_failed_cb);
+        case VIRT_EVENT_METADATA_CHANGE:
+                return VIRT_EVENT_CALLBACK(virt_metadata_change_cb);
+        default:
+                assert_not_reached();
+        }
+}
+
+static void virt_arm_retry(Virt *v, uint64_t delay_usec) {
+        int r;
+
+        r = sd_event_source_set_time(v->retry, now_usec() + delay_usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(v->retry, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to arm the libvirt reconnect timer: %m");
+}
+
+/* Retries after the current backoff, and doubles it. */
+static void virt_schedule_reconnect(Virt *v) {
+        virt_arm_retry(v, v->backoff_usec);
+        v->backoff_usec = MIN(v->backoff_usec * 2, VIRT_BACKOFF_MAX_USEC);
+}
+
+static void virt_mark_lost(Virt *v, const char *reason) {
+        if (!v->conn || v->lost)
+                return;
+
+        v->lost = true;
+        log_warning("Lost the connection to libvirt at %s (%s), reconnecting.", virt_uri_string(v), reason);
+        /* Tear down from the loop, not from inside libvirt's callback. */
+        virt_arm_retry(v, 0);
+}
+
+static void virt_close_cb(virConnectPtr conn, int reason, void *opaque) {
+        static const char *const reasons[] = {
+                [VIR_CONNECT_CLOSE_REASON_ERROR] = "error",
+                [VIR_CONNECT_CLOSE_REASON_EOF] = "end of file",
+                [VIR_CONNECT_CLOSE_REASON_KEEPALIVE] = "keepalive timeout",
+                [VIR_CONNECT_CLOSE_REASON_CLIENT] = "closed by the client",
+        };
+        Virt *v = opaque;
+
+        if (conn != v->conn)
+                return;
+        virt_mark_lost(v, reason >= 0 && (size_t) reason < ELEMENTSOF(reasons) && reasons[reason]
+                                  ? reasons[reason]
+                                  : "unknown reason");
+}
+
+/* Drops the connection; no callback. */
+static void virt_disconnect(Virt *v) {
+        if (!v->conn)
+                return;
+
+        for (size_t i = 0; i < _VIRT_EVENT_MAX; i++)
+                if (v->callback_ids[i] >= 0) {
+                        /* On a dead connection this fails after dropping the local registration. */
+                        (void) virConnectDomainEventDeregisterAny(v->conn, v->callback_ids[i]);
+                        v->callback_ids[i] = -1;
+                }
+        if (v->close_cb_registered) {
+                (void) virConnectUnregisterCloseCallback(v->conn, virt_close_cb);
+                v->close_cb_registered = false;
+        }
+        if (virConnectClose(v->conn) < 0)
+                log_debug("Closing the libvirt connection failed: %s", virGetLastErrorMessage());
+        virResetLastError();
+
+        v->conn = NULL;
+        v->lost = false;
+        (void) sd_event_source_set_enabled(v->notify, SD_EVENT_OFF);
+}
+
+static void virt_connect_failed(Virt *v, int error, const char *what) {
+        if (!v->failing) {
+                log_warning_errno(error, "%s %s, retrying in the background: %s", what, virt_uri_string(v),
+                                  virGetLastErrorMessage());
+                v->failing = true;
+        } else
+                log_debug_errno(error, "%s %s: %s", what, virt_uri_string(v), virGetLastErrorMessage());
+        virResetLastError();
+}
+
+static int virt_connect(Virt *v) {
+        int r;
+
+        assert(!v->conn);
+
+        v->conn = virConnectOpen(v->uri);
+        if (!v->conn) {
+                r = virt_errno(virGetLastError());
+                virt_connect_failed(v, r, "Cannot connect to libvirt at");
+                return r;
+        }
+
+        if (virConnectRegisterCloseCallback(v->conn, virt_close_cb, v, NULL) < 0) {
+                r = virt_errno(virGetLastError());
+                virt_connect_failed(v, r, "Cannot watch the libvirt connection to");
+                virt_disconnect(v);
+                return r;
+        }
+        v->close_cb_registered = true;
+
+        /* Not every driver has keepalive (test:///, qemu:///embed): fine. */
+        if (virConnectSetKeepAlive(v->conn, 5, 3) < 0) {
+                log_debug("libvirt keepalive not available on %s: %s", virt_uri_string(v),
+                          virGetLastErrorMessage());
+                virResetLastError();
+        }
+
+        for (size_t i = 0; i < _VIRT_EVENT_MAX; i++) {
+                v->callback_ids[i] = virConnectDomainEventRegisterAny(v->conn, NULL, virt_events[i].id,
+                                                                      virt_event_callback(i), v, NULL);
+                if (v->callback_ids[i] < 0) {
+                        r = virt_errno(virGetLastError());
+                        virt_connect_failed(v, r, "Cannot subscribe to domain events of");
+                        virt_disconnect(v);
+                        return r;
+                }
+        }
+
+        /* Kept once known: virt_get_uri()'s string lives as long as 'v'. */
+        if (!v->uri && !v->conn_uri) {
+                v->conn_uri = virConnectGetURI(v->conn);
+                if (!v->conn_uri)
+                        virResetLastError();
+        }
+
+        log_info("Connected to libvirt at %s.", virt_uri_string(v));
+        v->failing = false;
+        v->backoff_usec = VIRT_BACKOFF_MIN_USEC;
+
+        r = sd_event_source_set_enabled(v->notify, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule the libvirt connection callback: %m");
+        return 0;
+}
+
+static int virt_notify_handler(sd_event_source *s, void *userdata) {
+        Virt *v = userdata;
+
+        if (!virt_is_connected(v) || v->up_notified)
+                return 0;
+        v->up_notified = true;
+        if (v->cb.connection)
+                v->cb.connection(v, true, v->userdata);
+        return 0;
+}
+
+static int virt_retry_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        Virt *v = userdata;
+        bool was_up;
+
+        if (v->conn) {
+                /* Lost: drop it, tell the user last ('v' may be freed by then). */
+                was_up = v->up_notified;
+                v->up_notified = false;
+                virt_disconnect(v);
+                v->backoff_usec = VIRT_BACKOFF_MIN_USEC;
+                virt_schedule_reconnect(v);
+                if (was_up && v->cb.connection)
+                        v->cb.connection(v, false, v->userdata);
+                return 0;
+        }
+
+        if (virt_connect(v) < 0)
+                virt_schedule_reconnect(v);
+        return 0;
+}
+
+DEFINE_CLEANUP_FUNC(Virt, virt_free);
+
+int virt_new(sd_event *event, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret) {
+        _cleanup_(virt_freep) Virt *v = NULL;
+        int r;
+
+        assert(event);
+        assert(ret);
+
+        if (!virt_event)
+                return log_error_errno(EINVAL, "virt_event_register() was not called.");
+
+        v = calloc(1, sizeof(*v));
+        if (!v)
+                return log_oom();
+        v->event = sd_event_ref(event);
+        v->userdata = userdata;
+        if (cb)
+                v->cb = *cb;
+        for (size_t i = 0; i < _VIRT_EVENT_MAX; i++)
+                v->callback_ids[i] = -1;
+        v->backoff_usec = VIRT_BACKOFF_MIN_USEC;
+        if (uri) {
+                v->uri = strdup(uri);
+                if (!v->uri)
+                        return log_oom();
+        }
+
+        r = sd_event_add_time(event, &v->retry, CLOCK_MONOTONIC, 1, 1, virt_retry_handler, v);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the libvirt reconnect timer: %m");
+        (void) sd_event_source_set_description(v->retry, "libvirt-reconnect");
+        r = sd_event_source_set_enabled(v->retry, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the libvirt reconnect timer: %m");
+
+        r = sd_event_add_defer(event, &v->notify, virt_notify_handler, v);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the libvirt connection notifier: %m");
+        (void) sd_event_source_set_description(v->notify, "libvirt-connected");
+        /* Before libvirt's own event dispatch: "up" comes before any domain event. */
+        r = sd_event_source_set_priority(v->notify, SD_EVENT_PRIORITY_IMPORTANT);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(v->notify, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the libvirt connection notifier: %m");
+
+        if (virt_connect(v) < 0)
+                virt_schedule_reconnect(v);
+
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+Virt *virt_free(Virt *v) {
+        if (!v)
+                return NULL;
+
+        v->retry = sd_event_source_disable_unref(v->retry);
+        v->notify = sd_event_source_disable_unref(v->notify);
+        virt_disconnect(v);
+        free(v->uri);
+        free(v->conn_uri);
+        sd_event_unref(v->event);
+        free(v);
+
+        /* libvirt's free callbacks from the teardown, unless we are inside one
+         * of its callbacks (then the loop runs them). */
+        if (virt_dispatch_depth == 0)
+                virt_flush_pending_frees();
+        return NULL;
+}
+
+bool virt_is_connected(Virt *v) {
+        return v && v->conn && !v->lost;
+}
+
+const char *virt_get_uri(Virt *v) {
+        return v ? v->uri ?: v->conn_uri : NULL;
+}
+
+/*****************************************************************************
+ * Domains */
+
+static void virDomainFreep(virDomainPtr *d) {
+        if (*d)
+                virDomainFree(*d);
+}
+
+static int virt_lookup(Virt *v, const char *uuid, virDomainPtr *ret) {
+        virDomainPtr dom;
+
+        if (!virt_is_connected(v))
+                return -ENOTCONN;
+        if (!uuid)
+                return -EINVAL;
+
+        dom = virDomainLookupByUUIDString(v->conn, uuid);
+        if (!dom)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to look up domain %s", uuid);
+        *ret = dom;
+        return 0;
+}
+
+static int virt_domain_fill(Virt *v, virDomainPtr dom, VirtDomain *ret) {
+        _cleanup_(virt_domain_done) VirtDomain d = {};
+        _cleanup_free_ char *xml = NULL;
+        char uuid[VIR_UUID_STRING_BUFLEN] = "?";
+        int state, reason, persistent, r;
+        unsigned id;
+
+        (void) virDomainGetUUIDString(dom, uuid);
+
+        xml = virDomainGetXMLDesc(dom, 0);
+        if (!xml)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to get the XML of domain %s", uuid);
+        r = virt_domain_parse_xml(xml, &d);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to parse the XML of domain %s: %m", uuid);
+
+        if (virDomainGetState(dom, &state, &reason, 0) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to get the state of domain %s", uuid);
+        persistent = virDomainIsPersistent(dom);
+        if (persistent < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to ask whether domain %s is persistent", uuid);
+        id = virDomainGetID(dom);
+
+        d.state = virt_state_from_libvirt(state);
+        d.persistent = persistent > 0;
+        d.id = id == (unsigned) -1 || id > INT_MAX ? -1 : (int) id;
+
+        *ret = d;
+        d = (VirtDomain) {};
+        return 0;
+}
+
+int virt_list_domains(Virt *v, VirtDomain **ret, size_t *ret_n) {
+        virDomainPtr *doms = NULL;
+        VirtDomain *a = NULL;
+        size_t n = 0;
+        int k, r;
+
+        assert(ret);
+        assert(ret_n);
+
+        if (!virt_is_connected(v))
+                return -ENOTCONN;
+
+        k = virConnectListAllDomains(v->conn, &doms, 0);
+        if (k < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to list domains");
+
+        a = calloc(MAX((size_t) k, 1u), sizeof(VirtDomain));
+        if (!a) {
+                r = log_oom();
+                goto finish;
+        }
+        for (int i = 0; i < k; i++) {
+                r = virt_domain_fill(v, doms[i], &a[n]);
+                if (r == -ENOENT)
+                        continue; /* gone since the listing */
+                if (r < 0)
+                        goto finish;
+                n++;
+        }
+
+        *ret = TAKE_PTR(a);
+        *ret_n = n;
+        r = 0;
+
+finish:
+        for (int i = 0; i < k; i++)
+                virDomainFree(doms[i]);
+        free(doms);
+        virt_domain_free_array(a, n);
+        return r;
+}
+
+int virt_get_domain(Virt *v, const char *uuid, VirtDomain *ret) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
+
+        assert(ret);
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+        return virt_domain_fill(v, dom, ret);
+}
+
+int virt_set_policy(Virt *v, const char *uuid, const VirtPolicy *policy) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *xml = NULL;
+        unsigned flags = 0;
+        int active, persistent, r;
+
+        assert(policy);
+
+        if (policy->present) {
+                r = virt_policy_format(policy, &xml);
+                if (r < 0)
+                        return r;
+        }
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+
+        active = virDomainIsActive(dom);
+        if (active < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to ask whether domain %s is running", uuid);
+        persistent = virDomainIsPersistent(dom);
+        if (persistent < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to ask whether domain %s is persistent", uuid);
+        if (active > 0)
+                flags |= VIR_DOMAIN_AFFECT_LIVE;
+        if (persistent > 0)
+                flags |= VIR_DOMAIN_AFFECT_CONFIG;
+
+        if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, VIRT_METADATA_PREFIX,
+                                 VIRT_METADATA_URI, flags) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to %s the vfo policy of domain %s",
+                                  xml ? "set" : "remove", uuid);
+        return 0;
+}
+
+int virt_attach_device(Virt *v, const char *uuid, const char *xml) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
+
+        if (!xml)
+                return -EINVAL;
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+
+        if (virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to attach a device to domain %s", uuid);
+        return 0;
+}
+
+int virt_detach_alias(Virt *v, const char *uuid, const char *alias) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        const virError *e;
+        int r;
+
+        if (!alias)
+                return -EINVAL;
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+
+        if (virDomainDetachDeviceAlias(dom, alias, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+                e = virGetLastError();
+                /* Older drivers say "not found" with another code. */
+                if (e && (e->code == VIR_ERR_DEVICE_MISSING ||
+                          (e->message &&
+                           (strstr(e->message, "not found") || strstr(e->message, "no device found"))))) {
+                        log_debug("Domain %s has no device with alias %s: %s", uuid, alias, e->message);
+                        virResetLastError();
+                        return -ENOENT;
+                }
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to detach device %s from domain %s", alias, uuid);
+        }
+        return 0;
+}
+
+int virt_set_link(Virt *v, const char *uuid, const char *mac, bool up) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *xml = NULL, *dev = NULL;
+        int r;
+
+        if (!mac)
+                return -EINVAL;
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+
+        xml = virDomainGetXMLDesc(dom, 0);
+        if (!xml)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to get the XML of domain %s", uuid);
+        r = virt_interface_set_link_xml(xml, mac, up, &dev);
+        if (r == -ENOENT)
+                return log_debug_errno(r, "Domain %s has no interface %s (other than vfo's).", uuid, mac);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to build the interface XML of %s on domain %s: %m", mac,
+                                         uuid);
+
+        if (virDomainUpdateDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to set the link of %s on domain %s %s", mac, uuid,
+                                  up ? "up" : "down");
+        return 0;
+}
