@@ -934,7 +934,7 @@ int virt_interface_set_link_xml(const char *domain_xml, const char *mac, bool up
                 if (r < 0)
                         return r;
                 if (strcasecmp(iface.mac, mac) == 0 &&
-                    strncmp(iface.alias, VIRT_VFO_ALIAS_PREFIX, strlen(VIRT_VFO_ALIAS_PREFIX)) != 0)
+                    strncmp(iface.alias, VIRT_VF_ALIAS_PREFIX, strlen(VIRT_VF_ALIAS_PREFIX)) != 0)
                         found = nodes->nodeTab[i];
         }
         if (!found)

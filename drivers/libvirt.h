@@ -19,8 +19,10 @@
  *   <vfo:policy xmlns:vfo="VIRT_METADATA_URI" pool="lab" priority="50" required="no"/> */
 #define VIRT_METADATA_URI "http://vfo.org/xmlns/libvirt/domain/1"
 #define VIRT_METADATA_PREFIX "vfo"
-/* Devices vfod plugs carry a user alias with this prefix ("ua-vfo-lab-0"). */
+/* vfo's user aliases start with "ua-vfo-"; the VFs vfod plugs carry
+ * "ua-vfo-vf-" and the VF's id ("ua-vfo-vf-lab-0"). */
 #define VIRT_VFO_ALIAS_PREFIX "ua-vfo-"
+#define VIRT_VF_ALIAS_PREFIX "ua-vfo-vf-"
 
 typedef struct Virt Virt;
 

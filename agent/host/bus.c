@@ -353,8 +353,9 @@ static int domain_find(sd_bus *bus, const char *path, const char *interface, voi
 
         if (sd_bus_path_decode(path, "/org/vfo1/domain", &uuid) <= 0)
                 return 0;
+        /* gone domains too: finished jobs still name them */
         for (size_t i = 0; i < m->n_domains; i++)
-                if (!m->domains[i]->gone && strcmp(m->domains[i]->uuid, uuid) == 0) {
+                if (strcmp(m->domains[i]->uuid, uuid) == 0) {
                         *found = m->domains[i];
                         return 1;
                 }

@@ -324,6 +324,18 @@ static void attach_step(Job *j) {
                 }
                 if (domain_has_alias(d, j->vf->alias))
                         j->plugged = true;      /* recovery: the device is in already */
+                if (!j->abrupt && !j->plugged) {
+                        /* Steering stays on the synthetic path until the
+                         * guest is ready: a learning bridge would otherwise
+                         * follow the VF's first frame to a VF that does not
+                         * deliver yet. */
+                        r = pool_steer(j->vf, port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+                        if (r < 0) {
+                                job_fail(j, BUS_ERROR_SWITCH_FAILED, "Pinning %s to the synthetic path failed: %s.",
+                                         j->mac, strerror(-r));
+                                return;
+                        }
+                }
                 if (j->abrupt) {
                         job_set_phase(j, JOB_PHASE_PLUGGING);
                         attach_step(j);

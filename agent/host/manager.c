@@ -12,6 +12,7 @@
 #include "agent/host/scheduler.h"
 #include "lib/log.h"
 #include "lib/string-table.h"
+#include "lib/string-util.h"
 
 static const char *const vf_state_table[_VF_STATE_MAX] = {
         [VF_FREE] = "free",
@@ -302,8 +303,8 @@ static void domain_apply(Domain *d, VirtDomain *v) {
                 VirtInterface *ifc = v->interfaces + i;
                 Port *p;
 
-                if (strncmp(ifc->alias, VIRT_VFO_ALIAS_PREFIX, strlen(VIRT_VFO_ALIAS_PREFIX)) == 0 ||
-                    strcmp(ifc->model, "virtio") != 0 || !ifc->mac[0])
+                if (startswith(ifc->alias, VIRT_VF_ALIAS_PREFIX) || strcmp(ifc->model, "virtio") != 0 ||
+                    !ifc->mac[0])
                         continue;
                 p = domain_find_port(d, ifc->mac) ?: port_new(d, ifc->mac);
                 if (!p) {
@@ -319,7 +320,7 @@ static void domain_apply(Domain *d, VirtDomain *v) {
                 VirtInterface *ifc = v->interfaces + i;
                 Port *p;
 
-                if (strncmp(ifc->alias, VIRT_VFO_ALIAS_PREFIX, strlen(VIRT_VFO_ALIAS_PREFIX)) != 0)
+                if (!startswith(ifc->alias, VIRT_VF_ALIAS_PREFIX))
                         continue;
                 p = domain_find_port(d, ifc->mac);
                 if (p)
@@ -454,8 +455,9 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
                 Port *p = NULL;
 
                 if (!vf) {
-                        log_warning("%s: device %s is vfo's but no pool has it; leaving it alone.", d->name,
-                                    d->vfo_aliases[i]);
+                        if (startswith(d->vfo_aliases[i], VIRT_VF_ALIAS_PREFIX))
+                                log_warning("%s: device %s is a VF vfod plugged, but no pool has it now; leaving it alone.",
+                                            d->name, d->vfo_aliases[i]);
                         continue;
                 }
                 if (vf->holder && vf->holder->domain != d) {

@@ -36,8 +36,8 @@ static Vf *vf_new(Pool *p, const char *id, const char *pf, unsigned index) {
         snprintf(vf->id, sizeof(vf->id), "%s", id);
         snprintf(vf->pf, sizeof(vf->pf), "%s", pf ?: "");
         /* libvirt user aliases: "ua-" then [A-Za-z0-9_-] */
-        snprintf(alias, sizeof(alias), "%s%s", VIRT_VFO_ALIAS_PREFIX, id);
-        for (char *c = alias + strlen(VIRT_VFO_ALIAS_PREFIX); *c; c++)
+        snprintf(alias, sizeof(alias), "%s%s", VIRT_VF_ALIAS_PREFIX, id);
+        for (char *c = alias + strlen(VIRT_VF_ALIAS_PREFIX); *c; c++)
                 if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                       *c == '-'))
                         *c = '_';

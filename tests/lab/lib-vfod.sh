@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Lab helpers for scenarios that run vfod (sourced after lib.sh): start and
+# stop vfod in the lab netns against a lab libvirtd and the private bus,
+# read its state over D-Bus (busctl --json), compare it with libvirt's live
+# XML, and run loss meters on several VMs at once.
+
+VFOD=${VFO_LAB_VFOD:-$LAB_TOP_BUILDDIR/agent/host/vfod}
+VFOCTL=${VFO_LAB_VFOCTL:-$LAB_TOP_BUILDDIR/agent/ctl/vfoctl}
+VFOD_PID=
+VFOD_INST=
+declare -A VFOD_METER=()        # VM -> meter pid of the current phase
+VFOD_PHASE=
+
+vfod_requirements() {
+        [ -x "$VFOD" ] || lab_skip "vfod not built ($VFOD)"
+        [ -x "$VFOCTL" ] || lab_skip "vfoctl not built ($VFOCTL)"
+        [ -f "$LAB_TOP_BUILDDIR/agent/guest/vfo-agent" ] || lab_skip "vfo-agent not built"
+        command -v busctl >/dev/null || lab_skip "busctl not installed"
+        command -v python3 >/dev/null || lab_skip "python3 not installed"
+        command -v setpriv >/dev/null || lab_skip "setpriv not installed"
+}
+
+# vfod_config INSTANCE COUNT [EXTRA DAEMON LINES]: vfod.conf for an emulated
+# pool "lab" of COUNT VFs on the lab bridge.
+vfod_config() {
+        cat <<EOF
+# vfo lab: vfod against libvirtd $1
+[Daemon]
+LibvirtURI=${LAB_URI[$1]}
+StateDirectory=$LAB_STATE/vfod-$1
+PreemptMargin=10
+ReassignIntervalSec=${VFO_LAB_REASSIGN_SEC:-3}
+AgentTimeoutSec=10
+UnplugTimeoutSec=20
+${3:-}
+
+[Pool lab]
+Type=emulated
+Bridge=$LAB_BRIDGE
+Count=$2
+EOF
+}
+
+# vfod_start INSTANCE COUNT [EXTRA]: vfod in the lab netns (log: vfod-INSTANCE.log).
+vfod_start() {
+        VFOD_INST=$1
+        vfod_config "$@" >"$LAB_STATE/vfod-$1.conf"
+        ip netns exec "$LAB_NS" "$VFOD" --config "$LAB_STATE/vfod-$1.conf" --log-level debug \
+                >>"$LAB_STATE/vfod-$1.log" 2>&1 &
+        VFOD_PID=$!
+        lab_pid_record "$VFOD_PID"
+        lab_log "vfod pid $VFOD_PID against libvirtd $1 (log $LAB_STATE/vfod-$1.log)"
+}
+
+vfod_kill9() {
+        kill -9 "$VFOD_PID" 2>/dev/null || true
+        wait "$VFOD_PID" 2>/dev/null || true
+        lab_log "vfod pid $VFOD_PID killed with SIGKILL"
+}
+
+vfod_stop() {
+        kill -TERM "$VFOD_PID" 2>/dev/null || true
+        wait "$VFOD_PID" 2>/dev/null || true
+}
+
+vfod_connected() {
+        [ "$(busctl get-property org.vfo1 /org/vfo1 org.vfo1.Manager LibvirtConnected 2>/dev/null)" = "b true" ]
+}
+
+# vfod_state: one JSON document of vfod's view (domains with ports, VFs, jobs).
+vfod_state() {
+        python3 - <<'EOF'
+import json, subprocess
+def call(*a):
+    return json.loads(subprocess.run(["busctl", "--json=short"] + list(a), check=True,
+                                     capture_output=True, text=True).stdout)
+objs = call("call", "org.vfo1", "/org/vfo1", "org.freedesktop.DBus.ObjectManager",
+            "GetManagedObjects")["data"][0]
+out = {"domains": {}, "vfs": {}, "jobs": []}
+for path, ifaces in objs.items():
+    if "org.vfo1.Domain" in ifaces:
+        p = {k: v["data"] for k, v in ifaces["org.vfo1.Domain"].items()}
+        out["domains"][p["Name"]] = {"path": path, "ports": p["Ports"], "agent": p["AgentConnected"],
+                                     "state": p["State"], "priority": p["Priority"]}
+    if "org.vfo1.VF" in ifaces:
+        p = {k: v["data"] for k, v in ifaces["org.vfo1.VF"].items()}
+        out["vfs"][path] = p
+    if "org.vfo1.Job" in ifaces:
+        p = {k: v["data"] for k, v in ifaces["org.vfo1.Job"].items()}
+        out["jobs"].append(p)
+print(json.dumps(out))
+EOF
+}
+
+# vfod_holds VM...: exactly these VMs hold a VF (per vfod).
+vfod_holds() {
+        vfod_state | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+want = set(sys.argv[1:])
+have = set(n for n, d in s["domains"].items() if any(p[2] != "/" for p in d["ports"]))
+sys.exit(0 if want == have else 1)' "$@"
+}
+
+# vfod_port_state VM STATE: VM's (first) port is in STATE (idle, waiting, …).
+vfod_port_state() {
+        vfod_state | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+d = s["domains"].get(sys.argv[1])
+sys.exit(0 if d and d["ports"] and d["ports"][0][3] == sys.argv[2] else 1)' "$1" "$2"
+}
+
+vfod_idle() {
+        vfod_state | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+sys.exit(1 if any(j["State"] == "running" for j in s["jobs"]) else 0)'
+}
+
+# vfod_job_seen KIND REASON STATE
+vfod_job_seen() {
+        vfod_state | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+k, r, st = sys.argv[1:4]
+sys.exit(0 if any(j["Kind"] == k and j["Reason"] == r and j["State"] == st for j in s["jobs"]) else 1)' "$@"
+}
+
+# vfod_consistent: every vfo device in a live domain XML is a VF vfod says
+# that domain holds (attached), no VF is in two domains, and every VF vfod
+# calls attached is in its domain's XML.
+vfod_consistent() {
+        local uri=${LAB_URI[$VFOD_INST]} dom xml
+        : >"$LAB_STATE/aliases"
+        for dom in $(virsh -q -c "$uri" list --name); do
+                xml=$(virsh -q -c "$uri" dumpxml "$dom")
+                grep -o "<alias name='ua-vfo-vf-[^']*'/>" <<<"$xml" | sed "s/.*name='\\([^']*\\)'.*/$dom \\1/" \
+                        >>"$LAB_STATE/aliases" || true
+        done
+        vfod_state | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+pairs = [l.split() for l in open(sys.argv[1]) if l.strip()]
+ok = True
+seen = {}
+for dom, alias in pairs:
+    if alias in seen:
+        print("VF device %s is in %s and %s" % (alias, seen[alias], dom)); ok = False
+    seen[alias] = dom
+name_of = {d["path"]: n for n, d in s["domains"].items()}
+for path, vf in s["vfs"].items():
+    alias = "ua-vfo-vf-" + "".join(c if c.isalnum() or c == "-" else "_" for c in vf["Id"])
+    holder = name_of.get(vf["Domain"])
+    if vf["State"] == "attached":
+        if seen.get(alias) != holder:
+            print("vfod says %s is attached to %s; libvirt has it in %s" % (vf["Id"], holder, seen.get(alias))); ok = False
+    elif alias in seen:
+        print("%s is in %s but vfod says %s" % (vf["Id"], seen[alias], vf["State"])); ok = False
+for alias, dom in seen.items():
+    print("libvirt: %s in %s" % (alias, dom))
+sys.exit(0 if ok else 1)' "$LAB_STATE/aliases"
+}
+
+vfod_show() {
+        "$VFOCTL" vfs 2>&1 | sed 's/^/  /' || true
+}
+
+# vfod_meters_start PHASE VM...: a loss meter on each VM until vfod_meters_stop.
+vfod_meters_start() {
+        local vm
+        VFOD_PHASE=$1
+        shift
+        VFOD_METER=()
+        for vm in "$@"; do
+                lab_lossmeter_bg "$vm" "$LAB_STATE/$VFOD_PHASE.$vm.loss" --rate "$RATE" --duration 600 --drain 1 \
+                        --label "$VFOD_PHASE-$vm"
+                VFOD_METER[$vm]=$LAB_LAST_PID
+        done
+        sleep 1
+}
+
+vfod_meters_stop() {
+        local vm
+        sleep 1
+        for vm in "${!VFOD_METER[@]}"; do kill -TERM "${VFOD_METER[$vm]}" 2>/dev/null || true; done
+        for vm in "${!VFOD_METER[@]}"; do wait "${VFOD_METER[$vm]}" 2>/dev/null || true; done
+}
+
+vfod_meters_ok() {
+        local vm j ok=0
+        for vm in "${!VFOD_METER[@]}"; do
+                j=$(cat "$LAB_STATE/$VFOD_PHASE.$vm.loss")
+                echo "LOSS $VFOD_PHASE $vm: $j"
+                [ -n "$j" ] && [ "$(lab_json_num "$j" lost)" -le "$MAX_LOST" ] &&
+                        [ "$(lab_json_num "$j" duplicated)" = 0 ] && [ "$(lab_json_num "$j" received)" -gt 0 ] || ok=1
+        done
+        return $ok
+}
