@@ -106,7 +106,7 @@ static void job_finish(Job *j, JobState state) {
         job_timer_off(j);
         job_cancel_requests(j);
         j->state = state;
-        j->phase = state == JOB_DONE ? JOB_PHASE_DONE : j->phase;
+        j->phase = state == JOB_DONE ? JOB_PHASE_DONE : j->error_recorded ? j->failed_phase : j->phase;
         j->finish_realtime = now_usec(CLOCK_REALTIME);
         took = now_usec(CLOCK_MONOTONIC) - j->start;
         if (port && port->job == j) {
@@ -114,10 +114,12 @@ static void job_finish(Job *j, JobState state) {
                 port_changed(port);
         }
         if (state == JOB_DONE)
-                log_info("Job %" PRIu64 ": %s of %s on %s done in %.1f ms (libvirt %.1f ms, agent %.1f ms)%s%s.",
+                log_info("Job %" PRIu64 ": %s of %s on %s done in %.1f ms (libvirt %.1f ms, agent %.1f ms, vfod %.1f ms)%s%s.",
                          j->id, job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
                          (double) took / 1000.0, (double) j->libvirt_usec / 1000.0,
-                         (double) j->agent_usec / 1000.0, j->fallback ? "; " : "", j->fallback ?: "");
+                         (double) j->agent_usec / 1000.0,
+                         (double) usec_sub_unsigned(took, j->libvirt_usec + j->agent_usec) / 1000.0,
+                         j->fallback ? "; " : "", j->fallback ?: "");
         else
                 log_warning("Job %" PRIu64 ": %s of %s on %s failed after %.1f ms: %s", j->id,
                             job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
@@ -145,6 +147,10 @@ static void job_fail(Job *j, const char *error, const char *format, ...) {
         }
         job_timer_off(j);
         job_cancel_requests(j);
+        if (!j->error_recorded) {
+                j->error_recorded = true;
+                j->failed_phase = j->phase;
+        }
         if (j->phase == JOB_PHASE_ROLLING_BACK) {
                 job_finish(j, JOB_FAILED);
                 return;

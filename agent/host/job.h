@@ -67,6 +67,8 @@ struct Job {
         char mac[18];
         Vf *vf;
         JobPhase phase;
+        JobPhase failed_phase;  /* where it failed (Phase shows it once the job failed) */
+        bool error_recorded;
         JobState state;
         char *error;            /* D-Bus error name */
         char *error_message;

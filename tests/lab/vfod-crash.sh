@@ -33,6 +33,7 @@ lab_require "set-policy vm1 --priority 50" "$VFOCTL" set-policy vm1 --pool lab -
 lab_require "vm1 holds the VF" lab_wait 60 "vm1 on the VF" vfod_holds vm1
 lab_require "set-policy vm2 --priority 40" "$VFOCTL" set-policy vm2 --pool lab --priority 40
 lab_require "vm2 waits" lab_wait 20 "vm2 waiting" vfod_port_state vm2 waiting
+lab_require "jobs settled" lab_wait 60 "no running job" vfod_idle
 
 journal=$LAB_STATE/vfod-a/journal
 

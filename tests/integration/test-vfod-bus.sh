@@ -1,0 +1,180 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# vfod on a private system bus against libvirt's test driver (a node file
+# with three running domains, no libvirtd), driven with vfoctl and busctl:
+#   - reading is open to everyone, changing is not: 'nobody' is refused by
+#     the bus policy (contrib/dbus/org.vfo1.conf), and, on a bus without
+#     that policy, by vfod's own check of the caller's credentials;
+#     a member of AdminGroup= passes the daemon's check;
+#   - errors are named org.vfo1.Error.* and vfoctl maps them to exit codes;
+#   - set-policy stores the policy in the domain's libvirt metadata;
+#   - a job that cannot reach the guest agent fails with NoAgent (NoAgent=refuse);
+#   - Reload with a broken vfod.conf is refused with FILE:LINE and the old
+#     configuration stays.
+# Needs root (it switches to 'nobody'); exit 77 otherwise.
+set -euo pipefail
+
+top_srcdir=${VFO_TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${VFO_TOP_BUILDDIR:-$top_srcdir}
+VFOD=$top_builddir/agent/host/vfod
+VFOCTL=$top_builddir/agent/ctl/vfoctl
+
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (switches to nobody)"
+for c in dbus-daemon busctl setpriv python3; do command -v "$c" >/dev/null || skip "$c not installed"; done
+[ -x "$VFOD" ] && [ -x "$VFOCTL" ] || skip "vfod/vfoctl not built"
+
+dir=$(mktemp -d /tmp/vfo-bus-test.XXXXXX)
+chmod 755 "$dir"
+pids=()
+cleanup() {
+        local p
+        for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+        for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+        rm -rf "$dir"
+}
+trap cleanup EXIT
+
+failed=0
+check() {
+        local name=$1
+        shift
+        if "$@"; then echo "PASS: $name"; else echo "FAIL: $name"; failed=$((failed + 1)); fi
+}
+# rc_is N CMD...: CMD exits N
+rc_is() {
+        local want=$1 rc=0
+        shift
+        "$@" >"$dir/out" 2>&1 || rc=$?
+        sed 's/^/    /' "$dir/out"
+        [ "$rc" = "$want" ] || { echo "    exit $rc, expected $want"; return 1; }
+}
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+
+# ---------------------------------------------------------------- libvirt
+python3 - "$dir/node.xml" <<'EOF'
+import sys
+out = ["<node>"]
+for i in range(3):
+    meta = ('<metadata><vfo:policy xmlns:vfo="http://vfo.org/xmlns/libvirt/domain/1" pool="lab" '
+            'priority="50" required="no"/></metadata>') if i == 0 else ""
+    out.append("""<domain type='test'><name>vm%d</name><uuid>5f1c0000-0000-4000-8000-%012d</uuid>
+<memory>8192</memory><vcpu>1</vcpu><os><type>hvm</type></os>
+<devices><interface type='bridge'><mac address='52:54:00:00:00:%02x'/><source bridge='br0'/>
+<model type='virtio'/></interface></devices>%s</domain>""" % (i, i, i, meta))
+out.append("</node>")
+open(sys.argv[1], "w").write("\n".join(out))
+EOF
+
+write_conf() {
+        cat >"$dir/vfod.conf" <<EOF
+[Daemon]
+LibvirtURI=test://$dir/node.xml
+StateDirectory=$dir/state
+AdminGroup=${1:-vfo}
+NoAgent=refuse
+
+[Pool lab]
+Type=emulated
+Bridge=br0
+Count=2
+EOF
+}
+
+# start_bus POLICY: a private system bus; POLICY=yes includes contrib/dbus/org.vfo1.conf,
+# POLICY=no lets every method call through (only vfod's own check is left).
+start_bus() {
+        local inc line
+        if [ "$1" = yes ]; then
+                inc="  <include>$top_srcdir/contrib/dbus/org.vfo1.conf</include>"
+        else
+                inc='  <policy user="root"><allow own="org.vfo1"/></policy><policy context="default"><allow send_destination="org.vfo1"/></policy>'
+        fi
+        while IFS= read -r line; do
+                case $line in
+                *@INCLUDES@*) printf '%s\n' "$inc" ;;
+                *'<deny send_type="method_call"/>'*) [ "$1" = yes ] && printf '%s\n' "$line" ;;
+                *) printf '%s\n' "${line//@SOCKET@/$dir/bus-$1}" ;;
+                esac
+        done <"$top_srcdir/tests/lab/dbus-system.conf.in" >"$dir/bus-$1.conf"
+        dbus-daemon --config-file="$dir/bus-$1.conf" --fork --nopidfile --print-pid=3 3>"$dir/bus-$1.pid" \
+                2>"$dir/bus-$1.log" || { cat "$dir/bus-$1.log"; exit 1; }
+        pids+=("$(cat "$dir/bus-$1.pid")")
+        export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$dir/bus-$1
+        for _ in $(seq 50); do [ -S "$dir/bus-$1" ] && break; sleep 0.1; done
+}
+
+start_vfod() {
+        "$VFOD" --config "$dir/vfod.conf" >>"$dir/vfod.log" 2>&1 &
+        vfod_pid=$!
+        pids+=("$vfod_pid")
+        for _ in $(seq 100); do
+                [ "$(busctl get-property org.vfo1 /org/vfo1 org.vfo1.Manager LibvirtConnected 2>/dev/null)" = "b true" ] &&
+                        return 0
+                sleep 0.1
+        done
+        cat "$dir/vfod.log"
+        return 1
+}
+stop_vfod() { kill "$vfod_pid"; wait "$vfod_pid" || true; }
+
+# ------------------------------------------------------- with the policy
+write_conf
+start_bus yes
+check "vfod starts and connects to libvirt's test driver" start_vfod
+check "nobody may read: vfoctl status" rc_is 0 as_nobody "$VFOCTL" status
+check "nobody may read: GetAll on a domain" \
+        rc_is 0 as_nobody busctl get-property org.vfo1 /org/vfo1 org.vfo1.Manager Domains
+check "nobody may not change: vfoctl set-policy exits 4 (bus policy)" \
+        rc_is 4 as_nobody "$VFOCTL" set-policy vm1 --priority 10
+check "nobody may not change: Reload refused by the bus" \
+        rc_is 1 as_nobody busctl call org.vfo1 /org/vfo1 org.vfo1.Manager Reload
+grep -q "AccessDenied\|Access denied" "$dir/out" || { echo "FAIL: no AccessDenied"; failed=$((failed + 1)); }
+check "vm0 opted in through its XML metadata" bash -c "'$VFOCTL' --json domains | grep -q '\"vm0\"'"
+check "root: vfoctl set-policy vm1 --pool lab --priority 70 --required yes" \
+        rc_is 0 "$VFOCTL" set-policy vm1 --pool lab --priority 70 --required yes
+check "vfod reads the policy back from vm1's libvirt metadata" \
+        bash -c "'$VFOCTL' --json domains | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+ds = d if isinstance(d, list) else d.get(\"domains\", d)
+vm = [x for x in ds if x.get(\"name\") == \"vm1\"][0]
+assert vm[\"priority\"] == 70 and vm[\"required\"] is True and vm[\"pool\"] == \"lab\", vm
+'"
+check "unknown pool: org.vfo1.Error.NoSuchPool, exit 3" rc_is 3 "$VFOCTL" set-policy vm1 --pool nope
+grep -q "No pool 'nope'" "$dir/out" || { echo "FAIL: message"; failed=$((failed + 1)); }
+check "unknown domain: exit 3" rc_is 3 "$VFOCTL" attach no-such-vm
+check "busctl sees the named error" \
+        bash -c "busctl call org.vfo1 /org/vfo1 org.vfo1.Manager GetDomain s no-such-vm 2>&1 | grep -q 'No domain'"
+check "attach without a guest agent: the job fails with NoAgent (exit 1)" rc_is 1 "$VFOCTL" attach vm1
+grep -q "vfo-agent is not connected" "$dir/out" || { echo "FAIL: NoAgent message"; failed=$((failed + 1)); }
+check "the failed job left no claim: both VFs free" \
+        bash -c "busctl get-property org.vfo1 /org/vfo1/pool/lab org.vfo1.Pool Free | grep -qx 'u 2'"
+
+# Reload: a broken file is refused with its line, the old one stays.
+cp "$dir/vfod.conf" "$dir/vfod.conf.good"
+printf '[Pool bad]\nType=emulated\nCount=zero\n' >>"$dir/vfod.conf"
+check "Reload with a broken vfod.conf: ConfigInvalid naming FILE:LINE (exit 1)" rc_is 1 "$VFOCTL" reload
+grep -q "vfod.conf:13" "$dir/out" || { echo "FAIL: no FILE:LINE in the message"; failed=$((failed + 1)); }
+check "the old configuration stays in force" \
+        bash -c "busctl get-property org.vfo1 /org/vfo1/pool/lab org.vfo1.Pool Total | grep -qx 'u 2'"
+cp "$dir/vfod.conf.good" "$dir/vfod.conf"
+stop_vfod
+
+# ---------------------------------------------- without the bus policy
+start_bus no
+check "vfod starts on a bus without its policy" start_vfod
+check "nobody, let through by the bus, is refused by vfod: exit 4" \
+        rc_is 4 as_nobody "$VFOCTL" set-policy vm1 --priority 10
+grep -q "AdminGroup" "$dir/out" || { echo "FAIL: daemon's AccessDenied message"; failed=$((failed + 1)); }
+stop_vfod
+write_conf nogroup
+start_vfod
+gid=$(getent group nogroup | cut -d: -f3)
+check "a member of AdminGroup (nogroup) may change things" \
+        rc_is 0 setpriv --reuid=65534 --regid=65534 --groups="$gid" "$VFOCTL" set-policy vm2 --priority 30
+stop_vfod
+
+[ "$failed" = 0 ] || { echo "--- vfod.log"; cat "$dir/vfod.log"; }
+echo "test-vfod-bus: $failed failed"
+[ "$failed" = 0 ]
