@@ -201,8 +201,14 @@ static int send_steering_moved(Job *j, Vfo__PathKind path, AgentReplyFn fn) {
 }
 
 static const char *agent_error_text(int error, const Vfo__Envelope *reply, char *buf, size_t size) {
-        if (error == -EREMOTEIO && reply && reply->body_case == VFO__ENVELOPE__BODY_ERROR)
+        if (error == -EREMOTEIO && reply && reply->body_case == VFO__ENVELOPE__BODY_ERROR) {
+                size_t n;
+
                 snprintf(buf, size, "the agent refused: %s", reply->error->message);
+                n = strlen(buf);
+                if (n > 0 && buf[n - 1] == '.')
+                        buf[n - 1] = 0;
+        }
         else if (error == -ETIMEDOUT)
                 snprintf(buf, size, "the agent did not answer in time");
         else if (error == -ECONNRESET)
@@ -210,6 +216,23 @@ static const char *agent_error_text(int error, const Vfo__Envelope *reply, char 
         else
                 snprintf(buf, size, "unexpected answer from the agent");
         return buf;
+}
+
+/* The agent is still finishing the previous transition of the port (its
+ * drain after a switch): ask again shortly, within the agent timeout. */
+static bool agent_busy_retry(Job *j, int error, const Vfo__Envelope *reply,
+                             sd_event_time_handler_t retry) {
+        if (error != -EREMOTEIO || !reply || reply->body_case != VFO__ENVELOPE__BODY_ERROR ||
+            reply->error->code != VFO__ERROR_CODE__ERROR_CODE_BUSY)
+                return false;
+        if (now_usec(CLOCK_MONOTONIC) - j->step_start >= j->manager->config->agent_timeout)
+                return false;
+        job_timer_off(j);
+        if (sd_event_add_time_relative(j->manager->event, &j->timer, CLOCK_MONOTONIC, 100 * USEC_PER_MSEC,
+                                       10 * USEC_PER_MSEC, retry, j) < 0)
+                return false;
+        log_debug("Job %" PRIu64 ": the agent is busy with %s, asking again in 100 ms.", j->id, j->mac);
+        return true;
 }
 
 static const char *agent_error_name(int error) {
@@ -239,6 +262,23 @@ static void on_path_changed(AgentConn *a, int error, const Vfo__Envelope *reply,
         }
 }
 
+/* Sends Prepare* again: attach from PROGRAMMING, detach from CHECKING. The
+ * step start (and so the retry budget) is kept. */
+static int on_retry_prepare(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+        usec_t step_start = j->step_start;
+
+        job_timer_off(j);
+        j->phase = j->kind == JOB_ATTACH ? JOB_PHASE_PROGRAMMING : JOB_PHASE_CHECKING;
+        if (j->kind == JOB_ATTACH)
+                attach_step(j);
+        else
+                detach_step(j);
+        if (j->phase == JOB_PHASE_PREPARING)
+                j->step_start = step_start;
+        return 0;
+}
+
 /* ----------------------------------------------------------------- attach */
 
 static void on_attach_ready(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
@@ -246,6 +286,11 @@ static void on_attach_ready(AgentConn *a, int error, const Vfo__Envelope *reply,
         char buf[320];
 
         j->attach_request = 0;
+        if (j->phase == JOB_PHASE_PREPARING && agent_busy_retry(j, error, reply, on_retry_prepare)) {
+                agent_conn_cancel(j->domain->agent, j->barrier);
+                j->barrier = 0;
+                return;
+        }
         if (error < 0 || reply->body_case != VFO__ENVELOPE__BODY_ATTACH_READY) {
                 job_fail(j, agent_error_name(error), "PrepareAttach: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
                 return;
@@ -452,6 +497,8 @@ static void on_detach_ready(AgentConn *a, int error, const Vfo__Envelope *reply,
         char buf[320];
 
         j->request = 0;
+        if (agent_busy_retry(j, error, reply, on_retry_prepare))
+                return;
         agent_account(j);
         if (error < 0 || reply->body_case != VFO__ENVELOPE__BODY_DETACH_READY) {
                 job_fail(j, agent_error_name(error), "PrepareDetach: %s.", agent_error_text(error, reply, buf, sizeof(buf)));

@@ -27,6 +27,7 @@ done
 
 for i in 1 2; do lab_require "peer reaches vm$i" lab_ping "$(lab_vm_ip4 "$i")"; done
 VFO_LAB_REASSIGN_SEC=1
+log_mark=1
 vfod_start a 1
 lab_require "vfod is connected" lab_wait 20 "vfod" vfod_connected
 lab_require "set-policy vm1 --priority 50" "$VFOCTL" set-policy vm1 --pool lab --priority 50
@@ -64,12 +65,25 @@ for j in s["jobs"]:
         break'
 }
 
+# recovered KIND: the restarted vfod finished the interrupted job (a
+# recovery job of KIND done), or found nothing plugged to finish (the claim
+# released); then no job runs and one VM holds the VF.
 recovered() {
         lab_wait 20 "vfod reconnects" vfod_connected &&
-                lab_wait 90 "the interrupted job finishes" vfod_idle &&
+                lab_wait 90 "the interrupted $1 finished or released" recovery_seen "$1" &&
+                lab_wait 90 "no running job" vfod_idle &&
                 lab_wait 60 "one VM holds the VF" one_holder
 }
 one_holder() { vfod_holds vm1 || vfod_holds vm2; }
+recovery_seen() {
+        vfod_job_seen "$1" recovery done ||
+                tail -n +"$log_mark" "$LAB_STATE/vfod-a.log" | grep -q 'nothing is plugged, nothing to finish'
+}
+# restart_vfod: start vfod again and remember where its new log begins
+restart_vfod() {
+        log_mark=$(($(wc -l <"$LAB_STATE/vfod-a.log") + 1))
+        vfod_start a 1
+}
 attach_running() { [ -n "$(running_attach)" ]; }
 
 # ------------------------------------------------------------ mid-detach
@@ -80,8 +94,8 @@ lab_require "the detach reached switching/unplugging (${phase:-never})" test -n 
 vfod_kill9
 lab_check "the journal holds the interrupted detach" grep -q "^job .* detach .* $phase\$" "$journal"
 sed 's/^/  journal: /' "$journal"
-vfod_start a 1
-lab_check "after SIGKILL mid-detach ($phase): vfod recovers, jobs settle, one holder" recovered
+restart_vfod
+lab_check "after SIGKILL mid-detach ($phase): vfod recovers, jobs settle, one holder" recovered detach
 lab_check "mid-detach: libvirt and vfod agree, no VF in two domains" vfod_consistent
 lab_check "mid-detach: the interrupted detach was finished (recovery job done)" vfod_job_seen detach recovery done
 vfod_show
@@ -100,8 +114,8 @@ lab_require "the attach reached plugging/waiting-agent (${phase:-never})" test -
 vfod_kill9
 lab_check "the journal holds the interrupted attach" grep -q "^job .* attach .* $phase\$" "$journal"
 sed 's/^/  journal: /' "$journal"
-vfod_start a 1
-lab_check "after SIGKILL mid-attach ($phase): vfod recovers, jobs settle, one holder" recovered
+restart_vfod
+lab_check "after SIGKILL mid-attach ($phase): vfod recovers, jobs settle, one holder" recovered attach
 lab_check "mid-attach: libvirt and vfod agree, no VF in two domains" vfod_consistent
 vfod_show
 
