@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The vfo demo. Today it builds vfo and runs two lab scenarios: a private
-# libvirtd boots a real guest (Debian kernel, TCG), the loss meter sends 1,000
-# datagrams/s to it, and an emulated VF is plugged and unplugged — first the
+# The vfo demo. Today it builds vfo and runs three lab scenarios: a private
+# libvirtd boots real guests (Debian kernel, TCG), the loss meter sends 1,000
+# datagrams/s to them, and an emulated VF is plugged and unplugged — first the
 # way users do it today (smoke), then through vfo's protocol with vfo-agent
-# in the guest (agent-switch). vfod does not exist yet: a small lab driver
-# (vfo-labhost) plays the host's part. Run as root on Debian 12.
+# in the guest (agent-switch), then vfod sharing 2 VFs among 3 VMs by
+# priority (vfod-pool). Run as root on Debian 12.
 # --no-deps skips the package installation.
 set -euo pipefail
 
@@ -44,5 +44,13 @@ cat <<'TXT'
     6. PrepareDetach, steering moves back, SteeringMoved, the VF unplugs.
        "SWITCH" lines give the timings, "LOSS" lines the loss (goal: 0).
 
+    vfod-pool — vfod, vfoctl and a private system bus; 3 VMs, 2 VFs:
+    7. vm1 and vm2 opt in with priority 50 and get the VFs; vm3 (40) waits
+       on the synthetic path;
+    8. vm1 is destroyed: its VF goes to vm3;
+    9. vm1 returns and its priority is raised to 100: vm3, the weakest
+       holder, is detached gracefully and its VF goes to vm1.
+       A loss meter runs on every VM through every phase ("LOSS" lines).
+
 TXT
-make -s check-lab LAB_SCENARIOS="smoke agent-switch"
+make -s check-lab LAB_SCENARIOS="smoke agent-switch vfod-pool"
