@@ -406,9 +406,9 @@ static void test_unsupported_and_missing(void **state) {
         /* the test driver has no hot-plug: an error, not a crash */
         r = virt_attach_device(rec->v, uuid,
                                "<interface type='network'><mac address='52:54:00:00:00:01'/>"
-                               "<source network='default'/><alias name='ua-vfo-lab-1'/></interface>");
+                               "<source network='default'/><alias name='ua-vfo-vf-lab-1'/></interface>");
         assert_int_equal(r, -EOPNOTSUPP);
-        r = virt_detach_alias(rec->v, uuid, "ua-vfo-lab-1");
+        r = virt_detach_alias(rec->v, uuid, "ua-vfo-vf-lab-1");
         assert_int_equal(r, -EOPNOTSUPP);
         r = virt_set_link(rec->v, uuid, "AA:BB:CC:DD:EE:FF", false);
         assert_int_equal(r, -EOPNOTSUPP);

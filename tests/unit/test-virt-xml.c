@@ -60,7 +60,7 @@ static const char full_xml[] =
         "      <target dev='vnet1'/>\n"
         "      <model type='e1000e'/>\n"
         "      <link state='down'/>\n"
-        "      <alias name='ua-vfo-lab-0'/>\n"
+        "      <alias name='ua-vfo-vf-lab-0'/>\n"
         "      <address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>\n"
         "    </interface>\n"
         "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
@@ -68,7 +68,7 @@ static const char full_xml[] =
         "      <source>\n"
         "        <address domain='0x0000' bus='0x03' slot='0x00' function='0x2'/>\n"
         "      </source>\n"
-        "      <alias name='ua-vfo-0000_03_00_2'/>\n"
+        "      <alias name='ua-vfo-vf-0000_03_00_2'/>\n"
         "      <address type='pci' domain='0x0000' bus='0x04' slot='0x00' function='0x0'/>\n"
         "    </hostdev>\n"
         "    <channel type='unix'>\n"
@@ -144,7 +144,7 @@ static void test_parse_full(void **state) {
         b = &d.interfaces[1];
         assert_string_equal(b->mac, "52:54:00:11:22:33");
         assert_string_equal(b->model, "e1000e");
-        assert_string_equal(b->alias, "ua-vfo-lab-0");
+        assert_string_equal(b->alias, "ua-vfo-vf-lab-0");
         assert_string_equal(b->target, "vnet1");
         assert_string_equal(b->type, "network");
         assert_true(b->link_down);
@@ -155,8 +155,8 @@ static void test_parse_full(void **state) {
         assert_string_equal(d.channel_path, "/run/vfo/channel/lab-vm1.sock");
 
         assert_int_equal(d.n_vfo_aliases, 2);
-        assert_string_equal(d.vfo_aliases[0], "ua-vfo-lab-0");
-        assert_string_equal(d.vfo_aliases[1], "ua-vfo-0000_03_00_2");
+        assert_string_equal(d.vfo_aliases[0], "ua-vfo-vf-lab-0");
+        assert_string_equal(d.vfo_aliases[1], "ua-vfo-vf-0000_03_00_2");
 
         /* vfo's namespace, not the other <policy> */
         assert_true(d.policy.present);
@@ -373,7 +373,7 @@ static void test_set_link_xml(void **state) {
         assert_int_equal(count(up, "<link "), 1);
         assert_non_null(strstr(up, "<link state=\"up\"/>"));
 
-        /* vfo's own NIC (alias ua-vfo-…) is never the one, nor an unknown MAC */
+        /* a VF vfod plugged (alias ua-vfo-vf-…) is never the one, nor an unknown MAC */
         assert_int_equal(virt_interface_set_link_xml(full_xml, "52:54:00:11:22:33", true, &none), -ENOENT);
         assert_int_equal(virt_interface_set_link_xml(full_xml, "52:54:00:00:00:00", true, &none), -ENOENT);
         assert_int_equal(virt_interface_set_link_xml("<domain", "52:54:00:aa:bb:cc", true, &none), -EBADMSG);
