@@ -197,3 +197,11 @@ vfod_meters_ok() {
         done
         return $ok
 }
+
+# vfod_job_figures: one "JOBTIME" JSON line per finished job of this run,
+# from vfod's log: total, libvirt (calls + waiting for DEVICE_REMOVED),
+# agent (waiting for the guest) and vfod (the rest: vfod's own overhead).
+vfod_job_figures() {
+        sed -n 's/.*Job \([0-9]*\): \(attach\|detach\) of \([^ ]*\) on \([^ ]*\) done in \([0-9.]*\) ms (libvirt \([0-9.]*\) ms, agent \([0-9.]*\) ms, vfod \([0-9.]*\) ms).*/JOBTIME {"job":\1,"kind":"\2","domain":"\4","total_ms":\5,"libvirt_ms":\6,"agent_ms":\7,"vfod_ms":\8}/p' \
+                "$LAB_STATE/vfod-$VFOD_INST.log"
+}

@@ -94,5 +94,6 @@ unprivileged() {
 }
 lab_check "an unprivileged caller can read but not detach (exit 4, nothing moved)" unprivileged
 
+vfod_job_figures
 vfod_stop
 lab_finish
