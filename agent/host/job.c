@@ -10,6 +10,8 @@
 #include "lib/log.h"
 #include "lib/string-table.h"
 
+#define JOB_RETRY_USEC (10 * USEC_PER_SEC)
+
 static const char *const job_kind_table[_JOB_KIND_MAX] = {
         [JOB_ATTACH] = "attach",
         [JOB_DETACH] = "detach",
@@ -111,8 +113,17 @@ static void job_finish(Job *j, JobState state) {
         took = now_usec(CLOCK_MONOTONIC) - j->start;
         if (port && port->job == j) {
                 port->job = NULL;
+                if (state == JOB_FAILED) {
+                        /* Do not try the same thing again at once: a failure
+                         * that lasts would otherwise loop. */
+                        port->retry_after = usec_add(now_usec(CLOCK_MONOTONIC),
+                                                     MAX(j->manager->config->reassign_interval, JOB_RETRY_USEC));
+                        manager_schedule_at(j->manager, port->retry_after);
+                }
                 port_changed(port);
         }
+        if (state == JOB_FAILED && j->kind == JOB_DETACH && j->vf && j->vf->reserved_for)
+                j->vf->reserved_for = NULL;     /* the preemption did not happen */
         if (state == JOB_DONE)
                 log_info("Job %" PRIu64 ": %s of %s on %s done in %.1f ms (libvirt %.1f ms, agent %.1f ms, vfod %.1f ms)%s%s.",
                          j->id, job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",

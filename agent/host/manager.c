@@ -726,6 +726,7 @@ static bool port_can_wait(Manager *m, Port *p) {
         Domain *d = p->domain;
 
         return !d->gone && d->state == VIRT_DOMAIN_RUNNING && manager_pool_for(m, d) && !p->vf && !p->manual_synthetic &&
+               now_usec(CLOCK_MONOTONIC) >= p->retry_after &&
                (agent_conn_is_synced(d->agent) || m->config->no_agent == NO_AGENT_ABRUPT);
 }
 
@@ -834,7 +835,7 @@ static void manager_run_schedule(Manager *m) {
                                         .priority = d->policy.priority,
                                         .holds_vf = p->vf != NULL,
                                         .waiting = p->waiting_since != 0,
-                                        .busy = p->job != NULL || p->recover ||
+                                        .busy = p->job != NULL || p->recover || now < p->retry_after ||
                                                 (p->vf && p->vf->pool != pool) || d->state != VIRT_DOMAIN_RUNNING,
                                         .waiting_since = p->waiting_since,
                                         .last_change = p->last_change,
@@ -867,15 +868,8 @@ static void manager_run_schedule(Manager *m) {
                         vf->reserved_for = winner;
                         continue;
                 }
-                if (plan.retry_at != USEC_INFINITY) {
-                        if (!m->schedule_timer)
-                                (void) sd_event_add_time(m->event, &m->schedule_timer, CLOCK_MONOTONIC, plan.retry_at,
-                                                         10 * USEC_PER_MSEC, on_schedule_timer, m);
-                        else {
-                                (void) sd_event_source_set_time(m->schedule_timer, plan.retry_at);
-                                (void) sd_event_source_set_enabled(m->schedule_timer, SD_EVENT_ONESHOT);
-                        }
-                }
+                if (plan.retry_at != USEC_INFINITY)
+                        manager_schedule_at(m, plan.retry_at);
                 break;
         }
 finish:
@@ -890,6 +884,21 @@ static int on_schedule(sd_event_source *s, void *userdata) {
         (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
         manager_run_schedule(m);
         return 0;
+}
+
+void manager_schedule_at(Manager *m, usec_t when) {
+        uint64_t armed;
+
+        if (m->schedule_timer && sd_event_source_get_enabled(m->schedule_timer, NULL) > 0 &&
+            sd_event_source_get_time(m->schedule_timer, &armed) >= 0 && armed <= when)
+                return;         /* an earlier run is due anyway */
+        if (!m->schedule_timer)
+                (void) sd_event_add_time(m->event, &m->schedule_timer, CLOCK_MONOTONIC, when, 10 * USEC_PER_MSEC,
+                                         on_schedule_timer, m);
+        else {
+                (void) sd_event_source_set_time(m->schedule_timer, when);
+                (void) sd_event_source_set_enabled(m->schedule_timer, SD_EVENT_ONESHOT);
+        }
 }
 
 void manager_schedule(Manager *m) {

@@ -87,6 +87,7 @@ struct Port {
         Job *job;               /* running job, if any */
         usec_t waiting_since;   /* CLOCK_MONOTONIC: when it started waiting (0: not waiting) */
         usec_t last_change;     /* CLOCK_MONOTONIC: when it last gained or lost a VF */
+        usec_t retry_after;     /* CLOCK_MONOTONIC: a job of the scheduler failed; not before then */
         bool manual_synthetic;  /* detached by a user: stays synthetic until attached by a user */
         bool recover;           /* a job was interrupted by a restart: re-run it when the agent is there */
         char recover_kind[16];
@@ -150,8 +151,9 @@ Vf *manager_find_vf(Manager *m, const char *id);
 Vf *manager_find_vf_by_alias(Manager *m, const char *alias);
 Job *manager_find_job(Manager *m, uint64_t id);
 
-/* Runs the scheduler soon (coalesced). */
+/* Runs the scheduler soon (coalesced), or at 'when' (CLOCK_MONOTONIC). */
 void manager_schedule(Manager *m);
+void manager_schedule_at(Manager *m, usec_t when);
 /* Writes the journal now (claims and running jobs). */
 int manager_save(Manager *m);
 
