@@ -84,7 +84,8 @@ static void job_set_phase(Job *j, JobPhase phase) {
                   job_phase_to_string(phase));
         j->phase = phase;
         j->step_start = now_usec(CLOCK_MONOTONIC);
-        (void) manager_save(j->manager);
+        /* The journal is not rewritten for every phase: recovery needs the
+         * job and the VF's state (vf_set_state() writes it), not the phase. */
         bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Phase", "Progress", NULL);
 }
 
@@ -175,8 +176,8 @@ static void release_vf(Job *j) {
 
         if (!j->vf)
                 return;
-        (void) pool_release(j->vf);
-        vf_set_state(j->vf, VF_FREE, NULL);
+        /* A VF that cannot be reset to neutral is not handed out again. */
+        vf_set_state(j->vf, pool_release(j->vf) < 0 ? VF_BROKEN : VF_FREE, NULL);
         if (port && port->vf == j->vf) {
                 port->vf = NULL;
                 port->vf_tap[0] = 0;

@@ -402,9 +402,8 @@ static void domain_stopped(Domain *d, const char *why) {
                         Vf *vf = p->vf;
 
                         log_info("%s: %s; VF %s returns to pool %s.", d->name, why, vf->id, vf->pool->config.name);
-                        (void) pool_release(vf);
                         p->vf = NULL;
-                        vf_set_state(vf, VF_FREE, NULL);
+                        vf_set_state(vf, pool_release(vf) < 0 ? VF_BROKEN : VF_FREE, NULL);
                 }
                 p->waiting_since = 0;
                 p->recover = false;
@@ -692,10 +691,9 @@ static void on_virt_device_removed(Virt *v, const char *uuid, const char *alias,
                 Port *p = vf->holder;
 
                 log_warning("%s: VF %s was unplugged by someone else; it returns to the pool.", d->name, vf->id);
-                (void) pool_release(vf);
                 p->vf = NULL;
                 p->last_change = now_usec(CLOCK_MONOTONIC);
-                vf_set_state(vf, VF_FREE, NULL);
+                vf_set_state(vf, pool_release(vf) < 0 ? VF_BROKEN : VF_FREE, NULL);
                 port_changed(p);
                 manager_schedule(m);
         }

@@ -92,7 +92,7 @@ lab_require "Detach vm1 started a job ($job)" test -n "$job"
 phase=$(wait_phase "$job" '^(switching|unplugging)$' 20000) || phase=
 lab_require "the detach reached switching/unplugging (${phase:-never})" test -n "$phase"
 vfod_kill9
-lab_check "the journal holds the interrupted detach" grep -q "^job .* detach .* $phase\$" "$journal"
+lab_check "the journal holds the interrupted detach" grep -q "^job .* detach " "$journal"
 sed 's/^/  journal: /' "$journal"
 restart_vfod
 lab_check "after SIGKILL mid-detach ($phase): vfod recovers, jobs settle, one holder" recovered detach
@@ -112,7 +112,7 @@ lab_require "the freed VF is being attached ($job)" test -n "$job"
 phase=$(wait_phase "$job" '^(plugging|waiting-agent)$' 20000) || phase=
 lab_require "the attach reached plugging/waiting-agent (${phase:-never})" test -n "$phase"
 vfod_kill9
-lab_check "the journal holds the interrupted attach" grep -q "^job .* attach .* $phase\$" "$journal"
+lab_check "the journal holds the interrupted attach" grep -q "^job .* attach " "$journal"
 sed 's/^/  journal: /' "$journal"
 restart_vfod
 lab_check "after SIGKILL mid-attach ($phase): vfod recovers, jobs settle, one holder" recovered attach
