@@ -57,7 +57,9 @@ void bus_emit_changed(Manager *m, const char *path, const char *interface, ...) 
         size_t n = 0;
         va_list ap;
 
-        if (!m->bus)
+        /* Nobody can have read anything before the first reconcile: one
+         * Domains change at its end instead of one signal per domain. */
+        if (!m->bus || !m->reconciled)
                 return;
         va_start(ap, interface);
         for (const char *s = va_arg(ap, const char *); s && n < ELEMENTSOF(names) - 1; s = va_arg(ap, const char *))
@@ -771,7 +773,7 @@ void bus_job_removed(Job *j) {
 void bus_domain_exported(Domain *d, bool exported) {
         Manager *m = d->manager;
 
-        if (!m->bus)
+        if (!m->bus || !m->reconciled)
                 return;
         if (exported)
                 (void) sd_bus_emit_object_added(m->bus, d->path);

@@ -566,6 +566,7 @@ static int manager_reconcile(Manager *m) {
                                  jj->id, jj->kind, jj->mac, d->name, jj->phase);
                 }
                 m->reconciled = true;
+                bus_emit_changed(m, "/org/vfo1", "org.vfo1.Manager", "Domains", NULL);
         }
         r = 0;
 finish:
