@@ -1576,3 +1576,157 @@ int virt_set_link(Virt *v, const char *uuid, const char *mac, bool up) {
                                   up ? "up" : "down");
         return 0;
 }
+
+int virt_resume(Virt *v, const char *uuid) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+        if (virDomainResume(dom) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to resume domain %s", uuid);
+        return 0;
+}
+
+int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        virTypedParameterPtr params = NULL;
+        int nparams = 0, type = VIR_DOMAIN_JOB_NONE, r;
+        unsigned long long u;
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+        if (virDomainGetJobStats(dom, &type, &params, &nparams, 0) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to read the job of domain %s", uuid);
+        *ret = (VirtJobStats) { .type = type };
+        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_TOTAL, &u) > 0)
+                ret->data_total = u;
+        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_PROCESSED, &u) > 0)
+                ret->data_processed = u;
+        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_DATA_REMAINING, &u) > 0)
+                ret->data_remaining = u;
+        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_TIME_ELAPSED, &u) > 0)
+                ret->time_elapsed_ms = u;
+        virTypedParamsFree(params, nparams);
+        return 0;
+}
+
+int virt_abort_job(Virt *v, const char *uuid) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+        if (virDomainAbortJob(dom) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to abort the job of domain %s", uuid);
+        return 0;
+}
+
+static char *virt_last_message(const char *what) {
+        const virError *e = virGetLastError();
+        char *s = NULL;
+
+        if (asprintf(&s, "%s: %s", what, e && e->message ? e->message : "unknown libvirt error") < 0)
+                return NULL;
+        return s;
+}
+
+int virt_migrate_blocking(const char *src_uri, const char *uuid, const char *dest_uri, const VirtMigrateOptions *o,
+                          char **ret_message) {
+        virConnectPtr conn = NULL, dconn = NULL;
+        virDomainPtr dom = NULL, ddom = NULL;
+        virTypedParameterPtr params = NULL;
+        int nparams = 0, maxparams = 0, r = 0;
+        unsigned flags = 0;
+
+        *ret_message = NULL;
+        virSetErrorFunc(NULL, virt_error_silence);
+        conn = virConnectOpen(src_uri);
+        if (!conn) {
+                *ret_message = virt_last_message("cannot connect to the source libvirt");
+                r = -ENOTCONN;
+                goto finish;
+        }
+        dom = virDomainLookupByUUIDString(conn, uuid);
+        if (!dom) {
+                *ret_message = virt_last_message("no such domain");
+                r = -ENOENT;
+                goto finish;
+        }
+
+        if ((o->migrate_uri &&
+             virTypedParamsAddString(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_URI, o->migrate_uri) < 0) ||
+            (o->listen_address && virTypedParamsAddString(&params, &nparams, &maxparams,
+                                                          VIR_MIGRATE_PARAM_LISTEN_ADDRESS, o->listen_address) < 0) ||
+            (o->bandwidth > 0 && virTypedParamsAddULLong(&params, &nparams, &maxparams, VIR_MIGRATE_PARAM_BANDWIDTH,
+                                                         o->bandwidth) < 0)) {
+                r = -ENOMEM;
+                goto finish;
+        }
+
+        flags = (o->live ? VIR_MIGRATE_LIVE : 0) | (o->persistent ? VIR_MIGRATE_PERSIST_DEST : 0) |
+                (o->undefine_source ? VIR_MIGRATE_UNDEFINE_SOURCE : 0);
+        if (o->p2p) {
+                if (virDomainMigrateToURI3(dom, dest_uri, params, (unsigned) nparams, flags | VIR_MIGRATE_PEER2PEER) < 0) {
+                        *ret_message = virt_last_message("migration failed");
+                        r = virt_errno(virGetLastError());
+                }
+        } else {
+                dconn = virConnectOpen(dest_uri);
+                if (!dconn) {
+                        *ret_message = virt_last_message("cannot connect to the destination libvirt");
+                        r = -ENOTCONN;
+                        goto finish;
+                }
+                ddom = virDomainMigrate3(dom, dconn, params, (unsigned) nparams, flags);
+                if (!ddom) {
+                        *ret_message = virt_last_message("migration failed");
+                        r = virt_errno(virGetLastError());
+                }
+        }
+finish:
+        virTypedParamsFree(params, nparams);
+        if (ddom)
+                virDomainFree(ddom);
+        if (dom)
+                virDomainFree(dom);
+        if (dconn)
+                virConnectClose(dconn);
+        if (conn)
+                virConnectClose(conn);
+        return r;
+}
+
+int virt_strip_vf_hostdevs(const char *xml, char **ret) {
+        _cleanup_(virt_xml_doc_freep) xmlDoc *doc = NULL;
+        _cleanup_(virt_xpath_context_freep) xmlXPathContext *ctx = NULL;
+        _cleanup_(virt_xpath_object_freep) xmlXPathObject *obj = NULL;
+        xmlNodeSet *nodes = NULL;
+        xmlChar *out = NULL;
+        int r, size = 0;
+
+        *ret = NULL;
+        r = virt_xml_parse(xml, &doc, &ctx);
+        if (r < 0)
+                return r;
+        r = virt_xpath_nodes(ctx, "/domain/devices/hostdev[starts-with(alias/@name, '" VIRT_VF_ALIAS_PREFIX "')]",
+                             &obj, &nodes);
+        if (r < 0)
+                return r;
+        if (!nodes)
+                return 0;
+        for (int i = 0; i < nodes->nodeNr; i++) {
+                xmlUnlinkNode(nodes->nodeTab[i]);
+                xmlFreeNode(nodes->nodeTab[i]);
+                nodes->nodeTab[i] = NULL;
+        }
+        xmlDocDumpMemory(doc, &out, &size);
+        if (!out)
+                return -ENOMEM;
+        *ret = strdup((const char *) out);
+        xmlFree(out);
+        return *ret ? 1 : -ENOMEM;
+}

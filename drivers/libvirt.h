@@ -136,3 +136,40 @@ int virt_detach_alias(Virt *v, const char *uuid, const char *alias);
 /* Sets the link state of the interface with 'mac' and no VIR alias prefix
  * (the synthetic NIC) through virDomainUpdateDeviceFlags (LIVE). */
 int virt_set_link(Virt *v, const char *uuid, const char *mac, bool up);
+
+/* Resumes a paused domain (virDomainResume). */
+int virt_resume(Virt *v, const char *uuid);
+
+/* Progress of the domain's current job (virDomainGetJobStats). */
+typedef struct VirtJobStats {
+        int type;                       /* virDomainJobType; VIR_DOMAIN_JOB_NONE when idle */
+        uint64_t data_total;            /* bytes */
+        uint64_t data_processed;
+        uint64_t data_remaining;
+        uint64_t time_elapsed_ms;
+} VirtJobStats;
+int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret);
+/* virDomainAbortJob: cancels a running migration. */
+int virt_abort_job(Virt *v, const char *uuid);
+
+typedef struct VirtMigrateOptions {
+        bool live;
+        bool p2p;               /* virDomainMigrateToURI3 with PEER2PEER; else virDomainMigrate3 with our own destination connection */
+        bool persistent;        /* VIR_MIGRATE_PERSIST_DEST */
+        bool undefine_source;   /* VIR_MIGRATE_UNDEFINE_SOURCE */
+        const char *migrate_uri;        /* VIR_MIGRATE_PARAM_URI, or NULL */
+        const char *listen_address;     /* VIR_MIGRATE_PARAM_LISTEN_ADDRESS, or NULL */
+        uint64_t bandwidth;             /* MiB/s, 0 = libvirt's default */
+} VirtMigrateOptions;
+
+/* Migrates domain 'uuid' of 'src_uri' to 'dest_uri' and returns when it is
+ * done. BLOCKING for the whole migration: only for vfod's migration helper
+ * process (no event loop; it opens its own connections), never for the
+ * daemon's loop. On failure, 'ret_message' (malloc'd) has libvirt's reason. */
+int virt_migrate_blocking(const char *src_uri, const char *uuid, const char *dest_uri, const VirtMigrateOptions *o,
+                          char **ret_message);
+
+/* Pure: the domain XML without the <hostdev> devices whose alias starts with
+ * VIRT_VF_ALIAS_PREFIX (SR-IOV VFs of the host the domain comes from). 0 and
+ * *ret = NULL if there is none; 1 and the new document otherwise. */
+int virt_strip_vf_hostdevs(const char *xml, char **ret);

@@ -5,6 +5,10 @@
 #include <stdbool.h>
 #include <string.h>
 
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+
 static inline bool isempty(const char *s) {
         return !s || !*s;
 }

@@ -10,6 +10,7 @@
 #include "agent/host/job.h"
 #include "lib/log.h"
 #include "lib/string-util.h"
+#include "lib/validate.h"
 
 #define MANAGER_PATH "/org/vfo1"
 #define MANAGER_IFACE "org.vfo1.Manager"
@@ -192,6 +193,237 @@ static int do_set_policy(Manager *m, Domain *d, const char *pool, uint32_t prior
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+/* ------------------------------------------------------------ migration */
+
+static int read_migrate_options(sd_bus_message *msg, MigrateRequest *req, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *key, *contents;
+                char type;
+
+                r = sd_bus_message_enter_container(msg, 'e', "sv");
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(msg, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (streq(key, "live") || streq(key, "p2p") || streq(key, "persistent") ||
+                    streq(key, "undefine-source") || streq(key, "resume")) {
+                        int b;
+                        if (!streq(contents, "b"))
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option '%s' takes a boolean.", key);
+                        r = sd_bus_message_read(msg, "v", "b", &b);
+                        if (r < 0)
+                                return r;
+                        if (streq(key, "live"))
+                                req->live = b;
+                        else if (streq(key, "p2p"))
+                                req->p2p = b;
+                        else if (streq(key, "persistent"))
+                                req->persistent = b;
+                        else if (streq(key, "undefine-source"))
+                                req->undefine_source = b;
+                        else
+                                req->resume = b;
+                } else if (streq(key, "migrate-uri") || streq(key, "listen-address") || streq(key, "destination-bus")) {
+                        const char *v;
+                        if (!streq(contents, "s"))
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option '%s' takes a string.", key);
+                        r = sd_bus_message_read(msg, "v", "s", &v);
+                        if (r < 0)
+                                return r;
+                        if (strlen(v) > 1024 || !utf8_is_valid(v, 1024))
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option '%s' is not a valid string.", key);
+                        if (streq(key, "migrate-uri"))
+                                req->migrate_uri = v;
+                        else if (streq(key, "listen-address"))
+                                req->listen_address = v;
+                        else
+                                req->destination_bus = v;
+                } else if (streq(key, "bandwidth") || streq(key, "timeout")) {
+                        uint64_t t;
+                        if (!streq(contents, "t"))
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option '%s' takes a uint64 ('t').", key);
+                        r = sd_bus_message_read(msg, "v", "t", &t);
+                        if (r < 0)
+                                return r;
+                        if (streq(key, "bandwidth"))
+                                req->bandwidth = t;
+                        else {
+                                if (t > 7 * 24 * 3600)
+                                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Timeout %" PRIu64 " s is out of range.", t);
+                                req->timeout = t * USEC_PER_SEC;
+                        }
+                } else
+                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                 "Unknown migration option '%s' (see org.vfo1(5)).", key);
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_exit_container(msg);
+}
+
+static int manager_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        MigrateRequest req = { .live = true, .p2p = true };
+        const char *s, *dest;
+        Domain *d;
+        Job *j;
+        int r;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "ss", &s, &dest);
+        if (r < 0)
+                return r;
+        req.destination = dest;
+        r = read_migrate_options(msg, &req, error);
+        if (r < 0)
+                return r;
+        if (isempty(dest) || strlen(dest) > 1024 || !utf8_is_valid(dest, 1024))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "The destination URI is empty or not valid.");
+        r = require_libvirt(m, error);
+        if (r < 0)
+                return r;
+        d = lookup_domain(m, s, error);
+        if (!d)
+                return -ENOENT;
+        if (d->migration)
+                return sd_bus_error_setf(error, BUS_ERROR_BUSY, "%s is being migrated already (job %" PRIu64 ").",
+                                         d->name, d->migration->id);
+        if (d->state == VIRT_DOMAIN_PAUSED && !req.resume)
+                return sd_bus_error_setf(error, BUS_ERROR_PAUSED,
+                                         "%s is paused; a paused guest cannot finish an unplug, so nothing was done. Resume it, or migrate with --resume.",
+                                         d->name);
+        if (d->state != VIRT_DOMAIN_RUNNING && d->state != VIRT_DOMAIN_PAUSED)
+                return sd_bus_error_setf(error, BUS_ERROR_NOT_RUNNING, "%s is not running.", d->name);
+        r = migrate_start(m, d, &req, &j);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "Cannot start the migration: %s", strerror(-r));
+        return reply_job(msg, j);
+}
+
+/* Hook support: answered from memory, never calling libvirt (libvirtd
+ * waits for its hook). */
+static int manager_hook_migrate_begin(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL, *stripped = NULL;
+        Manager *m = userdata;
+        VirtDomain v = {};
+        const char *xml;
+        char **macs = NULL;
+        size_t n = 0;
+        Pool *pool;
+        int r;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &xml);
+        if (r < 0)
+                return r;
+        r = virt_domain_parse_xml(xml, &v);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "The incoming domain XML does not parse.");
+        if (virt_strip_vf_hostdevs(xml, &stripped) < 0)
+                stripped = NULL;
+
+        if (!v.policy.present) {
+                virt_domain_done(&v);
+                return sd_bus_reply_method_return(msg, "bss", true, stripped ?: "", "");
+        }
+        pool = manager_pool_for_name(m, v.policy.pool);
+        if (!pool) {
+                bool required = v.policy.required;
+                if (asprintf(&why, "No pool '%s' on this host%s", v.policy.pool[0] ? v.policy.pool : "(default)",
+                             required ? ", and the domain requires a VF: migration refused." : "; it runs synthetic.") < 0)
+                        why = NULL;
+                virt_domain_done(&v);
+                return sd_bus_reply_method_return(msg, "bss", !required, stripped ?: "", why ?: "");
+        }
+        macs = calloc(v.n_interfaces + 1, sizeof(char *));
+        if (!macs) {
+                virt_domain_done(&v);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < v.n_interfaces; i++)
+                if (streq(v.interfaces[i].model, "virtio") && !startswith(v.interfaces[i].alias, VIRT_VF_ALIAS_PREFIX))
+                        macs[n++] = v.interfaces[i].mac;
+        r = manager_claim_incoming(m, pool, v.uuid, macs, n, v.policy.required, &why);
+        log_info("Incoming migration of %s: %s", v.name, why ?: "");
+        r = sd_bus_reply_method_return(msg, "bss", r >= 0, stripped ?: "", why ?: "");
+        free(macs);
+        virt_domain_done(&v);
+        return r;
+}
+
+static int manager_hook_started(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *uuid;
+        int r;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &uuid);
+        if (r < 0)
+                return r;
+        log_debug("Hook: domain %s started here.", uuid);
+        manager_refresh_soon(m, uuid);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int manager_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *why = NULL;
+        Manager *m = userdata;
+        const char *uuid, *pool_name;
+        char **macs = NULL;
+        size_t n = 0;
+        int required, r;
+        Pool *pool;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "ssb", &uuid, &pool_name, &required);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_strv(msg, &macs);
+        if (r < 0)
+                return r;
+        for (char **mac = macs; mac && *mac; mac++, n++)
+                if (!mac_is_valid(*mac)) {
+                        r = sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "'%s' is not a MAC address.", *mac);
+                        goto finish;
+                }
+        pool = isempty(pool_name) ? manager_pool_for_name(m, NULL) : manager_find_pool(m, pool_name);
+        if (!pool) {
+                if (asprintf(&why, "No pool '%s' on this host%s", isempty(pool_name) ? "(default)" : pool_name,
+                             required ? ", and the domain requires a VF." : "; it will run synthetic.") < 0)
+                        why = NULL;
+                r = sd_bus_reply_method_return(msg, "bs", !required, why ?: "");
+                goto finish;
+        }
+        r = manager_claim_incoming(m, pool, uuid, macs, n, required, &why);
+        log_info("Incoming migration of %s announced by its source: %s", uuid, why ?: "");
+        r = sd_bus_reply_method_return(msg, "bs", r >= 0, why ?: "");
+finish:
+        for (char **mac = macs; mac && *mac; mac++)
+                free(*mac);
+        free(macs);
+        return r;
+}
+
 /* -------------------------------------------------------------- Manager */
 
 static int manager_get_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -341,6 +573,16 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ClearPolicy", SD_BUS_ARGS("s", domain), SD_BUS_NO_RESULT, manager_clear_policy,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", NULL, NULL, manager_reload_method, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", domain, "s", destination_uri, "a{sv}", options),
+                                SD_BUS_RESULT("o", job), manager_migrate, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("HookMigrateBegin", SD_BUS_ARGS("s", domain_xml),
+                                SD_BUS_RESULT("b", allow, "s", new_xml, "s", message), manager_hook_migrate_begin,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("HookStarted", SD_BUS_ARGS("s", uuid), SD_BUS_NO_RESULT, manager_hook_started,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PrepareIncoming", SD_BUS_ARGS("s", uuid, "s", pool, "b", required, "as", macs),
+                                SD_BUS_RESULT("b", ok, "s", message), manager_prepare_incoming,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("JobNew", SD_BUS_ARGS("o", job, "s", kind, "o", domain), 0),
         SD_BUS_SIGNAL_WITH_ARGS("JobFinished", SD_BUS_ARGS("o", job, "s", state), 0),
         SD_BUS_VTABLE_END,
@@ -715,7 +957,27 @@ static int job_prop(sd_bus *bus, const char *path, const char *interface, const 
                 return sd_bus_message_append(reply, "t", j->libvirt_usec);
         if (strcmp(property, "AgentUSec") == 0)
                 return sd_bus_message_append(reply, "t", j->agent_usec);
+        if (strcmp(property, "Destination") == 0)
+                return sd_bus_message_append(reply, "s", j->destination ?: "");
         return -ENOENT;
+}
+
+static int job_cancel_method(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Job *j = userdata;
+        int r;
+
+        r = check_admin(j->manager, msg, error);
+        if (r < 0)
+                return r;
+        if (j->kind != JOB_MIGRATE)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "Only migrations can be cancelled; an attach or detach rolls back by itself when it fails.");
+        if (j->state != JOB_RUNNING)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Job %" PRIu64 " has ended already.", j->id);
+        r = migrate_cancel(j);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT, "libvirt could not abort the migration: %s.", strerror(-r));
+        return sd_bus_reply_method_return(msg, NULL);
 }
 
 static const sd_bus_vtable job_vtable[] = {
@@ -736,6 +998,8 @@ static const sd_bus_vtable job_vtable[] = {
         SD_BUS_PROPERTY("FinishUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("LibvirtUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("AgentUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Destination", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD("Cancel", NULL, NULL, job_cancel_method, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 

@@ -15,6 +15,7 @@
 static const char *const job_kind_table[_JOB_KIND_MAX] = {
         [JOB_ATTACH] = "attach",
         [JOB_DETACH] = "detach",
+        [JOB_MIGRATE] = "migrate",
 };
 DEFINE_STRING_TABLE_LOOKUP(job_kind, JobKind, _JOB_KIND_MAX);
 
@@ -24,6 +25,7 @@ static const char *const job_reason_table[_JOB_REASON_MAX] = {
         [JOB_REASON_PREEMPT] = "preempt",
         [JOB_REASON_RECOVERY] = "recovery",
         [JOB_REASON_POLICY] = "policy",
+        [JOB_REASON_MIGRATE] = "migrate",
 };
 DEFINE_STRING_TABLE_TO_STRING(job_reason, JobReason, _JOB_REASON_MAX);
 
@@ -38,6 +40,9 @@ static const char *const job_phase_table[_JOB_PHASE_MAX] = {
         [JOB_PHASE_SWITCHING] = "switching",
         [JOB_PHASE_UNPLUGGING] = "unplugging",
         [JOB_PHASE_RELEASING] = "releasing",
+        [JOB_PHASE_CLAIMING_DESTINATION] = "claiming-destination",
+        [JOB_PHASE_DETACHING] = "detaching",
+        [JOB_PHASE_MIGRATING] = "migrating",
         [JOB_PHASE_ROLLING_BACK] = "rolling-back",
         [JOB_PHASE_DONE] = "done",
 };
@@ -50,7 +55,6 @@ static const char *const job_state_table[_JOB_STATE_MAX] = {
 };
 DEFINE_STRING_TABLE_TO_STRING(job_state, JobState, _JOB_STATE_MAX);
 
-static void job_fail(Job *j, const char *error, const char *format, ...) _printf_(3, 4);
 static void attach_step(Job *j);
 static void detach_step(Job *j);
 static void rollback_step(Job *j);
@@ -73,10 +77,12 @@ unsigned job_progress(const Job *j) {
         };
         if (j->state != JOB_RUNNING)
                 return 100;
+        if (j->kind == JOB_MIGRATE)
+                return j->migrate_progress;
         return (j->kind == JOB_ATTACH ? attach : detach)[j->phase];
 }
 
-static void job_set_phase(Job *j, JobPhase phase) {
+void job_set_phase(Job *j, JobPhase phase) {
         if (j->phase == phase)
                 return;
         log_debug("Job %" PRIu64 " (%s %s %s): %s -> %s", j->id, job_kind_to_string(j->kind),
@@ -102,7 +108,7 @@ static void job_cancel_requests(Job *j) {
         j->request = j->barrier = j->attach_request = 0;
 }
 
-static void job_finish(Job *j, JobState state) {
+void job_finish(Job *j, JobState state) {
         Port *port = job_port(j);
         usec_t took;
 
@@ -112,7 +118,7 @@ static void job_finish(Job *j, JobState state) {
         j->phase = state == JOB_DONE ? JOB_PHASE_DONE : j->error_recorded ? j->failed_phase : j->phase;
         j->finish_realtime = now_usec(CLOCK_REALTIME);
         took = now_usec(CLOCK_MONOTONIC) - j->start;
-        if (port && port->job == j) {
+        if (j->kind != JOB_MIGRATE && port && port->job == j) {
                 port->job = NULL;
                 if (state == JOB_FAILED) {
                         /* Do not try the same thing again at once: a failure
@@ -140,11 +146,15 @@ static void job_finish(Job *j, JobState state) {
         bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Phase", "Progress", "State", "Error",
                          "ErrorMessage", "FinishUSec", "LibvirtUSec", "AgentUSec", "Fallback", NULL);
         bus_job_finished(j);
+        if (j->kind == JOB_MIGRATE)
+                migrate_job_done(j);
+        if (j->parent)
+                migrate_child_finished(j->parent, j);
         manager_schedule(j->manager);
 }
 
 /* Records the first error and rolls back. */
-static void job_fail(Job *j, const char *error, const char *format, ...) {
+void job_fail(Job *j, const char *error, const char *format, ...) {
         va_list ap;
 
         if (!j->error) {
@@ -705,6 +715,10 @@ static int on_rollback_unplug_timeout(sd_event_source *s, uint64_t usec, void *u
 /* Back to the last state that carried traffic: for an attach, the synthetic
  * path without the VF; for a detach, the VF. */
 static void rollback_step(Job *j) {
+        if (j->kind == JOB_MIGRATE) {
+                migrate_rollback(j);
+                return;
+        }
         Manager *m = j->manager;
         Domain *d = j->domain;
         Port *port = job_port(j);
@@ -772,6 +786,16 @@ static int on_start(sd_event_source *s, void *userdata) {
         return 0;
 }
 
+int job_register(Manager *m, Job *j) {
+        Job **a = reallocarray(m->jobs, m->n_jobs + 1, sizeof(Job *));
+
+        if (!a)
+                return -ENOMEM;
+        m->jobs = a;
+        m->jobs[m->n_jobs++] = j;
+        return 0;
+}
+
 int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Job **ret) {
         Job *j;
         int r;
@@ -802,14 +826,12 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
                 return -ENOMEM;
         }
 
-        Job **a = reallocarray(m->jobs, m->n_jobs + 1, sizeof(Job *));
-        if (!a) {
+        r = job_register(m, j);
+        if (r < 0) {
                 free(j->path);
                 free(j);
-                return -ENOMEM;
+                return r;
         }
-        m->jobs = a;
-        m->jobs[m->n_jobs++] = j;
         port->job = j;
         if (kind == JOB_ATTACH) {
                 port->vf = NULL;
@@ -843,5 +865,11 @@ Job *job_free(Job *j) {
         free(j->error);
         free(j->error_message);
         free(j->fallback);
+        migrate_job_done(j);
+        free(j->child_error);
+        free(j->destination);
+        free(j->destination_bus);
+        free(j->migrate_uri);
+        free(j->listen_address);
         return mfree(j);
 }

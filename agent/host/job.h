@@ -11,6 +11,7 @@
 typedef enum JobKind {
         JOB_ATTACH,
         JOB_DETACH,
+        JOB_MIGRATE,
         _JOB_KIND_MAX,
         _JOB_KIND_INVALID = -1,
 } JobKind;
@@ -21,6 +22,7 @@ typedef enum JobReason {
         JOB_REASON_PREEMPT,     /* a higher-priority port needs this VF */
         JOB_REASON_RECOVERY,    /* finishing a job a restart interrupted */
         JOB_REASON_POLICY,      /* the domain opted out or changed pool */
+        JOB_REASON_MIGRATE,     /* part of a migration: VFs out before, back after a failure */
         _JOB_REASON_MAX,
         _JOB_REASON_INVALID = -1,
 } JobReason;
@@ -36,6 +38,9 @@ typedef enum JobPhase {
         JOB_PHASE_SWITCHING,
         JOB_PHASE_UNPLUGGING,
         JOB_PHASE_RELEASING,
+        JOB_PHASE_CLAIMING_DESTINATION,
+        JOB_PHASE_DETACHING,
+        JOB_PHASE_MIGRATING,
         JOB_PHASE_ROLLING_BACK,
         JOB_PHASE_DONE,
         _JOB_PHASE_MAX,
@@ -84,6 +89,29 @@ struct Job {
         int64_t barrier;
         int64_t attach_request; /* PrepareAttach: answered with AttachReady later */
         Vfo__PathKind rollback_path;
+
+        /* migrate (agent/host/migrate.c) */
+        Job *parent;            /* the migration a detach/attach belongs to */
+        unsigned children;      /* running child jobs */
+        char *child_error;      /* the first child's failure */
+        char *destination;
+        char *destination_bus;
+        char *migrate_uri;
+        char *listen_address;
+        uint64_t bandwidth;
+        bool live, p2p, persistent, undefine_source, resume;
+        usec_t timeout;
+        bool cancel_requested;
+        pid_t helper_pid;
+        sd_event_source *helper_child;
+        sd_event_source *helper_io;
+        int helper_fd;
+        char helper_out[1024];
+        size_t n_helper_out;
+        sd_event_source *progress_timer;
+        unsigned migrate_progress;
+        sd_bus *dest_bus;
+        sd_bus_slot *dest_slot;
 };
 
 /* Starts a job on 'port' (which must have none). Attach: 'vf' claimed by
@@ -98,3 +126,27 @@ void job_device_removed(Job *j, const char *alias);
 void job_device_removal_failed(Job *j, const char *alias);
 /* The domain stopped or vanished, or its agent went away. */
 void job_domain_lost(Job *j, const char *why);
+
+/* For agent/host/migrate.c: the state change points of job.c. */
+void job_set_phase(Job *j, JobPhase phase);
+void job_finish(Job *j, JobState state);
+void job_fail(Job *j, const char *error, const char *format, ...) _printf_(3, 4);
+int job_register(Manager *m, Job *j);
+
+/* migrate.c */
+typedef struct MigrateRequest {
+        const char *destination;
+        const char *destination_bus;
+        const char *migrate_uri;
+        const char *listen_address;
+        uint64_t bandwidth;
+        bool live, p2p, persistent, undefine_source, resume;
+        usec_t timeout;
+} MigrateRequest;
+int migrate_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret);
+void migrate_child_finished(Job *parent, Job *child);
+void migrate_rollback(Job *j);
+int migrate_cancel(Job *j);
+void migrate_job_done(Job *j);          /* frees the migration's resources */
+/* vfod --migrate-helper: the child process that runs the blocking libvirt call */
+int migrate_helper_main(int argc, char *argv[]);

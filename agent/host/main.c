@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "agent/host/bus.h"
+#include "agent/host/job.h"
 #include "agent/host/manager.h"
 #include "lib/log.h"
 
@@ -87,6 +88,9 @@ int main(int argc, char *argv[]) {
         int r;
 
         log_set_max_level(LOG_INFO);
+        /* The migration helper: vfod runs itself for the one blocking libvirt call. */
+        if (argc > 1 && strcmp(argv[1], "--migrate-helper") == 0)
+                return migrate_helper_main(argc, argv);
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -95,6 +99,7 @@ int main(int argc, char *argv[]) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);      /* the migration helper (sd_event_add_child) */
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 

@@ -14,6 +14,8 @@
 #include "lib/string-table.h"
 #include "lib/string-util.h"
 
+#define INCOMING_CLAIM_USEC (10 * 60 * USEC_PER_SEC)
+
 static const char *const vf_state_table[_VF_STATE_MAX] = {
         [VF_FREE] = "free",
         [VF_CLAIMED] = "claimed",
@@ -43,14 +45,18 @@ Pool *manager_find_pool(Manager *m, const char *name) {
         return NULL;
 }
 
-Pool *manager_pool_for(Manager *m, const Domain *d) {
-        if (!domain_opted_in(d))
-                return NULL;
-        if (d->policy.pool[0])
-                return manager_find_pool(m, d->policy.pool);
+Pool *manager_pool_for_name(Manager *m, const char *name) {
+        if (name && name[0])
+                return manager_find_pool(m, name);
         if (m->config->default_pool)
                 return manager_find_pool(m, m->config->default_pool);
         return m->n_pools > 0 ? m->pools[0] : NULL;
+}
+
+Pool *manager_pool_for(Manager *m, const Domain *d) {
+        if (!domain_opted_in(d))
+                return NULL;
+        return manager_pool_for_name(m, d->policy.pool);
 }
 
 Domain *manager_find_domain(Manager *m, const char *s) {
@@ -104,19 +110,77 @@ bool domain_opted_in(const Domain *d) {
         return d->policy.present;
 }
 
+bool vf_incoming_claimed(const Vf *vf) {
+        return vf->incoming_uuid[0] && now_usec(CLOCK_MONOTONIC) < vf->incoming_until;
+}
+
+static bool vf_incoming_for(const Vf *vf, const Port *p) {
+        return p && vf_incoming_claimed(vf) && strcasecmp(vf->incoming_uuid, p->domain->uuid) == 0 &&
+               strcasecmp(vf->incoming_mac, p->mac) == 0;
+}
+
 unsigned pool_count_free(const Pool *p) {
         unsigned n = 0;
 
         for (size_t i = 0; i < p->n_vfs; i++)
-                n += p->vfs[i]->state == VF_FREE && !p->vfs[i]->reserved_for;
+                n += p->vfs[i]->state == VF_FREE && !p->vfs[i]->reserved_for && !vf_incoming_claimed(p->vfs[i]);
         return n;
 }
 
 Vf *pool_first_free(Pool *p, const Port *for_port) {
+        /* first a VF held for this very port (preemption, migration), then any */
         for (size_t i = 0; i < p->n_vfs; i++)
-                if (p->vfs[i]->state == VF_FREE && (!p->vfs[i]->reserved_for || p->vfs[i]->reserved_for == for_port))
+                if (p->vfs[i]->state == VF_FREE && for_port &&
+                    (p->vfs[i]->reserved_for == for_port || vf_incoming_for(p->vfs[i], for_port)))
+                        return p->vfs[i];
+        for (size_t i = 0; i < p->n_vfs; i++)
+                if (p->vfs[i]->state == VF_FREE && !p->vfs[i]->reserved_for && !vf_incoming_claimed(p->vfs[i]))
                         return p->vfs[i];
         return NULL;
+}
+
+int manager_claim_incoming(Manager *m, Pool *pool, const char *uuid, char **macs, size_t n_macs, bool required,
+                           char **ret_message) {
+        usec_t until = usec_add(now_usec(CLOCK_MONOTONIC), INCOMING_CLAIM_USEC);
+        size_t claimed = 0, missing = 0;
+
+        /* drop what an earlier attempt for this domain claimed */
+        for (size_t i = 0; i < pool->n_vfs; i++)
+                if (strcasecmp(pool->vfs[i]->incoming_uuid, uuid) == 0)
+                        pool->vfs[i]->incoming_uuid[0] = 0;
+
+        for (size_t k = 0; k < n_macs; k++) {
+                Vf *vf = NULL;
+
+                for (size_t i = 0; i < pool->n_vfs && !vf; i++)
+                        if (pool->vfs[i]->state == VF_FREE && !pool->vfs[i]->reserved_for &&
+                            !vf_incoming_claimed(pool->vfs[i]))
+                                vf = pool->vfs[i];
+                if (!vf) {
+                        missing++;
+                        continue;
+                }
+                snprintf(vf->incoming_uuid, sizeof(vf->incoming_uuid), "%s", uuid);
+                snprintf(vf->incoming_mac, sizeof(vf->incoming_mac), "%s", macs[k]);
+                vf->incoming_until = until;
+                claimed++;
+        }
+        if (missing > 0 && required) {
+                for (size_t i = 0; i < pool->n_vfs; i++)
+                        if (strcasecmp(pool->vfs[i]->incoming_uuid, uuid) == 0)
+                                pool->vfs[i]->incoming_uuid[0] = 0;
+                if (ret_message && asprintf(ret_message,
+                                            "Pool %s on this host has no free VF for %zu of %zu ports (%zu VFs, all in use or claimed), and the domain requires one.",
+                                            pool->config.name, missing, n_macs, pool->n_vfs) < 0)
+                        *ret_message = NULL;
+                pool_changed(pool);
+                return -ENOSPC;
+        }
+        if (ret_message && asprintf(ret_message, "pool %s: %zu of %zu ports have a VF claimed%s", pool->config.name,
+                                    claimed, n_macs, missing ? "; the others run synthetic until one frees" : "") < 0)
+                *ret_message = NULL;
+        pool_changed(pool);
+        return (int) claimed;
 }
 
 PortState port_get_state(const Port *p) {
@@ -201,8 +265,8 @@ static int journal_build(Manager *m, JournalState *s) {
                 Job *job = m->jobs[i];
                 JournalJob *jj;
 
-                if (job->state != JOB_RUNNING)
-                        continue;
+                if (job->state != JOB_RUNNING || job->kind == JOB_MIGRATE)
+                        continue;       /* migrations are not resumed: see migrate.c */
                 jj = reallocarray(s->jobs, s->n_jobs + 1, sizeof(*jj));
                 if (!jj)
                         return -ENOMEM;
@@ -656,6 +720,8 @@ static void on_virt_lifecycle(Virt *v, const char *uuid, const char *name, VirtD
                 return;
         if (old != VIRT_DOMAIN_SHUTOFF && d->state == VIRT_DOMAIN_SHUTOFF)
                 domain_stopped(d, "stopped");
+        else
+                domain_adopt_devices(d, NULL);  /* VFs that came in with a migration started by others */
         if (d->state != old)
                 log_info("%s: %s -> %s.", d->name, virt_domain_state_to_string(old),
                          virt_domain_state_to_string(d->state));
@@ -725,6 +791,7 @@ static bool port_can_wait(Manager *m, Port *p) {
         Domain *d = p->domain;
 
         return !d->gone && d->state == VIRT_DOMAIN_RUNNING && manager_pool_for(m, d) && !p->vf && !p->manual_synthetic &&
+               !p->migrating &&
                now_usec(CLOCK_MONOTONIC) >= p->retry_after &&
                (agent_conn_is_synced(d->agent) || m->config->no_agent == NO_AGENT_ABRUPT);
 }
@@ -788,6 +855,22 @@ static void manager_run_schedule(Manager *m) {
                 }
         }
 
+        /* VFs claimed for a domain that migrated in: attach as soon as it runs */
+        for (size_t i = 0; i < m->n_pools; i++)
+                for (size_t j = 0; j < m->pools[i]->n_vfs; j++) {
+                        Vf *vf = m->pools[i]->vfs[j];
+                        Domain *d;
+                        Port *p;
+
+                        if (vf->state != VF_FREE || !vf_incoming_claimed(vf))
+                                continue;
+                        d = manager_find_domain(m, vf->incoming_uuid);
+                        p = d ? domain_find_port(d, vf->incoming_mac) : NULL;
+                        if (p && !p->job && port_can_wait(m, p) && manager_pool_for(m, d) == vf->pool &&
+                            job_start(m, JOB_ATTACH, JOB_REASON_MIGRATE, p, vf, NULL) >= 0)
+                                vf->incoming_uuid[0] = 0;
+                }
+
         /* VFs a preemption freed for a particular port */
         for (size_t i = 0; i < m->n_pools; i++)
                 for (size_t j = 0; j < m->pools[i]->n_vfs; j++) {
@@ -797,8 +880,10 @@ static void manager_run_schedule(Manager *m) {
                         if (!p || vf->state != VF_FREE)
                                 continue;
                         if (!p->job && port_can_wait(m, p) && manager_pool_for(m, p->domain) == vf->pool)
-                                (void) job_start(m, JOB_ATTACH, JOB_REASON_PREEMPT, p, vf, NULL);
-                        else if (!p->job || p->job->kind != JOB_ATTACH)
+                                (void) job_start(m, JOB_ATTACH,
+                                                 p->domain->migration ? JOB_REASON_MIGRATE : JOB_REASON_PREEMPT, p, vf,
+                                                 NULL);
+                        else if (!p->migrating && (!p->job || p->job->kind != JOB_ATTACH))
                                 vf->reserved_for = NULL;
                 }
 
@@ -834,7 +919,7 @@ static void manager_run_schedule(Manager *m) {
                                         .priority = d->policy.priority,
                                         .holds_vf = p->vf != NULL,
                                         .waiting = p->waiting_since != 0,
-                                        .busy = p->job != NULL || p->recover || now < p->retry_after ||
+                                        .busy = p->job != NULL || p->recover || now < p->retry_after || p->migrating ||
                                                 (p->vf && p->vf->pool != pool) || d->state != VIRT_DOMAIN_RUNNING,
                                         .waiting_since = p->waiting_since,
                                         .last_change = p->last_change,
@@ -898,6 +983,31 @@ void manager_schedule_at(Manager *m, usec_t when) {
                 (void) sd_event_source_set_time(m->schedule_timer, when);
                 (void) sd_event_source_set_enabled(m->schedule_timer, SD_EVENT_ONESHOT);
         }
+}
+
+static int on_refresh_soon(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        for (size_t i = 0; i < m->n_domains; i++)
+                if (m->domains[i]->refresh_pending) {
+                        m->domains[i]->refresh_pending = false;
+                        (void) domain_refresh(m->domains[i]);
+                        domain_adopt_devices(m->domains[i], NULL);
+                }
+        manager_schedule(m);
+        return 0;
+}
+
+void manager_refresh_soon(Manager *m, const char *uuid) {
+        Domain *d = domain_get_or_new(m, uuid);
+
+        if (!d || !m->reconciled)
+                return;
+        d->refresh_pending = true;
+        if (!m->refresh_source && sd_event_add_defer(m->event, &m->refresh_source, on_refresh_soon, m) < 0)
+                return;
+        (void) sd_event_source_set_enabled(m->refresh_source, SD_EVENT_ONESHOT);
 }
 
 void manager_schedule(Manager *m) {
@@ -1031,6 +1141,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->schedule_source);
         sd_event_source_disable_unref(m->schedule_timer);
         sd_event_source_disable_unref(m->journal_source);
+        sd_event_source_disable_unref(m->refresh_source);
         virt_free(m->virt);
         sd_bus_flush_close_unref(m->bus);
         config_free(m->config);

@@ -65,7 +65,11 @@ struct Vf {
         unsigned index;         /* sriov: N of virtfnN; emulated: N */
         VfState state;
         Port *holder;           /* CLAIMED/ATTACHED/RELEASING: the port */
-        Port *reserved_for;     /* freed by a preemption for this port */
+        Port *reserved_for;     /* freed by a preemption (or a migration) for this port */
+        /* claimed for an incoming migration (hook or a source vfod): */
+        char incoming_uuid[37];
+        char incoming_mac[18];
+        usec_t incoming_until;  /* CLOCK_MONOTONIC; the claim lapses then */
 };
 
 struct Pool {
@@ -88,6 +92,7 @@ struct Port {
         usec_t waiting_since;   /* CLOCK_MONOTONIC: when it started waiting (0: not waiting) */
         usec_t last_change;     /* CLOCK_MONOTONIC: when it last gained or lost a VF */
         usec_t retry_after;     /* CLOCK_MONOTONIC: a job of the scheduler failed; not before then */
+        bool migrating;         /* its domain is being migrated: no VF for it here */
         bool manual_synthetic;  /* detached by a user: stays synthetic until attached by a user */
         bool recover;           /* a job was interrupted by a restart: re-run it when the agent is there */
         char recover_kind[16];
@@ -110,6 +115,8 @@ struct Domain {
         size_t n_vfo_aliases;
         bool exported;          /* announced on the bus (opted in or holding a VF) */
         bool inventory_pending;
+        Job *migration;         /* running migration of this domain */
+        bool refresh_pending;   /* manager_refresh_soon() */
 };
 
 struct Manager {
@@ -133,6 +140,7 @@ struct Manager {
         bool reconciled;
         bool journal_dirty;
         sd_event_source *journal_source;    /* deferred journal write */
+        sd_event_source *refresh_source;    /* manager_refresh_soon() */
         usec_t reconcile_usec;              /* how long the last full reconcile took */
 };
 
@@ -146,6 +154,10 @@ int manager_reload(Manager *m, char **ret_message);
 
 Pool *manager_find_pool(Manager *m, const char *name);
 Pool *manager_pool_for(Manager *m, const Domain *d);
+/* The pool named 'name', or the default pool for NULL. */
+Pool *manager_pool_for_name(Manager *m, const char *name);
+/* Re-reads a domain from libvirt from the loop, not now (hook calls). */
+void manager_refresh_soon(Manager *m, const char *uuid);
 Domain *manager_find_domain(Manager *m, const char *uuid_or_name);
 Vf *manager_find_vf(Manager *m, const char *id);
 Vf *manager_find_vf_by_alias(Manager *m, const char *alias);
@@ -178,6 +190,13 @@ int pool_steer(Vf *vf, const Port *port, Vfo__PathKind to);
 /* Back to neutral after an unplug. */
 int pool_release(Vf *vf);
 unsigned pool_count_free(const Pool *p);
+/* A live claim for an incoming migration. */
+bool vf_incoming_claimed(const Vf *vf);
+/* Claims a free VF of 'pool' for each MAC of an incoming domain; -ENOSPC
+ * (and nothing claimed) if 'required' and one is missing. Returns the number
+ * claimed. */
+int manager_claim_incoming(Manager *m, Pool *pool, const char *uuid, char **macs, size_t n_macs, bool required,
+                           char **ret_message);
 Vf *pool_first_free(Pool *p, const Port *for_port);
 PortState port_get_state(const Port *p);
 void port_set_path(Port *p, Vfo__PathKind path);

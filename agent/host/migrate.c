@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Live migration of a domain that holds VFs (DESIGN.md "Migration"):
+ *
+ *   checking               running (a paused domain is refused, or resumed
+ *                          with the "resume" option); no job on its ports
+ *   claiming-destination   the destination's vfod claims VFs for the ports
+ *                          (when we can reach its bus); a required VF that
+ *                          is not free there refuses the migration here,
+ *                          before anything is unplugged
+ *   detaching              a graceful detach of every VF (child jobs); the
+ *                          VFs stay reserved for their ports
+ *   migrating              libvirt migrates; a helper process makes the
+ *                          blocking call (virDomainMigrateToURI3), so this
+ *                          loop keeps serving; progress from job stats
+ *   done                   the reservations go: the VFs are free here
+ *   rolling-back           on failure, cancel or timeout: the reserved VFs
+ *                          are attached again (child jobs), then the job
+ *                          fails with the reason
+ *
+ * Migration jobs are not journaled: after a crash the domain is either
+ * still here (its ports wait and get VFs again) or gone. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/host/bus.h"
+#include "agent/host/job.h"
+#include "lib/log.h"
+#include "lib/string-util.h"
+
+#define PROGRESS_INTERVAL_USEC (250 * USEC_PER_MSEC)
+#define DESTINATION_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+static void migrate_step(Job *j);
+
+static void ports_set_migrating(Domain *d, bool on) {
+        for (size_t i = 0; i < d->n_ports; i++)
+                d->ports[i]->migrating = on;
+}
+
+static void clear_reservations(Domain *d) {
+        Manager *m = d->manager;
+
+        for (size_t i = 0; i < m->n_pools; i++)
+                for (size_t k = 0; k < m->pools[i]->n_vfs; k++) {
+                        Vf *vf = m->pools[i]->vfs[k];
+                        if (vf->reserved_for && vf->reserved_for->domain == d)
+                                vf->reserved_for = NULL;
+                }
+}
+
+void migrate_job_done(Job *j) {
+        j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
+        j->helper_io = sd_event_source_disable_unref(j->helper_io);
+        j->helper_child = sd_event_source_disable_unref(j->helper_child);
+        if (j->helper_fd > 0)
+                close(j->helper_fd);
+        j->helper_fd = -1;
+        j->dest_slot = sd_bus_slot_unref(j->dest_slot);
+        j->dest_bus = sd_bus_flush_close_unref(j->dest_bus);
+        if (j->domain && j->domain->migration == j) {
+                j->domain->migration = NULL;
+                ports_set_migrating(j->domain, false);
+        }
+}
+
+/* ------------------------------------------------------------- rollback */
+
+void migrate_rollback(Job *j) {
+        Manager *m = j->manager;
+        Domain *d = j->domain;
+
+        j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
+        ports_set_migrating(d, false);
+        if (d->state == VIRT_DOMAIN_RUNNING && !d->gone)
+                for (size_t i = 0; i < m->n_pools; i++)
+                        for (size_t k = 0; k < m->pools[i]->n_vfs; k++) {
+                                Vf *vf = m->pools[i]->vfs[k];
+                                Port *p = vf->reserved_for;
+                                Job *child = NULL;
+
+                                if (!p || p->domain != d || vf->state != VF_FREE || p->vf || p->job)
+                                        continue;
+                                if (job_start(m, JOB_ATTACH, JOB_REASON_MIGRATE, p, vf, &child) < 0)
+                                        continue;
+                                child->parent = j;
+                                j->children++;
+                        }
+        if (j->children == 0) {
+                clear_reservations(d);
+                job_finish(j, JOB_FAILED);
+        }
+        /* else migrate_child_finished() finishes it */
+}
+
+/* ------------------------------------------------------------- children */
+
+void migrate_child_finished(Job *j, Job *child) {
+        if (j->children > 0)
+                j->children--;
+        if (child->state == JOB_FAILED && !j->child_error)
+                j->child_error = strdup(child->error_message ?: "a child job failed");
+        if (j->children > 0 || j->state != JOB_RUNNING)
+                return;
+
+        if (j->phase == JOB_PHASE_ROLLING_BACK) {
+                char *msg = NULL;
+
+                if (asprintf(&msg, "%s; %s", j->error_message ?: "migration failed",
+                             j->child_error ? "re-attaching the VFs on the source failed too" :
+                                              "the VFs are back on the source") >= 0) {
+                        free(j->error_message);
+                        j->error_message = msg;
+                }
+                clear_reservations(j->domain);
+                job_finish(j, JOB_FAILED);
+                return;
+        }
+        if (j->child_error) {
+                job_fail(j, BUS_ERROR_UNPLUG_FAILED, "Detaching the VFs before the migration failed: %s",
+                         j->child_error);
+                return;
+        }
+        if (j->cancel_requested) {
+                job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before the migration started");
+                return;
+        }
+        job_set_phase(j, JOB_PHASE_MIGRATING);
+        migrate_step(j);
+}
+
+/* ------------------------------------------------------- helper process */
+
+static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+        VirtJobStats st;
+
+        if (j->timeout > 0 && now_usec(CLOCK_MONOTONIC) - j->step_start >= j->timeout && !j->cancel_requested) {
+                log_warning("Job %" PRIu64 ": migration of %s still running after %.0f s: aborting it.", j->id,
+                            j->domain->name, (double) j->timeout / USEC_PER_SEC);
+                j->cancel_requested = true;
+                free(j->fallback);
+                j->fallback = strdup("timeout");
+                (void) virt_abort_job(j->manager->virt, j->domain->uuid);
+        }
+        if (virt_get_job_stats(j->manager->virt, j->domain->uuid, &st) >= 0 && st.data_total > 0) {
+                unsigned p = 20 + (unsigned) (75 * MIN(st.data_processed, st.data_total) / st.data_total);
+                if (p != j->migrate_progress) {
+                        j->migrate_progress = p;
+                        bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Progress", NULL);
+                }
+        }
+        (void) sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
+        return 0;
+}
+
+static int on_helper_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Job *j = userdata;
+        ssize_t k;
+
+        k = read(fd, j->helper_out + j->n_helper_out, sizeof(j->helper_out) - 1 - j->n_helper_out);
+        if (k > 0) {
+                j->n_helper_out += (size_t) k;
+                j->helper_out[j->n_helper_out] = 0;
+        }
+        if (k <= 0 || j->n_helper_out >= sizeof(j->helper_out) - 1)
+                j->helper_io = sd_event_source_disable_unref(j->helper_io);
+        return 0;
+}
+
+static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        Job *j = userdata;
+        Domain *d = j->domain;
+        bool ok = si->si_code == CLD_EXITED && si->si_status == 0;
+        usec_t took = now_usec(CLOCK_MONOTONIC) - j->step_start;
+
+        /* the rest of its output */
+        while (j->helper_io && on_helper_output(NULL, j->helper_fd, EPOLLIN, j) >= 0 && j->helper_io)
+                ;
+        j->helper_child = sd_event_source_disable_unref(j->helper_child);
+        j->helper_pid = 0;
+        j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
+        j->libvirt_usec += took;
+
+        if (!ok) {
+                char *nl = strchr(j->helper_out, '\n');
+                if (nl)
+                        *nl = 0;
+                job_fail(j, BUS_ERROR_LIBVIRT, "%s%s", j->cancel_requested && !j->fallback ? "cancelled: " :
+                                                   j->fallback ? "timed out: " : "",
+                         j->helper_out[0] ? j->helper_out : "the migration helper failed");
+                return 0;
+        }
+        log_info("Job %" PRIu64 ": %s migrated to %s in %.1f s.", j->id, d->name, j->destination,
+                 (double) took / USEC_PER_SEC);
+        free(j->fallback);
+        j->fallback = NULL;
+        clear_reservations(d);
+        (void) domain_refresh(d);       /* gone or shut off here now: its devices went with it */
+        j->migrate_progress = 100;
+        job_set_phase(j, JOB_PHASE_DONE);
+        job_finish(j, JOB_DONE);
+        return 0;
+}
+
+static int spawn_helper(Job *j) {
+        Manager *m = j->manager;
+        char bw[32];
+        int pipefd[2];
+        pid_t pid;
+        int r;
+
+        snprintf(bw, sizeof(bw), "%" PRIu64, j->bandwidth);
+        const char *argv[] = {
+                "vfod", "--migrate-helper",
+                virt_get_uri(m->virt) ?: "", j->domain->uuid, j->destination,
+                j->live ? "live" : "offline",
+                j->p2p ? "p2p" : "direct",
+                j->persistent ? "persistent" : "-",
+                j->undefine_source ? "undefine-source" : "-",
+                j->migrate_uri ?: "-", j->listen_address ?: "-", bw,
+                NULL,
+        };
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                sigset_t all;
+
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                if (dup2(pipefd[1], STDOUT_FILENO) < 0)
+                        _exit(127);
+                execv("/proc/self/exe", (char **) argv);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        j->helper_fd = pipefd[0];
+        j->helper_pid = pid;
+        j->n_helper_out = 0;
+        j->helper_out[0] = 0;
+        r = sd_event_add_io(m->event, &j->helper_io, j->helper_fd, EPOLLIN, on_helper_output, j);
+        if (r < 0)
+                return r;
+        r = sd_event_add_child(m->event, &j->helper_child, pid, WEXITED, on_helper_exit, j);
+        if (r < 0)
+                return r;
+        return sd_event_add_time_relative(m->event, &j->progress_timer, CLOCK_MONOTONIC, PROGRESS_INTERVAL_USEC,
+                                          50 * USEC_PER_MSEC, on_progress, j);
+}
+
+/* ---------------------------------------------------- destination claim */
+
+static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        const char *msg = NULL;
+        int ok = 0, r;
+
+        j->dest_slot = sd_bus_slot_unref(j->dest_slot);
+        j->agent_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
+        if (e) {
+                log_warning("Job %" PRIu64 ": the destination's vfod did not claim VFs (%s: %s); its libvirt hook will.",
+                            j->id, e->name, e->message);
+                free(j->fallback);
+                if (asprintf(&j->fallback, "destination vfod not asked (%s); its hook claims VFs", e->message) < 0)
+                        j->fallback = NULL;
+        } else {
+                r = sd_bus_message_read(reply, "bs", &ok, &msg);
+                if (r >= 0 && !ok) {
+                        job_fail(j, BUS_ERROR_NO_VF_FREE, "The destination refuses: %s Nothing was unplugged.",
+                                 msg ?: "");
+                        return 0;
+                }
+                log_info("Job %" PRIu64 ": the destination claimed VFs: %s", j->id, msg ?: "");
+        }
+        j->dest_bus = sd_bus_flush_close_unref(j->dest_bus);
+        job_set_phase(j, JOB_PHASE_DETACHING);
+        migrate_step(j);
+        return 0;
+}
+
+/* The destination's bus: the given address, or ssh to the host of a
+ * qemu+ssh:// URI (like busctl --host). NULL: not reachable from here. */
+static char *destination_bus_address(const Job *j) {
+        const char *rest, *end;
+        char *host, *a = NULL;
+
+        if (j->destination_bus)
+                return strdup(j->destination_bus);
+        rest = startswith(j->destination, "qemu+ssh://");
+        if (!rest)
+                return NULL;
+        end = strchr(rest, '/');
+        host = end ? strndup(rest, (size_t) (end - rest)) : strdup(rest);
+        if (!host || !*host || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._-") !=
+                                       strlen(host)) {
+                free(host);
+                return NULL;
+        }
+        if (asprintf(&a, "unixexec:path=ssh,argv1=-xT,argv2=%s,argv3=systemd-stdio-bridge", host) < 0)
+                a = NULL;
+        free(host);
+        return a;
+}
+
+static int ask_destination(Job *j) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_free_ char *address = destination_bus_address(j);
+        Domain *d = j->domain;
+        Pool *pool = manager_pool_for(j->manager, d);
+        int r;
+
+        if (!address)
+                return 0;       /* the destination's hook claims */
+        r = sd_bus_new(&j->dest_bus);
+        if (r >= 0)
+                r = sd_bus_set_address(j->dest_bus, address);
+        if (r >= 0)
+                r = sd_bus_set_bus_client(j->dest_bus, true);
+        if (r >= 0)
+                r = sd_bus_start(j->dest_bus);
+        if (r >= 0)
+                r = sd_bus_attach_event(j->dest_bus, j->manager->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_bus_message_new_method_call(j->dest_bus, &msg, "org.vfo1", "/org/vfo1", "org.vfo1.Manager",
+                                                   "PrepareIncoming");
+        if (r >= 0)
+                r = sd_bus_message_append(msg, "ssb", d->uuid, d->policy.pool[0] ? d->policy.pool : "",
+                                          (int) d->policy.required);
+        if (r >= 0)
+                r = sd_bus_message_open_container(msg, 'a', "s");
+        for (size_t i = 0; r >= 0 && i < d->n_ports; i++)
+                r = sd_bus_message_append(msg, "s", d->ports[i]->mac);
+        if (r >= 0)
+                r = sd_bus_message_close_container(msg);
+        if (r >= 0)
+                r = sd_bus_call_async(j->dest_bus, &j->dest_slot, msg, on_destination_reply, j,
+                                      DESTINATION_TIMEOUT_USEC);
+        if (r < 0) {
+                log_warning_errno(r, "Job %" PRIu64 ": cannot reach the destination's vfod at %s: %m", j->id, address);
+                j->dest_bus = sd_bus_flush_close_unref(j->dest_bus);
+                free(j->fallback);
+                if (asprintf(&j->fallback, "destination vfod not reachable (%s); its hook claims VFs", strerror(-r)) < 0)
+                        j->fallback = NULL;
+                return 0;
+        }
+        (void) pool;
+        return 1;       /* on_destination_reply() goes on */
+}
+
+/* ---------------------------------------------------------------- steps */
+
+static void migrate_step(Job *j) {
+        Manager *m = j->manager;
+        Domain *d = j->domain;
+        int r;
+
+        switch (j->phase) {
+        case JOB_PHASE_CHECKING:
+                if (d->state == VIRT_DOMAIN_PAUSED) {
+                        if (!j->resume) {
+                                job_fail(j, BUS_ERROR_PAUSED,
+                                         "%s is paused; a paused guest cannot finish an unplug, so nothing was done. Resume it, or migrate with --resume.",
+                                         d->name);
+                                return;
+                        }
+                        r = virt_resume(m->virt, d->uuid);
+                        if (r < 0) {
+                                job_fail(j, BUS_ERROR_LIBVIRT, "Could not resume %s: %s.", d->name, strerror(-r));
+                                return;
+                        }
+                        d->state = VIRT_DOMAIN_RUNNING;
+                }
+                if (d->state != VIRT_DOMAIN_RUNNING) {
+                        job_fail(j, BUS_ERROR_NOT_RUNNING, "%s is not running.", d->name);
+                        return;
+                }
+                for (size_t i = 0; i < d->n_ports; i++)
+                        if (d->ports[i]->job) {
+                                job_fail(j, BUS_ERROR_BUSY, "Job %" PRIu64 " runs on %s of %s; wait for it.",
+                                         d->ports[i]->job->id, d->ports[i]->mac, d->name);
+                                return;
+                        }
+                ports_set_migrating(d, true);
+                job_set_phase(j, JOB_PHASE_CLAIMING_DESTINATION);
+                j->migrate_progress = 2;
+                if (ask_destination(j) > 0)
+                        return;
+                job_set_phase(j, JOB_PHASE_DETACHING);
+                __attribute__((fallthrough));
+        case JOB_PHASE_DETACHING:
+                j->migrate_progress = 5;
+                for (size_t i = 0; i < d->n_ports; i++) {
+                        Port *p = d->ports[i];
+                        Job *child = NULL;
+
+                        if (!p->vf)
+                                continue;
+                        p->vf->reserved_for = p;
+                        r = job_start(m, JOB_DETACH, JOB_REASON_MIGRATE, p, NULL, &child);
+                        if (r < 0) {
+                                job_fail(j, BUS_ERROR_BUSY, "Cannot detach the VF of %s: %s.", p->mac, strerror(-r));
+                                return;
+                        }
+                        child->parent = j;
+                        j->children++;
+                }
+                if (j->children > 0)
+                        return;         /* migrate_child_finished() */
+                job_set_phase(j, JOB_PHASE_MIGRATING);
+                __attribute__((fallthrough));
+        case JOB_PHASE_MIGRATING:
+                j->migrate_progress = 20;
+                if (j->cancel_requested) {
+                        job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before the migration started");
+                        return;
+                }
+                r = spawn_helper(j);
+                if (r < 0)
+                        job_fail(j, BUS_ERROR_LIBVIRT, "Cannot start the migration: %s.", strerror(-r));
+                return;
+        default:
+                return;
+        }
+}
+
+static int on_migrate_start(sd_event_source *s, void *userdata) {
+        Job *j = userdata;
+
+        j->timer = sd_event_source_disable_unref(j->timer);
+        migrate_step(j);
+        return 0;
+}
+
+int migrate_cancel(Job *j) {
+        if (j->kind != JOB_MIGRATE || j->state != JOB_RUNNING)
+                return -EINVAL;
+        if (j->cancel_requested)
+                return 0;
+        j->cancel_requested = true;
+        log_info("Job %" PRIu64 ": cancelling the migration of %s (phase %s).", j->id, j->domain->name,
+                 job_phase_to_string(j->phase));
+        if (j->phase == JOB_PHASE_MIGRATING && j->helper_pid > 0)
+                return virt_abort_job(j->manager->virt, j->domain->uuid);
+        if (j->phase == JOB_PHASE_CLAIMING_DESTINATION || j->phase == JOB_PHASE_CHECKING)
+                job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before anything was unplugged");
+        return 0;       /* detaching: checked when the detaches end */
+}
+
+static int dup_or_null(const char *s, char **ret) {
+        *ret = NULL;
+        if (isempty(s))
+                return 0;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int migrate_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret) {
+        Job *j;
+        int r;
+
+        if (d->migration)
+                return -EBUSY;
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        j->manager = m;
+        j->id = m->next_job_id++;
+        j->kind = JOB_MIGRATE;
+        j->reason = JOB_REASON_USER;
+        j->domain = d;
+        j->helper_fd = -1;
+        j->state = JOB_RUNNING;
+        j->phase = JOB_PHASE_CHECKING;
+        j->start = j->step_start = now_usec(CLOCK_MONOTONIC);
+        j->start_realtime = now_usec(CLOCK_REALTIME);
+        j->live = req->live;
+        j->p2p = req->p2p;
+        j->persistent = req->persistent;
+        j->undefine_source = req->undefine_source;
+        j->resume = req->resume;
+        j->bandwidth = req->bandwidth;
+        j->timeout = req->timeout;
+        if (asprintf(&j->path, "/org/vfo1/job/%" PRIu64, j->id) < 0 ||
+            dup_or_null(req->destination, &j->destination) < 0 || !j->destination ||
+            dup_or_null(req->destination_bus, &j->destination_bus) < 0 ||
+            dup_or_null(req->migrate_uri, &j->migrate_uri) < 0 ||
+            dup_or_null(req->listen_address, &j->listen_address) < 0) {
+                job_free(j);
+                return -ENOMEM;
+        }
+        r = job_register(m, j);
+        if (r < 0) {
+                job_free(j);
+                return r;
+        }
+        d->migration = j;
+        r = sd_event_add_defer(m->event, &j->timer, on_migrate_start, j);
+        if (r < 0)
+                return r;
+        log_info("Job %" PRIu64 ": migrate %s to %s.", j->id, d->name, j->destination);
+        bus_job_new(j);
+        *ret = j;
+        return 0;
+}
+
+/* ------------------------------------------------------ helper process */
+
+int migrate_helper_main(int argc, char *argv[]) {
+        VirtMigrateOptions o = {};
+        _cleanup_free_ char *msg = NULL;
+        int r;
+
+        /* vfod --migrate-helper SRC UUID DEST live|offline p2p|direct persistent|- undefine-source|- MURI|- LISTEN|- BW */
+        if (argc != 12) {
+                printf("internal error: the migration helper got %d arguments\n", argc);
+                return EXIT_FAILURE;
+        }
+        o.live = streq(argv[5], "live");
+        o.p2p = streq(argv[6], "p2p");
+        o.persistent = streq(argv[7], "persistent");
+        o.undefine_source = streq(argv[8], "undefine-source");
+        o.migrate_uri = streq(argv[9], "-") ? NULL : argv[9];
+        o.listen_address = streq(argv[10], "-") ? NULL : argv[10];
+        o.bandwidth = strtoull(argv[11], NULL, 10);
+        r = virt_migrate_blocking(isempty(argv[2]) ? NULL : argv[2], argv[3], argv[4], &o, &msg);
+        if (r < 0) {
+                printf("%s\n", msg ?: strerror(-r));
+                return EXIT_FAILURE;
+        }
+        printf("ok\n");
+        return EXIT_SUCCESS;
+}
