@@ -1609,7 +1609,21 @@ int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret) {
                 ret->data_remaining = u;
         if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_TIME_ELAPSED, &u) > 0)
                 ret->time_elapsed_ms = u;
+        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_ITERATION, &u) > 0)
+                ret->memory_iteration = u;
         virTypedParamsFree(params, nparams);
+        return 0;
+}
+
+int virt_suspend(Virt *v, const char *uuid) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+        if (virDomainSuspend(dom) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to suspend domain %s", uuid);
         return 0;
 }
 

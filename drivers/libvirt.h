@@ -147,8 +147,11 @@ typedef struct VirtJobStats {
         uint64_t data_processed;
         uint64_t data_remaining;
         uint64_t time_elapsed_ms;
+        uint64_t memory_iteration;      /* passes over guest memory completed */
 } VirtJobStats;
 int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret);
+/* virDomainSuspend. */
+int virt_suspend(Virt *v, const char *uuid);
 /* virDomainAbortJob: cancels a running migration. */
 int virt_abort_job(Virt *v, const char *uuid);
 

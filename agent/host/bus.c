@@ -424,6 +424,42 @@ finish:
         return r;
 }
 
+/* The destination of a migration: the source is about to pause the domain
+ * for the switchover; frames for its ports must come here from now on (they
+ * wait in the new tap until the domain resumes here). */
+static int manager_handover(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *uuid;
+        unsigned n = 0;
+        Domain *d;
+        Pool *pool;
+        int r;
+
+        r = check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &uuid);
+        if (r < 0)
+                return r;
+        d = manager_load_domain(m, uuid);
+        if (!d)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DOMAIN, "No incoming domain %s here.", uuid);
+        pool = manager_pool_for(m, d);
+        if (!pool)
+                return sd_bus_reply_method_return(msg, "u", 0);
+        for (size_t i = 0; i < d->n_ports; i++) {
+                if (!d->ports[i]->synthetic_tap[0])
+                        continue;
+                r = pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+                if (r < 0)
+                        return sd_bus_error_setf(error, BUS_ERROR_SWITCH_FAILED, "Steering %s to %s failed: %s.",
+                                                 d->ports[i]->mac, d->ports[i]->synthetic_tap, strerror(-r));
+                n++;
+        }
+        log_info("Handover: %u port(s) of incoming %s steered here.", n, d->name);
+        return sd_bus_reply_method_return(msg, "u", n);
+}
+
 /* -------------------------------------------------------------- Manager */
 
 static int manager_get_domain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -579,6 +615,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_RESULT("b", allow, "s", new_xml, "s", message), manager_hook_migrate_begin,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("HookStarted", SD_BUS_ARGS("s", uuid), SD_BUS_NO_RESULT, manager_hook_started,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Handover", SD_BUS_ARGS("s", uuid), SD_BUS_RESULT("u", ports), manager_handover,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PrepareIncoming", SD_BUS_ARGS("s", uuid, "s", pool, "b", required, "as", macs),
                                 SD_BUS_RESULT("b", ok, "s", message), manager_prepare_incoming,

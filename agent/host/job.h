@@ -112,6 +112,8 @@ struct Job {
         unsigned migrate_progress;
         sd_bus *dest_bus;
         sd_bus_slot *dest_slot;
+        int handover;           /* 0 not yet, 1 asked, 2 done (we paused the source), -1 not possible */
+        sd_event_source *handover_timer;
 };
 
 /* Starts a job on 'port' (which must have none). Attach: 'vf' claimed by

@@ -985,6 +985,14 @@ void manager_schedule_at(Manager *m, usec_t when) {
         }
 }
 
+Domain *manager_load_domain(Manager *m, const char *uuid) {
+        Domain *d = domain_get_or_new(m, uuid);
+
+        if (!d || domain_refresh(d) < 0)
+                return NULL;
+        return d;
+}
+
 static int on_refresh_soon(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
 

@@ -156,6 +156,8 @@ Pool *manager_find_pool(Manager *m, const char *name);
 Pool *manager_pool_for(Manager *m, const Domain *d);
 /* The pool named 'name', or the default pool for NULL. */
 Pool *manager_pool_for_name(Manager *m, const char *name);
+/* The domain with that UUID, read from libvirt now (created if new). */
+Domain *manager_load_domain(Manager *m, const char *uuid);
 /* Re-reads a domain from libvirt from the loop, not now (hook calls). */
 void manager_refresh_soon(Manager *m, const char *uuid);
 Domain *manager_find_domain(Manager *m, const char *uuid_or_name);
@@ -187,6 +189,8 @@ int pool_program(Vf *vf, const Port *port);
 /* Moves where frames to the port's MAC go: SYNTHETIC, VF, or UNSPECIFIED
  * (no pin: the switch learns again). */
 int pool_steer(Vf *vf, const Port *port, Vfo__PathKind to);
+/* The same for a port that may hold no VF ('vf' NULL): the synthetic path. */
+int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to);
 /* Back to neutral after an unplug. */
 int pool_release(Vf *vf);
 unsigned pool_count_free(const Pool *p);

@@ -32,10 +32,12 @@
 #include "lib/log.h"
 #include "lib/string-util.h"
 
-#define PROGRESS_INTERVAL_USEC (250 * USEC_PER_MSEC)
+#define PROGRESS_INTERVAL_USEC (50 * USEC_PER_MSEC)
+#define HANDOVER_DRAIN_USEC (20 * USEC_PER_MSEC)
 #define DESTINATION_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 static void migrate_step(Job *j);
+static void handover_start(Job *j);
 
 static void ports_set_migrating(Domain *d, bool on) {
         for (size_t i = 0; i < d->n_ports; i++)
@@ -55,6 +57,7 @@ static void clear_reservations(Domain *d) {
 
 void migrate_job_done(Job *j) {
         j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
+        j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
         j->helper_io = sd_event_source_disable_unref(j->helper_io);
         j->helper_child = sd_event_source_disable_unref(j->helper_child);
         if (j->helper_fd > 0)
@@ -75,7 +78,18 @@ void migrate_rollback(Job *j) {
         Domain *d = j->domain;
 
         j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
+        j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
         ports_set_migrating(d, false);
+        if (j->handover > 0 && !d->gone) {
+                /* The destination took the traffic, the migration failed:
+                 * back here, and run again if we paused the domain. */
+                Pool *pool = manager_pool_for(m, d);
+                for (size_t i = 0; pool && i < d->n_ports; i++)
+                        (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+                if (j->handover == 2 && virt_resume(m->virt, d->uuid) >= 0)
+                        d->state = VIRT_DOMAIN_RUNNING;
+                j->handover = 0;
+        }
         if (d->state == VIRT_DOMAIN_RUNNING && !d->gone)
                 for (size_t i = 0; i < m->n_pools; i++)
                         for (size_t k = 0; k < m->pools[i]->n_vfs; k++) {
@@ -148,6 +162,8 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) virt_abort_job(j->manager->virt, j->domain->uuid);
         }
         if (virt_get_job_stats(j->manager->virt, j->domain->uuid, &st) >= 0 && st.data_total > 0) {
+                if (j->handover == 0 && st.memory_iteration >= 1)
+                        handover_start(j);
                 unsigned p = 20 + (unsigned) (75 * MIN(st.data_processed, st.data_total) / st.data_total);
                 if (p != j->migrate_progress) {
                         j->migrate_progress = p;
@@ -285,10 +301,63 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
                 }
                 log_info("Job %" PRIu64 ": the destination claimed VFs: %s", j->id, msg ?: "");
         }
-        j->dest_bus = sd_bus_flush_close_unref(j->dest_bus);
         job_set_phase(j, JOB_PHASE_DETACHING);
         migrate_step(j);
         return 0;
+}
+
+/* ------------------------------------------------------------- handover */
+
+static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+        int r;
+
+        j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
+        if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || j->helper_pid <= 0)
+                return 0;
+        /* The switchover: libvirt completes the migration of a paused domain. */
+        r = virt_suspend(j->manager->virt, j->domain->uuid);
+        if (r < 0) {
+                log_warning_errno(r, "Job %" PRIu64 ": cannot pause %s for the switchover: %m", j->id, j->domain->name);
+                return 0;
+        }
+        j->handover = 2;
+        log_info("Job %" PRIu64 ": %s paused for the switchover.", j->id, j->domain->name);
+        return 0;
+}
+
+static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Job *j = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        j->dest_slot = sd_bus_slot_unref(j->dest_slot);
+        if (e) {
+                log_warning("Job %" PRIu64 ": the destination did not take the traffic over (%s); QEMU switches over by itself.",
+                            j->id, e->message);
+                j->handover = -1;
+                return 0;
+        }
+        /* Frames go to the destination now; let QEMU read what is left in
+         * the source's tap, then pause. */
+        if (sd_event_add_time_relative(j->manager->event, &j->handover_timer, CLOCK_MONOTONIC, HANDOVER_DRAIN_USEC,
+                                       USEC_PER_MSEC, on_handover_drained, j) < 0)
+                j->handover = -1;
+        return 0;
+}
+
+/* The first pass over guest memory is done: what is left is small. Ask the
+ * destination to take the traffic (it steers the ports to its taps, where
+ * frames wait until the domain resumes there), then pause the source. */
+static void handover_start(Job *j) {
+        int r;
+
+        if (!j->dest_bus) {
+                j->handover = -1;
+                return;
+        }
+        r = sd_bus_call_method_async(j->dest_bus, &j->dest_slot, "org.vfo1", "/org/vfo1", "org.vfo1.Manager",
+                                     "Handover", on_handover_reply, j, "s", j->domain->uuid);
+        j->handover = r < 0 ? -1 : 1;
 }
 
 /* The destination's bus: the given address, or ssh to the host of a

@@ -214,7 +214,11 @@ int pool_program(Vf *vf, const Port *port) {
 }
 
 int pool_steer(Vf *vf, const Port *port, Vfo__PathKind to) {
-        const PoolConfig *c = &vf->pool->config;
+        return pool_steer_in(vf->pool, vf, port, to);
+}
+
+int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to) {
+        const PoolConfig *c = &pool->config;
         uint8_t mac[ETH_ALEN];
         const char *tap;
         int r;
@@ -224,6 +228,9 @@ int pool_steer(Vf *vf, const Port *port, Vfo__PathKind to) {
 
         if (c->type == POOL_TYPE_SRIOV && c->steering == STEERING_SWITCH) {
                 VfSettings s;
+
+                if (!vf)
+                        return 0;       /* no VF: the physical switch learns from the guest's announcements */
 
                 r = vf_settings_for(vf, to == VFO__PATH_KIND__PATH_KIND_SYNTHETIC ? NULL : port, &s);
                 if (r < 0)

@@ -8,6 +8,7 @@ VFOD=${VFO_LAB_VFOD:-$LAB_TOP_BUILDDIR/agent/host/vfod}
 VFOCTL=${VFO_LAB_VFOCTL:-$LAB_TOP_BUILDDIR/agent/ctl/vfoctl}
 VFOD_PID=
 VFOD_INST=
+declare -A VFOD_PIDS=()         # instance -> vfod pid
 declare -A VFOD_METER=()        # VM -> meter pid of the current phase
 VFOD_PHASE=
 
@@ -41,15 +42,32 @@ Count=$2
 EOF
 }
 
-# vfod_start INSTANCE COUNT [EXTRA]: vfod in the lab netns (log: vfod-INSTANCE.log).
+# vfod_start INSTANCE COUNT [EXTRA]: vfod in the lab netns (log:
+# vfod-INSTANCE.log), on the bus LAB_BUS[INSTANCE] if there is one (one
+# vfod per lab "host"), else on the lab's bus.
 vfod_start() {
+        local bus=()
         VFOD_INST=$1
+        [ -n "${LAB_BUS[$1]:-}" ] && bus=(--bus-address "${LAB_BUS[$1]}")
         vfod_config "$@" >"$LAB_STATE/vfod-$1.conf"
-        ip netns exec "$LAB_NS" "$VFOD" --config "$LAB_STATE/vfod-$1.conf" --log-level debug \
+        ip netns exec "$LAB_NS" "$VFOD" --config "$LAB_STATE/vfod-$1.conf" --log-level debug "${bus[@]}" \
                 >>"$LAB_STATE/vfod-$1.log" 2>&1 &
         VFOD_PID=$!
+        VFOD_PIDS[$1]=$VFOD_PID
         lab_pid_record "$VFOD_PID"
         lab_log "vfod pid $VFOD_PID against libvirtd $1 (log $LAB_STATE/vfod-$1.log)"
+}
+
+# on_host INSTANCE CMD...: CMD (a program or a query function of this
+# file) with the system bus of INSTANCE's vfod, in a subshell
+on_host() {
+        local inst=$1
+        shift
+        (
+                export DBUS_SYSTEM_BUS_ADDRESS=${LAB_BUS[$inst]:-${DBUS_SYSTEM_BUS_ADDRESS:-}}
+                VFOD_INST=$inst
+                "$@"
+        )
 }
 
 vfod_kill9() {

@@ -44,6 +44,8 @@ LAB_T0=${EPOCHREALTIME/./}
 LAB_PIDS=()                 # "pid:starttime" of every process the lab started
 LAB_INSTANCES=()            # libvirtd instance names
 declare -A LAB_URI=()       # instance -> libvirt URI
+declare -A LAB_BUS=()       # named private bus -> D-Bus address
+declare -A LAB_HOOK=()      # instance -> command line of its qemu hook (set before lab_libvirtd_start)
 declare -A LAB_VM_INST=()   # VM name -> instance
 declare -A LAB_VM_INDEX=()  # VM name -> index (MAC, addresses)
 declare -A LAB_VM_T0=()     # VM name -> lab ms when virsh create was called
@@ -345,6 +347,12 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 EOF
+        if [ -n "${LAB_HOOK[$name]:-}" ]; then
+                # libvirtd reads its hook directory when it starts
+                mkdir -p "$d/etc/hooks/qemu.d"
+                printf '#!/bin/sh\nexec %s "$@"\n' "${LAB_HOOK[$name]}" >"$d/etc/hooks/qemu.d/vfo"
+                chmod 755 "$d/etc/hooks/qemu.d/vfo"
+        fi
         cat >"$d/etc/virtlogd.conf" <<EOF
 log_outputs = "3:file:/var/log/libvirt/virtlogd.log"
 EOF
@@ -414,10 +422,13 @@ lab_virsh_quiet() { lab_virsh "$@" >/dev/null 2>&1; }
 
 # ---------------------------------------------------------------- dbus
 
-# lab_dbus_start: private system bus with contrib/dbus/*.conf; exports
-# DBUS_SYSTEM_BUS_ADDRESS.
+# lab_dbus_start [NAME]: private system bus with contrib/dbus/*.conf.
+# Without NAME it is the lab's bus: DBUS_SYSTEM_BUS_ADDRESS is exported.
+# With NAME (one bus per lab "host", e.g. for two vfods) its address is
+# LAB_BUS[NAME] and nothing is exported.
 lab_dbus_start() {
-        local d=$LAB_STATE/dbus f inc=
+        local name=${1:-} d=$LAB_STATE/dbus f inc=
+        [ -n "$name" ] && d=$LAB_STATE/dbus-$name
         mkdir -p "$d"
         for f in "$LAB_TOP_SRCDIR"/contrib/dbus/*.conf; do
                 [ -f "$f" ] && inc+="  <include>$(cd "$(dirname "$f")" && pwd)/$(basename "$f")</include>"$'\n'
@@ -434,9 +445,14 @@ lab_dbus_start() {
                 { cat "$d/log" >&2; lab_die "dbus-daemon did not start"; }
         lab_pidfile_record "$d/pid"
         read -r LAB_DBUS_PID <"$d/pid"
-        export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$d/system_bus_socket"
         lab_wait 5 "dbus socket" test -S "$d/system_bus_socket" || lab_die "no dbus socket"
-        lab_log "dbus-daemon pid $LAB_DBUS_PID at $DBUS_SYSTEM_BUS_ADDRESS"
+        if [ -n "$name" ]; then
+                LAB_BUS[$name]="unix:path=$d/system_bus_socket"
+                lab_log "dbus-daemon $name pid $LAB_DBUS_PID at ${LAB_BUS[$name]}"
+        else
+                export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$d/system_bus_socket"
+                lab_log "dbus-daemon pid $LAB_DBUS_PID at $DBUS_SYSTEM_BUS_ADDRESS"
+        fi
 }
 
 # ---------------------------------------------------------------- VMs

@@ -1,0 +1,229 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Live migration with vfo between two lab "hosts": libvirtd a and b, each
+# with its own private system bus, its own vfod (emulated pool of 1 VF) and
+# vfo's libvirt hook (vfoctl hook qemu). Loss meter at VFO_LAB_RATE pps
+# (default 1000) on the migrating VM from before the migration until its VF
+# is back on the destination.
+#   0. baseline: plain `virsh migrate --live --p2p` of the same VM (no vfo
+#      policy, no VF), there and back: loss and wall time;
+#   1. VFO_LAB_MIGRATE_RUNS (default 5) migrations with `vfoctl migrate`,
+#      alternating a->b and b->a: the VF is detached gracefully, the domain
+#      migrates, the destination's vfod attaches its VF (claimed by the
+#      source's PrepareIncoming or the hook): at most VFO_LAB_MAX_LOST (0)
+#      lost, 0 duplicated; the wall-time ratio against the baseline;
+#   2. destination without a free VF (vm2 holds b's VF): a required VF ->
+#      refused before anything is unplugged (the VM keeps its VF, 0 lost);
+#      not required -> migrates and runs synthetic, and gets the VF when vm2
+#      gives it up;
+#   3. a failed migration (the destination's hook refuses: required, no
+#      free VF, and no pre-claim): the VF comes back on the source, 0 lost;
+#   4. the destination libvirtd killed mid-migration: the VM keeps running
+#      on the source with its VF back.
+# Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+# shellcheck source=tests/lab/lib.sh
+. "${VFO_LAB_SRCDIR:-$(dirname "$0")}/lib.sh"
+# shellcheck source=tests/lab/lib-vfod.sh
+. "$LAB_SRCDIR/lib-vfod.sh"
+# shellcheck source=tests/lab/lib-bench.sh
+. "$LAB_SRCDIR/lib-bench.sh"
+
+RATE=${VFO_LAB_RATE:-1000}
+MAX_LOST=${VFO_LAB_MAX_LOST:-0}
+RUNS=${VFO_LAB_MIGRATE_RUNS:-5}
+MIG_OPTS=(--live --p2p --migrate-uri tcp://127.0.0.1 --listen-address 127.0.0.1)
+
+lab_requirements
+vfod_requirements
+lab_init
+lab_dbus_start a
+lab_dbus_start b
+LAB_HOOK[a]="env VFO_BUS_ADDRESS=${LAB_BUS[a]} $VFOCTL hook qemu"
+LAB_HOOK[b]="env VFO_BUS_ADDRESS=${LAB_BUS[b]} $VFOCTL hook qemu"
+lab_libvirtd_start a
+lab_libvirtd_start b
+lab_vm_start a vm1 1
+lab_vm_start b vm2 2
+for vm in vm1 vm2; do
+        lab_require "$vm boots to VFO-GUEST-READY" lab_vm_ready "$vm" 180
+        lab_require "$vm runs vfo-agent" lab_wait_console "$vm" 'vfo-agent pid' 10
+done
+for i in 1 2; do lab_require "peer reaches vm$i" lab_ping "$(lab_vm_ip4 "$i")"; done
+
+vfod_start a 1
+vfod_start b 1
+lab_require "vfod a is connected" lab_wait 20 "vfod a" on_host a vfod_connected
+lab_require "vfod b is connected" lab_wait 20 "vfod b" on_host b vfod_connected
+
+other() { [ "$1" = a ] && echo b || echo a; }
+where=a         # vm1's host
+
+# meter_start LABEL / meter_stop: the loss meter on vm1
+meter_start() {
+        lab_lossmeter_bg vm1 "$LAB_STATE/$1.loss" --rate "$RATE" --duration 600 --drain 2 --label "$1"
+        METER=$LAB_LAST_PID
+        METER_LABEL=$1
+        sleep 1
+}
+meter_stop() {
+        sleep 1
+        kill -TERM "$METER" 2>/dev/null || true
+        wait "$METER" 2>/dev/null || true
+        LOSS=$(cat "$LAB_STATE/$METER_LABEL.loss")
+        echo "LOSS $METER_LABEL: $LOSS"
+}
+loss_ok() {
+        [ -n "$LOSS" ] && [ "$(lab_json_num "$LOSS" lost)" -le "${1:-$MAX_LOST}" ] &&
+                [ "$(lab_json_num "$LOSS" duplicated)" = 0 ] && [ "$(lab_json_num "$LOSS" received)" -gt 0 ]
+}
+
+# ------------------------------------------------------------ 0. baseline
+plain_ms=()
+for dir in ab ba; do
+        src=${dir:0:1} dst=${dir:1:1}
+        meter_start "baseline-$dir"
+        t0=$(lab_ms)
+        ok=true
+        bench_migrate vm1 "$src" "$dst" >"$LAB_STATE/baseline-$dir.log" 2>&1 || ok=false
+        plain_ms+=($(($(lab_ms) - t0)))
+        meter_stop
+        lab_check "baseline: plain virsh migrate $src -> $dst" $ok
+        echo "BASELINE $dir: {\"wall_ms\":${plain_ms[-1]},\"lost\":$(lab_json_num "$LOSS" lost),\"max_gap_ms\":$(lab_json_num "$LOSS" max_gap_ms)}"
+done
+where=a
+
+# ------------------------------------------------------ 1. vfoctl migrate
+lab_require "vm1 opts in on a (required)" on_host a "$VFOCTL" set-policy vm1 --pool lab --priority 50 --required yes
+lab_require "vm1 holds a's VF" lab_wait 60 "vm1 on a's VF" on_host a vfod_holds vm1
+lab_require "jobs settled on a" lab_wait 30 "idle" on_host a vfod_idle
+
+# migrate_vfo DST LABEL: vfoctl migrate vm1 to DST; the meter runs until
+# vm1 holds DST's VF (or MAX s).
+vfo_ms=()
+migrate_vfo() {
+        local dst=$1 label=$2 src=$where t0 rc=0
+        meter_start "$label"
+        t0=$(lab_ms)
+        on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" \
+                --destination-bus "${LAB_BUS[$dst]}" >"$LAB_STATE/$label.out" 2>&1 || rc=$?
+        vfo_ms+=($(($(lab_ms) - t0)))
+        cat "$LAB_STATE/$label.out"
+        if [ $rc = 0 ]; then
+                where=$dst
+                LAB_VM_INST[vm1]=$dst
+                lab_pidfile_record "$LAB_STATE/$dst/run/qemu/vm1.pid"
+                lab_wait 60 "vm1 on $dst's VF" on_host "$dst" vfod_holds vm1 || rc=1
+                lab_wait 30 "jobs settled on $dst" on_host "$dst" vfod_idle || rc=1
+        fi
+        meter_stop
+        echo "MIGRATE $label: {\"from\":\"$src\",\"to\":\"$dst\",\"rc\":$rc,\"wall_ms\":${vfo_ms[-1]},\"lost\":$(lab_json_num "$LOSS" lost),\"duplicated\":$(lab_json_num "$LOSS" duplicated),\"max_gap_ms\":$(lab_json_num "$LOSS" max_gap_ms)}"
+        return $rc
+}
+
+zero=0
+for run in $(seq "$RUNS"); do
+        dst=$(other "$where")
+        if migrate_vfo "$dst" "run$run"; then
+                lab_check "run $run: vfoctl migrate $(other "$dst") -> $dst, VF back on $dst: <= $MAX_LOST lost, 0 duplicated" loss_ok
+                [ "$(lab_json_num "$LOSS" lost)" = 0 ] && zero=$((zero + 1))
+        else
+                lab_check "run $run: vfoctl migrate -> $dst" false
+        fi
+        for h in a b; do lab_check "run $run: host $h: libvirt and vfod agree" on_host "$h" vfod_consistent; done
+done
+echo "vfod-migrate: $zero of $RUNS migrations lost nothing"
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+pm=$(median "${plain_ms[@]}")
+vm=$(median "${vfo_ms[@]}")
+echo "RATIO: {\"plain_virsh_migrate_ms\":$pm,\"vfoctl_migrate_ms\":$vm,\"ratio\":$(awk -v a="$vm" -v b="$pm" 'BEGIN {printf "%.2f", a / b}')}"
+
+# ------------------------------------- 2. destination without a free VF
+dst=$(other "$where")
+lab_require "vm2 opts in on $dst and holds its VF" on_host "$dst" "$VFOCTL" set-policy vm2 --pool lab --priority 90
+lab_require "vm2 holds $dst's VF" lab_wait 60 "vm2 on $dst's VF" on_host "$dst" vfod_holds vm2
+lab_wait 30 "idle" on_host "$dst" vfod_idle || true
+meter_start refused
+rc=0
+on_host "$where" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
+        >"$LAB_STATE/refused.out" 2>&1 || rc=$?
+meter_stop
+cat "$LAB_STATE/refused.out"
+lab_check "required VF, none free on $dst: refused (exit 6, NoVfFree)" test "$rc" = 6
+lab_check "refused before anything was unplugged: no detach job on $where" \
+        bash -c "! grep -q 'detach .* (migrate)' '$LAB_STATE/vfod-$where.log'"
+lab_check "vm1 still runs on $where with its VF" on_host "$where" vfod_holds vm1
+lab_check "refused: 0 lost" loss_ok 0
+
+lab_require "vm1 no longer requires a VF" on_host "$where" "$VFOCTL" set-policy vm1 --required no
+src=$where
+migrate_vfo_synthetic() {
+        local rc=0
+        meter_start synthetic
+        on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
+                >"$LAB_STATE/synthetic.out" 2>&1 || rc=$?
+        cat "$LAB_STATE/synthetic.out"
+        [ $rc = 0 ] || return 1
+        where=$dst
+        LAB_VM_INST[vm1]=$dst
+        lab_pidfile_record "$LAB_STATE/$dst/run/qemu/vm1.pid"
+        sleep 2
+        meter_stop
+}
+if migrate_vfo_synthetic; then
+        lab_check "not required: migrated to $dst" true
+        lab_check "not required: runs synthetic on $dst (vm2 keeps the VF)" on_host "$dst" vfod_holds vm2
+        lab_check "not required: 0 lost" loss_ok
+        meter_start freed
+        on_host "$dst" "$VFOCTL" detach vm2 >/dev/null
+        lab_check "vm2 gives the VF up: vm1 gets it on $dst" lab_wait 60 "vm1 on the VF" on_host "$dst" vfod_holds vm1
+        lab_wait 30 "idle" on_host "$dst" vfod_idle || true
+        meter_stop
+        lab_check "the VF moved from vm2 to vm1: 0 lost on vm1" loss_ok
+else
+        lab_check "not required: migrated to $dst" false
+fi
+
+# ------------------------------- 3. the destination's hook refuses
+dst=$(other "$where")
+# the VF on dst is free now; occupy it with nothing: make vm1 require a VF
+# from a pool the destination does not have, and skip the pre-claim
+lab_require "vm1 requires a VF again" on_host "$where" "$VFOCTL" set-policy vm1 --required yes
+on_host "$dst" "$VFOCTL" set-policy vm2 --pool lab --priority 90 >/dev/null || true
+lab_wait 60 "vm2 on $dst's VF" on_host "$dst" vfod_holds vm2 || true
+lab_wait 30 "idle" on_host "$where" vfod_idle || true
+meter_start hook-refuses
+rc=0
+on_host "$where" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" >"$LAB_STATE/hook.out" 2>&1 || rc=$?
+cat "$LAB_STATE/hook.out"
+lab_wait 60 "vm1 back on its VF" on_host "$where" vfod_holds vm1 || true
+lab_wait 30 "idle" on_host "$where" vfod_idle || true
+meter_stop
+lab_check "the destination's hook refused: the migration failed (exit != 0)" test "$rc" != 0
+lab_check "vm1 keeps running on $where with its VF back" on_host "$where" vfod_holds vm1
+lab_check "failed migration: 0 lost" loss_ok
+lab_check "$where consistent" on_host "$where" vfod_consistent
+
+# ------------------------- 4. the destination libvirtd dies mid-migration
+on_host "$dst" "$VFOCTL" detach vm2 >/dev/null 2>&1 || true
+lab_wait 30 "idle" on_host "$dst" vfod_idle || true
+meter_start dest-killed
+on_host "$where" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
+        >"$LAB_STATE/killed.out" 2>&1 &
+mig=$!
+lab_wait 60 "the migration is running" bash -c "grep -q 'phase migrating\|migrating' '$LAB_STATE/killed.out' || \
+        grep -q 'detaching -> migrating\|-> migrating' '$LAB_STATE/vfod-$where.log'" || true
+sleep 0.3
+kill -9 "$(cat "$LAB_STATE/$dst/run/libvirtd.pid")" 2>/dev/null || true
+rc=0
+wait "$mig" || rc=$?
+cat "$LAB_STATE/killed.out"
+lab_wait 60 "vm1 back on its VF" on_host "$where" vfod_holds vm1 || true
+lab_wait 30 "idle" on_host "$where" vfod_idle || true
+meter_stop
+lab_check "destination libvirtd killed: the migration failed" test "$rc" != 0
+lab_check "vm1 keeps running on $where with its VF back" on_host "$where" vfod_holds vm1
+lab_check "destination killed: <= 2 lost" loss_ok 2
+
+for h in a b; do VFOD_INST=$h vfod_job_figures; done
+lab_finish
