@@ -97,6 +97,7 @@ void vfo_job_done(VfoJob *j) {
         free(j->error);
         free(j->error_message);
         free(j->fallback);
+        free(j->destination);
         *j = (VfoJob) {};
 }
 
@@ -163,6 +164,7 @@ static const PropMap job_map[] = {
         { "FinishUSec", PROP_U64, offsetof(VfoJob, finish_usec) },
         { "LibvirtUSec", PROP_U64, offsetof(VfoJob, libvirt_usec) },
         { "AgentUSec", PROP_U64, offsetof(VfoJob, agent_usec) },
+        { "Destination", PROP_STRING, offsetof(VfoJob, destination) },
         {}
 };
 

@@ -94,6 +94,7 @@ typedef struct VfoJob {
         uint64_t finish_usec;
         uint64_t libvirt_usec;
         uint64_t agent_usec;
+        char *destination;      /* migrate: the destination URI */
 } VfoJob;
 
 void vfo_manager_done(VfoManager *m);

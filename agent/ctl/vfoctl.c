@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/ctl/migrate.h"
 #include "agent/ctl/vfoctl.h"
 #include "lib/log.h"
 
@@ -21,6 +22,13 @@ static bool arg_no_wait = false;
 static const char *arg_pool = NULL;
 static long arg_priority = -1;
 static int arg_required = -1;
+static const char *arg_timeout_string = NULL;  /* --timeout as given: migrate reads it its own way */
+static MigrateArgs arg_migrate = MIGRATE_ARGS_INIT;
+static bool arg_migrate_any = false;            /* a migrate-only option was given */
+
+/* migrate --timeout SEC: vfoctl waits for the job SEC plus this long (the VFs are
+ * detached before the migration and re-attached after an abort). */
+#define MIGRATE_WAIT_MARGIN_SEC 120
 
 
 int ctl_error(int code, const char *format, ...) {
@@ -148,6 +156,8 @@ void json_job_fields(JsonWriter *w, sd_bus *bus, const VfoJob *j) {
         json_field_string(w, "error", j->error);
         json_field_string(w, "error_message", j->error_message);
         json_field_string(w, "fallback", j->fallback);
+        if ((j->kind && strcmp(j->kind, "migrate") == 0) || (j->destination && *j->destination))
+                json_field_string(w, "destination", j->destination);
         json_field_uint(w, "start_usec", j->start_usec);
         json_field_uint(w, "finish_usec", j->finish_usec);
         json_field_uint(w, "duration_usec", job_duration(j));
@@ -755,7 +765,7 @@ static int cmd_attach_detach(sd_bus *bus, char **args, const char *method) {
                 return EXIT_OK;
         }
 
-        return follow_job(bus, job);
+        return follow_job(bus, job, false);
 }
 
 static int cmd_attach(sd_bus *bus, char **args) {
@@ -764,6 +774,84 @@ static int cmd_attach(sd_bus *bus, char **args) {
 
 static int cmd_detach(sd_bus *bus, char **args) {
         return cmd_attach_detach(bus, args, "Detach");
+}
+
+/* The checks of the migrate options that need the verb (run() calls it). */
+static int migrate_check_args(char **args) {
+        uint64_t t;
+        int r;
+
+        if (args[1][0] == '\0')
+                return -ctl_error(EXIT_USAGE, "The destination URI must not be empty.");
+        if (args[2]) {
+                /* virsh's positional MIGRATEURI */
+                if (arg_migrate.migrate_uri && strcmp(arg_migrate.migrate_uri, args[2]) != 0)
+                        return -ctl_error(EXIT_USAGE,
+                                          "Two migration URIs given: '%s' and --migrate-uri '%s'.", args[2],
+                                          arg_migrate.migrate_uri);
+                arg_migrate.migrate_uri = args[2];
+        }
+        if (arg_timeout_string) {
+                /* migrate: --timeout is the migration's own timeout, as with virsh */
+                r = migrate_parse_uint(arg_timeout_string, UINT32_MAX, &t);
+                if (r < 0)
+                        return -ctl_error(EXIT_USAGE,
+                                          "Invalid --timeout '%s' for migrate (whole seconds; 0 for none).",
+                                          arg_timeout_string);
+                if (t > 0) {
+                        arg_migrate.timeout_set = true;
+                        arg_migrate.timeout = t;
+                        arg_timeout = (t + MIGRATE_WAIT_MARGIN_SEC) * USEC_PER_SEC;
+                } else
+                        arg_timeout = 0;
+        } else
+                arg_timeout = 0;        /* like virsh: wait for the migration as long as it takes */
+        return 0;
+}
+
+static int cmd_migrate(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *job;
+        int r;
+
+        log_debug("Calling Migrate(%s, %s, …).", args[0], args[1]);
+        r = sd_bus_message_new_method_call(bus, &m, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, "Migrate");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", args[0], args[1]);
+        if (r >= 0)
+                r = migrate_append_options(m, &arg_migrate);
+        if (r < 0)
+                return ctl_error(EXIT_FAILED, "Cannot build the call to Migrate: %s.", strerror(-r));
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0) {
+                int code = ctl_bus_error(&error, r, "Migrate");
+
+                if (sd_bus_error_has_name(&error, "org.vfo1.Error.Paused"))
+                        (void) ctl_error(code, "Pass --resume to resume the domain and migrate it.");
+                else if (sd_bus_error_has_name(&error, "org.freedesktop.DBus.Error.UnknownMethod"))
+                        (void) ctl_error(code, "This vfod does not support migration; update it.");
+                return code;
+        }
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return ctl_error(EXIT_FAILED, "Cannot parse the reply to Migrate: %s.", strerror(-r));
+
+        if (arg_no_wait) {
+                if (arg_json) {
+                        JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                        json_begin_object(&w);
+                        json_field_string(&w, "job", job);
+                        json_field_uint(&w, "id", job_id_from_path(job));
+                        json_end_object(&w);
+                        json_end_line(&w);
+                } else if (!arg_quiet)
+                        printf("%s\n", job);
+                return EXIT_OK;
+        }
+
+        return follow_job(bus, job, true);
 }
 
 static int cmd_set_policy(sd_bus *bus, char **args) {
@@ -882,6 +970,7 @@ static const Verb verbs[] = {
         { "jobs", 0, 0, cmd_jobs },
         { "attach", 1, 2, cmd_attach },
         { "detach", 1, 2, cmd_detach },
+        { "migrate", 2, 3, cmd_migrate },
         { "set-policy", 1, 1, cmd_set_policy },
         { "clear-policy", 1, 1, cmd_clear_policy },
         { "reload", 0, 0, cmd_reload },
@@ -907,6 +996,10 @@ static void help(void) {
                "                          Opt a domain in, or change its policy; options not given\n"
                "                          keep their value (new: pool \"\", priority 100, required no)\n"
                "  clear-policy DOMAIN     Opt a domain out; a VF it holds is detached gracefully\n"
+               "  migrate DOMAIN DEST-URI [MIGRATE-URI] [MIGRATE OPTIONS]\n"
+               "                          Live-migrate a domain like 'virsh migrate', its VFs\n"
+               "                          detached first and given again on the destination; wait\n"
+               "                          for the job (Ctrl-C cancels it and rolls back)\n"
                "  reload                  Make vfod re-read vfod.conf\n"
                "  monitor                 Print every change of vfod's objects until interrupted\n\n"
                "Options:\n"
@@ -916,12 +1009,34 @@ static void help(void) {
                "                          progress and monitor\n"
                "  -q --quiet              No progress and no success messages; errors and\n"
                "                          requested listings are still printed\n"
-               "     --no-wait            attach/detach: print the job's object path and return\n"
+               "     --no-wait            attach/detach/migrate: print the job's object path and\n"
+               "                          return\n"
                "     --timeout SEC        attach/detach: stop waiting after SEC seconds (default 120;\n"
-               "                          0 waits forever); the job itself goes on\n"
+               "                          0 waits forever); the job itself goes on. migrate: see\n"
+               "                          below\n"
                "     --pool NAME          set-policy: the pool (\"\" is the default pool)\n"
                "     --priority N         set-policy: 0..1000, higher wins a VF first\n"
                "     --required yes|no    set-policy: the domain must hold a VF to run well\n\n"
+               "Migrate options (the names of virsh migrate):\n"
+               "     --live               Live migration (the default; --offline is not supported)\n"
+               "     --p2p                Peer-to-peer: the source libvirtd migrates (the default)\n"
+               "     --direct, --no-p2p   vfod drives a managed migration over its own connection\n"
+               "     --persistent         Define the domain on the destination too\n"
+               "     --undefine-source    Undefine it on the source afterwards (--undefinesource)\n"
+               "     --migrate-uri URI    Migration data URI, e.g. tcp://10.0.0.2 (--migrateuri)\n"
+               "     --listen-address ADDR  Address the destination QEMU listens on\n"
+               "     --bandwidth MIB      Bandwidth limit in MiB/s\n"
+               "     --timeout SEC        Abort the migration after SEC seconds and roll back\n"
+               "                          (whole seconds, 0: none). For migrate this is NOT the\n"
+               "                          wait: vfoctl waits SEC + 120 s, or without --timeout\n"
+               "                          as long as the migration takes\n"
+               "     --resume             Resume a paused domain first instead of refusing\n"
+               "     --destination-bus ADDRESS  D-Bus address of the destination's system bus\n"
+               "                          (e.g. unixexec:path=ssh,argv1=-xT,argv2=HOST,\n"
+               "                          argv3=systemd-stdio-bridge; default: derived from a\n"
+               "                          qemu+ssh:// URI, else the destination's hook claims)\n"
+               "     --verbose            Accepted for virsh compatibility (progress is shown\n"
+               "                          on a terminal anyway)\n\n"
                "Exit status:\n"
                "  0  success\n"
                "  1  failure: the job failed, or another error\n"
@@ -929,7 +1044,9 @@ static void help(void) {
                "  3  no such domain, port or pool\n"
                "  4  access denied (root and the group \"vfo\" may change things)\n"
                "  5  vfod not reachable (not running, or no system bus)\n"
-               "  6  busy, or no VF free\n\n"
+               "  6  busy, or no VF free (migrate: also on the destination)\n"
+               "A failed job exits as its error; a cancelled or paused-refused migration exits 1.\n\n"
+               "'vfoctl hook qemu …' is libvirt's hook (see vfoctl(1)), not for interactive use.\n"
                "The system bus is DBUS_SYSTEM_BUS_ADDRESS if set. See vfoctl(1) and org.vfo1(5).\n",
                program_invocation_short_name);
 }
@@ -957,6 +1074,18 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_POOL,
                 ARG_PRIORITY,
                 ARG_REQUIRED,
+                ARG_LIVE,
+                ARG_OFFLINE,
+                ARG_P2P,
+                ARG_NO_P2P,
+                ARG_PERSISTENT,
+                ARG_UNDEFINE_SOURCE,
+                ARG_MIGRATE_URI,
+                ARG_LISTEN_ADDRESS,
+                ARG_BANDWIDTH,
+                ARG_RESUME,
+                ARG_DESTINATION_BUS,
+                ARG_VERBOSE,
         };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
@@ -968,6 +1097,22 @@ static int parse_argv(int argc, char *argv[]) {
                 { "pool", required_argument, NULL, ARG_POOL },
                 { "priority", required_argument, NULL, ARG_PRIORITY },
                 { "required", required_argument, NULL, ARG_REQUIRED },
+                /* migrate, with virsh migrate's names (and its spellings) */
+                { "live", no_argument, NULL, ARG_LIVE },
+                { "offline", no_argument, NULL, ARG_OFFLINE },
+                { "p2p", no_argument, NULL, ARG_P2P },
+                { "direct", no_argument, NULL, ARG_NO_P2P },
+                { "no-p2p", no_argument, NULL, ARG_NO_P2P },
+                { "persistent", no_argument, NULL, ARG_PERSISTENT },
+                { "undefine-source", no_argument, NULL, ARG_UNDEFINE_SOURCE },
+                { "undefinesource", no_argument, NULL, ARG_UNDEFINE_SOURCE },
+                { "migrate-uri", required_argument, NULL, ARG_MIGRATE_URI },
+                { "migrateuri", required_argument, NULL, ARG_MIGRATE_URI },
+                { "listen-address", required_argument, NULL, ARG_LISTEN_ADDRESS },
+                { "bandwidth", required_argument, NULL, ARG_BANDWIDTH },
+                { "resume", no_argument, NULL, ARG_RESUME },
+                { "destination-bus", required_argument, NULL, ARG_DESTINATION_BUS },
+                { "verbose", no_argument, NULL, ARG_VERBOSE },
                 {}
         };
         char *end;
@@ -1003,6 +1148,7 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_timeout = (usec_t) (d * (double) USEC_PER_SEC);
                         if (arg_timeout == 0 && d > 0)
                                 arg_timeout = 1;
+                        arg_timeout_string = optarg;
                         break;
                 case ARG_POOL:
                         arg_pool = optarg;
@@ -1018,6 +1164,68 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_required = parse_bool_arg(optarg);
                         if (arg_required < 0)
                                 return -ctl_error(EXIT_USAGE, "Invalid --required '%s' (yes or no).", optarg);
+                        break;
+                case ARG_LIVE:
+                        arg_migrate.live = true;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_OFFLINE:
+                        return -ctl_error(EXIT_USAGE,
+                                          "--offline is not supported: vfoctl migrate moves running domains "
+                                          "(use 'virsh migrate --offline' for a domain that is shut off).");
+                case ARG_P2P:
+                case ARG_NO_P2P: {
+                        int p2p = c == ARG_P2P;
+
+                        if (arg_migrate.p2p >= 0 && arg_migrate.p2p != p2p)
+                                return -ctl_error(EXIT_USAGE,
+                                                  "--p2p and --direct/--no-p2p exclude each other.");
+                        arg_migrate.p2p = p2p;
+                        arg_migrate_any = true;
+                        break;
+                }
+                case ARG_PERSISTENT:
+                        arg_migrate.persistent = true;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_UNDEFINE_SOURCE:
+                        arg_migrate.undefine_source = true;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_MIGRATE_URI:
+                        if (!*optarg)
+                                return -ctl_error(EXIT_USAGE, "--migrate-uri must not be empty.");
+                        arg_migrate.migrate_uri = optarg;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_LISTEN_ADDRESS:
+                        if (!*optarg)
+                                return -ctl_error(EXIT_USAGE, "--listen-address must not be empty.");
+                        arg_migrate.listen_address = optarg;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_BANDWIDTH:
+                        if (migrate_parse_uint(optarg, UINT32_MAX, &arg_migrate.bandwidth) < 0 ||
+                            arg_migrate.bandwidth == 0)
+                                return -ctl_error(EXIT_USAGE,
+                                                  "Invalid --bandwidth '%s' (MiB/s, a whole number > 0).",
+                                                  optarg);
+                        arg_migrate.bandwidth_set = true;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_RESUME:
+                        arg_migrate.resume = true;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_DESTINATION_BUS:
+                        if (!*optarg)
+                                return -ctl_error(EXIT_USAGE, "--destination-bus must not be empty.");
+                        arg_migrate.destination_bus = optarg;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_VERBOSE:
+                        /* virsh migrate --verbose: progress is shown anyway */
+                        arg_migrate_any = true;
                         break;
                 case ':':
                         return -ctl_error(EXIT_USAGE, "Option '%s' needs an argument (see --help).",
@@ -1049,6 +1257,10 @@ static int run(int argc, char *argv[]) {
         } else
                 log_set_max_level(LOG_WARNING);
 
+        /* libvirt's hook: before getopt, which must not see (or refuse) libvirt's arguments */
+        if (argc > 1 && strcmp(argv[1], "hook") == 0)
+                return cmd_hook(argc - 1, argv + 1);
+
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return -r;
@@ -1064,14 +1276,25 @@ static int run(int argc, char *argv[]) {
                 return ctl_error(EXIT_USAGE, "Unknown command '%s' (see --help).", verb_name);
         if (n_args < verb->min_args)
                 return ctl_error(EXIT_USAGE, "'%s' needs %s (see --help).", verb->name,
-                                 verb->min_args == 1 ? "a DOMAIN" : "more arguments");
+                                 verb->min_args == 1   ? "a DOMAIN"
+                                 : verb->min_args == 2 ? "a DOMAIN and a DEST-URI"
+                                                       : "more arguments");
         if (n_args > verb->max_args)
                 return ctl_error(EXIT_USAGE, "Unexpected argument '%s' for '%s' (see --help).",
                                  args[verb->max_args], verb->name);
         if ((arg_pool || arg_priority >= 0 || arg_required >= 0) && verb->run != cmd_set_policy)
                 return ctl_error(EXIT_USAGE, "--pool, --priority and --required go with set-policy.");
+        if (arg_migrate_any && verb->run != cmd_migrate)
+                return ctl_error(EXIT_USAGE, "--live, --p2p, --direct, --persistent, --undefine-source, "
+                                             "--migrate-uri, --listen-address, --bandwidth, --resume, "
+                                             "--destination-bus and --verbose go with migrate.");
         if (verb->min_args > 0 && args[0][0] == '\0')
                 return ctl_error(EXIT_USAGE, "The domain name must not be empty.");
+        if (verb->run == cmd_migrate) {
+                r = migrate_check_args(args);
+                if (r < 0)
+                        return -r;
+        }
 
         r = sd_bus_open_system(&bus);
         if (r < 0) {

@@ -29,7 +29,14 @@ uint64_t job_duration(const VfoJob *j);
 
 void json_job_fields(JsonWriter *w, sd_bus *bus, const VfoJob *j);
 
-/* attach/detach after the call: follow the job until it ends (watch.c). */
-int follow_job(sd_bus *bus, const char *object);
+/* attach/detach/migrate after the call: follow the job until it ends, or
+ * arg_timeout (watch.c). With cancel_on_interrupt (migrate), the first
+ * SIGINT/SIGTERM calls Job.Cancel() and the job is followed on; a second
+ * one stops waiting. */
+int follow_job(sd_bus *bus, const char *object, bool cancel_on_interrupt);
+
+/* `vfoctl hook DRIVER …`, libvirt's hook; argv[0] is "hook" (hook-main.c).
+ * Exits 0 on every failure but vfod's refusal of an incoming migration. */
+int cmd_hook(int argc, char *argv[]);
 
 int cmd_monitor(sd_bus *bus);

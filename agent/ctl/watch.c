@@ -23,6 +23,9 @@ typedef struct Follow {
         char *last_phase;
         uint32_t last_progress;
         bool ended;
+        bool cancel_on_interrupt;       /* migrate: the first signal cancels the job */
+        bool cancel_requested;
+        bool cancel_failed;             /* vfod refused Job.Cancel() or did not answer */
         bool timed_out;
         bool interrupted;
         bool vfod_left;         /* vfod left the bus (stopped or crashed) */
@@ -67,9 +70,10 @@ static void show_progress(Follow *f) {
         } else if (f->bar) {
                 char bar[BAR_WIDTH + 3];
 
-                printf("\r\033[K%s %s %s  %-13s %s %3" PRIu32 "%%", j->kind ?: "job",
-                       vfo_domain_name(f->bus, j->domain) ?: "", j->mac ?: "", phase,
-                       format_bar(bar, sizeof(bar), j->progress, BAR_WIDTH), MIN(j->progress, 100u));
+                /* a migrate job has no MAC; its destination is in the result line */
+                printf("\r\033[K%s %s%s%s  %-13s %s %3" PRIu32 "%%", j->kind ?: "job",
+                       vfo_domain_name(f->bus, j->domain) ?: "", j->mac && *j->mac ? " " : "", j->mac ?: "",
+                       phase, format_bar(bar, sizeof(bar), j->progress, BAR_WIDTH), MIN(j->progress, 100u));
                 f->bar_shown = true;
         } else
                 printf("job %" PRIu64 ": %s %" PRIu32 "%%\n", j->id, phase, j->progress);
@@ -163,9 +167,54 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* Job.Cancel(), once; the job is followed on until it has rolled back. */
+static void cancel_job(Follow *f) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        f->cancel_requested = true;
+        clear_bar(f);
+        if (arg_json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                json_begin_object(&w);
+                json_field_string(&w, "event", "cancelling");
+                json_field_uint(&w, "id", f->job.id);
+                json_end_object(&w);
+                fputc('\n', stdout);
+                fflush(stdout);
+        }
+        fprintf(stderr, "vfoctl: cancelling… (job %" PRIu64 " rolls back; interrupt again to stop waiting)\n",
+                f->job.id);
+        fflush(stderr);
+
+        r = sd_bus_message_new_method_call(f->bus, &m, VFO_SERVICE, f->job.object, VFO_JOB_IFACE, "Cancel");
+        if (r >= 0)
+                r = sd_bus_call(f->bus, m, 10 * USEC_PER_SEC, &error, NULL);
+        if (r < 0) {
+                f->cancel_failed = true;
+                if (sd_bus_error_is_set(&error))
+                        fprintf(stderr,
+                                "vfoctl: Cannot cancel job %" PRIu64 ": %s (%s); still following it.\n",
+                                f->job.id, error.message ?: "", error.name);
+                else
+                        fprintf(stderr, "vfoctl: Cannot cancel job %" PRIu64 ": %s; still following it.\n",
+                                f->job.id, strerror(-r));
+                fflush(stderr);
+        }
+        /* redraw the bar on the next change */
+        free(f->last_phase);
+        f->last_phase = NULL;
+}
+
 static int on_interrupt(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Follow *f = userdata;
 
+        if (f->cancel_on_interrupt && !f->cancel_requested && !f->ended) {
+                cancel_job(f);
+                return 0;
+        }
         f->interrupted = f->stop = true;
         return 0;
 }
@@ -228,6 +277,7 @@ static int print_result(Follow *f) {
         _cleanup_free_ char *vf = vfo_path_id(j->vf, VFO_VF_PREFIX);
         bool done = j->state && strcmp(j->state, "done") == 0;
         bool attach = j->kind && strcmp(j->kind, "attach") == 0;
+        bool migrate = j->kind && strcmp(j->kind, "migrate") == 0;
         char duration[32], libvirt[32], agent[32];
         int code;
 
@@ -246,7 +296,11 @@ static int print_result(Follow *f) {
                 fputc('\n', stdout);
                 fflush(stdout);
         } else if (!arg_quiet) {
-                if (done)
+                if (done && migrate)
+                        printf("Migrated %s to %s in %s (libvirt %s, agent %s).\n", domain,
+                               j->destination && *j->destination ? j->destination : "the destination",
+                               duration, libvirt, agent);
+                else if (done)
                         printf("%s %s of %s %s VF %s in %s (libvirt %s, agent %s).\n",
                                attach ? "Attached" : "Detached", j->mac ?: "", domain, attach ? "to" : "from",
                                vf ?: "-", duration, libvirt, agent);
@@ -259,15 +313,17 @@ static int print_result(Follow *f) {
                 return EXIT_OK;
 
         code = exit_code_from_error_name(j->error);
-        if (code == EXIT_OK)
+        /* a migration cancelled here failed because we asked, whatever name vfod gives it */
+        if (code == EXIT_OK || (f->cancel_requested && !f->cancel_failed))
                 code = EXIT_FAILED;
-        return ctl_error(code, "Job %" PRIu64 " (%s %s %s) failed after %s in phase %s: %s%s%s%s",
-                         j->id, j->kind ?: "", domain, j->mac ?: "", duration, j->phase ?: "?",
+        return ctl_error(code, "Job %" PRIu64 " (%s %s%s%s) failed after %s in phase %s: %s%s%s%s",
+                         j->id, j->kind ?: "", domain, j->mac && *j->mac ? " " : "", j->mac ?: "", duration,
+                         j->phase ?: "?",
                          j->error_message && *j->error_message ? j->error_message : "no message",
                          j->error && *j->error ? " (" : "", j->error ?: "", j->error && *j->error ? ")" : "");
 }
 
-int follow_job(sd_bus *bus, const char *object) {
+int follow_job(sd_bus *bus, const char *object, bool cancel_on_interrupt) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *snapshot = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *changed_slot = NULL, *finished_slot = NULL,
@@ -277,6 +333,7 @@ int follow_job(sd_bus *bus, const char *object) {
         Follow f = {
                 .bus = bus,
                 .bar = !arg_json && !arg_quiet && isatty(STDOUT_FILENO),
+                .cancel_on_interrupt = cancel_on_interrupt,
         };
         int r, code;
 
@@ -298,7 +355,8 @@ int follow_job(sd_bus *bus, const char *object) {
 
         r = sd_bus_add_match(bus, &owner_slot,
                              "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                             "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" VFO_SERVICE "'",
+                             "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" VFO_SERVICE
+                             "'",
                              on_vfod_owner_changed, &f);
         if (r < 0)
                 return ctl_bus_error(&error, r, "Cannot subscribe to NameOwnerChanged");
@@ -338,7 +396,13 @@ int follow_job(sd_bus *bus, const char *object) {
 
                 clear_bar(&f);
                 format_duration(waited, sizeof(waited), arg_timeout);
-                if (f.interrupted)
+                if (f.interrupted && f.cancel_requested && !f.cancel_failed)
+                        code = ctl_error(EXIT_FAILED,
+                                         "Interrupted again; job %" PRIu64
+                                         " is being cancelled in vfod (phase %s, %" PRIu32
+                                         "%%): see 'vfoctl jobs'.",
+                                         f.job.id, f.job.phase ?: "?", f.job.progress);
+                else if (f.interrupted)
                         code = ctl_error(EXIT_FAILED,
                                          "Interrupted; job %" PRIu64 " goes on in vfod (phase %s, %" PRIu32
                                          "%%): see 'vfoctl jobs'.",

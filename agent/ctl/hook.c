@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfoctl hook: the pure parts (see hook.h). */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "agent/ctl/hook.h"
+
+static bool streq0(const char *a, const char *b) {
+        return strcmp(a ?: "", b) == 0;
+}
+
+HookAction hook_action_for(const char *op, const char *subop) {
+        /* Destination of an incoming migration, before anything else: libvirt hands the incoming
+         * XML over as a filter (empty output keeps it, non-zero exit aborts the migration). */
+        if (streq0(op, "migrate") && streq0(subop, "begin"))
+                return HOOK_ACTION_MIGRATE_BEGIN;
+        /* The QEMU process runs ("started begin" comes for every start, and on the destination of
+         * a migration once the incoming QEMU is up). libvirt up to 10.x has no "migrate end";
+         * it is taken too, should a later one send it. */
+        if ((streq0(op, "started") && streq0(subop, "begin")) ||
+            (streq0(op, "migrate") && streq0(subop, "end")))
+                return HOOK_ACTION_STARTED;
+        /* prepare, start, stopped, release, reconnect, attach, restore, …: nothing for vfod. */
+        return HOOK_ACTION_NONE;
+}
+
+const char *hook_action_to_string(HookAction a) {
+        switch (a) {
+        case HOOK_ACTION_MIGRATE_BEGIN:
+                return "migrate-begin";
+        case HOOK_ACTION_STARTED:
+                return "started";
+        case HOOK_ACTION_NONE:
+        default:
+                return "none";
+        }
+}
+
+static int uuid_normalize(const char *s, char ret[static 37]) {
+        size_t len, n = 0;
+        char hex[32];
+
+        while (*s && isspace((unsigned char) *s))
+                s++;
+        len = strlen(s);
+        while (len > 0 && isspace((unsigned char) s[len - 1]))
+                len--;
+        if (len != 32 && len != 36)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++) {
+                if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
+                        if (s[i] != '-')
+                                return -EINVAL;
+                        continue;
+                }
+                if (!isxdigit((unsigned char) s[i]))
+                        return -EINVAL;
+                hex[n++] = (char) tolower((unsigned char) s[i]);
+        }
+        if (n != 32)
+                return -EINVAL;
+        for (size_t i = 0, k = 0; i < 36; i++)
+                ret[i] = (i == 8 || i == 13 || i == 18 || i == 23) ? '-' : hex[k++];
+        ret[36] = '\0';
+        return 0;
+}
+
+int hook_uuid_from_xml(const char *xml, size_t size, char ret[static 37]) {
+        xmlDocPtr doc;
+        xmlNodePtr root;
+        int r = -ENOENT;
+
+        if (!xml || size == 0 || size > HOOK_INPUT_MAX)
+                return -EBADMSG;
+        /* No network, no entity substitution (no XXE), no DTD loading, no error printing. */
+        doc = xmlReadMemory(xml, (int) size, "domain.xml", NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        if (!doc)
+                return -EBADMSG;
+        root = xmlDocGetRootElement(doc);
+        if (!root || !xmlStrEqual(root->name, BAD_CAST "domain")) {
+                xmlFreeDoc(doc);
+                return -EBADMSG;
+        }
+        for (xmlNodePtr n = root->children; n; n = n->next) {
+                xmlChar *content;
+
+                if (n->type != XML_ELEMENT_NODE || !xmlStrEqual(n->name, BAD_CAST "uuid"))
+                        continue;
+                content = xmlNodeGetContent(n);
+                r = content ? uuid_normalize((const char *) content, ret) : -EINVAL;
+                xmlFree(content);
+                break;
+        }
+        xmlFreeDoc(doc);
+        return r;
+}
+
+int hook_read_input(int fd, size_t max, char **ret, size_t *ret_size) {
+        size_t size = 0, allocated = 0;
+        char *buf = NULL;
+
+        for (;;) {
+                ssize_t n;
+
+                /* Room for max + 1 bytes (one over max tells "too large" apart from "exactly max")
+                 * and the NUL. */
+                if (allocated - size < 4096 + 1 && allocated < max + 2) {
+                        size_t want = allocated == 0 ? 65536 : allocated * 2;
+                        char *p;
+
+                        if (want > max + 2)
+                                want = max + 2;
+                        p = realloc(buf, want);
+                        if (!p) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = p;
+                        allocated = want;
+                }
+                n = read(fd, buf + size, allocated - size - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        n = -errno;
+                        free(buf);
+                        return (int) n;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size > max) {
+                        free(buf);
+                        return -EFBIG;
+                }
+        }
+        buf[size] = '\0';
+        *ret = buf;
+        *ret_size = size;
+        return 0;
+}

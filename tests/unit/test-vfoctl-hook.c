@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfoctl's libvirt hook (agent/ctl/hook.c: which operations reach vfod, the
+ * domain XML's UUID, reading stdin) and the migrate options as Migrate's
+ * a{sv} (agent/ctl/migrate.c). */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "agent/ctl/hook.h"
+#include "agent/ctl/migrate.h"
+
+static void test_action_dispatch(void **state) {
+        /* the two that reach vfod */
+        assert_int_equal(hook_action_for("migrate", "begin"), HOOK_ACTION_MIGRATE_BEGIN);
+        assert_int_equal(hook_action_for("started", "begin"), HOOK_ACTION_STARTED);
+        assert_int_equal(hook_action_for("migrate", "end"), HOOK_ACTION_STARTED);
+
+        /* every other qemu hook operation libvirt sends: nothing */
+        static const char *const none[][2] = {
+                {"prepare", "begin"},
+                {"start", "begin"},
+                {"stopped", "end"},
+                {"release", "end"},
+                {"reconnect", "begin"},
+                {"attach", "begin"},
+                {"restore", "begin"},
+                {"started", "end"},
+                {"migrate", "-"},
+                {"start", "-"},
+                {"", ""},
+                {"MIGRATE", "BEGIN"},
+                {"migrate ", "begin"},
+        };
+        for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+                assert_int_equal(hook_action_for(none[i][0], none[i][1]), HOOK_ACTION_NONE);
+
+        assert_int_equal(hook_action_for(NULL, NULL), HOOK_ACTION_NONE);
+        assert_int_equal(hook_action_for("migrate", NULL), HOOK_ACTION_NONE);
+        assert_string_equal(hook_action_to_string(HOOK_ACTION_MIGRATE_BEGIN), "migrate-begin");
+        assert_string_equal(hook_action_to_string(HOOK_ACTION_STARTED), "started");
+        assert_string_equal(hook_action_to_string(HOOK_ACTION_NONE), "none");
+}
+
+static int uuid_of(const char *xml, char out[static 37]) {
+        return hook_uuid_from_xml(xml, strlen(xml), out);
+}
+
+static void test_uuid(void **state) {
+        char u[37];
+
+        assert_int_equal(uuid_of("<domain type='kvm'><name>web1</name>"
+                                 "<uuid>3F2A0000-1111-4222-8333-444455556666</uuid></domain>",
+                                 u),
+                         0);
+        assert_string_equal(u, "3f2a0000-1111-4222-8333-444455556666");
+
+        /* whitespace around it, no dashes, comments and namespaced metadata before it */
+        assert_int_equal(uuid_of("<?xml version='1.0'?>\n<!-- c -->\n<domain>\n  <metadata>"
+                                 "<vfo:policy xmlns:vfo='http://vfo.org/xmlns/libvirt/domain/1' pool=''/>"
+                                 "<uuid>00000000-0000-0000-0000-000000000000</uuid></metadata>\n"
+                                 "  <uuid>\n 3f2a000011114222833344445555666a \n</uuid>\n</domain>\n",
+                                 u),
+                         0);
+        assert_string_equal(u, "3f2a0000-1111-4222-8333-44445555666a");
+
+        /* only a direct child of <domain> counts */
+        assert_int_equal(uuid_of("<domain><devices><uuid>3f2a0000-1111-4222-8333-444455556666</uuid>"
+                                 "</devices></domain>",
+                                 u),
+                         -ENOENT);
+        assert_int_equal(uuid_of("<domain><name>x</name></domain>", u), -ENOENT);
+
+        /* malformed */
+        assert_int_equal(uuid_of("<domain><uuid></uuid></domain>", u), -EINVAL);
+        assert_int_equal(uuid_of("<domain><uuid>3f2a0000-1111-4222-8333-44445555666</uuid></domain>", u),
+                         -EINVAL);
+        assert_int_equal(uuid_of("<domain><uuid>3f2a0000-1111-4222-8333-44445555666g</uuid></domain>", u),
+                         -EINVAL);
+        assert_int_equal(uuid_of("<domain><uuid>3f2a00001-111-4222-8333-444455556666</uuid></domain>", u),
+                         -EINVAL);
+        assert_int_equal(uuid_of("<domain><uuid>3f2a0000-1111-4222-8333-444455556666x</uuid></domain>", u),
+                         -EINVAL);
+
+        /* not a domain document, or not XML */
+        assert_int_equal(uuid_of("<network><uuid>3f2a0000-1111-4222-8333-444455556666</uuid></network>", u),
+                         -EBADMSG);
+        assert_int_equal(uuid_of("<domain><uuid>3f2a0000", u), -EBADMSG);
+        assert_int_equal(uuid_of("not xml", u), -EBADMSG);
+        assert_int_equal(hook_uuid_from_xml("", 0, u), -EBADMSG);
+        assert_int_equal(hook_uuid_from_xml(NULL, 0, u), -EBADMSG);
+
+        /* an external entity is neither fetched nor expanded */
+        assert_int_not_equal(
+                uuid_of("<?xml version='1.0'?><!DOCTYPE domain [<!ENTITY x SYSTEM 'file:///etc/hostname'>]>"
+                        "<domain><uuid>&x;</uuid></domain>",
+                        u),
+                0);
+}
+
+/* Feeds size bytes through a pipe (from a child) to hook_read_input. */
+static int read_through_pipe(size_t size, size_t max, char **ret, size_t *ret_size) {
+        int fds[2];
+        pid_t pid;
+        int r;
+
+        assert_int_equal(pipe(fds), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                static char chunk[65536];
+                size_t left = size;
+
+                close(fds[0]);
+                memset(chunk, 'x', sizeof(chunk));
+                while (left > 0) {
+                        ssize_t n = write(fds[1], chunk, left < sizeof(chunk) ? left : sizeof(chunk));
+
+                        if (n <= 0)
+                                _exit(0); /* the reader stopped early */
+                        left -= (size_t) n;
+                }
+                _exit(0);
+        }
+        close(fds[1]);
+        r = hook_read_input(fds[0], max, ret, ret_size);
+        close(fds[0]);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        return r;
+}
+
+static void test_read_input(void **state) {
+        static const size_t sizes[] = {0, 1, 4095, 4096, 65535, 65536, 65537, 200000};
+        char *buf = NULL;
+        size_t size = 0;
+
+        for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+                assert_int_equal(read_through_pipe(sizes[i], 1024 * 1024, &buf, &size), 0);
+                assert_int_equal(size, sizes[i]);
+                assert_int_equal(buf[size], '\0');
+                assert_int_equal(strspn(buf, "x"), sizes[i]);
+                free(buf);
+                buf = NULL;
+        }
+
+        /* exactly max is fine, one more is too large */
+        assert_int_equal(read_through_pipe(100000, 100000, &buf, &size), 0);
+        assert_int_equal(size, 100000);
+        free(buf);
+        buf = NULL;
+        assert_int_equal(read_through_pipe(100001, 100000, &buf, &size), -EFBIG);
+        assert_null(buf);
+        assert_int_equal(read_through_pipe(3 * 1024 * 1024, 100000, &buf, &size), -EFBIG);
+        assert_null(buf);
+
+        assert_int_equal(hook_read_input(-1, 100, &buf, &size), -EBADF);
+}
+
+static const MigrateOption *find(const MigrateOption *o, size_t n, const char *key) {
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(o[i].key, key) == 0)
+                        return &o[i];
+        return NULL;
+}
+
+static void test_migrate_options_default(void **state) {
+        MigrateArgs a = MIGRATE_ARGS_INIT;
+        MigrateOption o[MIGRATE_OPTIONS_MAX];
+
+        /* nothing given: an empty a{sv}, vfod's defaults (live, p2p) apply */
+        assert_int_equal(migrate_options(&a, o), 0);
+}
+
+static void test_migrate_options_all(void **state) {
+        MigrateArgs a = MIGRATE_ARGS_INIT;
+        MigrateOption o[MIGRATE_OPTIONS_MAX];
+        const MigrateOption *x;
+        size_t n;
+
+        a.live = true;
+        a.p2p = false;
+        a.persistent = true;
+        a.undefine_source = true;
+        a.resume = true;
+        a.migrate_uri = "tcp://127.0.0.1";
+        a.listen_address = "127.0.0.1";
+        a.destination_bus = "unixexec:path=ssh,argv1=-xT,argv2=host2,argv3=systemd-stdio-bridge";
+        a.bandwidth_set = true;
+        a.bandwidth = 500;
+        a.timeout_set = true;
+        a.timeout = 30;
+
+        n = migrate_options(&a, o);
+        assert_int_equal(n, 10);
+
+        x = find(o, n, "live");
+        assert_non_null(x);
+        assert_int_equal(x->type, 'b');
+        assert_true(x->b);
+        x = find(o, n, "p2p");
+        assert_non_null(x);
+        assert_int_equal(x->type, 'b');
+        assert_false(x->b);
+        x = find(o, n, "persistent");
+        assert_non_null(x);
+        assert_true(x->b);
+        x = find(o, n, "undefine-source");
+        assert_non_null(x);
+        assert_true(x->b);
+        x = find(o, n, "resume");
+        assert_non_null(x);
+        assert_true(x->b);
+        x = find(o, n, "migrate-uri");
+        assert_non_null(x);
+        assert_int_equal(x->type, 's');
+        assert_string_equal(x->s, "tcp://127.0.0.1");
+        x = find(o, n, "listen-address");
+        assert_non_null(x);
+        assert_int_equal(x->type, 's');
+        assert_string_equal(x->s, "127.0.0.1");
+        x = find(o, n, "destination-bus");
+        assert_non_null(x);
+        assert_int_equal(x->type, 's');
+        assert_string_equal(x->s, a.destination_bus);
+        x = find(o, n, "bandwidth");
+        assert_non_null(x);
+        assert_int_equal(x->type, 't');
+        assert_int_equal(x->t, 500);
+        x = find(o, n, "timeout");
+        assert_non_null(x);
+        assert_int_equal(x->type, 't');
+        assert_int_equal(x->t, 30);
+
+        /* every key once, and only keys of org.vfo1(5) */
+        for (size_t i = 0; i < n; i++) {
+                static const char *const known[] = {
+                        "live",           "p2p",       "persistent", "undefine-source", "migrate-uri",
+                        "listen-address", "bandwidth", "timeout",    "resume",          "destination-bus"};
+                bool ok = false;
+
+                for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+                        ok = ok || strcmp(o[i].key, known[k]) == 0;
+                assert_true(ok);
+                for (size_t k = i + 1; k < n; k++)
+                        assert_string_not_equal(o[i].key, o[k].key);
+        }
+}
+
+static void test_migrate_options_some(void **state) {
+        MigrateArgs a = MIGRATE_ARGS_INIT;
+        MigrateOption o[MIGRATE_OPTIONS_MAX];
+        size_t n;
+
+        /* --p2p only: p2p=true and nothing else; false booleans are not sent */
+        a.p2p = true;
+        n = migrate_options(&a, o);
+        assert_int_equal(n, 1);
+        assert_string_equal(o[0].key, "p2p");
+        assert_true(o[0].b);
+
+        a = MIGRATE_ARGS_INIT;
+        a.timeout_set = true;
+        a.timeout = 0; /* set is what counts */
+        a.persistent = false;
+        n = migrate_options(&a, o);
+        assert_int_equal(n, 1);
+        assert_string_equal(o[0].key, "timeout");
+}
+
+static void test_parse_uint(void **state) {
+        uint64_t v = 7;
+
+        assert_int_equal(migrate_parse_uint("0", 10, &v), 0);
+        assert_int_equal(v, 0);
+        assert_int_equal(migrate_parse_uint("10", 10, &v), 0);
+        assert_int_equal(v, 10);
+        assert_int_equal(migrate_parse_uint("4294967295", UINT32_MAX, &v), 0);
+        assert_int_equal(v, UINT32_MAX);
+        assert_int_equal(migrate_parse_uint("11", 10, &v), -ERANGE);
+        assert_int_equal(migrate_parse_uint("99999999999999999999999", UINT64_MAX, &v), -ERANGE);
+        assert_int_equal(migrate_parse_uint("", 10, &v), -EINVAL);
+        assert_int_equal(migrate_parse_uint(NULL, 10, &v), -EINVAL);
+        assert_int_equal(migrate_parse_uint("-1", 10, &v), -EINVAL);
+        assert_int_equal(migrate_parse_uint("+1", 10, &v), -EINVAL);
+        assert_int_equal(migrate_parse_uint(" 1", 10, &v), -EINVAL);
+        assert_int_equal(migrate_parse_uint("1 ", 10, &v), -EINVAL);
+        assert_int_equal(migrate_parse_uint("1.5", 10, &v), -EINVAL);
+        assert_int_equal(migrate_parse_uint("1e3", 10000, &v), -EINVAL);
+        assert_int_equal(migrate_parse_uint("0x10", 100, &v), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_action_dispatch),     cmocka_unit_test(test_uuid),
+                cmocka_unit_test(test_read_input),          cmocka_unit_test(test_migrate_options_default),
+                cmocka_unit_test(test_migrate_options_all), cmocka_unit_test(test_migrate_options_some),
+                cmocka_unit_test(test_parse_uint),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
