@@ -448,6 +448,10 @@ static int manager_handover(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (!pool)
                 return sd_bus_reply_method_return(msg, "u", 0);
         for (size_t i = 0; i < d->n_ports; i++) {
+                char tap[64];
+
+                if (pool_find_tap(pool, d->ports[i], tap) >= 0)
+                        snprintf(d->ports[i]->synthetic_tap, sizeof(d->ports[i]->synthetic_tap), "%s", tap);
                 if (!d->ports[i]->synthetic_tap[0])
                         continue;
                 r = pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);

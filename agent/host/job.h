@@ -113,6 +113,7 @@ struct Job {
         sd_bus *dest_bus;
         sd_bus_slot *dest_slot;
         int handover;           /* 0 not yet, 1 asked, 2 done (we paused the source), -1 not possible */
+        bool downtime_held;     /* QEMU's own switchover held off until the handover */
         sd_event_source *handover_timer;
 };
 

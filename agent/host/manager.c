@@ -603,6 +603,21 @@ static int manager_reconcile(Manager *m) {
         for (size_t i = 0; i < m->n_domains; i++)
                 domain_adopt_devices(m->domains[i], first ? &journal : NULL);
 
+        /* A migration this vfod drove when it died waits for a switchover
+         * that will not come (migrate.c holds QEMU's own back): give it to
+         * QEMU again. */
+        for (size_t i = 0; first && i < m->n_domains; i++) {
+                Domain *d = m->domains[i];
+                VirtJobStats st;
+
+                if (d->gone || d->state == VIRT_DOMAIN_SHUTOFF || !domain_opted_in(d))
+                        continue;
+                if (virt_get_job_stats(m->virt, d->uuid, &st) >= 0 && st.type != 0 && st.data_total > 0) {
+                        log_notice("%s: a migration is running; QEMU switches it over by itself.", d->name);
+                        (void) virt_set_max_downtime(m->virt, d->uuid, 300);
+                }
+        }
+
         if (first) {
                 /* Claims whose device is not there: released (the VF back to neutral). */
                 for (size_t i = 0; i < journal.n_claims; i++) {

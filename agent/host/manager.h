@@ -191,6 +191,10 @@ int pool_program(Vf *vf, const Port *port);
 int pool_steer(Vf *vf, const Port *port, Vfo__PathKind to);
 /* The same for a port that may hold no VF ('vf' NULL): the synthetic path. */
 int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to);
+/* The tap of the port's synthetic NIC on the pool's bridge, found by the MAC
+ * libvirt gives it (for an incoming domain the XML still names the source's
+ * tap). -ENOENT if there is none. */
+int pool_find_tap(Pool *pool, const Port *port, char ret[static 64]);
 /* Back to neutral after an unplug. */
 int pool_release(Vf *vf);
 unsigned pool_count_free(const Pool *p);

@@ -33,7 +33,12 @@
 #include "lib/string-util.h"
 
 #define PROGRESS_INTERVAL_USEC (50 * USEC_PER_MSEC)
-#define HANDOVER_DRAIN_USEC (20 * USEC_PER_MSEC)
+#define HANDOVER_DRAIN_USEC (50 * USEC_PER_MSEC)
+#define HANDOVER_REMAINING (128ULL * 1024 * 1024)
+/* While vfod drives the switchover, QEMU must not switch over by itself: a
+ * downtime it cannot meet keeps it iterating until vfod pauses the domain. */
+#define HOLD_DOWNTIME_MS 1
+#define DEFAULT_DOWNTIME_MS 300
 #define DESTINATION_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 static void migrate_step(Job *j);
@@ -162,8 +167,21 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
                 (void) virt_abort_job(j->manager->virt, j->domain->uuid);
         }
         if (virt_get_job_stats(j->manager->virt, j->domain->uuid, &st) >= 0 && st.data_total > 0) {
-                if (j->handover == 0 && st.memory_iteration >= 1)
+                log_debug("Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64 ".",
+                          j->id, st.data_processed, st.data_total, st.data_remaining, st.memory_iteration);
+                if (j->handover == 0 && j->dest_bus && !j->downtime_held &&
+                    virt_set_max_downtime(j->manager->virt, j->domain->uuid, HOLD_DOWNTIME_MS) >= 0)
+                        j->downtime_held = true;
+                /* near the end of the first pass (memory_iteration counts from
+                 * 1), or later: what is left to copy while paused is small */
+                if (j->handover == 0 && j->downtime_held &&
+                    (st.memory_iteration >= 2 || st.data_remaining <= HANDOVER_REMAINING))
                         handover_start(j);
+                if (j->handover < 0 && j->downtime_held) {
+                        /* no handover after all: QEMU's own switchover */
+                        (void) virt_set_max_downtime(j->manager->virt, j->domain->uuid, DEFAULT_DOWNTIME_MS);
+                        j->downtime_held = false;
+                }
                 unsigned p = 20 + (unsigned) (75 * MIN(st.data_processed, st.data_total) / st.data_total);
                 if (p != j->migrate_progress) {
                         j->migrate_progress = p;
@@ -171,6 +189,7 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
                 }
         }
         (void) sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
+        (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
@@ -319,6 +338,7 @@ static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata
         r = virt_suspend(j->manager->virt, j->domain->uuid);
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 ": cannot pause %s for the switchover: %m", j->id, j->domain->name);
+                j->handover = -1;       /* on_progress() gives the switchover back to QEMU */
                 return 0;
         }
         j->handover = 2;

@@ -14,14 +14,17 @@
  *             and unpins it for the VF. */
 #include <errno.h>
 #include <net/ethernet.h>
+#include <net/if.h>
 #include <netinet/ether.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent/host/manager.h"
+#include "drivers/rtnl.h"
 #include "drivers/sriov.h"
 #include "drivers/vfprog.h"
 #include "lib/log.h"
+#include "lib/string-util.h"
 
 static Vf *vf_new(Pool *p, const char *id, const char *pf, unsigned index) {
         Vf *vf = calloc(1, sizeof(*vf));
@@ -269,6 +272,37 @@ int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to) {
                 return log_error_errno(r, "%s: steering %s to %s failed: %m", port->domain->name, port->mac, tap);
         log_debug("%s: %s steered to %s.", port->domain->name, port->mac, tap);
         return 0;
+}
+
+int pool_find_tap(Pool *pool, const Port *port, char ret[static 64]) {
+        /* 'port' names the MAC; its synthetic_tap is not trusted here */
+        _cleanup_free_ Netdev *links = NULL;
+        uint8_t mac[ETH_ALEN];
+        size_t n = 0, found = 0;
+        int bridge, newest = 0, r;
+
+        if (!pool->config.bridge[0] || !mac_parse(port->mac, mac))
+                return -EINVAL;
+        bridge = (int) if_nametoindex(pool->config.bridge);
+        if (bridge <= 0)
+                return -ENODEV;
+        r = rtnl_dump_links(&links, &n);
+        if (r < 0)
+                return r;
+        /* libvirt gives a domain's tap the domain's MAC with 0xfe first. On
+         * a bridge shared by two hosts' worth of QEMUs (the lab) the source's
+         * tap has it too: the newest tap is the incoming domain's. */
+        mac[0] = 0xfe;
+        for (size_t i = 0; i < n; i++) {
+                if (links[i].master != bridge || !links[i].has_mac || memcmp(links[i].mac, mac, ETH_ALEN) != 0)
+                        continue;
+                if (found == 0 || links[i].ifindex > newest) {
+                        snprintf(ret, 64, "%s", links[i].name);
+                        newest = links[i].ifindex;
+                }
+                found++;
+        }
+        return found > 0 ? 0 : -ENOENT;
 }
 
 int pool_release(Vf *vf) {

@@ -5,6 +5,9 @@
 # XML, and run loss meters on several VMs at once.
 
 VFOD=${VFO_LAB_VFOD:-$LAB_TOP_BUILDDIR/agent/host/vfod}
+# vfod runs in its libvirtd's mount namespace (it sees the channel sockets
+# where libvirt says they are), so libvirt picks the sockets itself
+VFO_LAB_CHANNEL=${VFO_LAB_CHANNEL:-auto}
 VFOCTL=${VFO_LAB_VFOCTL:-$LAB_TOP_BUILDDIR/agent/ctl/vfoctl}
 VFOD_PID=
 VFOD_INST=
@@ -19,6 +22,7 @@ vfod_requirements() {
         command -v busctl >/dev/null || lab_skip "busctl not installed"
         command -v python3 >/dev/null || lab_skip "python3 not installed"
         command -v setpriv >/dev/null || lab_skip "setpriv not installed"
+        command -v nsenter >/dev/null || lab_skip "nsenter not installed"
 }
 
 # vfod_config INSTANCE COUNT [EXTRA DAEMON LINES]: vfod.conf for an emulated
@@ -50,7 +54,10 @@ vfod_start() {
         VFOD_INST=$1
         [ -n "${LAB_BUS[$1]:-}" ] && bus=(--bus-address "${LAB_BUS[$1]}")
         vfod_config "$@" >"$LAB_STATE/vfod-$1.conf"
-        ip netns exec "$LAB_NS" "$VFOD" --config "$LAB_STATE/vfod-$1.conf" --log-level debug "${bus[@]}" \
+        # in the lab netns and in the mount namespace of libvirtd $1, like a
+        # vfod next to its libvirtd on a real host
+        nsenter --target "$(cat "$LAB_STATE/$1/run/libvirtd.pid")" --mount --net \
+                "$VFOD" --config "$LAB_STATE/vfod-$1.conf" --log-level debug "${bus[@]}" \
                 >>"$LAB_STATE/vfod-$1.log" 2>&1 &
         VFOD_PID=$!
         VFOD_PIDS[$1]=$VFOD_PID

@@ -494,6 +494,14 @@ lab_domain_xml() {
         else
                 cat
         fi |
+        if [ "${VFO_LAB_CHANNEL:-path}" = auto ]; then
+                # libvirt picks the socket under its own state directory, per
+                # instance, as on a real host (two QEMUs of one migration
+                # must not share a socket path: the source removes it on exit)
+                sed -e "s|<source mode='bind' path='[^']*'/>|<source mode='bind'/>|"
+        else
+                cat
+        fi |
         if [ "${VFO_LAB_CONSOLE:-file}" = pty ]; then
                 sed -e "s|<serial type='file'>|<serial type='pty'>|" \
                     -e "s|<source path='\([^']*\)' append='off'/>|<log file='\1' append='off'/>|"

@@ -12,13 +12,15 @@
 #      migrates, the destination's vfod attaches its VF (claimed by the
 #      source's PrepareIncoming or the hook): at most VFO_LAB_MAX_LOST (0)
 #      lost, 0 duplicated; the wall-time ratio against the baseline;
-#   2. destination without a free VF (vm2 holds b's VF): a required VF ->
+#   2. destination without a free VF (vm2 holds b's VF), VF required:
 #      refused before anything is unplugged (the VM keeps its VF, 0 lost);
-#      not required -> migrates and runs synthetic, and gets the VF when vm2
+#   3. the same without the source's pre-claim: the destination's hook
+#      refuses, the migration fails, the VF comes back on the source, 0 lost;
+#   4. not required: migrates and runs synthetic, and gets the VF when vm2
 #      gives it up;
-#   3. a failed migration (the destination's hook refuses: required, no
-#      free VF, and no pre-claim): the VF comes back on the source, 0 lost;
-#   4. the destination libvirtd killed mid-migration: the VM keeps running
+#   5. vfod killed with SIGKILL mid-migration, on the source and then on
+#      the destination, and restarted: both hosts converge;
+#   6. the destination libvirtd killed mid-migration: the VM keeps running
 #      on the source with its VF back.
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
@@ -58,6 +60,19 @@ lab_require "vfod b is connected" lab_wait 20 "vfod b" on_host b vfod_connected
 
 other() { [ "$1" = a ] && echo b || echo a; }
 where=a         # vm1's host
+# vm_host: where vm1 runs now (per libvirt), into 'where'
+vm_host() {
+        local h
+        for h in a b; do
+                if lab_virsh "$h" domstate vm1 2>/dev/null | grep -q running; then
+                        where=$h
+                        LAB_VM_INST[vm1]=$h
+                        lab_pidfile_record "$LAB_STATE/$h/run/qemu/vm1.pid"
+                        return 0
+                fi
+        done
+        return 1
+}
 
 # meter_start LABEL / meter_stop: the loss meter on vm1
 meter_start() {
@@ -109,10 +124,8 @@ migrate_vfo() {
                 --destination-bus "${LAB_BUS[$dst]}" >"$LAB_STATE/$label.out" 2>&1 || rc=$?
         vfo_ms+=($(($(lab_ms) - t0)))
         cat "$LAB_STATE/$label.out"
+        vm_host || true
         if [ $rc = 0 ]; then
-                where=$dst
-                LAB_VM_INST[vm1]=$dst
-                lab_pidfile_record "$LAB_STATE/$dst/run/qemu/vm1.pid"
                 lab_wait 60 "vm1 on $dst's VF" on_host "$dst" vfod_holds vm1 || rc=1
                 lab_wait 30 "jobs settled on $dst" on_host "$dst" vfod_idle || rc=1
         fi
@@ -138,92 +151,123 @@ pm=$(median "${plain_ms[@]}")
 vm=$(median "${vfo_ms[@]}")
 echo "RATIO: {\"plain_virsh_migrate_ms\":$pm,\"vfoctl_migrate_ms\":$vm,\"ratio\":$(awk -v a="$vm" -v b="$pm" 'BEGIN {printf "%.2f", a / b}')}"
 
-# ------------------------------------- 2. destination without a free VF
-dst=$(other "$where")
-lab_require "vm2 opts in on $dst and holds its VF" on_host "$dst" "$VFOCTL" set-policy vm2 --pool lab --priority 90
-lab_require "vm2 holds $dst's VF" lab_wait 60 "vm2 on $dst's VF" on_host "$dst" vfod_holds vm2
-lab_wait 30 "idle" on_host "$dst" vfod_idle || true
+# The rest runs with vm1 on a and vm2 holding b's VF.
+if [ "$where" = b ]; then
+        migrate_vfo a back-to-a >/dev/null || lab_die "cannot bring vm1 back to a"
+fi
+log_mark() { wc -l <"$LAB_STATE/vfod-a.log"; }
+lab_require "vm2 opts in on b and takes b's VF" on_host b "$VFOCTL" set-policy vm2 --pool lab --priority 90
+lab_require "vm2 holds b's VF" lab_wait 60 "vm2 on b's VF" on_host b vfod_holds vm2
+lab_wait 30 "idle on b" on_host b vfod_idle || true
+
+# ---------------------- 2. required VF, none free on b: refused up front
+mark=$(log_mark)
 meter_start refused
 rc=0
-on_host "$where" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
+on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[b]}" \
         >"$LAB_STATE/refused.out" 2>&1 || rc=$?
 meter_stop
 cat "$LAB_STATE/refused.out"
-lab_check "required VF, none free on $dst: refused (exit 6, NoVfFree)" test "$rc" = 6
-lab_check "refused before anything was unplugged: no detach job on $where" \
-        bash -c "! grep -q 'detach .* (migrate)' '$LAB_STATE/vfod-$where.log'"
-lab_check "vm1 still runs on $where with its VF" on_host "$where" vfod_holds vm1
+lab_check "required VF, none free on b: refused (exit 6, NoVfFree)" test "$rc" = 6
+lab_check "refused before anything was unplugged (no detach job on a)" \
+        bash -c "! tail -n +$((mark + 1)) '$LAB_STATE/vfod-a.log' | grep -q 'detach .*(migrate)'"
+lab_check "vm1 still runs on a with its VF" on_host a vfod_holds vm1
 lab_check "refused: 0 lost" loss_ok 0
 
-lab_require "vm1 no longer requires a VF" on_host "$where" "$VFOCTL" set-policy vm1 --required no
-src=$where
-migrate_vfo_synthetic() {
-        local rc=0
-        meter_start synthetic
-        on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
-                >"$LAB_STATE/synthetic.out" 2>&1 || rc=$?
-        cat "$LAB_STATE/synthetic.out"
-        [ $rc = 0 ] || return 1
-        where=$dst
-        LAB_VM_INST[vm1]=$dst
-        lab_pidfile_record "$LAB_STATE/$dst/run/qemu/vm1.pid"
-        sleep 2
-        meter_stop
-}
-if migrate_vfo_synthetic; then
-        lab_check "not required: migrated to $dst" true
-        lab_check "not required: runs synthetic on $dst (vm2 keeps the VF)" on_host "$dst" vfod_holds vm2
-        lab_check "not required: 0 lost" loss_ok
-        meter_start freed
-        on_host "$dst" "$VFOCTL" detach vm2 >/dev/null
-        lab_check "vm2 gives the VF up: vm1 gets it on $dst" lab_wait 60 "vm1 on the VF" on_host "$dst" vfod_holds vm1
-        lab_wait 30 "idle" on_host "$dst" vfod_idle || true
-        meter_stop
-        lab_check "the VF moved from vm2 to vm1: 0 lost on vm1" loss_ok
-else
-        lab_check "not required: migrated to $dst" false
-fi
-
-# ------------------------------- 3. the destination's hook refuses
-dst=$(other "$where")
-# the VF on dst is free now; occupy it with nothing: make vm1 require a VF
-# from a pool the destination does not have, and skip the pre-claim
-lab_require "vm1 requires a VF again" on_host "$where" "$VFOCTL" set-policy vm1 --required yes
-on_host "$dst" "$VFOCTL" set-policy vm2 --pool lab --priority 90 >/dev/null || true
-lab_wait 60 "vm2 on $dst's VF" on_host "$dst" vfod_holds vm2 || true
-lab_wait 30 "idle" on_host "$where" vfod_idle || true
+# ---------------------- 3. the destination's hook refuses (no pre-claim)
 meter_start hook-refuses
 rc=0
-on_host "$where" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" >"$LAB_STATE/hook.out" 2>&1 || rc=$?
+on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" >"$LAB_STATE/hook.out" 2>&1 || rc=$?
 cat "$LAB_STATE/hook.out"
-lab_wait 60 "vm1 back on its VF" on_host "$where" vfod_holds vm1 || true
-lab_wait 30 "idle" on_host "$where" vfod_idle || true
+lab_wait 60 "vm1 back on its VF" on_host a vfod_holds vm1 || true
+lab_wait 30 "idle on a" on_host a vfod_idle || true
 meter_stop
-lab_check "the destination's hook refused: the migration failed (exit != 0)" test "$rc" != 0
-lab_check "vm1 keeps running on $where with its VF back" on_host "$where" vfod_holds vm1
-lab_check "failed migration: 0 lost" loss_ok
-lab_check "$where consistent" on_host "$where" vfod_consistent
+lab_check "b's hook refused (required, no free VF): the migration failed (exit != 0)" test "$rc" != 0
+lab_check "vm1 keeps running on a with its VF back" on_host a vfod_holds vm1
+lab_check "failed migration: <= $MAX_LOST lost, 0 duplicated" loss_ok
+lab_check "a: libvirt and vfod agree" on_host a vfod_consistent
 
-# ------------------------- 4. the destination libvirtd dies mid-migration
-on_host "$dst" "$VFOCTL" detach vm2 >/dev/null 2>&1 || true
-lab_wait 30 "idle" on_host "$dst" vfod_idle || true
+# ------------- 4. not required: migrates, runs synthetic, gets a VF later
+lab_require "vm1 no longer requires a VF" on_host a "$VFOCTL" set-policy vm1 --required no
+meter_start synthetic
+rc=0
+on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[b]}" \
+        >"$LAB_STATE/synthetic.out" 2>&1 || rc=$?
+cat "$LAB_STATE/synthetic.out"
+if [ $rc = 0 ]; then
+        where=b
+        LAB_VM_INST[vm1]=b
+        lab_pidfile_record "$LAB_STATE/b/run/qemu/vm1.pid"
+fi
+sleep 2
+meter_stop
+lab_check "not required, no free VF on b: migrated" test "$rc" = 0
+lab_check "vm1 runs synthetic on b (vm2 keeps the VF)" on_host b vfod_holds vm2
+lab_check "not required: <= $MAX_LOST lost, 0 duplicated" loss_ok
+meter_start freed
+on_host b "$VFOCTL" detach vm2 >/dev/null
+lab_check "vm2 gives the VF up: vm1 gets it on b" lab_wait 60 "vm1 on the VF" on_host b vfod_holds vm1
+lab_wait 30 "idle on b" on_host b vfod_idle || true
+meter_stop
+lab_check "the VF moved from vm2 to vm1: 0 lost on vm1" loss_ok
+
+# vm2 leaves: b's VF is for vm1 from now on
+on_host b "$VFOCTL" clear-policy vm2 >/dev/null || true
+lab_wait 30 "idle on b" on_host b vfod_idle || true
+
+# ------------------------------- 5. SIGKILL of vfod mid-migration, either side
+converged() {
+        vm_host && on_host a vfod_idle && on_host b vfod_idle && on_host "$where" vfod_holds vm1 &&
+                on_host a vfod_consistent >/dev/null && on_host b vfod_consistent >/dev/null
+}
+# kill_mid_migration SIDE: SIGKILL the source's or the destination's vfod once
+# the migration runs, restart it, and wait until both hosts converge.
+kill_mid_migration() {
+        local side=$1 src=$where dst mark victim
+        dst=$(other "$src")
+        victim=$src
+        [ "$side" = destination ] && victim=$dst
+        mark=$(wc -l <"$LAB_STATE/vfod-$src.log")
+        on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
+                >"$LAB_STATE/kill-$side.out" 2>&1 &
+        local mig=$!
+        lab_wait 60 "the migration runs" bash -c "tail -n +$((mark + 1)) '$LAB_STATE/vfod-$src.log' | grep -q -- '-> migrating'" ||
+                return 1
+        sleep 0.2
+        kill -9 "${VFOD_PIDS[$victim]}"
+        lab_log "vfod $victim (the $side) killed with SIGKILL during the migration $src -> $dst"
+        wait "$mig" || true
+        cat "$LAB_STATE/kill-$side.out"
+        vfod_start "$victim" 1
+        lab_wait 120 "both hosts converge" converged
+        lab_log "vm1 runs on $where after the SIGKILL of the $side's vfod"
+}
+lab_check "SIGKILL of the source's vfod mid-migration: both converge (vm1 on one host with a VF, no job, no VF in two domains)" \
+        kill_mid_migration source
+lab_check "SIGKILL of the destination's vfod mid-migration: both converge" kill_mid_migration destination
+vm_host || true
+if [ "$where" = a ]; then
+        migrate_vfo b back-to-b >/dev/null || lab_die "cannot bring vm1 back to b"
+fi
+
+# ---------------- 6. the destination libvirtd dies in the middle (b -> a)
 meter_start dest-killed
-on_host "$where" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
+on_host b "$VFOCTL" migrate vm1 "${LAB_URI[a]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[a]}" \
         >"$LAB_STATE/killed.out" 2>&1 &
 mig=$!
-lab_wait 60 "the migration is running" bash -c "grep -q 'phase migrating\|migrating' '$LAB_STATE/killed.out' || \
-        grep -q 'detaching -> migrating\|-> migrating' '$LAB_STATE/vfod-$where.log'" || true
+lab_wait 60 "the migration is running" grep -q -- '-> migrating' "$LAB_STATE/vfod-b.log" || true
 sleep 0.3
-kill -9 "$(cat "$LAB_STATE/$dst/run/libvirtd.pid")" 2>/dev/null || true
+kill -9 "$(cat "$LAB_STATE/a/run/libvirtd.pid")" 2>/dev/null || true
 rc=0
 wait "$mig" || rc=$?
 cat "$LAB_STATE/killed.out"
-lab_wait 60 "vm1 back on its VF" on_host "$where" vfod_holds vm1 || true
-lab_wait 30 "idle" on_host "$where" vfod_idle || true
+lab_wait 60 "vm1 back on its VF" on_host b vfod_holds vm1 || true
+lab_wait 30 "idle on b" on_host b vfod_idle || true
 meter_stop
 lab_check "destination libvirtd killed: the migration failed" test "$rc" != 0
-lab_check "vm1 keeps running on $where with its VF back" on_host "$where" vfod_holds vm1
-lab_check "destination killed: <= 2 lost" loss_ok 2
+lab_check "vm1 keeps running on b with its VF back" on_host b vfod_holds vm1
+lab_check "destination killed: <= $MAX_LOST lost, 0 duplicated" loss_ok
+lab_check "b: libvirt and vfod agree" on_host b vfod_consistent
 
 for h in a b; do VFOD_INST=$h vfod_job_figures; done
 lab_finish
