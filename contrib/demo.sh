@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The vfo demo. Today it builds vfo and runs three lab scenarios: a private
+# The vfo demo. Today it builds vfo and runs four lab scenarios: a private
 # libvirtd boots real guests (Debian kernel, TCG), the loss meter sends 1,000
 # datagrams/s to them, and an emulated VF is plugged and unplugged — first the
 # way users do it today (smoke), then through vfo's protocol with vfo-agent
 # in the guest (agent-switch), then vfod sharing 2 VFs among 3 VMs by
-# priority (vfod-pool). Run as root on Debian 12.
+# priority (vfod-pool), then live migration between two lab hosts with
+# vfoctl migrate (vfod-migrate). Run as root on Debian 12.
 # --no-deps skips the package installation.
 set -euo pipefail
 
@@ -52,5 +53,15 @@ cat <<'TXT'
        holder, is detached gracefully and its VF goes to vm1.
        A loss meter runs on every VM through every phase ("LOSS" lines).
 
+    vfod-migrate — two lab "hosts" (libvirtd a and b, each with its vfod,
+    its bus and vfo's libvirt hook):
+   10. a plain `virsh migrate` as the baseline ("BASELINE": ~30-200 lost);
+   11. `vfoctl migrate`: the VF leaves gracefully, the destination takes the
+       traffic, the domain pauses for the switchover, the destination's vfod
+       plugs its own VF ("MIGRATE" lines);
+   12. refusals and failures: no free VF on b for a VM that requires one,
+       b's hook refusing, b's libvirtd killed mid-way — the VM keeps its VF.
+
 TXT
-make -s check-lab LAB_SCENARIOS="smoke agent-switch vfod-pool"
+VFO_LAB_MIGRATE_RUNS=${VFO_LAB_MIGRATE_RUNS:-1} \
+        make -s check-lab LAB_SCENARIOS="smoke agent-switch vfod-pool vfod-migrate"
