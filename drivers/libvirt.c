@@ -1615,6 +1615,18 @@ int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret) {
         return 0;
 }
 
+int virt_set_max_downtime(Virt *v, const char *uuid, uint64_t ms) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+        if (virDomainMigrateSetMaxDowntime(dom, ms, 0) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to set the maximum downtime of domain %s", uuid);
+        return 0;
+}
+
 int virt_suspend(Virt *v, const char *uuid) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         int r;

@@ -147,9 +147,12 @@ typedef struct VirtJobStats {
         uint64_t data_processed;
         uint64_t data_remaining;
         uint64_t time_elapsed_ms;
-        uint64_t memory_iteration;      /* passes over guest memory completed */
+        uint64_t memory_iteration;      /* the pass over guest memory in progress, from 1 */
 } VirtJobStats;
 int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret);
+/* virDomainMigrateSetMaxDowntime: how long the final pause of a running
+ * migration may last; QEMU switches over by itself once it can meet it. */
+int virt_set_max_downtime(Virt *v, const char *uuid, uint64_t ms);
 /* virDomainSuspend. */
 int virt_suspend(Virt *v, const char *uuid);
 /* virDomainAbortJob: cancels a running migration. */
