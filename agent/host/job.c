@@ -859,6 +859,10 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
 Job *job_free(Job *j) {
         if (!j)
                 return NULL;
+        /* children of a migration outlive it only when it failed early */
+        for (size_t i = 0; i < j->manager->n_jobs; i++)
+                if (j->manager->jobs[i]->parent == j)
+                        j->manager->jobs[i]->parent = NULL;
         job_timer_off(j);
         job_cancel_requests(j);
         free(j->path);
