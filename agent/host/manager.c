@@ -1152,8 +1152,8 @@ int manager_reload(Manager *m, char **ret_message) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        for (size_t i = 0; i < m->n_jobs; i++)
-                job_free(m->jobs[i]);
+        while (m->n_jobs > 0)   /* job_free() looks at the jobs still listed */
+                job_free(m->jobs[--m->n_jobs]);
         free(m->jobs);
         for (size_t i = 0; i < m->n_domains; i++)
                 domain_free(m->domains[i]);
