@@ -30,6 +30,8 @@ size_t migrate_options(const MigrateArgs *a, MigrateOption out[static MIGRATE_OP
                 out[n++] = (MigrateOption){.key = "resume", .type = 'b', .b = true};
         if (a->destination_bus)
                 out[n++] = (MigrateOption){.key = "destination-bus", .type = 's', .s = a->destination_bus};
+        if (a->managed_switchover)
+                out[n++] = (MigrateOption){.key = "managed-switchover", .type = 'b', .b = true};
         return n;
 }
 

@@ -17,6 +17,7 @@ typedef struct MigrateArgs {
         const char *migrate_uri; /* NULL: not given */
         const char *listen_address;
         const char *destination_bus;
+        bool managed_switchover;
         bool bandwidth_set;
         uint64_t bandwidth; /* MiB/s */
         bool timeout_set;
@@ -33,7 +34,7 @@ typedef struct MigrateOption {
         uint64_t t;
 } MigrateOption;
 
-#define MIGRATE_OPTIONS_MAX 10
+#define MIGRATE_OPTIONS_MAX 16
 
 /* The options given, in a fixed order; what was not given is left out (vfod
  * applies its defaults). Returns how many were written. */

@@ -1032,6 +1032,9 @@ static void help(void) {
                "                          as long as the migration takes\n"
                "     --resume             Resume a paused domain first instead of refusing\n"
                "     --destination-bus ADDRESS  D-Bus address of the destination's system bus\n"
+               "     --managed-switchover  Experimental: vfod pauses the domain for the switchover\n"
+               "                          once the destination took the traffic (needs the destination's\n"
+               "                          bus; see vfod(8) for the hazard)\n"
                "                          (e.g. unixexec:path=ssh,argv1=-xT,argv2=HOST,\n"
                "                          argv3=systemd-stdio-bridge; default: derived from a\n"
                "                          qemu+ssh:// URI, else the destination's hook claims)\n"
@@ -1085,6 +1088,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_BANDWIDTH,
                 ARG_RESUME,
                 ARG_DESTINATION_BUS,
+                ARG_MANAGED_SWITCHOVER,
                 ARG_VERBOSE,
         };
         static const struct option options[] = {
@@ -1112,6 +1116,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "bandwidth", required_argument, NULL, ARG_BANDWIDTH },
                 { "resume", no_argument, NULL, ARG_RESUME },
                 { "destination-bus", required_argument, NULL, ARG_DESTINATION_BUS },
+                { "managed-switchover", no_argument, NULL, ARG_MANAGED_SWITCHOVER },
                 { "verbose", no_argument, NULL, ARG_VERBOSE },
                 {}
         };
@@ -1215,6 +1220,10 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_RESUME:
                         arg_migrate.resume = true;
+                        arg_migrate_any = true;
+                        break;
+                case ARG_MANAGED_SWITCHOVER:
+                        arg_migrate.managed_switchover = true;
                         arg_migrate_any = true;
                         break;
                 case ARG_DESTINATION_BUS:

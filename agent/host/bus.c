@@ -217,7 +217,7 @@ static int read_migrate_options(sd_bus_message *msg, MigrateRequest *req, sd_bus
                 if (r < 0)
                         return r;
                 if (streq(key, "live") || streq(key, "p2p") || streq(key, "persistent") ||
-                    streq(key, "undefine-source") || streq(key, "resume")) {
+                    streq(key, "undefine-source") || streq(key, "resume") || streq(key, "managed-switchover")) {
                         int b;
                         if (!streq(contents, "b"))
                                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option '%s' takes a boolean.", key);
@@ -232,6 +232,8 @@ static int read_migrate_options(sd_bus_message *msg, MigrateRequest *req, sd_bus
                                 req->persistent = b;
                         else if (streq(key, "undefine-source"))
                                 req->undefine_source = b;
+                        else if (streq(key, "managed-switchover"))
+                                req->managed_switchover = b;
                         else
                                 req->resume = b;
                 } else if (streq(key, "migrate-uri") || streq(key, "listen-address") || streq(key, "destination-bus")) {

@@ -99,7 +99,7 @@ struct Job {
         char *migrate_uri;
         char *listen_address;
         uint64_t bandwidth;
-        bool live, p2p, persistent, undefine_source, resume;
+        bool live, p2p, persistent, undefine_source, resume, managed_switchover;
         usec_t timeout;
         bool cancel_requested;
         pid_t helper_pid;
@@ -143,7 +143,7 @@ typedef struct MigrateRequest {
         const char *migrate_uri;
         const char *listen_address;
         uint64_t bandwidth;
-        bool live, p2p, persistent, undefine_source, resume;
+        bool live, p2p, persistent, undefine_source, resume, managed_switchover;
         usec_t timeout;
 } MigrateRequest;
 int migrate_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret);

@@ -169,7 +169,7 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
         if (virt_get_job_stats(j->manager->virt, j->domain->uuid, &st) >= 0 && st.data_total > 0) {
                 log_debug("Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64 ".",
                           j->id, st.data_processed, st.data_total, st.data_remaining, st.memory_iteration);
-                if (j->handover == 0 && j->dest_bus && !j->downtime_held &&
+                if (j->handover == 0 && j->managed_switchover && j->dest_bus && !j->downtime_held &&
                     virt_set_max_downtime(j->manager->virt, j->domain->uuid, HOLD_DOWNTIME_MS) >= 0)
                         j->downtime_held = true;
                 /* near the end of the first pass (memory_iteration counts from
@@ -580,6 +580,7 @@ int migrate_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret) {
         j->persistent = req->persistent;
         j->undefine_source = req->undefine_source;
         j->resume = req->resume;
+        j->managed_switchover = req->managed_switchover;
         j->bandwidth = req->bandwidth;
         j->timeout = req->timeout;
         if (asprintf(&j->path, "/org/vfo1/job/%" PRIu64, j->id) < 0 ||
