@@ -56,9 +56,8 @@ cat <<'TXT'
     vfod-migrate — two lab "hosts" (libvirtd a and b, each with its vfod,
     its bus and vfo's libvirt hook):
    10. a plain `virsh migrate` as the baseline ("BASELINE": ~30-200 lost);
-   11. `vfoctl migrate`: the VF leaves gracefully, the destination takes the
-       traffic, the domain pauses for the switchover, the destination's vfod
-       plugs its own VF ("MIGRATE" lines);
+   11. `vfoctl migrate`: the VF leaves gracefully, the domain migrates, the
+       destination's vfod plugs its own VF ("MIGRATE" lines);
    12. refusals and failures: no free VF on b for a VM that requires one,
        b's hook refusing, b's libvirtd killed mid-way — the VM keeps its VF.
 
