@@ -53,6 +53,26 @@ static int check_admin(Manager *m, sd_bus_message *msg, sd_bus_error *error) {
 
 /* ------------------------------------------------------------ helpers */
 
+static void strv_freep(char ***p) {
+        for (char **s = *p; s && *s; s++)
+                free(*s);
+        free(*p);
+}
+
+/* Appends a copy of 'path' to the NULL-terminated list of a node enumerator. */
+static int nodes_add(char ***l, size_t *n, const char *path) {
+        char **a = reallocarray(*l, *n + 2, sizeof(char *));
+
+        if (!a)
+                return -ENOMEM;
+        *l = a;
+        a[*n] = strdup(path);
+        if (!a[*n])
+                return -ENOMEM;
+        a[++*n] = NULL;
+        return 0;
+}
+
 void bus_emit_changed(Manager *m, const char *path, const char *interface, ...) {
         const char *names[16];
         size_t n = 0;
@@ -651,23 +671,14 @@ static int domain_find(sd_bus *bus, const char *path, const char *interface, voi
 }
 
 static int domain_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        _cleanup_(strv_freep) char **l = NULL;
         Manager *m = userdata;
-        char **l = calloc(m->n_domains + 1, sizeof(char *));
-        size_t k = 0;
+        size_t n = 0;
 
-        if (!l)
-                return -ENOMEM;
         for (size_t i = 0; i < m->n_domains; i++)
-                if (m->domains[i]->exported) {
-                        l[k] = strdup(m->domains[i]->path);
-                        if (!l[k++]) {
-                                for (size_t q = 0; q < k; q++)
-                                        free(l[q]);
-                                free(l);
-                                return -ENOMEM;
-                        }
-                }
-        *nodes = l;
+                if (m->domains[i]->exported && nodes_add(&l, &n, m->domains[i]->path) < 0)
+                        return -ENOMEM;
+        *nodes = TAKE_PTR(l);
         return 0;
 }
 
@@ -788,19 +799,14 @@ static int pool_find(sd_bus *bus, const char *path, const char *interface, void 
 }
 
 static int pool_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        _cleanup_(strv_freep) char **l = NULL;
         Manager *m = userdata;
-        char **l = calloc(m->n_pools + 1, sizeof(char *));
+        size_t n = 0;
 
-        if (!l)
-                return -ENOMEM;
         for (size_t i = 0; i < m->n_pools; i++)
-                if (!(l[i] = strdup(m->pools[i]->path))) {
-                        for (size_t q = 0; q < i; q++)
-                                free(l[q]);
-                        free(l);
+                if (nodes_add(&l, &n, m->pools[i]->path) < 0)
                         return -ENOMEM;
-                }
-        *nodes = l;
+        *nodes = TAKE_PTR(l);
         return 0;
 }
 
@@ -871,24 +877,15 @@ static int vf_find(sd_bus *bus, const char *path, const char *interface, void *u
 }
 
 static int vf_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        _cleanup_(strv_freep) char **l = NULL;
         Manager *m = userdata;
-        size_t n = 0, k = 0;
-        char **l;
+        size_t n = 0;
 
         for (size_t i = 0; i < m->n_pools; i++)
-                n += m->pools[i]->n_vfs;
-        l = calloc(n + 1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        for (size_t i = 0; i < m->n_pools; i++)
                 for (size_t j = 0; j < m->pools[i]->n_vfs; j++)
-                        if (!(l[k++] = strdup(m->pools[i]->vfs[j]->path))) {
-                                for (size_t q = 0; q < k; q++)
-                                        free(l[q]);
-                                free(l);
+                        if (nodes_add(&l, &n, m->pools[i]->vfs[j]->path) < 0)
                                 return -ENOMEM;
-                        }
-        *nodes = l;
+        *nodes = TAKE_PTR(l);
         return 0;
 }
 
@@ -949,19 +946,14 @@ static int job_find(sd_bus *bus, const char *path, const char *interface, void *
 }
 
 static int job_enumerate(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        _cleanup_(strv_freep) char **l = NULL;
         Manager *m = userdata;
-        char **l = calloc(m->n_jobs + 1, sizeof(char *));
+        size_t n = 0;
 
-        if (!l)
-                return -ENOMEM;
         for (size_t i = 0; i < m->n_jobs; i++)
-                if (!(l[i] = strdup(m->jobs[i]->path))) {
-                        for (size_t q = 0; q < i; q++)
-                                free(l[q]);
-                        free(l);
+                if (nodes_add(&l, &n, m->jobs[i]->path) < 0)
                         return -ENOMEM;
-                }
-        *nodes = l;
+        *nodes = TAKE_PTR(l);
         return 0;
 }
 

@@ -348,6 +348,25 @@ static bool domain_has_alias(Domain *d, const char *alias) {
         return false;
 }
 
+/* Without a connected agent: fails the job (NoAgent=refuse) and returns
+ * false, or marks it abrupt, says why, and returns true. */
+static bool agent_or_fallback(Job *j, const char *fallback) {
+        Domain *d = j->domain;
+
+        if (agent_conn_is_synced(d->agent))
+                return true;
+        if (j->manager->config->no_agent == NO_AGENT_REFUSE) {
+                job_fail(j, BUS_ERROR_NO_AGENT,
+                         "vfo-agent is not connected in %s, and NoAgent=refuse: start vfo-agent in the guest, or set NoAgent=abrupt in vfod.conf.",
+                         d->name);
+                return false;
+        }
+        j->abrupt = true;
+        free(j->fallback);
+        j->fallback = strdup(fallback);
+        return true;
+}
+
 static uint32_t agent_deadline_ms(Job *j) {
         usec_t t = j->manager->config->agent_timeout + j->manager->config->unplug_timeout;
         return (uint32_t) MIN(t / USEC_PER_MSEC, 60000);
@@ -376,17 +395,8 @@ static void attach_step(Job *j) {
                         job_fail(j, BUS_ERROR_NOT_RUNNING, "%s is not running.", d->name);
                         return;
                 }
-                if (!agent_conn_is_synced(d->agent)) {
-                        if (m->config->no_agent == NO_AGENT_REFUSE) {
-                                job_fail(j, BUS_ERROR_NO_AGENT,
-                                         "vfo-agent is not connected in %s, and NoAgent=refuse: start vfo-agent in the guest, or set NoAgent=abrupt in vfod.conf.",
-                                         d->name);
-                                return;
-                        }
-                        j->abrupt = true;
-                        free(j->fallback);
-                        j->fallback = strdup("abrupt plug: vfo-agent not connected (NoAgent=abrupt); the guest switches on its own and may lose packets");
-                }
+                if (!agent_or_fallback(j, "abrupt plug: vfo-agent not connected (NoAgent=abrupt); the guest switches on its own and may lose packets"))
+                        return;
                 job_set_phase(j, JOB_PHASE_PROGRAMMING);
                 __attribute__((fallthrough));
         case JOB_PHASE_PROGRAMMING:
@@ -583,16 +593,9 @@ static void detach_step(Job *j) {
                         }
                         port->link_down = false;
                 }
-                if (!agent_conn_is_synced(d->agent)) {
-                        if (m->config->no_agent == NO_AGENT_REFUSE) {
-                                job_fail(j, BUS_ERROR_NO_AGENT,
-                                         "vfo-agent is not connected in %s, and NoAgent=refuse: start vfo-agent in the guest, or set NoAgent=abrupt in vfod.conf.",
-                                         d->name);
-                                return;
-                        }
-                        j->abrupt = true;
-                        free(j->fallback);
-                        j->fallback = strdup("abrupt unplug: vfo-agent not connected (NoAgent=abrupt); the guest loses what is in flight");
+                if (!agent_or_fallback(j, "abrupt unplug: vfo-agent not connected (NoAgent=abrupt); the guest loses what is in flight"))
+                        return;
+                if (j->abrupt) {
                         job_set_phase(j, JOB_PHASE_STEERING);
                         detach_step(j);
                         return;
