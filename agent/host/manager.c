@@ -523,19 +523,19 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
                                             d->name, d->vfo_aliases[i]);
                         continue;
                 }
-                if (vf->holder && vf->holder->domain != d) {
+                if (vf->holder && vf->holder->domain == d)
+                        continue;       /* known already (held, or a job of ours plugs it) */
+                if (vf->holder) {
                         log_error("VF %s is in %s and in %s; unplugging it from %s.", vf->id,
                                   vf->holder->domain->name, d->name, d->name);
                         (void) virt_detach_alias(m->virt, d->uuid, vf->alias);
                         continue;
                 }
-                /* which port: the emulated NIC's MAC, else the journal, else the first port */
+                /* which port: the one whose MAC the emulated NIC has (only
+                 * that port has a vf_tap), else the journal's, else the first */
                 for (size_t k = 0; k < d->n_ports && !p; k++)
-                        if (d->ports[k]->vf_tap[0] && vf->pool->config.type == POOL_TYPE_EMULATED &&
-                            strcmp(d->ports[k]->mac, "") != 0) {
-                                /* vf_tap is only set on the port whose MAC the device has */
+                        if (vf->pool->config.type == POOL_TYPE_EMULATED && d->ports[k]->vf_tap[0] && !d->ports[k]->vf)
                                 p = d->ports[k];
-                        }
                 for (size_t k = 0; journal && k < journal->n_claims && !p; k++)
                         if (strcmp(journal->claims[k].vf, vf->id) == 0 && strcmp(journal->claims[k].domain, d->uuid) == 0)
                                 p = domain_find_port(d, journal->claims[k].mac);
@@ -545,8 +545,6 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
                         log_warning("%s: VF %s is plugged but the domain has no synthetic port for it.", d->name, vf->id);
                         continue;
                 }
-                if (p->vf == vf)
-                        continue;
                 p->vf = vf;
                 p->last_change = now_usec(CLOCK_MONOTONIC);
                 vf_set_state(vf, VF_ATTACHED, p);

@@ -217,7 +217,9 @@ lab_init() {
         # Taps get no IPv6 (no RS/DAD noise from the bridge ports); the
         # bridge, the lab's peer address, gets it back.
         lab_ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1
-        lab_ns ip link add "$LAB_BRIDGE" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+        # A fixed MAC: a bridge without one takes its lowest port's, and a VM
+        # destroyed then changes it under the other VMs' ARP caches.
+        lab_ns ip link add "$LAB_BRIDGE" address 02:77:00:00:00:01 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
         lab_ns sysctl -qw "net.ipv6.conf.$LAB_BRIDGE.disable_ipv6=0"
         lab_ns ip addr add 10.77.0.1/24 dev "$LAB_BRIDGE"
         lab_ns ip -6 addr add fd77::1/64 dev "$LAB_BRIDGE" nodad
