@@ -15,7 +15,7 @@ builddir=$top/build
 
 case ${1:-} in
 --no-deps) ;;
--h|--help) sed -n '3,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h|--help) sed -n '3,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
 "") bash "$top/contrib/install-deps.sh" ;;
 *) echo "demo.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 esac
