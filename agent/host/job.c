@@ -196,6 +196,19 @@ static void release_vf(Job *j) {
         }
 }
 
+/* The VF is out of the domain: release it, and drop the steering pin that
+ * kept frames off it while it was there. The bridge learns again, so a
+ * migration (or anything else that moves the synthetic NIC) is followed as
+ * soon as the guest announces itself elsewhere. */
+static void release_vf_and_unpin(Job *j) {
+        Pool *pool = j->vf ? j->vf->pool : NULL;
+        Port *port = job_port(j);
+
+        release_vf(j);
+        if (pool && port && pool_steer_in(pool, NULL, port, VFO__PATH_KIND__PATH_KIND_UNSPECIFIED) >= 0)
+                log_debug("%s: %s unpinned, the bridge learns.", port->domain->name, port->mac);
+}
+
 /* ------------------------------------------------------------------ agent */
 
 static void agent_account(Job *j) {
@@ -659,7 +672,7 @@ static void detach_step(Job *j) {
                 return;         /* job_device_removed() */
 
         case JOB_PHASE_RELEASING:
-                release_vf(j);
+                release_vf_and_unpin(j);
                 job_set_phase(j, JOB_PHASE_DONE);
                 job_finish(j, JOB_DONE);
                 return;
@@ -758,7 +771,7 @@ static void rollback_step(Job *j) {
                                 return;
                         }
                 }
-                release_vf(j);
+                release_vf_and_unpin(j);
                 port_set_path(port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
                 job_finish(j, JOB_FAILED);
                 return;
