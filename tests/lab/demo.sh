@@ -5,7 +5,8 @@
 # vfo-agent (vm1 and vm2 on a, vm3 on b), emulated pools of 1 VF on a and
 # 2 on b. A loss meter runs on every VM at VFO_LAB_RATE pps (default 1000)
 # through every act, and the scene ends with a table of what each VM lost.
-#   1. without vfo: a plain `virsh migrate` of vm1 there and back;
+#   1. without vfo: a plain `virsh migrate` of vm1 a -> b (and back, not
+#      measured);
 #   2. the VMs opt in: vm1 (priority 60, requires a VF) gets a's VF, vm2
 #      (40) waits on the synthetic path, vm3 gets one of b's;
 #   3. `vfoctl migrate vm1` a -> b: vm1's VF leaves gracefully, the domain
@@ -90,18 +91,18 @@ lab_require "vfod a is connected" lab_wait 20 "vfod a" on_host a vfod_connected
 lab_require "vfod b is connected" lab_wait 20 "vfod b" on_host b vfod_connected
 
 # ------------------------------------------------------------------ act 1
-say "act 1 — without vfo: plain 'virsh migrate --live' of vm1 a -> b and back ($RATE datagrams/s to every VM)"
+say "act 1 — without vfo: plain 'virsh migrate --live' of vm1 a -> b ($RATE datagrams/s to every VM)"
 act_start "1-plain-virsh-migrate" vm1 vm2 vm3
 t0=$(lab_ms)
 ok=true
 bench_migrate vm1 a b >"$LAB_STATE/demo-plain.log" 2>&1 || ok=false
 plain_ms=$(($(lab_ms) - t0))
-$ok && { bench_migrate vm1 b a >>"$LAB_STATE/demo-plain.log" 2>&1 || ok=false; }
 act_stop
-lab_require "plain virsh migrate of vm1 a -> b -> a" $ok
+lab_require "plain virsh migrate of vm1 a -> b" $ok
 worst=$(awk -v a="$ACT" '$1 == a && $2 == "vm1" { print $4 }' "$ROWS")
 MIG_MAX_LOST=$((2 * ${worst:-0} + 10))
-echo "  vm1 lost $worst datagrams over two plain migrations (a -> b took $plain_ms ms)"
+echo "  vm1 lost $worst datagrams; the migration took $plain_ms ms. vm1 goes back to a (not measured)."
+lab_require "plain virsh migrate of vm1 b -> a" bench_migrate vm1 b a
 
 # ------------------------------------------------------------------ act 2
 say "act 2 — the VMs opt in: vm1 priority 60 (requires a VF), vm2 40 on a; vm3 50 on b"
