@@ -20,6 +20,8 @@ typedef struct Netdev {
         char name[16];          /* IFNAMSIZ */
         uint8_t mac[6];
         bool has_mac;
+        uint8_t perm_mac[6];    /* the hardware's own (IFLA_PERM_ADDRESS): a bond may change 'mac' */
+        bool has_perm_mac;
         int master;             /* ifindex of the master (bond, net_failover), 0 if none */
         char kind[32];          /* rtnetlink link kind: "net_failover", "bond", "" for hardware */
         int active_slave;       /* bond: ifindex of the active slave, 0 if none or not a bond */

@@ -84,6 +84,12 @@ static int rtnl_link_cb(const struct nlmsghdr *nlh, void *data) {
                                 d.has_mac = true;
                         }
                         break;
+                case IFLA_PERM_ADDRESS:
+                        if (mnl_attr_get_payload_len(a) == 6) {
+                                memcpy(d.perm_mac, mnl_attr_get_payload(a), 6);
+                                d.has_perm_mac = true;
+                        }
+                        break;
                 case IFLA_MASTER:
                         if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
                                 d.master = (int) mnl_attr_get_u32(a);
@@ -199,6 +205,35 @@ int rtnl_dump_links(Netdev **ret, size_t *ret_n) {
         return 0;
 }
 
+int rtnl_link_get_by_name(const char *name, Netdev *ret) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        LinkDump dump = {};
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+        int r;
+
+        assert(ret);
+
+        if (!name || name[0] == '\0' || strlen(name) >= IFNAMSIZ)
+                return -EINVAL;
+
+        /* Not a dump: one answer, then the ACK ends the exchange. */
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+
+        r = rtnl_transact(nlh, rtnl_link_cb, &dump, &dump.error);
+        if (r >= 0 && dump.n != 1)
+                r = -ENODEV;
+        if (r >= 0)
+                *ret = dump.links[0];
+        free(dump.links);
+        return r;
+}
+
 static struct nlmsghdr *rtnl_put_setlink(uint8_t *buf, int ifindex, struct ifinfomsg **ret_ifi) {
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         struct ifinfomsg *ifi;
@@ -236,6 +271,63 @@ int rtnl_link_set_master(int ifindex, int master_ifindex) {
 
         nlh = rtnl_put_setlink(buf, ifindex, NULL);
         mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) master_ifindex);
+        return rtnl_transact(nlh, NULL, NULL, NULL);
+}
+
+int rtnl_bond_create(const char *name, const uint8_t mac[static 6], int *ret_ifindex) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlattr *linkinfo, *data;
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+        Netdev d;
+        int r;
+
+        if (!name || name[0] == '\0' || strlen(name) >= IFNAMSIZ)
+                return -EINVAL;
+
+        /* NLM_F_EXCL: a link of that name, bond or not, is never modified. */
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_NEWLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+        mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
+        linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bond");
+        data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+        mnl_attr_put_u8(nlh, IFLA_BOND_MODE, BOND_MODE_ACTIVEBACKUP);
+        mnl_attr_put_u32(nlh, IFLA_BOND_MIIMON, 100);
+        mnl_attr_nest_end(nlh, data);
+        mnl_attr_nest_end(nlh, linkinfo);
+
+        r = rtnl_transact(nlh, NULL, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        if (!ret_ifindex)
+                return 0;
+        r = rtnl_link_get_by_name(name, &d);
+        if (r < 0)
+                return r;
+        *ret_ifindex = d.ifindex;
+        return 0;
+}
+
+int rtnl_link_delete(int ifindex) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        struct ifinfomsg *ifi;
+
+        if (ifindex <= 0)
+                return -EINVAL;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_DELLINK;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
         return rtnl_transact(nlh, NULL, NULL, NULL);
 }
 

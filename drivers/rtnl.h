@@ -13,6 +13,20 @@
  * local dump; the socket has a 2 s receive deadline. */
 int rtnl_dump_links(Netdev **ret, size_t *ret_n);
 
+/* One link by name, like one entry of rtnl_dump_links(); -ENODEV if there
+ * is none. */
+int rtnl_link_get_by_name(const char *name, Netdev *ret);
+
+/* Creates an active-backup bond (miimon 100 ms) named 'name' with MAC
+ * 'mac', down and without slaves (ip link add NAME address MAC type bond
+ * mode active-backup miimon 100). -EEXIST if any link has that name: an
+ * existing one is left as it is. Returns the new link's ifindex in
+ * 'ret_ifindex' (may be NULL). */
+int rtnl_bond_create(const char *name, const uint8_t mac[static 6], int *ret_ifindex);
+
+/* Removes a link (ip link del). */
+int rtnl_link_delete(int ifindex);
+
 /* Administrative state of a link (ip link set up/down). */
 int rtnl_link_set_up(int ifindex, bool up);
 

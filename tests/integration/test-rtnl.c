@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* drivers/rtnl.c against the real kernel, in a private network namespace:
- * link dump, admin state, bond options, addresses. Needs root (else skip). */
+ * link dump, admin state, bond creation and options, addresses. Needs root
+ * (else skip). */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -115,6 +116,78 @@ static void test_rtnl_bond_active_slave(void **state) {
         assert_true(rtnl_bond_set_active_slave(bond, (int) if_nametoindex("vfo-a-peer")) < 0);
 }
 
+static const uint8_t bond_mac[6] = { 0x52, 0x54, 0x00, 0x99, 0x00, 0x01 };
+
+/* A taken name, bond or not: -EEXIST, and the link is untouched. Runs
+ * without bonding too (the kernel checks the name first). */
+static void test_rtnl_bond_create_refuses_taken_names(void **state) {
+        Netdev d, before;
+
+        assert_int_equal(rtnl_link_get_by_name("vfo-a", &before), 0);
+        assert_int_equal(before.ifindex, (int) if_nametoindex("vfo-a"));
+        assert_int_equal(rtnl_bond_create("vfo-a", bond_mac, NULL), -EEXIST);
+        assert_int_equal(rtnl_link_get_by_name("vfo-a", &d), 0);
+        assert_string_equal(d.kind, "veth");
+        assert_int_equal(d.master, before.master);
+        assert_memory_equal(d.mac, before.mac, 6);
+        assert_int_equal(d.admin_up, before.admin_up);
+
+        assert_int_equal(rtnl_bond_create("vfo-bond0", bond_mac, NULL), -EEXIST);
+        assert_int_equal(rtnl_link_get_by_name("vfo-bond0", &d), 0);
+        assert_string_equal(d.kind, have_bonding ? "bond" : "bridge");
+
+        assert_int_equal(rtnl_link_get_by_name("vfo-none", &d), -ENODEV);
+        assert_int_equal(rtnl_link_delete(0), -EINVAL);
+        assert_int_equal(rtnl_bond_create("", bond_mac, NULL), -EINVAL);
+        assert_int_equal(rtnl_bond_create("name-of-16-chars", bond_mac, NULL), -EINVAL);
+        assert_int_equal(rtnl_link_get_by_name("name-of-16-chars", &d), -EINVAL);
+
+        if (!have_bonding) {
+                /* The kernel refuses the kind, and nothing is left behind. */
+                assert_true(rtnl_bond_create("vfo-bond9", bond_mac, NULL) < 0);
+                assert_int_equal(rtnl_link_get_by_name("vfo-bond9", &d), -ENODEV);
+        }
+}
+
+static void test_rtnl_bond_create_enslave_delete(void **state) {
+        Netdev d;
+        int bond = 0, c;
+
+        if (!have_bonding)
+                skip();         /* the lab guest runs this for real (agent-switch-bond-create) */
+
+        assert_int_equal(rtnl_link_get_by_name("vfo-bond9", &d), -ENODEV);
+        assert_int_equal(rtnl_bond_create("vfo-bond9", bond_mac, &bond), 0);
+        assert_true(bond > 0);
+        assert_int_equal(rtnl_link_get_by_name("vfo-bond9", &d), 0);
+        assert_int_equal(d.ifindex, bond);
+        assert_string_equal(d.kind, "bond");
+        assert_memory_equal(d.mac, bond_mac, 6);
+        assert_false(d.admin_up);
+        sh("grep -qx 'active-backup 1' /sys/class/net/vfo-bond9/bonding/mode");
+        sh("grep -qx 100 /sys/class/net/vfo-bond9/bonding/miimon");
+        assert_int_equal(rtnl_bond_create("vfo-bond9", bond_mac, NULL), -EEXIST);
+
+        /* Enslave (down first, as vfo-agent does), bring the bond up. */
+        sh("ip link add vfo-c type veth peer name vfo-c-peer && ip link set vfo-c up");
+        c = (int) if_nametoindex("vfo-c");
+        assert_int_equal(rtnl_link_set_up(c, false), 0);
+        assert_int_equal(rtnl_link_set_master(c, bond), 0);
+        assert_int_equal(rtnl_link_set_up(bond, true), 0);
+        assert_int_equal(rtnl_link_get_by_name("vfo-c", &d), 0);
+        assert_int_equal(d.master, bond);
+        assert_memory_equal(d.mac, bond_mac, 6);
+        assert_true(d.admin_up);                /* the bond opens its slaves */
+        assert_int_equal(rtnl_link_get_by_name("vfo-bond9", &d), 0);
+        assert_true(d.admin_up);
+
+        /* Deleting the bond releases the slave. */
+        assert_int_equal(rtnl_link_delete(bond), 0);
+        assert_int_equal(rtnl_link_get_by_name("vfo-bond9", &d), -ENODEV);
+        assert_int_equal(rtnl_link_get_by_name("vfo-c", &d), 0);
+        assert_int_equal(d.master, 0);
+}
+
 static void test_rtnl_addresses(void **state) {
         struct in_addr v4[4];
         struct in6_addr v6[4];
@@ -143,6 +216,8 @@ int main(void) {
                 cmocka_unit_test(test_rtnl_dump_sees_bond_and_slaves),
                 cmocka_unit_test(test_rtnl_link_up_down),
                 cmocka_unit_test(test_rtnl_bond_active_slave),
+                cmocka_unit_test(test_rtnl_bond_create_refuses_taken_names),
+                cmocka_unit_test(test_rtnl_bond_create_enslave_delete),
                 cmocka_unit_test(test_rtnl_addresses),
         };
 
