@@ -36,6 +36,18 @@ typedef struct AgentPort {
         bool seen;                      /* found by the latest rescan */
 } AgentPort;
 
+/* The plan last acted on for a configured bond (vfo-agent.conf Bond=) that
+ * failed, over which links: the same plan over the same links is not tried
+ * again, so a failure is retried once per change of the interfaces, and
+ * what the attempt itself changed (and undid) does not count. */
+typedef struct AgentBondTry {
+        BondAction action;              /* BOND_ACTION_NONE: nothing failed */
+        int nic_ifindex;
+        int named_ifindex;
+        int master_ifindex;
+        size_t n_links;
+} AgentBondTry;
+
 struct Agent {
         sd_event *event;
         char *device;
@@ -55,7 +67,8 @@ struct Agent {
         unsigned announce_count;
         usec_t announce_interval;
         usec_t drain;
-        AgentConfig config;             /* for the ignored ports; device not kept */
+        AgentConfig config;             /* for the ignored ports and bonds; device not kept */
+        AgentBondTry bond_tries[VALIDATE_PORTS_MAX];    /* one per config.bonds[] */
 };
 
 static const Vfo__Capability agent_capabilities[] = {
@@ -344,6 +357,110 @@ static void agent_port_join_vf(const Inventory *inv, const Port *port, const cha
                 log_info("Port %s: joined VF '%s' to bond '%s'.", mac, vf->name, inv->links[port->master].name);
 }
 
+static const char *agent_link_kind(const Netdev *d) {
+        return d->kind[0] != '\0' ? d->kind : d->driver[0] != '\0' ? d->driver : "no link kind";
+}
+
+static AgentBondTry agent_bond_try(const Inventory *inv, const BondPlan *plan) {
+        return (AgentBondTry) {
+                .action = plan->action,
+                .nic_ifindex = plan->nic >= 0 ? inv->links[plan->nic].ifindex : 0,
+                .named_ifindex = plan->named >= 0 ? inv->links[plan->named].ifindex : 0,
+                .master_ifindex = plan->nic_master >= 0 ? inv->links[plan->nic_master].ifindex : 0,
+                .n_links = inv->n_links,
+        };
+}
+
+static bool agent_bond_try_equal(const AgentBondTry *x, const AgentBondTry *y) {
+        return x->action == y->action && x->nic_ifindex == y->nic_ifindex && x->named_ifindex == y->named_ifindex &&
+               x->master_ifindex == y->master_ifindex && x->n_links == y->n_links;
+}
+
+/* Creates the bond and enslaves the virtio NIC (or enslaves it to the empty
+ * bond an earlier attempt left), then brings the bond up. On failure the
+ * bond this call created goes again (which releases the NIC) and the NIC is
+ * up again if it was. Addresses are not moved: they belong on the bond
+ * (vfo-agent.conf). */
+static int agent_bond_build(const Inventory *inv, const AgentConfigBond *b, const BondPlan *plan, const char *mac) {
+        const Netdev *nic = &inv->links[plan->nic];
+        bool created = plan->action == BOND_ACTION_CREATE;
+        int bond, r;
+
+        if (created) {
+                r = rtnl_bond_create(b->name, nic->mac, &bond);
+                if (r < 0)
+                        return log_warning_errno(r, "Port %s: failed to create bond '%s' for '%s', "
+                                                 "trying again when the interfaces change: %m", mac, b->name, nic->name);
+        } else
+                bond = inv->links[plan->named].ifindex;
+
+        /* The bonding driver wants its slaves down; it opens them itself. */
+        r = rtnl_link_set_up(nic->ifindex, false);
+        if (r >= 0)
+                r = rtnl_link_set_master(nic->ifindex, bond);
+        if (r >= 0)
+                r = rtnl_link_set_up(bond, true);
+        if (r < 0) {
+                log_warning_errno(r, "Port %s: failed to put '%s' into bond '%s', "
+                                  "trying again when the interfaces change: %m", mac, nic->name, b->name);
+                if (created)
+                        (void) rtnl_link_delete(bond);  /* releases the NIC */
+                if (nic->admin_up)
+                        (void) rtnl_link_set_up(nic->ifindex, true);
+                return r;
+        }
+
+        log_info("Port %s: %s active-backup bond '%s' (miimon 100 ms) with '%s' as its slave.", mac,
+                 created ? "created" : "completed", b->name, nic->name);
+        return 0;
+}
+
+/* vfo-agent.conf Bond=: the one place that creates bonds and keeps
+ * bond_tries[]. The bond shows up as a port at the rescan its link events
+ * cause. */
+static void agent_apply_bonds(Agent *a, const Inventory *inv) {
+        for (size_t i = 0; i < a->config.n_bonds; i++) {
+                const AgentConfigBond *b = &a->config.bonds[i];
+                BondPlan plan = ports_plan_bond(inv->links, inv->n_links, b->mac, b->name);
+                AgentBondTry t = agent_bond_try(inv, &plan);
+                char mac[18];
+                int r = 0;
+
+                if (plan.action == BOND_ACTION_NONE) {
+                        a->bond_tries[i] = (AgentBondTry) {};
+                        continue;
+                }
+                if (agent_bond_try_equal(&t, &a->bond_tries[i]))
+                        continue;       /* failed on these very links: wait for a change */
+
+                netdev_mac_to_string(b->mac, mac);
+                log_debug("Port %s: Bond=%s: %s.", mac, b->name, bond_action_to_string(plan.action));
+                switch (plan.action) {
+                case BOND_ACTION_CREATE:
+                case BOND_ACTION_ENSLAVE:
+                        r = agent_bond_build(inv, b, &plan, mac);
+                        break;
+                case BOND_ACTION_NAME_TAKEN:
+                        log_error("Port %s: cannot create bond '%s' for '%s': an interface of that name exists "
+                                  "(%s) and is not an empty bond with this MAC; leaving both alone.",
+                                  mac, b->name, inv->links[plan.nic].name, agent_link_kind(&inv->links[plan.named]));
+                        r = -EEXIST;
+                        break;
+                case BOND_ACTION_NIC_TAKEN:
+                        log_warning("Port %s: not creating bond '%s': '%s' is a slave of '%s' (%s).", mac, b->name,
+                                    inv->links[plan.nic].name, inv->links[plan.nic_master].name,
+                                    agent_link_kind(&inv->links[plan.nic_master]));
+                        r = -EBUSY;
+                        break;
+                case BOND_ACTION_NONE:
+                case _BOND_ACTION_MAX:
+                case _BOND_ACTION_INVALID:
+                        assert_not_reached();
+                }
+                a->bond_tries[i] = r < 0 ? t : (AgentBondTry) {};
+        }
+}
+
 static void agent_rescan(Agent *a) {
         _cleanup_(inventory_done) Inventory inv = {};
         usec_t now = agent_now(a);
@@ -361,6 +478,8 @@ static void agent_rescan(Agent *a) {
                           inv.links[i].name, inv.links[i].kind, inv.links[i].driver, inv.links[i].pci ? " (PCI)" : "",
                           inv.links[i].master, inv.links[i].admin_up ? "up" : "down",
                           inv.links[i].carrier ? ", carrier" : "");
+
+        agent_apply_bonds(a, &inv);
 
         for (size_t i = 0; i < a->n_ports; i++)
                 a->ports[i].seen = false;

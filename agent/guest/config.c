@@ -42,6 +42,23 @@ static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) 
         return 0;
 }
 
+static void mac_from_string(const char *s, uint8_t ret[static 6]) {
+        /* Already checked by mac_is_valid(). */
+        for (size_t i = 0; i < 6; i++)
+                ret[i] = (uint8_t) strtoul(s + 3 * i, NULL, 16);
+}
+
+/* The index of the port's Bond= in c->bonds, or -1. */
+static int agent_config_bond_index(const AgentConfig *c, const char *mac) {
+        uint8_t m[6];
+
+        mac_from_string(mac, m);
+        for (size_t i = 0; i < c->n_bonds; i++)
+                if (memcmp(c->bonds[i].mac, m, 6) == 0)
+                        return (int) i;
+        return -1;
+}
+
 #define FAIL(...)                                               \
         do {                                                    \
                 snprintf(why, why_size, __VA_ARGS__);           \
@@ -99,6 +116,8 @@ static int agent_config_assign(const KeyfileLocation *loc, const char *section, 
                                 return 0;
                         if (strcmp(value, "ignore") != 0)
                                 FAIL("Mode= must be auto or ignore, got '%.32s'", value);
+                        if (agent_config_bond_index(c, mac) >= 0)
+                                FAIL("Mode=ignore and Bond= exclude each other");
                         if (agent_config_port_ignored(c, mac))
                                 return 0;
                         if (c->n_ignored >= VALIDATE_PORTS_MAX)
@@ -106,6 +125,33 @@ static int agent_config_assign(const KeyfileLocation *loc, const char *section, 
                         for (size_t i = 0; i < 17; i++)
                                 c->ignored[c->n_ignored][i] = (char) tolower((unsigned char) mac[i]);
                         c->ignored[c->n_ignored++][17] = '\0';
+                        return 0;
+                }
+                if (strcmp(key, "Bond") == 0) {
+                        int k;
+
+                        if (!ifname_is_valid(value))
+                                FAIL("Bond= needs an interface name (1-15 characters, no '/', ':' or white space), "
+                                     "got '%.32s'", value);
+                        if (agent_config_port_ignored(c, mac))
+                                FAIL("Mode=ignore and Bond= exclude each other");
+                        k = agent_config_bond_index(c, mac);
+                        for (size_t i = 0; i < c->n_bonds; i++)
+                                if ((int) i != k && strcmp(c->bonds[i].name, value) == 0) {
+                                        char other[18];
+
+                                        (void) snprintf(other, sizeof(other), "%02x:%02x:%02x:%02x:%02x:%02x",
+                                                        c->bonds[i].mac[0], c->bonds[i].mac[1], c->bonds[i].mac[2],
+                                                        c->bonds[i].mac[3], c->bonds[i].mac[4], c->bonds[i].mac[5]);
+                                        FAIL("Bond=%s is already the bond of [Port %s]", value, other);
+                                }
+                        if (k < 0) {
+                                if (c->n_bonds >= VALIDATE_PORTS_MAX)
+                                        FAIL("more than %u bonds", VALIDATE_PORTS_MAX);
+                                k = (int) c->n_bonds++;
+                                mac_from_string(mac, c->bonds[k].mac);
+                        }
+                        snprintf(c->bonds[k].name, sizeof(c->bonds[k].name), "%s", value);
                         return 0;
                 }
         } else
@@ -134,6 +180,15 @@ int agent_config_load(AgentConfig *c, const char *path, bool must_exist, char **
         r = keyfile_parse(f, path, agent_config_assign, c, ret_message);
         fclose(f);
         return r;
+}
+
+const char *agent_config_port_bond(const AgentConfig *c, const char *mac) {
+        int k;
+
+        if (!mac_is_valid(mac))
+                return NULL;
+        k = agent_config_bond_index(c, mac);
+        return k >= 0 ? c->bonds[k].name : NULL;
 }
 
 bool agent_config_port_ignored(const AgentConfig *c, const char *mac) {

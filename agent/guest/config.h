@@ -4,11 +4,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/time-util.h"
 #include "lib/validate.h"
 
 #define AGENT_CONFIG_FILE SYSCONFDIR "/vfo/vfo-agent.conf"
+
+/* [Port MAC] Bond=NAME: the bond vfo-agent creates over that virtio NIC. */
+typedef struct AgentConfigBond {
+        uint8_t mac[6];                 /* the virtio NIC's permanent MAC */
+        char name[16];                  /* IFNAMSIZ */
+} AgentConfigBond;
 
 typedef struct AgentConfig {
         char *device;                   /* NULL: the default port */
@@ -18,6 +25,8 @@ typedef struct AgentConfig {
         usec_t drain;                   /* after steering moved, 0..2000 ms */
         char ignored[VALIDATE_PORTS_MAX][18];   /* ports the agent leaves alone (MAC, lower case) */
         size_t n_ignored;
+        AgentConfigBond bonds[VALIDATE_PORTS_MAX];
+        size_t n_bonds;
 } AgentConfig;
 
 void agent_config_init(AgentConfig *c);
@@ -29,3 +38,6 @@ void agent_config_done(AgentConfig *c);
 int agent_config_load(AgentConfig *c, const char *path, bool must_exist, char **ret_message);
 
 bool agent_config_port_ignored(const AgentConfig *c, const char *mac);
+/* Bond= of the port with MAC 'mac' ("52:54:00:aa:bb:cc", either case), or
+ * NULL. */
+const char *agent_config_port_bond(const AgentConfig *c, const char *mac);

@@ -20,6 +20,15 @@ static const char *const port_path_table[_PORT_PATH_MAX] = {
         [PORT_PATH_VF] = "vf",
 };
 
+static const char *const bond_action_table[_BOND_ACTION_MAX] = {
+        [BOND_ACTION_NONE] = "none",
+        [BOND_ACTION_CREATE] = "create",
+        [BOND_ACTION_ENSLAVE] = "enslave",
+        [BOND_ACTION_NAME_TAKEN] = "name-taken",
+        [BOND_ACTION_NIC_TAKEN] = "nic-taken",
+};
+
+DEFINE_STRING_TABLE_TO_STRING(bond_action, BondAction, _BOND_ACTION_MAX);
 DEFINE_STRING_TABLE_LOOKUP(port_kind, PortKind, _PORT_KIND_MAX);
 DEFINE_STRING_TABLE_LOOKUP(port_path, PortPath, _PORT_PATH_MAX);
 
@@ -106,6 +115,71 @@ int ports_discover(const Netdev *links, size_t n, Port **ret, size_t *ret_n) {
         *ret = TAKE_PTR(ports);
         *ret_n = n_ports;
         return 0;
+}
+
+static int find_ifindex(const Netdev *links, size_t n, int ifindex) {
+        for (size_t i = 0; i < n; i++)
+                if (links[i].ifindex == ifindex)
+                        return (int) i;
+        return -1;
+}
+
+static bool is_master(const Netdev *links, size_t n, const Netdev *d) {
+        for (size_t i = 0; i < n; i++)
+                if (links[i].master == d->ifindex)
+                        return true;
+        return false;
+}
+
+BondPlan ports_plan_bond(const Netdev *links, size_t n, const uint8_t mac[static 6], const char *name) {
+        BondPlan plan = { .action = BOND_ACTION_NONE, .nic = -1, .named = -1, .nic_master = -1 };
+        const Netdev *nic = NULL, *named, *master;
+
+        assert(links || n == 0);
+        assert(name);
+
+        /* The virtio NIC itself: a net_failover master shares its parent
+         * device (and so its driver) but is a master. */
+        for (size_t i = 0; i < n && !nic; i++) {
+                const Netdev *d = &links[i];
+                const uint8_t *m = d->has_perm_mac ? d->perm_mac : d->has_mac ? d->mac : NULL;
+
+                if (strcmp(d->driver, "virtio_net") == 0 && d->kind[0] == '\0' && m && memcmp(m, mac, 6) == 0 &&
+                    !is_master(links, n, d)) {
+                        plan.nic = (int) i;
+                        nic = d;
+                }
+        }
+        if (!nic)
+                return plan;
+
+        if (nic->master != 0) {
+                plan.nic_master = find_ifindex(links, n, nic->master);
+                if (plan.nic_master < 0)
+                        return plan;    /* the master went away meanwhile: look again next time */
+                master = &links[plan.nic_master];
+                if (strcmp(master->kind, "bond") != 0 && !is_failover_master(links, n, master))
+                        plan.action = BOND_ACTION_NIC_TAKEN;
+                return plan;
+        }
+
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(links[i].name, name) == 0)
+                        plan.named = (int) i;
+        if (plan.named < 0) {
+                plan.action = BOND_ACTION_CREATE;
+                return plan;
+        }
+
+        /* What is left of an attempt cut short (or a bond made for it): an
+         * empty bond with the NIC's MAC. Anything else is not ours to use. */
+        named = &links[plan.named];
+        if (strcmp(named->kind, "bond") == 0 && named->has_mac && nic->has_mac &&
+            memcmp(named->mac, nic->mac, 6) == 0 && !is_master(links, n, named))
+                plan.action = BOND_ACTION_ENSLAVE;
+        else
+                plan.action = BOND_ACTION_NAME_TAKEN;
+        return plan;
 }
 
 PortPath port_active_path(const Port *p, const Netdev *links) {

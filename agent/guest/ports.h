@@ -33,6 +33,24 @@ typedef struct Port {
         int vf_unjoined;        /* bonding: a VF with the port's MAC that is nobody's slave yet, or -1 */
 } Port;
 
+typedef enum BondAction {
+        BOND_ACTION_NONE,       /* no such virtio NIC, or it is in a bond or net_failover already */
+        BOND_ACTION_CREATE,     /* a plain NIC and the name is free: create the bond, enslave the NIC */
+        BOND_ACTION_ENSLAVE,    /* a plain NIC and an empty bond of that name with its MAC: enslave it */
+        BOND_ACTION_NAME_TAKEN, /* a plain NIC, but another link has the bond's name */
+        BOND_ACTION_NIC_TAKEN,  /* the NIC is a slave of something else (bridge, team, ...) */
+        _BOND_ACTION_MAX,
+        _BOND_ACTION_INVALID = -EINVAL,
+} BondAction;
+
+/* What vfo-agent.conf's Bond= asks for, given the links: indexes into them. */
+typedef struct BondPlan {
+        BondAction action;
+        int nic;                /* the virtio NIC with the configured permanent MAC, or -1 */
+        int named;              /* the link with the bond's name, or -1 */
+        int nic_master;         /* the NIC's master, or -1 */
+} BondPlan;
+
 /* Groups 'links' into ports, sorted by MAC. Netdevs that belong to no port
  * (loopback, unrelated NICs) are left out. */
 int ports_discover(const Netdev *links, size_t n, Port **ret, size_t *ret_n);
@@ -40,6 +58,11 @@ int ports_discover(const Netdev *links, size_t n, Port **ret, size_t *ret_n);
 /* Which path carries the port's traffic now, from the kernel's state. */
 PortPath port_active_path(const Port *p, const Netdev *links);
 
+/* Bond=NAME for the virtio NIC whose permanent MAC is 'mac' (its current
+ * MAC where the kernel reports no permanent one): what to do now. */
+BondPlan ports_plan_bond(const Netdev *links, size_t n, const uint8_t mac[static 6], const char *name);
+
+const char *bond_action_to_string(BondAction a) _const_;
 const char *port_kind_to_string(PortKind k) _const_;
 PortKind port_kind_from_string(const char *s) _pure_;
 const char *port_path_to_string(PortPath p) _const_;

@@ -65,7 +65,11 @@ static void test_config_values(void **state) {
                               "[Port 52:54:00:77:00:0A]\n"
                               "Mode=ignore\n"
                               "[Port 52:54:00:77:00:0b]\n"
-                              "Mode=auto\n",
+                              "Mode=auto\n"
+                              "Bond=bond7\n"
+                              "Bond=bond0\n"
+                              "[Port 52:54:00:77:00:0C]\n"
+                              "Bond=vfo.uplink-0015\n",
                               &c, &msg),
                          0);
         assert_null(msg);
@@ -76,6 +80,13 @@ static void test_config_values(void **state) {
         assert_int_equal(c.drain, 0);
         assert_true(agent_config_port_ignored(&c, "52:54:00:77:00:0a"));
         assert_false(agent_config_port_ignored(&c, "52:54:00:77:00:0b"));
+        /* The last Bond= of a port wins; MACs in either case. */
+        assert_int_equal(c.n_bonds, 2);
+        assert_string_equal(agent_config_port_bond(&c, "52:54:00:77:00:0B"), "bond0");
+        assert_string_equal(agent_config_port_bond(&c, "52:54:00:77:00:0c"), "vfo.uplink-0015");
+        assert_memory_equal(c.bonds[1].mac, ((const uint8_t[]) { 0x52, 0x54, 0x00, 0x77, 0x00, 0x0c }), 6);
+        assert_null(agent_config_port_bond(&c, "52:54:00:77:00:0a"));
+        assert_null(agent_config_port_bond(&c, "not a mac"));
         agent_config_done(&c);
 }
 
@@ -93,6 +104,23 @@ static void test_config_errors_name_the_line(void **state) {
                 { "[Bogus]\nA=b\n", ":2: unknown section [Bogus]" },
                 { "[Port ff:ff:ff:ff:ff:ff]\nMode=ignore\n", ":2: [Port MAC] needs a unicast MAC address, got 'ff:ff:ff:ff:ff:ff'" },
                 { "[Port 52:54:00:00:00:01]\nMode=sometimes\n", ":2: Mode= must be auto or ignore, got 'sometimes'" },
+                { "[Port 52:54:00:00:00:01]\nBond=bond/0\n",
+                  ":2: Bond= needs an interface name (1-15 characters, no '/', ':' or white space), got 'bond/0'" },
+                { "[Port 52:54:00:00:00:01]\nBond=bond0:1\n",
+                  ":2: Bond= needs an interface name (1-15 characters, no '/', ':' or white space), got 'bond0:1'" },
+                { "[Port 52:54:00:00:00:01]\nBond=name-of-16-chars\n",
+                  ":2: Bond= needs an interface name (1-15 characters, no '/', ':' or white space), got 'name-of-16-chars'" },
+                { "[Port 52:54:00:00:00:01]\nBond=\n",
+                  ":2: Bond= needs an interface name (1-15 characters, no '/', ':' or white space), got ''" },
+                { "[Port 52:54:00:00:00:01]\nBond=..\n",
+                  ":2: Bond= needs an interface name (1-15 characters, no '/', ':' or white space), got '..'" },
+                { "[Port 52:54:00:00:00:01]\nMode=ignore\nBond=bond0\n", ":3: Mode=ignore and Bond= exclude each other" },
+                { "[Port 52:54:00:00:00:0a]\nBond=bond0\n\n[Port 52:54:00:00:00:0A]\nMode=ignore\n",
+                  ":5: Mode=ignore and Bond= exclude each other" },
+                { "[Port 52:54:00:00:00:01]\nBond=bond0\n[Port 52:54:00:00:00:02]\nBond=bond0\n",
+                  ":4: Bond=bond0 is already the bond of [Port 52:54:00:00:00:01]" },
+                { "[Port 01:00:5e:00:00:01]\nBond=bond0\n",
+                  ":2: [Port MAC] needs a unicast MAC address, got '01:00:5e:00:00:01'" },
                 { "Count=1\n", ":1: assignment outside of a section" },
                 { "[Agent]\njust words\n", ":2: expected Key=Value, got 'just words'" },
                 { "[Agent\n", ":1: invalid section header '[Agent'" },

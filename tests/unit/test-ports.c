@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Port discovery over synthesized netdev lists: net_failover, bonding,
- * netvsc, and what must not become a port. */
+ * netvsc, and what must not become a port; and what vfo-agent.conf's Bond=
+ * asks the agent to do over such lists. */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,12 +161,142 @@ static void test_ports_empty(void **state) {
         free(ports);
 }
 
+static Netdev nd_perm(Netdev d, const uint8_t *perm) {
+        memcpy(d.perm_mac, perm, 6);
+        d.has_perm_mac = true;
+        return d;
+}
+
+static void test_ports_plan_bond_creates_over_a_plain_nic(void **state) {
+        Netdev links[] = {
+                nd(1, "lo", NULL, 0, "", "", false, true),
+                nd(2, "ens3", MAC1, 0, "", "virtio_net", false, true),
+                nd(3, "ens4", MAC1, 0, "", "e1000e", true, true),       /* a VF already there: not the NIC */
+                nd(4, "ens5", MAC2, 0, "", "virtio_net", false, true),
+        };
+        BondPlan p = ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond0");
+
+        assert_int_equal(p.action, BOND_ACTION_CREATE);
+        assert_string_equal(links[p.nic].name, "ens3");
+        assert_int_equal(p.named, -1);
+        assert_int_equal(p.nic_master, -1);
+
+        /* No virtio NIC with that MAC: nothing to do. */
+        p = ports_plan_bond(links, ELEMENTSOF(links), MAC3, "bond0");
+        assert_int_equal(p.action, BOND_ACTION_NONE);
+        assert_int_equal(p.nic, -1);
+        p = ports_plan_bond(NULL, 0, MAC1, "bond0");
+        assert_int_equal(p.action, BOND_ACTION_NONE);
+}
+
+/* What the agent leaves behind is an ordinary bonding port, and the plan
+ * has nothing more to do. */
+static void test_ports_plan_bond_then_a_bonding_port(void **state) {
+        Netdev links[] = {
+                nd(1, "lo", NULL, 0, "", "", false, true),
+                nd_perm(nd(2, "ens3", MAC1, 0, "", "virtio_net", false, true), MAC1),
+                nd(9, "bond0", MAC1, 0, "bond", "", false, true),
+        };
+        Port *ports = NULL;
+        size_t n = 1;
+
+        /* Just created, NIC not in it yet: a left-over to complete. */
+        assert_int_equal(ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond0").action, BOND_ACTION_ENSLAVE);
+        assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
+        assert_int_equal(n, 0);
+        free(ports);
+
+        links[1].master = 9;
+        assert_int_equal(ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond0").action, BOND_ACTION_NONE);
+        assert_int_equal(ports_discover(links, ELEMENTSOF(links), &ports, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ports[0].kind, PORT_KIND_BONDING);
+        assert_string_equal(links[ports[0].master].name, "bond0");
+        assert_string_equal(links[ports[0].synthetic].name, "ens3");
+        free(ports);
+}
+
+static void test_ports_plan_bond_matches_the_permanent_mac(void **state) {
+        Netdev links[] = {
+                /* Someone set MAC1 on ens5, whose own MAC is MAC2. */
+                nd_perm(nd(4, "ens5", MAC1, 0, "", "virtio_net", false, true), MAC2),
+                nd_perm(nd(2, "ens3", MAC2, 0, "", "virtio_net", false, true), MAC1),
+        };
+        BondPlan p = ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond0");
+
+        assert_int_equal(p.action, BOND_ACTION_CREATE);
+        assert_string_equal(links[p.nic].name, "ens3");
+}
+
+static void test_ports_plan_bond_leaves_bonds_and_failover_alone(void **state) {
+        Netdev links[] = {
+                nd(2, "bond0", MAC1, 0, "bond", "", false, true),
+                nd_perm(nd(3, "ens3", MAC1, 2, "", "virtio_net", false, true), MAC1),
+                /* net_failover: the master shows the standby's driver. */
+                nd_perm(nd(5, "eth2", MAC2, 0, "", "virtio_net", false, true), MAC2),
+                nd_perm(nd(6, "eth2nsby", MAC2, 5, "", "virtio_net", false, true), MAC2),
+        };
+        BondPlan p = ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond0");
+
+        assert_int_equal(p.action, BOND_ACTION_NONE);
+        assert_string_equal(links[p.nic].name, "ens3");
+        assert_string_equal(links[p.nic_master].name, "bond0");
+
+        /* Another name changes nothing: the NIC is in a bond already. */
+        assert_int_equal(ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond7").action, BOND_ACTION_NONE);
+
+        p = ports_plan_bond(links, ELEMENTSOF(links), MAC2, "bond1");
+        assert_int_equal(p.action, BOND_ACTION_NONE);
+        assert_string_equal(links[p.nic].name, "eth2nsby");
+        assert_string_equal(links[p.nic_master].name, "eth2");
+}
+
+static void test_ports_plan_bond_refuses_a_nic_in_a_bridge(void **state) {
+        Netdev links[] = {
+                nd(2, "br0", MAC1, 0, "bridge", "", false, true),
+                nd(3, "ens3", MAC1, 2, "", "virtio_net", false, true),
+        };
+        BondPlan p = ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond0");
+
+        assert_int_equal(p.action, BOND_ACTION_NIC_TAKEN);
+        assert_string_equal(links[p.nic].name, "ens3");
+        assert_string_equal(links[p.nic_master].name, "br0");
+}
+
+static void test_ports_plan_bond_name_taken_or_left_over(void **state) {
+        Netdev links[] = {
+                nd(2, "ens3", MAC1, 0, "", "virtio_net", false, false),
+                nd(3, "bond0", MAC1, 0, "dummy", "", false, false),
+                nd(4, "bond1", MAC1, 0, "bond", "", false, false),      /* empty, the NIC's MAC */
+                nd(5, "bond2", MAC2, 0, "bond", "", false, false),      /* empty, another MAC */
+                nd(6, "bond3", MAC1, 0, "bond", "", false, true),       /* has a slave */
+                nd(7, "veth0", MAC1, 6, "veth", "", false, true),
+        };
+        BondPlan p = ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond0");
+
+        assert_int_equal(p.action, BOND_ACTION_NAME_TAKEN);
+        assert_string_equal(links[p.named].name, "bond0");
+
+        p = ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond1");
+        assert_int_equal(p.action, BOND_ACTION_ENSLAVE);
+        assert_string_equal(links[p.nic].name, "ens3");
+        assert_string_equal(links[p.named].name, "bond1");
+
+        assert_int_equal(ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond2").action, BOND_ACTION_NAME_TAKEN);
+        assert_int_equal(ports_plan_bond(links, ELEMENTSOF(links), MAC1, "bond3").action, BOND_ACTION_NAME_TAKEN);
+        /* The NIC's own name. */
+        assert_int_equal(ports_plan_bond(links, ELEMENTSOF(links), MAC1, "ens3").action, BOND_ACTION_NAME_TAKEN);
+}
+
 static void test_ports_tables(void **state) {
         for (int k = 0; k < _PORT_KIND_MAX; k++)
                 assert_int_equal(port_kind_from_string(port_kind_to_string((PortKind) k)), k);
         for (int p = 0; p < _PORT_PATH_MAX; p++)
                 assert_int_equal(port_path_from_string(port_path_to_string((PortPath) p)), p);
+        for (int a = 0; a < _BOND_ACTION_MAX; a++)
+                assert_non_null(bond_action_to_string((BondAction) a));
         assert_null(port_kind_to_string(_PORT_KIND_MAX));
+        assert_null(bond_action_to_string(_BOND_ACTION_MAX));
         assert_int_equal(port_path_from_string("nope"), _PORT_PATH_INVALID);
 }
 
@@ -178,6 +309,12 @@ int main(void) {
                 cmocka_unit_test(test_ports_vf_needs_same_mac),
                 cmocka_unit_test(test_ports_bridge_over_virtio_is_not_a_port),
                 cmocka_unit_test(test_ports_empty),
+                cmocka_unit_test(test_ports_plan_bond_creates_over_a_plain_nic),
+                cmocka_unit_test(test_ports_plan_bond_then_a_bonding_port),
+                cmocka_unit_test(test_ports_plan_bond_matches_the_permanent_mac),
+                cmocka_unit_test(test_ports_plan_bond_leaves_bonds_and_failover_alone),
+                cmocka_unit_test(test_ports_plan_bond_refuses_a_nic_in_a_bridge),
+                cmocka_unit_test(test_ports_plan_bond_name_taken_or_left_over),
                 cmocka_unit_test(test_ports_tables),
         };
 
