@@ -17,6 +17,7 @@
 #   VFO_TOP_BUILDDIR   top of the build tree
 #   VFO_LAB_KVM=1      use KVM instead of TCG
 #   VFO_LAB_BOND=1     guests without STANDBY: virtio + VF in an active-backup bond
+#   VFO_LAB_BOND=agent the same, but vfo-agent creates the bond (vfo-agent.conf Bond=)
 #   VFO_LAB_KEEP=1     keep the state directory (logs) after teardown
 #   VFO_LAB_CONSOLE=pty  serial console on a pty (+ the same log file), for
 #                      `virsh console` (with VFO_LAB_CMDLINE=vfo.shell=1)
@@ -493,6 +494,9 @@ lab_domain_xml() {
         if [ "${VFO_LAB_BOND:-0}" = 1 ]; then
                 # No STANDBY feature: the guest bonds virtio and the VF itself.
                 sed -e "/<teaming /d" -e "s|\(vfo.ip=[^ ']*\)|\1 vfo.bond=1|"
+        elif [ "${VFO_LAB_BOND:-0}" = agent ]; then
+                # The same, but vfo-agent creates the bond (Bond=bond0).
+                sed -e "/<teaming /d" -e "s|\(vfo.ip=[^ ']*\)|\1 vfo.bond=agent|"
         else
                 cat
         fi |
