@@ -8,11 +8,13 @@
  * a refusal ("VF index out of range", "Sticky FDB entries can't be …") ends
  * up in the debug log next to the errno we return. */
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <linux/if_bridge.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include <libmnl/libmnl.h>
 
 #include "drivers/vfprog.h"
@@ -291,6 +294,82 @@ int fdb_forget(const char *port_ifname, const uint8_t mac[6]) {
         /* The bridge answers -ENOENT itself when the MAC is not on this port. */
         nlh = fdb_put_request(buf, RTM_DELNEIGH, 0, ifindex, mac, 0, NTF_MASTER);
         return netlink_transact(nlh, NULL, NULL, NULL);
+}
+
+static int queue_len_cb(const struct nlmsghdr *nlh, void *data) {
+        const struct nlattr *a;
+
+        mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg))
+                if (mnl_attr_get_type(a) == IFLA_TXQLEN && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                        *(uint32_t *) data = mnl_attr_get_u32(a);
+        return MNL_CB_OK;
+}
+
+static struct nlmsghdr *link_put_request(uint8_t *buf, uint16_t type, int ifindex) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct ifinfomsg *ifi;
+
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        nlh->nlmsg_seq = vfprog_next_seq();
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        return nlh;
+}
+
+int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        uint32_t old = 0;
+        int ifindex, r;
+
+        r = ifindex_from_name(ifname, &ifindex);
+        if (r < 0)
+                return r;
+        if (ret_old) {
+                r = netlink_transact(link_put_request(buf, RTM_GETLINK, ifindex), queue_len_cb, &old, NULL);
+                if (r < 0)
+                        return r;
+                if (old == 0)
+                        return -EPROTO;
+                *ret_old = old;
+        }
+        nlh = link_put_request(buf, RTM_SETLINK, ifindex);
+        mnl_attr_put_u32(nlh, IFLA_TXQLEN, len);
+        return netlink_transact(nlh, NULL, NULL, NULL);
+}
+
+int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
+        /* A minimum-size frame of the local experimental EtherType, which
+         * a guest drops without a word if it ever gets it. */
+        uint8_t frame[ETH_ZLEN] = {};
+        struct sockaddr_ll sa = {
+                .sll_family = AF_PACKET,
+                .sll_protocol = htons(ETH_P_802_EX1),
+                .sll_halen = ETH_ALEN,
+        };
+        int fd, ifindex, r;
+        ssize_t n;
+
+        r = ifindex_from_name(ifname, &ifindex);
+        if (r < 0)
+                return r;
+        sa.sll_ifindex = ifindex;
+        memcpy(sa.sll_addr, dst, ETH_ALEN);
+        memcpy(frame, dst, ETH_ALEN);
+        frame[6] = 0x02;        /* a locally administered source */
+        frame[12] = ETH_P_802_EX1 >> 8;
+        frame[13] = ETH_P_802_EX1 & 0xff;
+        memcpy(frame + ETH_HLEN, "vfo handover", 12);
+
+        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        n = sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *) &sa, sizeof(sa));
+        r = n < 0 ? -errno : 0;
+        close(fd);
+        return r;
 }
 
 typedef struct FdbLookup {

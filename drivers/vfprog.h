@@ -44,3 +44,14 @@ int fdb_forget(const char *port_ifname, const uint8_t mac[6]);
 /* The port a MAC is on in the FDB of the bridge 'port_ifname' belongs to,
  * and whether the entry is static; -ENOENT if not known. */
 int fdb_lookup(const char *bridge_ifname, const uint8_t mac[6], char ret_port[16], bool *ret_static);
+
+/* ip link set IFNAME txqueuelen LEN; the length it had in *ret_old if not
+ * NULL. A tap's queue is what holds frames while nothing reads it (tun
+ * resizes its ring when this changes). */
+int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old);
+
+/* Puts one placeholder frame to 'dst' into the queue of the tap 'ifname'
+ * (sent out of it, as if the bridge forwarded it): a QEMU waiting for an
+ * incoming migration reads the first frame of its tap before the domain
+ * runs and loses it; this is that frame. AF_PACKET, CAP_NET_RAW. */
+int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]);

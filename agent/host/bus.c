@@ -446,9 +446,9 @@ finish:
         return r;
 }
 
-/* The destination of a migration: the source is about to pause the domain
- * for the switchover; frames for its ports must come here from now on (they
- * wait in the new tap until the domain resumes here). */
+/* The destination of a migration: the source is about to let QEMU switch
+ * over; frames for its ports must come here from now on (they wait in the
+ * new tap until the domain runs here). */
 static int manager_handover(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *uuid;
@@ -470,17 +470,12 @@ static int manager_handover(sd_bus_message *msg, void *userdata, sd_bus_error *e
         if (!pool)
                 return sd_bus_reply_method_return(msg, "u", 0);
         for (size_t i = 0; i < d->n_ports; i++) {
-                char tap[64];
-
-                if (pool_find_tap(pool, d->ports[i], tap) >= 0)
-                        snprintf(d->ports[i]->synthetic_tap, sizeof(d->ports[i]->synthetic_tap), "%s", tap);
-                if (!d->ports[i]->synthetic_tap[0])
-                        continue;
-                r = pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+                r = pool_handover_in(pool, d->ports[i]);
                 if (r < 0)
                         return sd_bus_error_setf(error, BUS_ERROR_SWITCH_FAILED, "Steering %s to %s failed: %s.",
                                                  d->ports[i]->mac, d->ports[i]->synthetic_tap, strerror(-r));
-                n++;
+                if (r > 0)
+                        n++;
         }
         log_info("Handover: %u port(s) of incoming %s steered here.", n, d->name);
         return sd_bus_reply_method_return(msg, "u", n);

@@ -112,8 +112,10 @@ struct Job {
         unsigned migrate_progress;
         sd_bus *dest_bus;
         sd_bus_slot *dest_slot;
-        int handover;           /* 0 not yet, 1 asked, 2 done (we paused the source), -1 not possible */
+        int handover;           /* 0 not yet, 1 asked, 2 done (QEMU switches over), -1 not possible */
         bool downtime_held;     /* QEMU's own switchover held off until the handover */
+        uint64_t last_remaining; /* bytes left at the previous progress poll (0: none yet) */
+        usec_t last_poll;       /* CLOCK_MONOTONIC of that poll */
         sd_event_source *handover_timer;
 };
 

@@ -339,6 +339,7 @@ static void port_free(Manager *m, Port *p) {
                 for (size_t j = 0; j < m->pools[i]->n_vfs; j++)
                         if (m->pools[i]->vfs[j]->reserved_for == p)
                                 m->pools[i]->vfs[j]->reserved_for = NULL;
+        sd_event_source_disable_unref(p->handover_timer);
         free(p);
 }
 
@@ -738,6 +739,9 @@ static void on_virt_lifecycle(Virt *v, const char *uuid, const char *name, VirtD
         if (d->state != old)
                 log_info("%s: %s -> %s.", d->name, virt_domain_state_to_string(old),
                          virt_domain_state_to_string(d->state));
+        if (d->state == VIRT_DOMAIN_RUNNING)
+                for (size_t i = 0; i < d->n_ports; i++)
+                        pool_handover_done(d->ports[i]);
         manager_schedule(m);
 }
 

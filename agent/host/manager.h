@@ -96,6 +96,8 @@ struct Port {
         bool manual_synthetic;  /* detached by a user: stays synthetic until attached by a user */
         bool recover;           /* a job was interrupted by a restart: re-run it when the agent is there */
         char recover_kind[16];
+        uint32_t handover_queue_len; /* Handover lengthened synthetic_tap's queue; its length before (0: no) */
+        sd_event_source *handover_timer; /* gives it back once the domain has run here a while */
 };
 
 struct Domain {
@@ -195,6 +197,13 @@ int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to);
  * libvirt gives it (for an incoming domain the XML still names the source's
  * tap). -ENOENT if there is none. */
 int pool_find_tap(Pool *pool, const Port *port, char ret[static 64]);
+/* The destination of a migration takes the port's frames before the domain
+ * runs here: they wait in its tap, whose queue is lengthened for the
+ * switchover. 1 if steered, 0 if the port has no tap here. */
+int pool_handover_in(Pool *pool, Port *port);
+/* The domain runs here: the tap's queue gets its length back once QEMU
+ * has read what waited there (a shorter ring drops what is beyond it). */
+void pool_handover_done(Port *port);
 /* Back to neutral after an unplug. */
 int pool_release(Vf *vf);
 unsigned pool_count_free(const Pool *p);

@@ -34,11 +34,18 @@
 
 #define PROGRESS_INTERVAL_USEC (50 * USEC_PER_MSEC)
 #define HANDOVER_DRAIN_USEC (50 * USEC_PER_MSEC)
-#define HANDOVER_REMAINING (128ULL * 1024 * 1024)
-/* While vfod drives the switchover, QEMU must not switch over by itself: a
- * downtime it cannot meet keeps it iterating until vfod pauses the domain. */
-#define HOLD_DOWNTIME_MS 1
+#define HANDOVER_REMAINING (16ULL * 1024 * 1024)
+/* How long before the end of the first pass the destination takes the
+ * traffic: frames wait there this long plus the downtime (the tap's queue
+ * holds 4096, see pool.c), and the source has this long to drain its tap. */
+#define HANDOVER_LEAD_USEC (300 * USEC_PER_MSEC)
+/* Until the destination holds the traffic, QEMU must not switch over by
+ * itself: a downtime it cannot meet keeps it iterating. */
+#define HOLD_DOWNTIME_MS 0
 #define DEFAULT_DOWNTIME_MS 300
+/* After the handover: what is left is small, so this is met at the next
+ * check; the domain is paused only as long as the copy of the rest takes. */
+#define SWITCHOVER_DOWNTIME_MS 2000
 #define DESTINATION_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 static void migrate_step(Job *j);
@@ -86,13 +93,11 @@ void migrate_rollback(Job *j) {
         j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
         ports_set_migrating(d, false);
         if (j->handover > 0 && !d->gone) {
-                /* The destination took the traffic, the migration failed:
-                 * back here, and run again if we paused the domain. */
+                /* The destination took the traffic, the migration failed
+                 * (libvirt resumes a source QEMU had paused): back here. */
                 Pool *pool = manager_pool_for(m, d);
                 for (size_t i = 0; pool && i < d->n_ports; i++)
                         (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
-                if (j->handover == 2 && virt_resume(m->virt, d->uuid) >= 0)
-                        d->state = VIRT_DOMAIN_RUNNING;
                 j->handover = 0;
         }
         if (d->state == VIRT_DOMAIN_RUNNING && !d->gone)
@@ -154,6 +159,25 @@ void migrate_child_finished(Job *j, Job *child) {
 
 /* ------------------------------------------------------- helper process */
 
+/* Time for the handover: the first pass over guest memory ends within
+ * HANDOVER_LEAD_USEC at the rate of the last poll, or is over
+ * (memory_iteration counts from 1), or little is left. A downtime limit of
+ * 0 keeps QEMU from switching over by itself while something is dirty, but
+ * not once nothing is: the source must have drained its tap by then, so
+ * the handover comes before the end, not at it. */
+static bool handover_due(const Job *j, const VirtJobStats *st) {
+        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (st->memory_iteration >= 2 || st->data_remaining <= HANDOVER_REMAINING)
+                return true;
+        if (j->last_remaining > st->data_remaining && now > j->last_poll) {
+                double rate = (double) (j->last_remaining - st->data_remaining) / (double) (now - j->last_poll);
+                if ((double) st->data_remaining / rate <= (double) HANDOVER_LEAD_USEC)
+                        return true;
+        }
+        return false;
+}
+
 static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = userdata;
         VirtJobStats st;
@@ -172,11 +196,10 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (j->handover == 0 && j->managed_switchover && j->dest_bus && !j->downtime_held &&
                     virt_set_max_downtime(j->manager->virt, j->domain->uuid, HOLD_DOWNTIME_MS) >= 0)
                         j->downtime_held = true;
-                /* near the end of the first pass (memory_iteration counts from
-                 * 1), or later: what is left to copy while paused is small */
-                if (j->handover == 0 && j->downtime_held &&
-                    (st.memory_iteration >= 2 || st.data_remaining <= HANDOVER_REMAINING))
+                if (j->handover == 0 && j->downtime_held && handover_due(j, &st))
                         handover_start(j);
+                j->last_remaining = st.data_remaining;
+                j->last_poll = now_usec(CLOCK_MONOTONIC);
                 if (j->handover < 0 && j->downtime_held) {
                         /* no handover after all: QEMU's own switchover */
                         (void) virt_set_max_downtime(j->manager->virt, j->domain->uuid, DEFAULT_DOWNTIME_MS);
@@ -334,15 +357,18 @@ static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata
         j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
         if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || j->helper_pid <= 0)
                 return 0;
-        /* The switchover: libvirt completes the migration of a paused domain. */
-        r = virt_suspend(j->manager->virt, j->domain->uuid);
-        if (r < 0) {
-                log_warning_errno(r, "Job %" PRIu64 ": cannot pause %s for the switchover: %m", j->id, j->domain->name);
-                j->handover = -1;       /* on_progress() gives the switchover back to QEMU */
-                return 0;
-        }
+        /* The switchover: QEMU's own, now that frames wait on the
+         * destination. A downtime it meets at once makes it stop the
+         * source and complete at the next check. (Pausing the domain
+         * through libvirt instead left the destination guest's virtio-net
+         * TX ring inconsistent in 2 of 14 lab runs: see vfod(8).) */
+        r = virt_set_max_downtime(j->manager->virt, j->domain->uuid, SWITCHOVER_DOWNTIME_MS);
+        if (r < 0)
+                log_warning_errno(r, "Job %" PRIu64 ": cannot release the switchover of %s: %m", j->id, j->domain->name);
+        else
+                j->downtime_held = false;
         j->handover = 2;
-        log_info("Job %" PRIu64 ": %s paused for the switchover.", j->id, j->domain->name);
+        log_info("Job %" PRIu64 ": the destination holds %s's traffic; QEMU switches over.", j->id, j->domain->name);
         return 0;
 }
 
@@ -367,7 +393,7 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
 
 /* The first pass over guest memory is done: what is left is small. Ask the
  * destination to take the traffic (it steers the ports to its taps, where
- * frames wait until the domain resumes there), then pause the source. */
+ * frames wait until the domain runs there), then let QEMU switch over. */
 static void handover_start(Job *j) {
         int r;
 
@@ -515,6 +541,13 @@ static void migrate_step(Job *j) {
                 if (j->cancel_requested) {
                         job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before the migration started");
                         return;
+                }
+                /* No pin may hold the ports' frames here once the domain
+                 * runs elsewhere: the bridge learns from its announcements. */
+                {
+                        Pool *pool = manager_pool_for(m, d);
+                        for (size_t i = 0; pool && i < d->n_ports; i++)
+                                (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_UNSPECIFIED);
                 }
                 r = spawn_helper(j);
                 if (r < 0)

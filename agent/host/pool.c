@@ -13,6 +13,7 @@
  *             Steering=bridge pins the MAC to the synthetic tap on Bridge=
  *             and unpins it for the VF. */
 #include <errno.h>
+#include <inttypes.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netinet/ether.h>
@@ -272,6 +273,65 @@ int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to) {
                 return log_error_errno(r, "%s: steering %s to %s failed: %m", port->domain->name, port->mac, tap);
         log_debug("%s: %s steered to %s.", port->domain->name, port->mac, tap);
         return 0;
+}
+
+/* Frames that wait in the destination's tap from the handover until the
+ * domain runs there: at 1,000 frames/s about 4 s, more than a switchover
+ * takes. tun's default is 500. */
+#define HANDOVER_QUEUE_LEN 4096
+/* QEMU reads the waiting frames within milliseconds of the start; a long
+ * margin costs nothing. */
+#define HANDOVER_QUEUE_HOLD_USEC (10 * USEC_PER_SEC)
+
+int pool_handover_in(Pool *pool, Port *port) {
+        uint8_t mac[ETH_ALEN];
+        char tap[64];
+        uint32_t old = 0;
+        int r;
+
+        if (pool_find_tap(pool, port, tap) >= 0)
+                snprintf(port->synthetic_tap, sizeof(port->synthetic_tap), "%s", tap);
+        if (!port->synthetic_tap[0])
+                return 0;
+        if (port->handover_queue_len == 0) {
+                r = netdev_set_queue_len(port->synthetic_tap, HANDOVER_QUEUE_LEN, &old);
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot lengthen the queue of %s for the handover, frames beyond its length will be lost: %m",
+                                          port->domain->name, port->synthetic_tap);
+                else
+                        port->handover_queue_len = old;
+        }
+        /* The incoming QEMU reads one frame before the domain runs and
+         * drops it (QEMU 7.2, lab): let it be this one, not the guest's. */
+        if (mac_parse(port->mac, mac)) {
+                r = netdev_queue_placeholder(port->synthetic_tap, mac);
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot queue the placeholder frame on %s, the first frame for %s may be lost: %m",
+                                          port->domain->name, port->synthetic_tap, port->mac);
+        }
+        r = pool_steer_in(pool, NULL, port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+        return r < 0 ? r : 1;
+}
+
+static int on_handover_queue_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Port *port = userdata;
+        int r;
+
+        port->handover_timer = sd_event_source_disable_unref(port->handover_timer);
+        r = netdev_set_queue_len(port->synthetic_tap, port->handover_queue_len, NULL);
+        if (r < 0 && r != -ENODEV)
+                log_warning_errno(r, "%s: cannot give %s its queue length (%" PRIu32 ") back: %m", port->domain->name,
+                                  port->synthetic_tap, port->handover_queue_len);
+        port->handover_queue_len = 0;
+        return 0;
+}
+
+void pool_handover_done(Port *port) {
+        if (port->handover_queue_len == 0 || port->handover_timer)
+                return;
+        if (sd_event_add_time_relative(port->domain->manager->event, &port->handover_timer, CLOCK_MONOTONIC,
+                                       HANDOVER_QUEUE_HOLD_USEC, USEC_PER_SEC, on_handover_queue_timer, port) < 0)
+                port->handover_queue_len = 0;   /* the longer queue stays: harmless */
 }
 
 int pool_find_tap(Pool *pool, const Port *port, char ret[static 64]) {
