@@ -15,6 +15,15 @@ typedef struct NetdevStats {
         uint64_t tx_dropped;
 } NetdevStats;
 
+/* What udev made of the device (contrib/udev/81-vfo-net-failover.rules marks
+ * net_failover slaves with VFO_FAILOVER_SLAVE=1). */
+typedef enum NetdevUdevMark {
+        NETDEV_UDEV_UNKNOWN,    /* no udevd running, device gone, or not read */
+        NETDEV_UDEV_PENDING,    /* udevd has not processed the device yet */
+        NETDEV_UDEV_UNMARKED,   /* processed, without VFO_FAILOVER_SLAVE=1 */
+        NETDEV_UDEV_MARKED,     /* VFO_FAILOVER_SLAVE=1 */
+} NetdevUdevMark;
+
 typedef struct Netdev {
         int ifindex;
         char name[16];          /* IFNAMSIZ */
@@ -28,6 +37,7 @@ typedef struct Netdev {
         bool bond_link_up;      /* a bond's slave: the bond (miimon) sees its link up */
         char driver[32];        /* driver of the device below: "virtio_net", "e1000e", "hv_netvsc", "" */
         bool pci;               /* a PCI function (a VF, or the lab's emulated stand-in) */
+        NetdevUdevMark udev_mark;
         bool admin_up;          /* IFF_UP */
         bool carrier;           /* IFF_LOWER_UP */
         NetdevStats stats;

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libudev: device lookups and the "net" uevent monitor; see udev.h. */
+/* libudev: device lookups, the "net" uevent monitor and re-triggers; see udev.h. */
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <libudev.h>
 
 #include "drivers/udev.h"
@@ -59,7 +61,22 @@ Udev *udev_close(Udev *u) {
         return mfree(u);
 }
 
+/* udevd's control socket (systemd-udevd and eudev): without a udevd the
+ * database stays empty and every device looks unprocessed. */
+#define UDEV_CONTROL_PATH "/run/udev/control"
+
+static NetdevUdevMark udev_mark_of(struct udev_device *dev) {
+        const char *v;
+
+        if (!udev_device_get_is_initialized(dev))
+                return NETDEV_UDEV_PENDING;
+        v = udev_device_get_property_value(dev, "VFO_FAILOVER_SLAVE");
+        return v && strcmp(v, "1") == 0 ? NETDEV_UDEV_MARKED : NETDEV_UDEV_UNMARKED;
+}
+
 int udev_fill_drivers(Udev *u, Netdev *links, size_t n) {
+        bool udevd = access(UDEV_CONTROL_PATH, F_OK) >= 0;
+
         assert(u);
 
         for (size_t i = 0; i < n; i++) {
@@ -67,10 +84,13 @@ int udev_fill_drivers(Udev *u, Netdev *links, size_t n) {
 
                 links[i].driver[0] = '\0';
                 links[i].pci = false;
+                links[i].udev_mark = NETDEV_UDEV_UNKNOWN;
 
                 dev = udev_device_new_from_subsystem_sysname(u->udev, "net", links[i].name);
                 if (!dev)
                         continue;       /* gone meanwhile, or virtual: no driver */
+                if (udevd)
+                        links[i].udev_mark = udev_mark_of(dev);
 
                 /* The first parent with a driver: virtio_net binds the virtio
                  * device, a NIC driver binds the PCI function itself. */
@@ -86,6 +106,32 @@ int udev_fill_drivers(Udev *u, Netdev *links, size_t n) {
                 }
                 udev_device_unref(dev);
         }
+        return 0;
+}
+
+int udev_trigger_change(Udev *u, const char *ifname) {
+        static const char action[] = "change";
+        char path[sizeof("/sys/class/net//uevent") + 16];
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t k;
+
+        assert(u);
+        assert(ifname);
+
+        /* An interface name: 1..15 characters, no '/', not "." or "..". */
+        if (ifname[0] == '\0' || strlen(ifname) >= 16 || strchr(ifname, '/') || strcmp(ifname, ".") == 0 ||
+            strcmp(ifname, "..") == 0)
+                return -EINVAL;
+
+        snprintf(path, sizeof(path), "/sys/class/net/%s/uevent", ifname);
+        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        k = write(fd, action, sizeof(action) - 1);
+        if (k < 0)
+                return -errno;
+        if ((size_t) k != sizeof(action) - 1)
+                return -EIO;
         return 0;
 }
 

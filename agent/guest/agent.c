@@ -69,6 +69,8 @@ struct Agent {
         usec_t drain;
         AgentConfig config;             /* for the ignored ports and bonds; device not kept */
         AgentBondTry bond_tries[VALIDATE_PORTS_MAX];    /* one per config.bonds[] */
+        int udev_asked[PORT_SLAVES_MAX * VALIDATE_PORTS_MAX];   /* ifindexes of slaves re-triggered */
+        size_t n_udev_asked;
 };
 
 static const Vfo__Capability agent_capabilities[] = {
@@ -339,6 +341,47 @@ static void agent_port_hygiene(const Inventory *inv, const Port *port) {
         }
 }
 
+/* 81-vfo-net-failover.rules misses a net_failover slave whose add event
+ * udevd handles before the kernel links it to its master (a hot-plugged VF,
+ * the standby as its port forms), and network managers then take it for
+ * theirs: ask udev to process such a slave again, once per ifindex. A slave
+ * udevd has not processed yet is asked for too, as its add may be the one
+ * that misses; udevd queues the change after it, and an extra change event
+ * does no harm. Failures are not retried (they would be logged at every
+ * rescan), except for a slave renamed or gone meanwhile. */
+static void agent_port_udev(Agent *a, const Inventory *inv, const Port *port, const char *mac) {
+        int idx[PORT_SLAVES_MAX];
+        size_t k = port_udev_retrigger(port, inv->links, inv->n_links, a->udev_asked, a->n_udev_asked, idx);
+
+        for (size_t i = 0; i < k; i++) {
+                const Netdev *d = &inv->links[idx[i]];
+                int r;
+
+                if (a->n_udev_asked >= ELEMENTSOF(a->udev_asked)) {
+                        log_debug("Port %s: too many slaves re-triggered, not asking udev about '%s'.", mac,
+                                  d->name);
+                        return;
+                }
+
+                r = udev_trigger_change(a->udev, d->name);
+                if (r == -ENOENT || r == -ENODEV) {
+                        log_debug_errno(r, "Port %s: slave '%s' is gone or renamed, not re-triggering it now: %m",
+                                        mac, d->name);
+                        continue;
+                }
+                a->udev_asked[a->n_udev_asked++] = d->ifindex;
+                if (r < 0)
+                        log_warning_errno(r, "Port %s: failed to ask udev to process slave '%s' again, "
+                                          "network managers may configure it: %m", mac, d->name);
+                else if (d->udev_mark == NETDEV_UDEV_UNMARKED)
+                        log_info("Port %s: udev did not mark slave '%s' (VFO_FAILOVER_SLAVE), "
+                                 "asked it to process the device again.", mac, d->name);
+                else
+                        log_debug("Port %s: udev has not processed slave '%s' yet, "
+                                  "asked it to process the device again.", mac, d->name);
+        }
+}
+
 /* A bond takes no hot-plugged VF by itself: enslave it (down first, as the
  * bonding driver wants; the bond opens it). The slave event brings us back
  * here with the VF in the port. */
@@ -481,6 +524,9 @@ static void agent_rescan(Agent *a) {
 
         agent_apply_bonds(a, &inv);
 
+        /* Once per ifindex: forget the slaves that went away. */
+        a->n_udev_asked = netdev_ifindexes_present(inv.links, inv.n_links, a->udev_asked, a->n_udev_asked);
+
         for (size_t i = 0; i < a->n_ports; i++)
                 a->ports[i].seen = false;
 
@@ -500,6 +546,7 @@ static void agent_rescan(Agent *a) {
                         agent_port_join_vf(&inv, port, mac);
                 agent_port_view(&inv, port, &dp, &vf_ready);
                 agent_port_hygiene(&inv, port);
+                agent_port_udev(a, &inv, port, mac);
 
                 p = agent_port_by_mac(a, mac);
                 if (!p) {

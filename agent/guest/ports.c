@@ -182,6 +182,50 @@ BondPlan ports_plan_bond(const Netdev *links, size_t n, const uint8_t mac[static
         return plan;
 }
 
+static bool ifindex_in(const int *ifindexes, size_t n, int ifindex) {
+        for (size_t i = 0; i < n; i++)
+                if (ifindexes[i] == ifindex)
+                        return true;
+        return false;
+}
+
+size_t port_udev_retrigger(const Port *p, const Netdev *links, size_t n, const int *done, size_t n_done,
+                           int ret[static PORT_SLAVES_MAX]) {
+        size_t k = 0;
+        int master;
+
+        assert(p);
+        assert(links || n == 0);
+        assert(done || n_done == 0);
+
+        if (p->kind != PORT_KIND_NET_FAILOVER || p->master < 0)
+                return 0;
+        master = links[p->master].ifindex;
+
+        /* Any slave of the master, as the rule has it: not only the ones
+         * ports_discover() recognised as standby and VF. A device not yet
+         * processed counts too: udevd may be reading its add event right
+         * now, before the master link existed. */
+        for (size_t i = 0; i < n && k < PORT_SLAVES_MAX; i++)
+                if (links[i].master == master &&
+                    (links[i].udev_mark == NETDEV_UDEV_PENDING || links[i].udev_mark == NETDEV_UDEV_UNMARKED) &&
+                    !ifindex_in(done, n_done, links[i].ifindex))
+                        ret[k++] = (int) i;
+        return k;
+}
+
+size_t netdev_ifindexes_present(const Netdev *links, size_t n, int *ifindexes, size_t n_ifindexes) {
+        size_t k = 0;
+
+        assert(links || n == 0);
+        assert(ifindexes || n_ifindexes == 0);
+
+        for (size_t i = 0; i < n_ifindexes; i++)
+                if (find_ifindex(links, n, ifindexes[i]) >= 0)
+                        ifindexes[k++] = ifindexes[i];
+        return k;
+}
+
 PortPath port_active_path(const Port *p, const Netdev *links) {
         const Netdev *vf;
 

@@ -62,6 +62,22 @@ PortPath port_active_path(const Port *p, const Netdev *links);
  * MAC where the kernel reports no permanent one): what to do now. */
 BondPlan ports_plan_bond(const Netdev *links, size_t n, const uint8_t mac[static 6], const char *name);
 
+/* A net_failover master has two slaves: the standby and the VF. */
+#define PORT_SLAVES_MAX 2
+
+/* The slaves of net_failover port 'p' that udev must process again because
+ * 81-vfo-net-failover.rules missed them (udevd handled their add event
+ * before the kernel linked them to the master): those whose udev_mark is
+ * PENDING or UNMARKED and whose ifindex is not among done[] (asked for
+ * already). Bonding and netvsc ports: none, the rule does not cover them.
+ * Stores their indexes into 'links' in ret, returns how many. */
+size_t port_udev_retrigger(const Port *p, const Netdev *links, size_t n, const int *done, size_t n_done,
+                           int ret[static PORT_SLAVES_MAX]);
+
+/* Keeps, in order, the ifindexes of ifindexes[] that are still among
+ * 'links'; returns how many. */
+size_t netdev_ifindexes_present(const Netdev *links, size_t n, int *ifindexes, size_t n_ifindexes);
+
 const char *bond_action_to_string(BondAction a) _const_;
 const char *port_kind_to_string(PortKind k) _const_;
 PortKind port_kind_from_string(const char *s) _pure_;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Port discovery over synthesized netdev lists: net_failover, bonding,
- * netvsc, and what must not become a port; and what vfo-agent.conf's Bond=
- * asks the agent to do over such lists. */
+ * netvsc, and what must not become a port; what vfo-agent.conf's Bond=
+ * asks the agent to do over such lists; which net_failover slaves udev must
+ * process again. */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -288,6 +289,135 @@ static void test_ports_plan_bond_name_taken_or_left_over(void **state) {
         assert_int_equal(ports_plan_bond(links, ELEMENTSOF(links), MAC1, "ens3").action, BOND_ACTION_NAME_TAKEN);
 }
 
+static Netdev nd_udev(Netdev d, NetdevUdevMark m) {
+        d.udev_mark = m;
+        return d;
+}
+
+/* The port of 'links' with MAC 'mac' (there must be one). */
+static Port port_of(const Netdev *links, size_t n, const uint8_t *mac) {
+        Port *ports = NULL, p;
+        size_t n_ports = 0;
+
+        assert_int_equal(ports_discover(links, n, &ports, &n_ports), 0);
+        for (size_t i = 0; i < n_ports; i++)
+                if (memcmp(ports[i].mac, mac, 6) == 0) {
+                        p = ports[i];
+                        free(ports);
+                        return p;
+                }
+        fail_msg("no port with that MAC");
+        abort();
+}
+
+static void test_ports_udev_retrigger_unmarked_failover_slaves(void **state) {
+        Netdev links[] = {
+                nd_udev(nd(1, "lo", NULL, 0, "", "", false, true), NETDEV_UDEV_UNMARKED),
+                /* The master itself is never marked, and never asked for. */
+                nd_udev(nd(2, "eth0", MAC1, 0, "", "virtio_net", false, true), NETDEV_UDEV_UNMARKED),
+                nd_udev(nd(3, "eth0nsby", MAC1, 2, "", "virtio_net", false, true), NETDEV_UDEV_MARKED),
+                nd_udev(nd(4, "eth1", MAC1, 2, "", "e1000e", true, true), NETDEV_UDEV_UNMARKED),
+                /* Another port: both slaves missed, the VF not processed yet. */
+                nd_udev(nd(5, "eth2", MAC2, 0, "", "virtio_net", false, true), NETDEV_UDEV_UNMARKED),
+                nd_udev(nd(6, "eth2nsby", MAC2, 5, "", "virtio_net", false, true), NETDEV_UDEV_UNMARKED),
+                nd_udev(nd(7, "eth3", MAC2, 5, "", "e1000e", true, true), NETDEV_UDEV_PENDING),
+        };
+        Port p1 = port_of(links, ELEMENTSOF(links), MAC1), p2 = port_of(links, ELEMENTSOF(links), MAC2);
+        int ret[PORT_SLAVES_MAX], done[] = { 7 };
+
+        assert_int_equal(p1.kind, PORT_KIND_NET_FAILOVER);
+        assert_int_equal(port_udev_retrigger(&p1, links, ELEMENTSOF(links), NULL, 0, ret), 1);
+        assert_string_equal(links[ret[0]].name, "eth1");
+
+        assert_int_equal(port_udev_retrigger(&p2, links, ELEMENTSOF(links), NULL, 0, ret), 2);
+        assert_string_equal(links[ret[0]].name, "eth2nsby");
+        assert_string_equal(links[ret[1]].name, "eth3");
+
+        /* Asked for already: once per ifindex. */
+        assert_int_equal(port_udev_retrigger(&p2, links, ELEMENTSOF(links), done, ELEMENTSOF(done), ret), 1);
+        assert_string_equal(links[ret[0]].name, "eth2nsby");
+
+        /* No udevd (UNKNOWN): nothing to ask. */
+        links[3].udev_mark = NETDEV_UDEV_UNKNOWN;
+        assert_int_equal(port_udev_retrigger(&p1, links, ELEMENTSOF(links), NULL, 0, ret), 0);
+}
+
+/* The rule covers net_failover only: bond and netvsc slaves are left alone. */
+static void test_ports_udev_retrigger_not_for_bonds_or_netvsc(void **state) {
+        Netdev links[] = {
+                nd_udev(nd(2, "bond0", MAC1, 0, "bond", "", false, true), NETDEV_UDEV_UNMARKED),
+                nd_udev(nd(3, "ens3", MAC1, 2, "", "virtio_net", false, true), NETDEV_UDEV_UNMARKED),
+                nd_udev(nd(4, "ens4", MAC1, 2, "", "mlx5_core", true, true), NETDEV_UDEV_PENDING),
+                nd_udev(nd(5, "eth0", MAC3, 0, "", "hv_netvsc", false, true), NETDEV_UDEV_UNMARKED),
+                nd_udev(nd(6, "enP1s1", MAC3, 5, "", "mlx5_core", true, true), NETDEV_UDEV_UNMARKED),
+        };
+        Port bond = port_of(links, ELEMENTSOF(links), MAC1), netvsc = port_of(links, ELEMENTSOF(links), MAC3);
+        int ret[PORT_SLAVES_MAX];
+
+        assert_int_equal(bond.kind, PORT_KIND_BONDING);
+        assert_int_equal(port_udev_retrigger(&bond, links, ELEMENTSOF(links), NULL, 0, ret), 0);
+        assert_int_equal(netvsc.kind, PORT_KIND_NETVSC);
+        assert_int_equal(port_udev_retrigger(&netvsc, links, ELEMENTSOF(links), NULL, 0, ret), 0);
+}
+
+/* A VF's life as the agent's rescans see it, with the agent's bookkeeping:
+ * re-triggered once when enslaved unmarked, not again while it stays, again
+ * when it comes back as a new device. */
+static void test_ports_udev_retrigger_hotplug(void **state) {
+        Netdev links[] = {
+                nd_udev(nd(2, "eth0", MAC1, 0, "", "virtio_net", false, true), NETDEV_UDEV_UNMARKED),
+                nd_udev(nd(3, "eth0nsby", MAC1, 2, "", "virtio_net", false, true), NETDEV_UDEV_MARKED),
+                /* Registered, its add event sent, not yet linked to eth0. */
+                nd_udev(nd(4, "eth1", MAC1, 0, "", "e1000e", true, false), NETDEV_UDEV_UNMARKED),
+        };
+        int done[4], ret[PORT_SLAVES_MAX];
+        size_t n_done = 0, k;
+        Port p;
+
+        p = port_of(links, ELEMENTSOF(links), MAC1);
+        assert_int_equal(p.vf, -1);
+        assert_int_equal(port_udev_retrigger(&p, links, ELEMENTSOF(links), done, n_done, ret), 0);
+
+        /* NETDEV_REGISTER: net_failover takes it; the rule missed it. */
+        links[2].master = 2;
+        p = port_of(links, ELEMENTSOF(links), MAC1);
+        assert_string_equal(links[p.vf].name, "eth1");
+        k = port_udev_retrigger(&p, links, ELEMENTSOF(links), done, n_done, ret);
+        assert_int_equal(k, 1);
+        assert_string_equal(links[ret[0]].name, "eth1");
+        done[n_done++] = links[ret[0]].ifindex;
+
+        /* Still unmarked (say, the rule is not installed): not again. */
+        n_done = netdev_ifindexes_present(links, ELEMENTSOF(links), done, n_done);
+        assert_int_equal(n_done, 1);
+        assert_int_equal(port_udev_retrigger(&p, links, ELEMENTSOF(links), done, n_done, ret), 0);
+
+        /* Unplugged: forgotten. Plugged again, a new ifindex: asked again. */
+        n_done = netdev_ifindexes_present(links, 2, done, n_done);
+        assert_int_equal(n_done, 0);
+        links[2].ifindex = 9;
+        links[2].udev_mark = NETDEV_UDEV_PENDING;
+        p = port_of(links, ELEMENTSOF(links), MAC1);
+        assert_int_equal(port_udev_retrigger(&p, links, ELEMENTSOF(links), done, n_done, ret), 1);
+        assert_int_equal(links[ret[0]].ifindex, 9);
+}
+
+static void test_ports_ifindexes_present(void **state) {
+        Netdev links[] = {
+                nd(1, "lo", NULL, 0, "", "", false, true),
+                nd(4, "eth1", MAC1, 0, "", "e1000e", true, true),
+                nd(7, "eth3", MAC2, 0, "", "e1000e", true, true),
+        };
+        int ifindexes[] = { 7, 5, 1, 9, 4 };
+
+        assert_int_equal(netdev_ifindexes_present(links, ELEMENTSOF(links), ifindexes, ELEMENTSOF(ifindexes)), 3);
+        assert_int_equal(ifindexes[0], 7);
+        assert_int_equal(ifindexes[1], 1);
+        assert_int_equal(ifindexes[2], 4);
+        assert_int_equal(netdev_ifindexes_present(NULL, 0, ifindexes, 3), 0);
+        assert_int_equal(netdev_ifindexes_present(links, ELEMENTSOF(links), NULL, 0), 0);
+}
+
 static void test_ports_tables(void **state) {
         for (int k = 0; k < _PORT_KIND_MAX; k++)
                 assert_int_equal(port_kind_from_string(port_kind_to_string((PortKind) k)), k);
@@ -315,6 +445,10 @@ int main(void) {
                 cmocka_unit_test(test_ports_plan_bond_leaves_bonds_and_failover_alone),
                 cmocka_unit_test(test_ports_plan_bond_refuses_a_nic_in_a_bridge),
                 cmocka_unit_test(test_ports_plan_bond_name_taken_or_left_over),
+                cmocka_unit_test(test_ports_udev_retrigger_unmarked_failover_slaves),
+                cmocka_unit_test(test_ports_udev_retrigger_not_for_bonds_or_netvsc),
+                cmocka_unit_test(test_ports_udev_retrigger_hotplug),
+                cmocka_unit_test(test_ports_ifindexes_present),
                 cmocka_unit_test(test_ports_tables),
         };
 
