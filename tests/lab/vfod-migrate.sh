@@ -10,10 +10,11 @@
 #   1. VFO_LAB_MIGRATE_RUNS (default 5) migrations with `vfoctl migrate`,
 #      alternating a->b and b->a: the VF is detached gracefully, the domain
 #      migrates, the destination's vfod attaches its VF (claimed by the
-#      source's PrepareIncoming or the hook): 0 duplicated and at most
-#      twice the worst baseline loss + 10 (QEMU's own switchover), or
-#      VFO_LAB_MAX_LOST (0) with VFO_LAB_MANAGED=1 (vfod's managed
-#      switchover, experimental); the wall-time ratio against the baseline;
+#      source's PrepareIncoming or the hook), with the managed switchover
+#      (VFO_LAB_MANAGED=1, the default): 0 duplicated and at most
+#      VFO_LAB_MAX_LOST (0) lost; with VFO_LAB_MANAGED=0 (QEMU's own
+#      switchover) at most twice the worst baseline loss + 10; the
+#      wall-time ratio against the baseline;
 #   2. destination without a free VF (vm2 holds b's VF), VF required:
 #      refused before anything is unplugged (the VM keeps its VF, 0 lost);
 #   3. the same without the source's pre-claim: the destination's hook
@@ -22,7 +23,10 @@
 #      gives it up;
 #   5. vfod killed with SIGKILL mid-migration, on the source and then on
 #      the destination, and restarted: both hosts converge;
-#   6. the destination libvirtd killed mid-migration: the VM keeps running
+#   6. the migration cancelled (SIGTERM to vfoctl, as Ctrl-C: Job.Cancel) and timed
+#      out (--timeout 1) while libvirt migrates: the VM keeps running on the
+#      source with its VF back, 0 lost;
+#   7. the destination libvirtd killed mid-migration: the VM keeps running
 #      on the source with its VF back.
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
@@ -37,11 +41,12 @@ RATE=${VFO_LAB_RATE:-1000}
 MAX_LOST=${VFO_LAB_MAX_LOST:-0}
 RUNS=${VFO_LAB_MIGRATE_RUNS:-5}
 MIG_OPTS=(--live --p2p --migrate-uri tcp://127.0.0.1 --listen-address 127.0.0.1)
-# VFO_LAB_MANAGED=1: vfod drives the switchover (experimental, see vfod(8));
-# the migrations must then lose at most MAX_LOST. By default QEMU switches
-# over by itself and a migration may lose what its downtime loses: at most
-# twice the worst plain virsh migrate of this run, plus 10.
-MANAGED=${VFO_LAB_MANAGED:-0}
+# VFO_LAB_MANAGED=1 (the default): vfoctl migrate --managed-switchover, the
+# destination takes the traffic before QEMU switches over (see vfod(8)); the
+# migrations must then lose at most MAX_LOST. With 0, QEMU switches over by
+# itself and a migration may lose what its downtime loses: at most twice the
+# worst plain virsh migrate of this run, plus 10.
+MANAGED=${VFO_LAB_MANAGED:-1}
 [ "$MANAGED" = 1 ] && MIG_OPTS+=(--managed-switchover)
 
 lab_requirements
@@ -268,12 +273,67 @@ if [ "$where" = a ]; then
         migrate_vfo b back-to-b >/dev/null || lab_die "cannot bring vm1 back to b"
 fi
 
-# ---------------- 6. the destination libvirtd dies in the middle (b -> a)
+# -------------------- 6. cancelled and timed out mid-migration (b -> a)
+# abort_mid_migration LABEL HOW: start vfoctl migrate b -> a; once libvirt
+# migrates, HOW=cancel sends vfoctl SIGTERM (what Ctrl-C does: Job.Cancel;
+# a background job of a script ignores SIGINT), HOW=timeout lets --timeout 1
+# abort it. vm1 must stay on b with its VF back, 0 lost.
+abort_mid_migration() {
+        # --bandwidth 20 (MiB/s): the first pass takes seconds, not half
+        # of one, so the cancel and the timeout come before the switchover
+        local label=$1 how=$2 mark mig rc=0 opts=(--bandwidth 20)
+        [ "$how" = timeout ] && opts+=(--timeout 1)
+        vm_host || true
+        if [ "$where" = a ]; then
+                migrate_vfo b "back-to-b-$label" >/dev/null || lab_die "cannot bring vm1 back to b"
+        fi
+        mark=$(wc -l <"$LAB_STATE/vfod-b.log")
+        meter_start "$label"
+        DBUS_SYSTEM_BUS_ADDRESS=${LAB_BUS[b]} "$VFOCTL" migrate vm1 "${LAB_URI[a]}" "${MIG_OPTS[@]}" "${opts[@]}" \
+                --destination-bus "${LAB_BUS[a]}" >"$LAB_STATE/$label.out" 2>&1 &
+        mig=$!
+        lab_wait 60 "the migration runs" bash -c "tail -n +$((mark + 1)) '$LAB_STATE/vfod-b.log' | grep -q -- '-> migrating'" || true
+        if [ "$how" = cancel ]; then
+                sleep 0.3
+                kill -TERM "$mig" 2>/dev/null || true
+        fi
+        wait "$mig" || rc=$?
+        cat "$LAB_STATE/$label.out"
+        lab_wait 60 "vm1 back on its VF" on_host b vfod_holds vm1 || true
+        lab_wait 30 "idle on b" on_host b vfod_idle || true
+        lab_wait 30 "idle on a" on_host a vfod_idle || true
+        meter_stop
+        ABORT_RC=$rc
+        ABORT_LOG=$(tail -n +$((mark + 1)) "$LAB_STATE/vfod-b.log")
+}
+not_on_a() { ! lab_virsh a domstate vm1 2>/dev/null | grep -q running; }
+still_on_b() { on_host b vfod_holds vm1 && not_on_a; }
+abort_mid_migration cancelled cancel
+lab_check "cancelled (SIGTERM to vfoctl migrate, as Ctrl-C): vfoctl exits 1" test "$ABORT_RC" = 1
+lab_check "cancelled: the job says so" grep -q -i 'cancel' "$LAB_STATE/cancelled.out"
+lab_check "cancelled: vm1 keeps running on b with its VF back, not on a" \
+        still_on_b
+lab_check "cancelled: <= $MAX_LOST lost, 0 duplicated" loss_ok
+for h in a b; do lab_check "cancelled: host $h: libvirt and vfod agree" on_host "$h" vfod_consistent; done
+abort_mid_migration timed-out timeout
+lab_check "--timeout 1: the migration is aborted, vfoctl exits != 0" test "$ABORT_RC" != 0
+lab_check "--timeout 1: vfod aborted it for the timeout" grep -q 'aborting it' <<<"$ABORT_LOG"
+lab_check "--timeout 1: vm1 keeps running on b with its VF back, not on a" \
+        still_on_b
+lab_check "--timeout 1: <= $MAX_LOST lost, 0 duplicated" loss_ok
+for h in a b; do lab_check "timed out: host $h: libvirt and vfod agree" on_host "$h" vfod_consistent; done
+
+# ---------------- 7. the destination libvirtd dies in the middle (b -> a)
+vm_host || true
+if [ "$where" = a ]; then
+        migrate_vfo b back-to-b-2 >/dev/null || lab_die "cannot bring vm1 back to b"
+fi
+mark=$(wc -l <"$LAB_STATE/vfod-b.log")
 meter_start dest-killed
 on_host b "$VFOCTL" migrate vm1 "${LAB_URI[a]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[a]}" \
         >"$LAB_STATE/killed.out" 2>&1 &
 mig=$!
-lab_wait 60 "the migration is running" grep -q -- '-> migrating' "$LAB_STATE/vfod-b.log" || true
+lab_wait 60 "the migration is running" bash -c "tail -n +$((mark + 1)) '$LAB_STATE/vfod-b.log' | grep -q -- '-> migrating'" || true
 sleep 0.3
 kill -9 "$(cat "$LAB_STATE/a/run/libvirtd.pid")" 2>/dev/null || true
 rc=0
