@@ -127,6 +127,15 @@ have = set(n for n, d in s["domains"].items() if any(p[2] != "/" for p in d["por
 sys.exit(0 if want == have else 1)' "$@"
 }
 
+# vfod_attached VM: some VF is attached to VM (per vfod), not only claimed.
+vfod_attached() {
+        vfod_state | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+d = s["domains"].get(sys.argv[1])
+sys.exit(0 if d and any(v["State"] == "attached" and v["Domain"] == d["path"] for v in s["vfs"].values()) else 1)' "$1"
+}
+
 # vfod_port_state VM STATE: VM's (first) port is in STATE (idle, waiting, …).
 vfod_port_state() {
         vfod_state | python3 -c '

@@ -241,6 +241,7 @@ lab_wait 30 "idle on b" on_host b vfod_idle || true
 # ------------------------------- 5. SIGKILL of vfod mid-migration, either side
 converged() {
         vm_host && on_host a vfod_idle && on_host b vfod_idle && on_host "$where" vfod_holds vm1 &&
+                on_host "$where" vfod_attached vm1 &&
                 on_host a vfod_consistent >/dev/null && on_host b vfod_consistent >/dev/null
 }
 # kill_mid_migration SIDE: SIGKILL the source's or the destination's vfod once
@@ -287,6 +288,8 @@ abort_mid_migration() {
         if [ "$where" = a ]; then
                 migrate_vfo b "back-to-b-$label" >/dev/null || lab_die "cannot bring vm1 back to b"
         fi
+        lab_wait 60 "vm1 attached to b's VF" on_host b vfod_attached vm1 || true
+        lab_wait 30 "idle on b" on_host b vfod_idle || true
         mark=$(wc -l <"$LAB_STATE/vfod-b.log")
         meter_start "$label"
         DBUS_SYSTEM_BUS_ADDRESS=${LAB_BUS[b]} "$VFOCTL" migrate vm1 "${LAB_URI[a]}" "${MIG_OPTS[@]}" "${opts[@]}" \
