@@ -375,6 +375,8 @@ static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata
 static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Job *j = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
+        uint32_t ports = 0;
+        int r;
 
         j->dest_slot = sd_bus_slot_unref(j->dest_slot);
         if (e) {
@@ -383,8 +385,15 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
                 j->handover = -1;
                 return 0;
         }
+        r = sd_bus_message_read(reply, "u", &ports);
+        if (r < 0 || ports == 0) {
+                log_info("Job %" PRIu64 ": the destination has no tap to take the traffic in; QEMU switches over by itself.",
+                         j->id);
+                j->handover = -1;
+                return 0;
+        }
         /* Frames go to the destination now; let QEMU read what is left in
-         * the source's tap, then pause. */
+         * the source's tap, then let it switch over. */
         if (sd_event_add_time_relative(j->manager->event, &j->handover_timer, CLOCK_MONOTONIC, HANDOVER_DRAIN_USEC,
                                        USEC_PER_MSEC, on_handover_drained, j) < 0)
                 j->handover = -1;

@@ -289,10 +289,15 @@ int pool_handover_in(Pool *pool, Port *port) {
         uint32_t old = 0;
         int r;
 
-        if (pool_find_tap(pool, port, tap) >= 0)
-                snprintf(port->synthetic_tap, sizeof(port->synthetic_tap), "%s", tap);
-        if (!port->synthetic_tap[0])
+        /* Only a tap found here by its MAC on the pool's bridge: the
+         * incoming XML may still name the source's tap, and a tap of that
+         * name here may be another domain's. No bridge (Steering=switch):
+         * nothing to do, the switch follows the guest's announcements. */
+        if (pool->config.type == POOL_TYPE_SRIOV && pool->config.steering == STEERING_SWITCH)
                 return 0;
+        if (pool_find_tap(pool, port, tap) < 0)
+                return 0;
+        snprintf(port->synthetic_tap, sizeof(port->synthetic_tap), "%s", tap);
         if (port->handover_queue_len == 0) {
                 r = netdev_set_queue_len(port->synthetic_tap, HANDOVER_QUEUE_LEN, &old);
                 if (r < 0)
