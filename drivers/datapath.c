@@ -60,25 +60,22 @@ Datapath *datapath_free(Datapath *dp) {
         return mfree(dp);
 }
 
-/* Broadcast/multicast reach the master through the VF and the standby both; net_failover drops
- * the standby's copies while a VF is registered, whether or not it receives. The helper
- * deduplicates them (first copy wins, drivers/bpf/standby-rx.bpf.c) once 'dedupe' is on, and
- * the standby then hands all of them over. It goes on:
- *   - attach: when the VF appears, right after its program is attached, for the kernel delivers
- *     through the VF from its registration on. Before, there is no VF and net_failover delivers
- *     the standby's copies itself (the flag: not handed over);
- *   - detach: when the VF stops receiving (datapath_vf_receives(false), before it is set down).
- *     The VF program is attached at PrepareDetach and records what the VF delivers meanwhile,
- *     while net_failover drops the standby's copies as it does without the helper; so when
- *     dedupe goes on, the standby's late copies of what the VF delivered are known. On at
- *     PrepareDetach, it would hand over late copies of frames the VF delivered before its
- *     program was there;
- *   - when the VF changes or goes (the VF program follows it; with no VF net_failover drops
- *     nothing, and handing everything over delivers each frame once all the same).
- * Once on, dedupe stays on until the helper goes, and datapath_vf_receives() is a no-op. When
- * the VF program cannot be attached the flag decides (handover exactly while the VF cannot
- * receive), which delivers a few frames twice around the moments the VF starts or stops
- * receiving; logged once. */
+/* Broadcast/multicast reach the master through the VF and the standby both, and net_failover
+ * drops the standby's copies only while a VF is registered, not only while it receives. The
+ * helper deduplicates them (first copy wins, drivers/bpf/standby-rx.bpf.c) once 'dedupe' is on:
+ *   - without a VF (attach, from PrepareAttach on; detach, once the VF is gone) the standby hands
+ *     them all over; net_failover would deliver each of them once too, but now each is recorded;
+ *   - a VF that appears while the helper is on (attach) gets the VF program at once, because the
+ *     kernel starts delivering through it right away;
+ *   - a VF that was there at the start (detach) gets the VF program then too, but dedupe goes on
+ *     only when the VF stops receiving (datapath_vf_receives(false), before it is set down):
+ *     until then the VF program only records what the VF delivers, and the standby's copies stay
+ *     with net_failover, which drops them, exactly as without the helper. So no copy of a frame
+ *     that the VF delivered unrecorded can come in late on the standby and be handed over.
+ * Once on, dedupe stays on until the helper goes: the VF program on whatever VF there is, and
+ * datapath_vf_receives() a no-op. When the VF program cannot be attached, the flag decides
+ * (handover exactly while the VF cannot receive), which delivers a few frames twice around the
+ * moments the VF starts or stops receiving; logged once. */
 static int datapath_set_multicast_flag(Datapath *dp) {
         return standby_helper_set_multicast(dp->helper, !dp->vf_receives);
 }
@@ -159,11 +156,12 @@ int datapath_receive_both(Datapath *dp) {
                 r = datapath_set_multicast_flag(dp);
                 if (r < 0)
                         return r;
-                /* A VF: its program records from now on (the flag stays in effect if it cannot be
-                 * attached; logged). */
-                if (dp->port.vf_ifindex > 0)
+                if (dp->port.vf_ifindex > 0) {
+                        /* Records from now on; the flag stays in effect if this fails (logged). */
                         (void) datapath_follow_vf(dp);
-                return 0;
+                        return 0;
+                }
+                return datapath_dedupe_on(dp);
         case PORT_KIND_BONDING:
                 r = rtnl_bond_set_all_slaves_active(dp->port.master_ifindex, true);
                 if (r < 0)

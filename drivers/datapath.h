@@ -38,8 +38,8 @@ int datapath_receive_both(Datapath *dp);
  * helper hands those over from the standby too; while it can, it must not
  * (they would arrive twice). net_failover: that flag is the fallback. The
  * helper deduplicates broadcast/multicast (first copy wins) from the moment
- * the VF cannot receive, or a VF appears or goes; from then on until
- * datapath_receive_normal() this is a no-op (see datapath.c). */
+ * the VF cannot receive, or there is no VF, or a VF appears; from then on
+ * until datapath_receive_normal() this is a no-op (see datapath.c). */
 int datapath_vf_receives(Datapath *dp, bool yes);
 /* Move transmit to 'path' (net_failover, netvsc: the VF's admin state;
  * bonding: the active slave). */

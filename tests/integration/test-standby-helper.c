@@ -1058,12 +1058,10 @@ static void test_datapath_attach(void **state) {
         p = dd_port(f, 0);
         assert_int_equal(datapath_new(&p, &f->dp), 0);
 
-        /* PrepareAttach, no VF yet: broadcast is left to net_failover, which delivers it while
-         * there is no VF (here the standby's own stack gets it). */
+        /* PrepareAttach, no VF yet: everything handed over (and recorded). */
         assert_int_equal(datapath_receive_both(f->dp), 0);
         assert_int_equal(datapath_vf_receives(f->dp, true), 0);
-        assert_false(vf_has("filter", "bpf"));
-        assert_int_equal(dd_standby_only(f), 0);
+        assert_int_equal(dd_standby_only(f), 1);
 
         /* The VF appears: its program at once, deduplicated from then on. */
         p = dd_port(f, f->vf_ifindex);
@@ -1081,26 +1079,6 @@ static void test_datapath_attach(void **state) {
         assert_false(standby_has("filter", "bpf"));
         assert_false(vf_has("filter", "bpf"));
         assert_int_equal(dd_standby_only(f), 0);
-}
-
-static void test_datapath_vf_gone_before_it_stops_receiving(void **state) {
-        Fixture *f = *state;
-        DatapathPort p;
-
-        /* A surprise removal during PrepareDetach: no VF, so the standby hands everything over. */
-        skip_without_bridge();
-        p = dd_port(f, f->vf_ifindex);
-        assert_int_equal(datapath_new(&p, &f->dp), 0);
-        assert_int_equal(datapath_receive_both(f->dp), 0);
-        assert_int_equal(datapath_vf_receives(f->dp, true), 0);
-        assert_int_equal(dd_standby_only(f), 0);
-
-        p = dd_port(f, 0);
-        datapath_update(f->dp, &p);
-        assert_false(vf_has("filter", "bpf"));
-        assert_int_equal(dd_standby_only(f), 1);
-        assert_int_equal(datapath_vf_receives(f->dp, true), 0);
-        assert_int_equal(dd_standby_only(f), 1);
 }
 
 static void test_datapath_falls_back_to_the_flag(void **state) {
@@ -1180,8 +1158,6 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_dedupe_race, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_datapath_detach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_datapath_attach, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_datapath_vf_gone_before_it_stops_receiving, setup,
-                                                teardown),
                 cmocka_unit_test_setup_teardown(test_datapath_falls_back_to_the_flag, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_datapath_new_removes_stale_vf_filter, setup, teardown),
         };
