@@ -26,9 +26,7 @@ int datapath_new(const DatapathPort *p, Datapath **ret);
 /* Undoes whatever is still in effect (helper detached). NULL-safe. */
 Datapath *datapath_free(Datapath *dp);
 
-/* Refresh the interfaces (the VF comes and goes, ifindexes change).
- * net_failover with the helper on: moves its VF program to the new VF at
- * once. */
+/* Refresh the interfaces (the VF comes and goes, ifindexes change). */
 void datapath_update(Datapath *dp, const DatapathPort *p);
 
 /* prepare: the master accepts frames from both paths from now on
@@ -36,10 +34,7 @@ void datapath_update(Datapath *dp, const DatapathPort *p);
 int datapath_receive_both(Datapath *dp);
 /* Whether the VF can receive broadcast/multicast now: while it cannot, the
  * helper hands those over from the standby too; while it can, it must not
- * (they would arrive twice). net_failover: that flag is the fallback. The
- * helper deduplicates broadcast/multicast (first copy wins) from the moment
- * the VF cannot receive, or there is no VF, or a VF appears; from then on
- * until datapath_receive_normal() this is a no-op (see datapath.c). */
+ * (they would arrive twice). */
 int datapath_vf_receives(Datapath *dp, bool yes);
 /* Move transmit to 'path' (net_failover, netvsc: the VF's admin state;
  * bonding: the active slave). */

@@ -14,8 +14,6 @@ typedef struct StandbyHelperCounters {
         uint64_t redirected_unicast;   /* unicast handed to the master */
         uint64_t redirected_multicast; /* broadcast and multicast handed to the master */
         uint64_t passed;               /* left to the standby's normal path */
-        uint64_t duplicates_standby;   /* dedupe: dropped on the standby, the VF had delivered it */
-        uint64_t duplicates_vf;        /* dedupe: dropped on the VF, the standby had delivered it */
 } StandbyHelperCounters;
 
 /* Loads the program for 'master_ifindex' and attaches it to the tc ingress (clsact) hook of
@@ -31,40 +29,20 @@ int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper
  * created one, 0 if there was one. */
 int standby_helper_install_hook(int standby_ifindex);
 
-/* Removes a filter left in our slot on 'ifindex' (a standby, or a VF) by an
- * agent that died mid-transition (one agent per guest: a filter there at
- * start-up is nobody's). Returns 1 if one was removed, 0 if there was none. */
-int standby_helper_remove_stale(int ifindex);
+/* Removes a filter left in our slot on 'standby_ifindex' by an agent that
+ * died mid-transition (one agent per guest: a filter there at start-up is
+ * nobody's). Returns 1 if one was removed, 0 if there was none. */
+int standby_helper_remove_stale(int standby_ifindex);
 
 /* true: broadcast/multicast arriving on the standby are handed to the master too (set while the
  * VF cannot receive). false (the default): they are left to the normal path, so nothing is
  * delivered twice while the VF still receives. */
 int standby_helper_set_multicast(StandbyHelper *h, bool on);
 
-/* Broadcast/multicast deduplication, first copy wins. standby_helper_attach_vf() puts the
- * object's second program on the tc ingress of the VF, in the same slot as on the standby
- * (creating the VF's clsact qdisc if needed; it stays, as on the standby). While dedupe is on
- * the standby hands over ALL broadcast/multicast (standby_helper_set_multicast() no longer
- * matters) and both programs drop a frame whose copy the other path delivered less than
- * STANDBY_RX_DEDUPE_WINDOW_NS (drivers/bpf/standby-rx.h, 50 ms) before; the first 64 bytes of a
- * frame (32 of a frame under 64) tell copies apart. While it is off the VF's program passes
- * everything, and records the broadcast/multicast it passes for when dedupe goes on.
- * One VF at a time: attaching another one detaches from the first; attaching the same one
- * again is a no-op. Errors of attach_vf: -EINVAL bad ifindex (or the standby's or master's);
- * -ENODEV no such link; -EEXIST a filter in our slot there already (an earlier agent's:
- * standby_helper_remove_stale()); others from libbpf/the kernel. detach_vf removes the filter
- * only if it is still ours; a VF that is gone is not an error. */
-int standby_helper_attach_vf(StandbyHelper *h, int vf_ifindex);
-int standby_helper_detach_vf(StandbyHelper *h);
-/* The VF the VF program is attached to, 0 none. */
-int standby_helper_get_vf(StandbyHelper *h);
-int standby_helper_set_dedupe(StandbyHelper *h, bool on);
-
 /* Totals over all CPUs since attach. */
 int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret);
 
-/* Detaches (removes our filters from the standby, then the VF, each only if it is still ours;
- * the clsact qdiscs stay) and frees.
+/* Detaches (removes our filter, only if it is still ours; the clsact qdisc stays) and frees.
  * A standby that is already gone is not an error. NULL-safe; returns NULL. */
 StandbyHelper *standby_helper_detach(StandbyHelper *h);
 DEFINE_CLEANUP_FUNC(StandbyHelper, standby_helper_detach);
