@@ -360,8 +360,8 @@ static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata
         /* The switchover: QEMU's own, now that frames wait on the
          * destination. A downtime it meets at once makes it stop the
          * source and complete at the next check. (Pausing the domain
-         * through libvirt instead left the destination guest's virtio-net
-         * TX ring inconsistent in 2 of 14 lab runs: see vfod(8).) */
+         * through libvirt instead was followed by a hang of the
+         * destination guest in virtio-net in 2 of about 14 lab runs.) */
         r = virt_set_max_downtime(j->manager->virt, j->domain->uuid, SWITCHOVER_DOWNTIME_MS);
         if (r < 0)
                 log_warning_errno(r, "Job %" PRIu64 ": cannot release the switchover of %s: %m", j->id, j->domain->name);
