@@ -45,6 +45,7 @@ act_stop() {
         vfod_meters_stop
         for vm in $(printf '%s\n' "${!VFOD_METER[@]}" | sort); do
                 j=$(cat "$LAB_STATE/$ACT.$vm.loss" 2>/dev/null || true)
+                echo "LOSS $ACT $vm: $j"
                 printf '%s %s %s %s %s %s\n' "$ACT" "$vm" "$(lab_json_num "$j" sent)" "$(lab_json_num "$j" lost)" \
                         "$(lab_json_num "$j" duplicated)" "$(lab_json_num "$j" max_gap_ms)" >>"$ROWS"
         done

@@ -5,8 +5,9 @@
 # vfo's libvirt hook (vfoctl hook qemu). Loss meter at VFO_LAB_RATE pps
 # (default 1000) on the migrating VM from before the migration until its VF
 # is back on the destination.
-#   0. baseline: plain `virsh migrate --live --p2p` of the same VM (no vfo
-#      policy, no VF), there and back: loss and wall time;
+#   0. baselines, before vfod starts: plain `virsh migrate --live --p2p` of
+#      the same VM (no VF), there and back: loss and wall time; the
+#      kernel's documented procedure (net_failover.rst) a -> b: loss;
 #   1. VFO_LAB_MIGRATE_RUNS (default 5) migrations with `vfoctl migrate`,
 #      alternating a->b and b->a: the VF is detached gracefully, the domain
 #      migrates, the destination's vfod attaches its VF (claimed by the
@@ -66,11 +67,6 @@ for vm in vm1 vm2; do
 done
 for i in 1 2; do lab_require "peer reaches vm$i" lab_ping "$(lab_vm_ip4 "$i")"; done
 
-vfod_start a 1
-vfod_start b 1
-lab_require "vfod a is connected" lab_wait 20 "vfod a" on_host a vfod_connected
-lab_require "vfod b is connected" lab_wait 20 "vfod b" on_host b vfod_connected
-
 other() { [ "$1" = a ] && echo b || echo a; }
 where=a         # vm1's host
 # vm_host: where vm1 runs now (per libvirt), into 'where'
@@ -121,6 +117,58 @@ for dir in ab ba; do
                 tee -a "$LAB_STATE/baseline.lines"
 done
 where=a
+
+# ------------------------- 0b. baseline: the kernel's documented procedure
+# Documentation/networking/net_failover.rst, "Live Migration of a VM with
+# SR-IOV VF & virtio-net in STANDBY mode", through libvirt (as
+# baseline-kernel-doc.sh, which make bench-baseline runs on its own): the VM
+# on a VF with its virtio link down; on the source the virtio link up, the
+# VF detached, the MAC pinned to the virtio tap (the stand-in for the PF
+# steps), virsh migrate; on the destination the VF attached again and the
+# virtio link down. No vfod runs yet. Measured a -> b; vm1 goes back to a
+# without its VF (not measured).
+mac1=$(lab_vm_mac 1)
+vfxml=$LAB_STATE/vm1.ua-vfo-vf0.xml
+kernel_doc() {
+        local tap_a tap_b t0
+        lab_vf_attach vm1 || return 1
+        bench_vm_on_vf vm1 || return 1
+        tap_a=$(bench_tap vm1 virtio)
+        lab_virsh a domif-setlink vm1 "$tap_a" down >/dev/null || return 1
+        sleep 1
+        meter_start kernel-doc
+        t0=$(lab_ms)
+        lab_virsh a domif-setlink vm1 "$tap_a" up >/dev/null &&
+                lab_virsh a detach-device vm1 "$vfxml" --live >/dev/null &&
+                bench_fdb_pin "$mac1" "$tap_a" &&
+                bench_migrate vm1 a b >"$LAB_STATE/kernel-doc.log" 2>&1 || { meter_stop; return 1; }
+        tap_b=$(bench_tap vm1 virtio)
+        lab_ns bridge fdb del "$mac1" dev "$tap_b" master 2>/dev/null || true
+        lab_virsh b attach-device vm1 "$vfxml" --live >/dev/null &&
+                lab_virsh b domif-setlink vm1 "$tap_b" down >/dev/null || { meter_stop; return 1; }
+        KDOC_MS=$(($(lab_ms) - t0))
+        # the loss is at the re-attach, until the VF has carrier (seconds)
+        lab_wait_console vm1 'VFO-GUEST: primary [^ ]+ carrier up' 30 || true
+        sleep 2
+        meter_stop
+        echo "BASELINE kernel-doc: {\"procedure_ms\":$KDOC_MS,\"lost\":$(lab_json_num "$LOSS" lost),\"max_gap_ms\":$(lab_json_num "$LOSS" max_gap_ms)}" |
+                tee -a "$LAB_STATE/baseline.lines"
+        # back to a, without the VF and with the virtio link up
+        lab_virsh b domif-setlink vm1 "$tap_b" up >/dev/null
+        lab_virsh b detach-device vm1 "$vfxml" --live >/dev/null
+        lab_wait 30 "the VF left vm1" bash -c "! virsh -q -c '${LAB_URI[b]}' dumpxml vm1 | grep -q ua-vfo-vf0"
+        lab_ns bridge fdb del "$mac1" dev "$tap_b" master 2>/dev/null || true
+        bench_migrate vm1 b a >>"$LAB_STATE/kernel-doc.log" 2>&1
+}
+lab_check "baseline: the kernel's documented procedure a -> b, and vm1 back on a" kernel_doc
+vm_host || true
+[ "$where" = a ] || lab_die "vm1 did not come back to a"
+
+vfod_start a 1
+vfod_start b 1
+lab_require "vfod a is connected" lab_wait 20 "vfod a" on_host a vfod_connected
+lab_require "vfod b is connected" lab_wait 20 "vfod b" on_host b vfod_connected
+
 worst=0
 for dir in ab ba; do
         l=$(sed -n "s/^BASELINE $dir: .*\"lost\":\([0-9]*\).*/\1/p" "$LAB_STATE/baseline.lines" 2>/dev/null || true)
@@ -251,6 +299,10 @@ kill_mid_migration() {
         dst=$(other "$src")
         victim=$src
         [ "$side" = destination ] && victim=$dst
+        # a restarted vfod may still be re-attaching the VF: a migration
+        # would be refused (Busy)
+        lab_wait 60 "vm1 attached on $src" on_host "$src" vfod_attached vm1 || true
+        lab_wait 30 "idle on $src" on_host "$src" vfod_idle || true
         mark=$(wc -l <"$LAB_STATE/vfod-$src.log")
         on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
                 >"$LAB_STATE/kill-$side.out" 2>&1 &
