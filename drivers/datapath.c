@@ -5,11 +5,13 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "drivers/datapath.h"
 #include "drivers/rtnl.h"
 #include "drivers/standby-helper.h"
+#include "lib/log.h"
 
 struct Datapath {
         DatapathPort port;
@@ -33,8 +35,13 @@ int datapath_new(const DatapathPort *p, Datapath **ret) {
          * set at start-up, they are a dead agent's. */
         if (p->kind == PORT_KIND_NET_FAILOVER) {
                 r = standby_helper_remove_stale(p->synthetic_ifindex);
-                /* The qdisc now, not in the middle of a transition. */
+                /* The master's deduplication filter, the same way. */
+                if (p->master_ifindex > 0 && standby_helper_remove_stale(p->master_ifindex) > 0 && r >= 0)
+                        r = 1;
+                /* The qdiscs now, not in the middle of a transition. */
                 (void) standby_helper_install_hook(p->synthetic_ifindex);
+                if (p->master_ifindex > 0)
+                        (void) standby_helper_install_hook(p->master_ifindex);
         }
         else if (p->kind == PORT_KIND_BONDING)
                 (void) rtnl_bond_set_all_slaves_active(p->master_ifindex, false);
@@ -90,7 +97,8 @@ int datapath_receive_both(Datapath *dp) {
 int datapath_vf_receives(Datapath *dp, bool yes) {
         assert(dp);
 
-        if (!dp->helper)
+        /* While the helper deduplicates it hands over all broadcast/multicast anyway. */
+        if (!dp->helper || standby_helper_dedupes(dp->helper))
                 return 0;
         return standby_helper_set_multicast(dp->helper, !yes);
 }
@@ -124,6 +132,17 @@ int datapath_receive_normal(Datapath *dp) {
 
         assert(dp);
 
+        if (dp->helper) {
+                StandbyHelperCounters c;
+
+                if (standby_helper_get_counters(dp->helper, &c) >= 0)
+                        log_info("Standby helper on ifindex %d: handed over %" PRIu64 " unicast and %" PRIu64
+                                 " broadcast/multicast frames, dropped %" PRIu64
+                                 " duplicates from the standby and %" PRIu64 " from the VF%s.",
+                                 dp->port.synthetic_ifindex, c.redirected_unicast, c.redirected_multicast,
+                                 c.duplicates_standby, c.duplicates_vf,
+                                 standby_helper_dedupes(dp->helper) ? "" : " (no deduplication)");
+        }
         dp->helper = standby_helper_detach(dp->helper);
         if (dp->all_slaves_active) {
                 r = rtnl_bond_set_all_slaves_active(dp->port.master_ifindex, false);

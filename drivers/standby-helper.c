@@ -26,6 +26,9 @@ struct StandbyHelper {
         int master_ifindex;
         struct standby_rx_bpf *skel;
         uint32_t prog_id;   /* the program our filter runs, 0 until attached */
+        uint32_t master_prog_id; /* the program of our filter on the master, 0 none */
+        bool handover_multicast; /* our copy of the .bss flags, for the syscall fallback */
+        bool dedupe;
 };
 
 static int standby_helper_link_exists(int ifindex) {
@@ -36,25 +39,33 @@ static int standby_helper_link_exists(int ifindex) {
         return 0;
 }
 
+/* Removes our filter from the tc ingress of 'ifindex', only if it still runs 'prog_id' (0: we
+ * attached none). Someone may have replaced the filter in our slot since: theirs stays. Gone
+ * (the link went away, or the qdisc was deleted) is fine too. */
+static void standby_helper_remove_filter(int ifindex, uint32_t prog_id) {
+        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+        DECLARE_LIBBPF_OPTS(bpf_tc_opts, query, .handle = STANDBY_HELPER_TC_HANDLE,
+                            .priority = STANDBY_HELPER_TC_PRIORITY);
+        DECLARE_LIBBPF_OPTS(bpf_tc_opts, del, .handle = STANDBY_HELPER_TC_HANDLE,
+                            .priority = STANDBY_HELPER_TC_PRIORITY);
+
+        if (prog_id == 0)
+                return;
+        if (bpf_tc_query(&hook, &query) == 0 && query.prog_id == prog_id)
+                (void) bpf_tc_detach(&hook, &del);
+}
+
 StandbyHelper *standby_helper_detach(StandbyHelper *h) {
         if (!h)
                 return NULL;
 
-        if (h->prog_id != 0) {
-                DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = h->standby_ifindex,
-                                    .attach_point = BPF_TC_INGRESS);
-                DECLARE_LIBBPF_OPTS(bpf_tc_opts, query, .handle = STANDBY_HELPER_TC_HANDLE,
-                                    .priority = STANDBY_HELPER_TC_PRIORITY);
-                DECLARE_LIBBPF_OPTS(bpf_tc_opts, del, .handle = STANDBY_HELPER_TC_HANDLE,
-                                    .priority = STANDBY_HELPER_TC_PRIORITY);
+        /* The standby first: once its program is gone net_failover drops the standby's copies
+         * again and tags no more of them, so the master's program has nothing left to do. The
+         * other way round, tagged frames would reach the master with nobody to clear the mark. */
+        standby_helper_remove_filter(h->standby_ifindex, h->prog_id);
+        standby_helper_remove_filter(h->master_ifindex, h->master_prog_id);
 
-                /* Someone may have replaced the filter in our slot since: leave theirs alone. Gone
-                 * (the standby went away, or the qdisc was deleted) is fine too. */
-                if (bpf_tc_query(&hook, &query) == 0 && query.prog_id == h->prog_id)
-                        (void) bpf_tc_detach(&hook, &del);
-        }
-
-        /* The clsact qdisc stays: deleting it on a live standby lost frames in
+        /* The clsact qdiscs (the master's too) stay: deleting it on a live standby lost frames in
          * the 6.1 guest (lab, agent-switch: 1 frame in 3 of 4 detaches with
          * the delete, 0 in 4 without), and an empty clsact costs next to
          * nothing. */
@@ -83,10 +94,31 @@ static int standby_helper_libbpf_print(enum libbpf_print_level level, const char
         return 0;
 }
 
+/* Attaches 'prog' to our slot on the tc ingress of 'ifindex', creating the clsact qdisc if there
+ * is none. */
+static int standby_helper_add_filter(int ifindex, struct bpf_program *prog, uint32_t *ret_prog_id) {
+        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+        int r;
+
+        r = standby_helper_install_hook(ifindex);
+        if (r < 0)
+                return r;
+
+        /* No BPF_TC_F_REPLACE: a filter already in our slot means a second helper on this link
+         * (or a dead agent's); replacing it would let two owners detach each other's filter. */
+        DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(prog),
+                            .handle = STANDBY_HELPER_TC_HANDLE, .priority = STANDBY_HELPER_TC_PRIORITY);
+        r = bpf_tc_attach(&hook, &opts);
+        if (r < 0)
+                return r;
+        *ret_prog_id = opts.prog_id;
+        return 0;
+}
+
 int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper **ret) {
         _cleanup_(standby_helper_detachp) StandbyHelper *h = NULL;
-        static bool print_set = false;
-        int r;
+        static bool print_set = false, warned_no_dedupe = false;
+        int r, r_master;
 
         assert(ret);
 
@@ -123,33 +155,41 @@ int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper
         if (r < 0)
                 return r;
 
-        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = standby_ifindex, .attach_point = BPF_TC_INGRESS);
-        r = standby_helper_install_hook(standby_ifindex);
+        /* The master's program first, so that the standby tags nothing the master does not clear:
+         * dedupe goes on only once it is there. Without it the flag decides, as before. */
+        r_master = standby_helper_add_filter(master_ifindex, h->skel->progs.standby_rx_master,
+                                             &h->master_prog_id);
+        if (r_master >= 0) {
+                r = standby_helper_set_dedupe(h, true);
+                if (r < 0)
+                        return r;
+        }
+
+        r = standby_helper_add_filter(standby_ifindex, h->skel->progs.standby_rx, &h->prog_id);
         if (r < 0)
                 return r;
 
-        /* No BPF_TC_F_REPLACE: a filter already in our slot means a second helper on this standby
-         * (or a dead agent's); replacing it would let two owners detach each other's filter. */
-        DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(h->skel->progs.standby_rx),
-                            .handle = STANDBY_HELPER_TC_HANDLE, .priority = STANDBY_HELPER_TC_PRIORITY);
-        r = bpf_tc_attach(&hook, &opts);
-        if (r < 0)
-                return r;
-        h->prog_id = opts.prog_id;
+        if (r_master < 0 && !warned_no_dedupe) {
+                log_warning_errno(r_master,
+                                  "Cannot attach the broadcast deduplication to the failover master "
+                                  "(ifindex %d), some broadcast may arrive twice during transitions: %m",
+                                  master_ifindex);
+                warned_no_dedupe = true;
+        }
 
         *ret = TAKE_PTR(h);
         return 0;
 }
 
-int standby_helper_remove_stale(int standby_ifindex) {
-        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = standby_ifindex, .attach_point = BPF_TC_INGRESS);
+int standby_helper_remove_stale(int ifindex) {
+        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
         DECLARE_LIBBPF_OPTS(bpf_tc_opts, query, .handle = STANDBY_HELPER_TC_HANDLE,
                             .priority = STANDBY_HELPER_TC_PRIORITY);
         DECLARE_LIBBPF_OPTS(bpf_tc_opts, del, .handle = STANDBY_HELPER_TC_HANDLE,
                             .priority = STANDBY_HELPER_TC_PRIORITY);
         int r;
 
-        if (standby_ifindex <= 0)
+        if (ifindex <= 0)
                 return -EINVAL;
 
         r = bpf_tc_query(&hook, &query);
@@ -162,20 +202,45 @@ int standby_helper_remove_stale(int standby_ifindex) {
         return r < 0 ? r : 1;
 }
 
-int standby_helper_set_multicast(StandbyHelper *h, bool on) {
-        struct standby_rx_bpf__bss bss = {.handover_multicast = on};
+/* .bss is mmapped on every kernel that has BPF_F_MMAPABLE (5.5+); the syscall is the fallback
+ * libbpf leaves us when it is not (it writes the whole section: both flags, from our copy). */
+static int standby_helper_set_flag(StandbyHelper *h, uint32_t *flag, bool on) {
+        struct standby_rx_bpf__bss bss;
         uint32_t key = 0;
 
-        assert(h);
-
-        /* .bss is mmapped on every kernel that has BPF_F_MMAPABLE (5.5+); the syscall is the
-         * fallback libbpf leaves us when it is not. */
-        if (h->skel->bss) {
-                __atomic_store_n(&h->skel->bss->handover_multicast, (uint32_t) on, __ATOMIC_SEQ_CST);
+        if (flag) {
+                __atomic_store_n(flag, (uint32_t) on, __ATOMIC_SEQ_CST);
                 return 0;
         }
 
+        bss = (struct standby_rx_bpf__bss){
+                .handover_multicast = h->handover_multicast,
+                .dedupe = h->dedupe,
+        };
         return bpf_map__update_elem(h->skel->maps.bss, &key, sizeof(key), &bss, sizeof(bss), BPF_ANY);
+}
+
+int standby_helper_set_multicast(StandbyHelper *h, bool on) {
+        assert(h);
+
+        h->handover_multicast = on;
+        return standby_helper_set_flag(h, h->skel->bss ? &h->skel->bss->handover_multicast : NULL, on);
+}
+
+int standby_helper_set_dedupe(StandbyHelper *h, bool on) {
+        assert(h);
+
+        /* Never on without the master's program: the standby would hand over every broadcast,
+         * tagged, with nothing to drop the VF's copies or clear the mark. */
+        if (on && h->master_prog_id == 0)
+                return -ENOTCONN;
+        h->dedupe = on;
+        return standby_helper_set_flag(h, h->skel->bss ? &h->skel->bss->dedupe : NULL, on);
+}
+
+bool standby_helper_dedupes(StandbyHelper *h) {
+        assert(h);
+        return h->dedupe;
 }
 
 int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret) {
@@ -204,6 +269,8 @@ int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret) {
                 sum.redirected_unicast += percpu[i].redirected_unicast;
                 sum.redirected_multicast += percpu[i].redirected_multicast;
                 sum.passed += percpu[i].passed;
+                sum.duplicates_standby += percpu[i].duplicates_standby;
+                sum.duplicates_vf += percpu[i].duplicates_vf;
         }
 
         *ret = sum;

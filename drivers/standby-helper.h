@@ -14,11 +14,16 @@ typedef struct StandbyHelperCounters {
         uint64_t redirected_unicast;   /* unicast handed to the master */
         uint64_t redirected_multicast; /* broadcast and multicast handed to the master */
         uint64_t passed;               /* left to the standby's normal path */
+        uint64_t duplicates_standby;   /* dedupe: dropped at the master, the standby's copy came second */
+        uint64_t duplicates_vf;        /* dedupe: dropped at the master, the VF's copy came second */
 } StandbyHelperCounters;
 
-/* Loads the program for 'master_ifindex' and attaches it to the tc ingress (clsact) hook of
- * 'standby_ifindex', creating the clsact qdisc if there is none. Unicast is handed over from
- * then on; broadcast/multicast only after standby_helper_set_multicast(h, true).
+/* Loads the programs for 'master_ifindex' and attaches them to the tc ingress (clsact) hooks of
+ * 'master_ifindex' and 'standby_ifindex', creating the clsact qdiscs if there are none (they
+ * stay). Unicast is handed over from then on. Broadcast/multicast are deduplicated (see
+ * standby_helper_set_dedupe()), which is on from the start; if the master's program cannot be
+ * attached (a warning, once, says why) dedupe stays off and they are handed over only after
+ * standby_helper_set_multicast(h, true).
  * Errors: -EINVAL bad or equal ifindexes; -ENODEV either link does not exist; -EEXIST our filter
  * is already on that standby (attached twice, or left behind by an agent that died);
  * -EPERM no CAP_BPF/CAP_NET_ADMIN; other negative errnos from libbpf/the kernel. */
@@ -29,20 +34,33 @@ int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper
  * created one, 0 if there was one. */
 int standby_helper_install_hook(int standby_ifindex);
 
-/* Removes a filter left in our slot on 'standby_ifindex' by an agent that
- * died mid-transition (one agent per guest: a filter there at start-up is
- * nobody's). Returns 1 if one was removed, 0 if there was none. */
-int standby_helper_remove_stale(int standby_ifindex);
+/* Removes a filter left in our slot on 'ifindex' (a standby, or a failover
+ * master) by an agent that died mid-transition (one agent per guest: a filter
+ * there at start-up is nobody's). Returns 1 if one was removed, 0 if there was
+ * none. */
+int standby_helper_remove_stale(int ifindex);
 
 /* true: broadcast/multicast arriving on the standby are handed to the master too (set while the
  * VF cannot receive). false (the default): they are left to the normal path, so nothing is
  * delivered twice while the VF still receives. */
 int standby_helper_set_multicast(StandbyHelper *h, bool on);
 
+/* Broadcast/multicast deduplication at the master's tc ingress, first copy wins. While on, the
+ * standby hands over ALL broadcast/multicast (standby_helper_set_multicast() no longer matters),
+ * marked as the standby's, and the master's program drops a broadcast/multicast frame whose copy
+ * came in from the other path (the VF's through net_failover, or the standby's) less than
+ * STANDBY_RX_DEDUPE_WINDOW_NS (drivers/bpf/standby-rx.h, 50 ms) before; the first 64 bytes of a
+ * frame (32 of a frame under 64; shorter ones are not deduplicated) tell copies apart. Unicast
+ * is never dropped. Off: everything behaves as without deduplication. -ENOTCONN to turn it on
+ * when the master's program is not attached. */
+int standby_helper_set_dedupe(StandbyHelper *h, bool on);
+bool standby_helper_dedupes(StandbyHelper *h);
+
 /* Totals over all CPUs since attach. */
 int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret);
 
-/* Detaches (removes our filter, only if it is still ours; the clsact qdisc stays) and frees.
+/* Detaches (removes our filters from the standby, then the master, each only if it is still
+ * ours; the clsact qdiscs stay) and frees.
  * A standby that is already gone is not an error. NULL-safe; returns NULL. */
 StandbyHelper *standby_helper_detach(StandbyHelper *h);
 DEFINE_CLEANUP_FUNC(StandbyHelper, standby_helper_detach);

@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Standby RX handover (tc ingress on net_failover's standby): frames that net_failover would drop
- * on the standby while a primary is registered are handed to the master's ingress instead. */
+ * on the standby while a primary is registered are handed to the master's ingress instead.
+ *
+ * Unicast is steered by the host to one path and never arrives twice. Broadcast and multicast
+ * reach both the VF and the standby. With 'dedupe' set, the standby hands all of them over,
+ * tagged with STANDBY_RX_MARK in skb->mark, and a second program on the MASTER's tc ingress
+ * (standby_rx_master) sees both copies: every VF frame passes net_failover's rx_handler (which is
+ * registered before the VF is opened) and comes back to the master's ingress, and our redirect
+ * lands there too, its mark intact (same netns). The copy that arrives second, from the other
+ * path, within STANDBY_RX_DEDUPE_WINDOW_NS of the first, is dropped. */
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -14,8 +22,14 @@ const volatile __u32 master_ifindex = 0;
 
 /* Set by the agent while the VF cannot receive broadcast/multicast (.bss, mmapped by the
  * skeleton). While it is 0 the VF delivers them itself, and handing them over as well would
- * deliver them twice (LAB.md: +19 duplicates of 20 broadcast pings with a plain mirred). */
+ * deliver them twice (LAB.md: +19 duplicates of 20 broadcast pings with a plain mirred).
+ * Ignored while 'dedupe' is set. */
 volatile __u32 handover_multicast = 0;
+
+/* Set by the loader once standby_rx_master is on the master's ingress (.bss): the standby hands
+ * over all broadcast/multicast, tagged, and the master's program drops second copies. 0: the
+ * standby follows handover_multicast and tags nothing, the master's program touches nothing. */
+volatile __u32 dedupe = 0;
 
 struct {
         __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -23,6 +37,119 @@ struct {
         __type(key, __u32);
         __type(value, struct standby_rx_counters);
 } standby_rx_stats SEC(".maps");
+
+/* Broadcast/multicast frames delivered recently, by digest. */
+struct {
+        __uint(type, BPF_MAP_TYPE_LRU_HASH);
+        __uint(max_entries, STANDBY_RX_DEDUPE_ENTRIES);
+        __type(key, __u64);
+        __type(value, struct standby_rx_seen);
+} standby_rx_seen SEC(".maps");
+
+#define FNV1A_OFFSET_BASIS 0xcbf29ce484222325ULL
+#define FNV1A_PRIME        0x100000001b3ULL
+
+/* The digest covers the first DIGEST_LONG bytes of frames at least that long, the first
+ * DIGEST_SHORT of the others, and never the length: the same frame may be padded to the 60-byte
+ * Ethernet minimum on one path and not on the other (e1000e pads, virtio-net does not), so a
+ * 42-byte ARP is 42 bytes on the standby and 60 on the VF. Padding never takes a frame to 64
+ * bytes, so both copies of a frame choose the same window; and 32 bytes are within every frame
+ * the padding applies to (below 32 nothing is deduplicated: no IPv4, IPv6 or ARP frame is that
+ * short). At the master's ingress skb->data is at the Ethernet header again for both paths
+ * (tc ingress programs see the MAC header). */
+#define DIGEST_LONG  64
+#define DIGEST_SHORT 32
+
+static __always_inline __u64 fnv1a(const __u8 *p, const int n) {
+        __u64 h = FNV1A_OFFSET_BASIS;
+
+#pragma clang loop unroll(full)
+        for (int i = 0; i < n; i++) {
+                h ^= p[i];
+                h *= FNV1A_PRIME;
+        }
+        return h;
+}
+
+/* 1: the digest is known; 0: the frame is too short (or unreadable) to deduplicate. */
+static __always_inline int frame_digest(struct __sk_buff *skb, __u64 *ret) {
+        __u8 buf[DIGEST_LONG];
+
+        if (skb->len >= DIGEST_LONG) {
+                if (bpf_skb_load_bytes(skb, 0, buf, DIGEST_LONG) < 0)
+                        return 0;
+                *ret = fnv1a(buf, DIGEST_LONG);
+                return 1;
+        }
+        if (skb->len >= DIGEST_SHORT) {
+                if (bpf_skb_load_bytes(skb, 0, buf, DIGEST_SHORT) < 0)
+                        return 0;
+                *ret = fnv1a(buf, DIGEST_SHORT);
+                return 1;
+        }
+        return 0;
+}
+
+static __always_inline int within_window(__u64 now, __u64 stamp) {
+        __s64 d = (__s64) (now - (stamp & ~1ULL));
+
+        /* Another CPU may have stamped it a little after our bpf_ktime_get_ns(). */
+        if (d < 0)
+                d = -d;
+        return d < (__s64) STANDBY_RX_DEDUPE_WINDOW_NS;
+}
+
+/* One attempt to claim an existing entry for 'fresh' (this path, now): DROP if the other path
+ * delivered the frame within the window, DELIVER once the entry is ours, or AGAIN with *old
+ * updated when another CPU changed the entry in between. */
+enum { DELIVER, DROP, AGAIN };
+
+static __always_inline int claim(struct standby_rx_seen *seen, __u64 *old, __u64 fresh, __u64 now) {
+        __u64 prev;
+
+        if ((*old & 1) != (fresh & 1) && within_window(now, *old))
+                return DROP;
+        prev = __sync_val_compare_and_swap(&seen->stamp, *old, fresh);
+        if (prev == *old)
+                return DELIVER;
+        *old = prev;
+        return AGAIN;
+}
+
+/* First copy wins: 1 if the other path delivered this frame within the window (drop it);
+ * otherwise records it as delivered on 'path' now and returns 0. Same-path repeats are always
+ * delivered. When in doubt (too short, map trouble, contention), deliver. */
+static __always_inline int duplicate(struct __sk_buff *skb, __u64 path) {
+        struct standby_rx_seen fresh, *seen;
+        __u64 key, now, old;
+        int r;
+
+        if (!frame_digest(skb, &key))
+                return 0;
+
+        now = bpf_ktime_get_ns();
+        fresh.stamp = (now & ~1ULL) | path;
+
+        /* Not seen lately: first copy. NOEXIST makes exactly one of two racing CPUs insert. */
+        if (bpf_map_update_elem(&standby_rx_seen, &key, &fresh, BPF_NOEXIST) == 0)
+                return 0;
+        seen = bpf_map_lookup_elem(&standby_rx_seen, &key);
+        if (!seen) { /* evicted in between */
+                (void) bpf_map_update_elem(&standby_rx_seen, &key, &fresh, BPF_ANY);
+                return 0;
+        }
+
+        /* Both copies of a frame race for the entry at most once each; a third attempt is
+         * contention by same-path repeats, and delivering is the safe side. Written out, not
+         * a loop: clang does not unroll one with these exits. */
+        old = *(volatile __u64 *) &seen->stamp;
+        r = claim(seen, &old, fresh.stamp, now);
+        if (r == AGAIN)
+                r = claim(seen, &old, fresh.stamp, now);
+        if (r == AGAIN)
+                r = claim(seen, &old, fresh.stamp, now);
+        return r == DROP;
+}
 
 static __always_inline struct standby_rx_counters *standby_rx_get_counters(void) {
         __u32 key = 0;
@@ -43,7 +170,12 @@ int standby_rx(struct __sk_buff *skb) {
 
         /* I/G bit of the destination: broadcast and multicast. */
         if (eth->h_dest[0] & 1) {
-                if (!handover_multicast)
+                if (dedupe)
+                        /* For standby_rx_master: this copy came from the standby. Broadcast and
+                         * multicast only, which that program clears again; unicast keeps its
+                         * mark of 0 for whatever the guest does with marks. */
+                        skb->mark = STANDBY_RX_MARK;
+                else if (!handover_multicast)
                         goto pass;
                 if (c)
                         c->redirected_multicast++;
@@ -56,6 +188,37 @@ pass:
         if (c)
                 c->passed++;
         return TC_ACT_OK;
+}
+
+/* On the master's tc ingress: unicast, and everything while 'dedupe' is 0, passes untouched.
+ * Broadcast/multicast come from the standby (our tag in skb->mark, cleared here) or else from
+ * the VF; a copy whose twin came from the other path within the window is dropped. */
+SEC("tc")
+int standby_rx_master(struct __sk_buff *skb) {
+        void *data = (void *) (long) skb->data;
+        void *data_end = (void *) (long) skb->data_end;
+        const struct ethhdr *eth = data;
+        struct standby_rx_counters *c;
+        __u64 path = STANDBY_RX_PATH_VF;
+
+        if (!dedupe || (void *) (eth + 1) > data_end || !(eth->h_dest[0] & 1))
+                return TC_ACT_OK;
+
+        if (skb->mark == STANDBY_RX_MARK) {
+                skb->mark = 0;
+                path = STANDBY_RX_PATH_STANDBY;
+        }
+        if (!duplicate(skb, path))
+                return TC_ACT_OK;
+
+        c = standby_rx_get_counters();
+        if (c) {
+                if (path == STANDBY_RX_PATH_STANDBY)
+                        c->duplicates_standby++;
+                else
+                        c->duplicates_vf++;
+        }
+        return TC_ACT_SHOT;
 }
 
 /* The kernel knows no "LGPL" string; LGPL-2.1 section 3 lets this object be used under the GPL,

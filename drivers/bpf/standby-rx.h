@@ -4,9 +4,34 @@
 
 #include <linux/types.h>
 
-/* Value of the per-CPU 'standby_rx_stats' map (one slot, key 0). */
+/* skb->mark of the broadcast/multicast the standby's program hands to the master while
+ * deduplicating ('vfo1'); the master's program clears it. */
+#define STANDBY_RX_MARK 0x76666f31U
+
+/* Broadcast/multicast deduplication: a copy is dropped when the other path delivered the same
+ * frame (same digest) less than this long before. */
+#define STANDBY_RX_DEDUPE_WINDOW_NS (50ULL * 1000 * 1000)
+/* Recently delivered frames remembered (LRU): at 1,000 broadcasts/s the window holds 50 of them;
+ * from ~20,000/s on, copies would be evicted before their twin arrives and both delivered. */
+#define STANDBY_RX_DEDUPE_ENTRIES 1024
+
+/* The path a frame came in on, bit 0 of standby_rx_seen.stamp. */
+#define STANDBY_RX_PATH_STANDBY 0ULL
+#define STANDBY_RX_PATH_VF      1ULL
+
+/* Value of the 'standby_rx_seen' LRU hash (key: the frame's 64-bit digest): when and on which
+ * path the frame was last delivered, as bpf_ktime_get_ns() with bit 0 replaced by the path. One
+ * word, so that two CPUs receiving both copies at once claim it with one compare-and-exchange
+ * and exactly one of them delivers. */
+struct standby_rx_seen {
+        __u64 stamp;
+};
+
+/* Value of the per-CPU 'standby_rx_stats' map (one slot, key 0), shared by both programs. */
 struct standby_rx_counters {
-        __u64 redirected_unicast;   /* handed to the master: unicast */
-        __u64 redirected_multicast; /* handed to the master: broadcast and multicast */
-        __u64 passed;               /* left to the normal path (TC_ACT_OK) */
+        __u64 redirected_unicast;   /* standby: handed to the master, unicast */
+        __u64 redirected_multicast; /* standby: handed to the master, broadcast and multicast */
+        __u64 passed;               /* standby: left to the normal path (TC_ACT_OK) */
+        __u64 duplicates_standby;   /* master: dropped a standby copy, the VF's came first */
+        __u64 duplicates_vf;        /* master: dropped a VF copy, the standby's came first */
 };

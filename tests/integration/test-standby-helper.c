@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The standby-RX helper on the real kernel, in a private netns: frames sent into a veth "standby"
  * must show up at the ingress of a veth "master" exactly as the helper promises, observed with
- * packet sockets independently of the program's own counters. Root only (exit 77 otherwise). */
+ * packet sockets independently of the program's own counters. The master's veth peer stands for
+ * the VF: what is sent there reaches the master's ingress untagged, as the VF's frames do through
+ * net_failover's rx_handler. Root only (exit 77 otherwise). */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -23,6 +26,7 @@
 #include <bpf/libbpf.h>
 #include <cmocka.h>
 
+#include "drivers/bpf/standby-rx.h"
 #include "drivers/standby-helper.h"
 #include "lib/macro.h"
 
@@ -44,10 +48,11 @@ typedef struct Received {
 } Received;
 
 typedef struct Fixture {
-        int peer_ifindex, standby_ifindex, master_ifindex;
-        int tx_fd;      /* sends on PEER */
+        int peer_ifindex, standby_ifindex, master_ifindex, master_peer_ifindex;
+        int tx_fd;      /* sends on PEER (or MASTER_PEER: the "VF" path) */
         int standby_fd; /* ETH_P_ALL: a tap, runs before tc ingress, so it sees every frame */
         int master_fd;  /* sees what reaches the master's ingress */
+        int marked_fd;  /* sees frames at the master that still carry STANDBY_RX_MARK */
         StandbyHelper *helper;
 } Fixture;
 
@@ -96,14 +101,22 @@ static char *sh_output(const char *cmd) {
         return TAKE_PTR(buf);
 }
 
-static bool standby_has(const char *what, const char *needle) {
+static bool link_has(const char *dev, const char *what, const char *needle) {
         char cmd[128];
         _cleanup_free_ char *out = NULL;
 
-        snprintf(cmd, sizeof(cmd), "tc %s show dev " STANDBY "%s", what,
+        snprintf(cmd, sizeof(cmd), "tc %s show dev %s%s", what, dev,
                  strcmp(what, "filter") == 0 ? " ingress" : "");
         out = sh_output(cmd);
         return strstr(out, needle) != NULL;
+}
+
+static bool standby_has(const char *what, const char *needle) {
+        return link_has(STANDBY, what, needle);
+}
+
+static bool master_has(const char *what, const char *needle) {
+        return link_has(MASTER, what, needle);
 }
 
 static int packet_socket(int ifindex, uint16_t protocol) {
@@ -119,12 +132,27 @@ static int packet_socket(int ifindex, uint16_t protocol) {
         return fd;
 }
 
-static void send_frames(Fixture *f, const uint8_t dst[ETH_ALEN], uint32_t tag, unsigned count) {
+/* A packet socket on 'ifindex' that receives only our frames whose skb->mark is 'mark'. */
+static int marked_socket(int ifindex, uint32_t mark) {
+        struct sock_filter code[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t) (SKF_AD_OFF + SKF_AD_MARK)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, mark, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, 0xffff),
+                BPF_STMT(BPF_RET | BPF_K, 0),
+        };
+        struct sock_fprog prog = {.len = ELEMENTSOF(code), .filter = code};
+        int fd = packet_socket(ifindex, ETH_P_VFO_TEST);
+
+        assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)), 0);
+        return fd;
+}
+
+static void send_frames_on(Fixture *f, int ifindex, const uint8_t dst[ETH_ALEN], uint32_t tag, unsigned count) {
         uint8_t frame[64] = {};
         struct ethhdr *eth = (struct ethhdr *) frame;
         struct sockaddr_ll sll = {
                 .sll_family = AF_PACKET,
-                .sll_ifindex = f->peer_ifindex,
+                .sll_ifindex = ifindex,
                 .sll_halen = ETH_ALEN,
         };
 
@@ -139,6 +167,10 @@ static void send_frames(Fixture *f, const uint8_t dst[ETH_ALEN], uint32_t tag, u
                 assert_int_equal(
                         sendto(f->tx_fd, frame, sizeof(frame), 0, (struct sockaddr *) &sll, sizeof(sll)),
                         (ssize_t) sizeof(frame));
+}
+
+static void send_frames(Fixture *f, const uint8_t dst[ETH_ALEN], uint32_t tag, unsigned count) {
+        send_frames_on(f, f->peer_ifindex, dst, tag, count);
 }
 
 static uint64_t now_msec(void) {
@@ -230,7 +262,10 @@ static int setup(void **state) {
         f->peer_ifindex = (int) if_nametoindex(PEER);
         f->standby_ifindex = (int) if_nametoindex(STANDBY);
         f->master_ifindex = (int) if_nametoindex(MASTER);
-        assert_true(f->peer_ifindex > 0 && f->standby_ifindex > 0 && f->master_ifindex > 0);
+        f->master_peer_ifindex = (int) if_nametoindex(MASTER_PEER);
+        assert_true(f->peer_ifindex > 0 && f->standby_ifindex > 0 && f->master_ifindex > 0 &&
+                    f->master_peer_ifindex > 0);
+        assert_false(master_has("qdisc", "clsact"));
 
         f->tx_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
         assert_true(f->tx_fd >= 0);
@@ -238,6 +273,7 @@ static int setup(void **state) {
          * handlers run after tc ingress. */
         f->standby_fd = packet_socket(f->standby_ifindex, ETH_P_ALL);
         f->master_fd = packet_socket(f->master_ifindex, ETH_P_VFO_TEST);
+        f->marked_fd = marked_socket(f->master_ifindex, STANDBY_RX_MARK);
         *state = f;
         return 0;
 }
@@ -249,11 +285,14 @@ static int teardown(void **state) {
         (void) close(f->tx_fd);
         (void) close(f->standby_fd);
         (void) close(f->master_fd);
+        (void) close(f->marked_fd);
         free(f);
 
-        /* No filter of ours survives a test; the qdisc stays by design. */
+        /* No filter of ours survives a test; the qdiscs stay by design. */
         assert_false(standby_has("filter", "standby_rx"));
+        assert_false(master_has("filter", "standby_rx"));
         sh("tc qdisc del dev " STANDBY " clsact 2>/dev/null || true");
+        sh("tc qdisc del dev " MASTER " clsact 2>/dev/null || true");
         return 0;
 }
 
@@ -276,6 +315,10 @@ static void test_standby_helper_broadcast_only_when_multicast_on(void **state) {
         Received r;
 
         assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_true(standby_helper_dedupes(f->helper));
+        /* Without deduplication the flag decides, as before it existed. */
+        assert_int_equal(standby_helper_set_dedupe(f->helper, false), 0);
+        assert_false(standby_helper_dedupes(f->helper));
 
         /* Default: the VF still receives broadcast/multicast, so they stay on the standby. */
         r = send_and_observe(f, mac_broadcast, 3, 0);
@@ -378,15 +421,21 @@ static void test_standby_helper_stale_filter_is_removed(void **state) {
         /* An agent that died mid-transition left its filter: the next one
          * removes it and can attach its own. */
         assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &dead), 0);
+        assert_true(master_has("filter", "standby_rx_mast"));
         assert_int_equal(standby_helper_remove_stale(f->standby_ifindex), 1);
+        assert_int_equal(standby_helper_remove_stale(f->master_ifindex), 1);
+        assert_int_equal(standby_helper_remove_stale(f->master_ifindex), 0);
         assert_false(standby_has("filter", "standby_rx"));
+        assert_false(master_has("filter", "standby_rx"));
         assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_true(standby_helper_dedupes(f->helper));
         assert_int_equal(send_and_observe(f, mac_unicast, 1, 1).host, 1);
 
         /* The dead one's handle (never used by a real dead agent) must not
          * take the new filter with it. */
         dead = standby_helper_detach(dead);
         assert_true(standby_has("filter", "standby_rx"));
+        assert_true(master_has("filter", "standby_rx_mast"));
         assert_int_equal(send_and_observe(f, mac_unicast, 1, 1).host, 1);
         assert_int_equal(standby_helper_remove_stale(-1), -EINVAL);
 
@@ -430,6 +479,167 @@ static void test_standby_helper_standby_vanishes(void **state) {
         assert_null(standby_helper_detach(h));
 }
 
+/* Broadcast/multicast deduplication at the master's ingress: the standby's copy comes in through
+ * the helper's redirect (tagged), the "VF"'s through MASTER_PEER (untagged). */
+
+static void assert_duplicates(StandbyHelper *h, uint64_t standby, uint64_t vf) {
+        StandbyHelperCounters c;
+
+        assert_int_equal(standby_helper_get_counters(h, &c), 0);
+        assert_int_equal(c.duplicates_standby, standby);
+        assert_int_equal(c.duplicates_vf, vf);
+}
+
+/* Sends 'count' copies of frame 'tag' on 'ifindex' and returns how many reached the master's
+ * protocol handlers: waits for 'expect' (or 200 ms if 0). */
+static unsigned send_on_and_count(Fixture *f, int ifindex, const uint8_t dst[ETH_ALEN], uint32_t tag,
+                                  unsigned count, unsigned expect) {
+        Received r;
+
+        send_frames_on(f, ifindex, dst, tag, count);
+        r = receive_frames(f->master_fd, tag, expect > 0 ? expect : UINT_MAX, expect > 0 ? 2000 : 200);
+        return received_total(&r);
+}
+
+/* Frames of our EtherType, any tag, that reached the master still carrying the mark (drains). */
+static unsigned marked_frames(Fixture *f) {
+        unsigned n = 0;
+
+        for (;;) {
+                uint8_t frame[128];
+                ssize_t k = recv(f->marked_fd, frame, sizeof(frame), 0);
+
+                if (k < 0) {
+                        assert_int_equal(errno, EAGAIN);
+                        break;
+                }
+                n++;
+        }
+        return n;
+}
+
+static void test_standby_helper_dedupe_first_copy_wins(void **state) {
+        Fixture *f = *state;
+        uint32_t tag;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_true(standby_helper_dedupes(f->helper));
+        assert_true(master_has("filter", "standby_rx_mast"));
+
+        /* Standby first, then the VF's copy: the VF's is dropped. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 1, 0), 0);
+        assert_duplicates(f->helper, 0, 1);
+
+        /* VF first, then the standby's: the standby's is dropped. Multicast alike. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_multicast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_multicast, tag, 1, 0), 0);
+        assert_duplicates(f->helper, 1, 1);
+
+        /* Same-path repeats always pass, on either path. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 3, 3), 3);
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 3, 3), 3);
+        assert_duplicates(f->helper, 1, 1);
+
+        /* Different frames both pass. */
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, next_tag++, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, next_tag++, 1, 1), 1);
+
+        /* After the window the other path's copy is a new frame. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        usleep((STANDBY_RX_DEDUPE_WINDOW_NS / 1000) + 20000);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        assert_duplicates(f->helper, 1, 1);
+
+        /* Unicast is never dropped: both copies arrive. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_unicast, tag, 1, 1), 1);
+        assert_duplicates(f->helper, 1, 1);
+
+        /* The standby handed over all broadcast/multicast (dedupe ignores the flag), and the mark
+         * never got past the master's program. */
+        assert_counters(f->helper, 1, 7, 0);
+        assert_int_equal(marked_frames(f), 0);
+}
+
+static void test_standby_helper_dedupe_off_is_the_flag(void **state) {
+        Fixture *f = *state;
+        uint32_t tag;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_int_equal(standby_helper_set_dedupe(f->helper, false), 0);
+
+        /* The flag off: the standby's broadcast stays there, the VF's passes. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 0), 0);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+
+        /* The flag on: both copies arrive, untouched, as before deduplication. */
+        assert_int_equal(standby_helper_set_multicast(f->helper, true), 0);
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_multicast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_multicast, tag, 1, 1), 1);
+        assert_duplicates(f->helper, 0, 0);
+        assert_counters(f->helper, 0, 2, 1);
+        assert_int_equal(marked_frames(f), 0);  /* nothing tagged with dedupe off */
+
+        /* And on again. */
+        assert_int_equal(standby_helper_set_dedupe(f->helper, true), 0);
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 1, 0), 0);
+        assert_duplicates(f->helper, 0, 1);
+}
+
+static void test_standby_helper_dedupe_mark_control(void **state) {
+        Fixture *f = *state;
+
+        /* The marked socket does see the tag when nobody clears it: the master's filter taken away
+         * behind the helper's back (its detach then leaves the slot alone, as it is not ours). */
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_int_equal(marked_frames(f), 0);
+        sh("tc filter del dev " MASTER " ingress");
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, next_tag++, 2, 2), 2);
+        assert_int_equal(marked_frames(f), 2);
+        /* Unicast is never tagged. */
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, next_tag++, 1, 1), 1);
+        assert_int_equal(marked_frames(f), 0);
+}
+
+static void test_standby_helper_no_master_program_no_dedupe(void **state) {
+        Fixture *f = *state;
+        StandbyHelper *other = NULL;
+        uint32_t tag;
+
+        /* Someone else's filter in our slot on the master: the helper works without deduplication
+         * (warning) and leaves that filter alone. */
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &other), 0);
+        assert_int_equal(standby_helper_remove_stale(f->standby_ifindex), 1);
+        assert_int_equal(standby_helper_set_dedupe(other, false), 0);
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_false(standby_helper_dedupes(f->helper));
+        assert_int_equal(standby_helper_set_dedupe(f->helper, true), -ENOTCONN);
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 0), 0);
+        assert_int_equal(standby_helper_set_multicast(f->helper, true), 0);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+
+        f->helper = standby_helper_detach(f->helper);
+        assert_true(master_has("filter", "standby_rx_mast"));
+        other = standby_helper_detach(other);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_standby_helper_unicast_reaches_master, setup, teardown),
@@ -444,6 +654,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_standby_helper_install_hook, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_bad_ifindex, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_standby_vanishes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_first_copy_wins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_off_is_the_flag, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_mark_control, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_no_master_program_no_dedupe, setup,
+                                                teardown),
         };
         StandbyHelper *probe = NULL;
         int r;
@@ -490,7 +705,8 @@ int main(void) {
                 return EXIT_FAILURE;
         }
         probe = standby_helper_detach(probe);
-        (void) system("tc qdisc del dev " STANDBY " clsact");   /* the probe's; tests start bare */
+        /* the probe's; tests start bare */
+        (void) system("tc qdisc del dev " STANDBY " clsact; tc qdisc del dev " MASTER " clsact");
 
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
