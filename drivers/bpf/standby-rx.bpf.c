@@ -71,6 +71,47 @@ static __always_inline __u64 fnv1a(const __u8 *p, const int n) {
         return h;
 }
 
+/* The L4 checksum is left out of the digest (zeroed in 'p'): the two paths
+ * may not carry the same value. A virtio-net guest gets a frame whose
+ * checksum the host left to be completed (VIRTIO_NET_HDR_F_NEEDS_CSUM: the
+ * field holds only the pseudo-header sum), an emulated or real NIC the
+ * completed one. Handled: IPv4 without options and IPv6 without extension
+ * headers, UDP, TCP, ICMP and ICMPv6 (constant offsets, for the verifier). */
+static __always_inline void clear_l4_csum(__u8 *p, const int n) {
+        __u16 type = (__u16) (p[12] << 8 | p[13]);
+        int off = -1;
+
+        if (type == 0x0800 && p[14] == 0x45) {          /* IPv4, 20-byte header */
+                if (p[23] == 17)
+                        off = 40;                       /* UDP */
+                else if (p[23] == 6)
+                        off = 50;                       /* TCP */
+                else if (p[23] == 1)
+                        off = 36;                       /* ICMP */
+        } else if (type == 0x86dd && n == DIGEST_LONG) {
+                if (p[20] == 17)
+                        off = 60;                       /* UDP */
+                else if (p[20] == 58)
+                        off = 56;                       /* ICMPv6 */
+        }
+        if (off == 36) {
+                p[36] = 0;
+                p[37] = 0;
+        } else if (off == 40 && n == DIGEST_LONG) {
+                p[40] = 0;
+                p[41] = 0;
+        } else if (off == 50 && n == DIGEST_LONG) {
+                p[50] = 0;
+                p[51] = 0;
+        } else if (off == 56 && n == DIGEST_LONG) {
+                p[56] = 0;
+                p[57] = 0;
+        } else if (off == 60 && n == DIGEST_LONG) {
+                p[60] = 0;
+                p[61] = 0;
+        }
+}
+
 /* 1: the digest is known; 0: the frame is too short (or unreadable) to deduplicate. */
 static __always_inline int frame_digest(struct __sk_buff *skb, __u64 *ret) {
         __u8 buf[DIGEST_LONG];
@@ -78,12 +119,14 @@ static __always_inline int frame_digest(struct __sk_buff *skb, __u64 *ret) {
         if (skb->len >= DIGEST_LONG) {
                 if (bpf_skb_load_bytes(skb, 0, buf, DIGEST_LONG) < 0)
                         return 0;
+                clear_l4_csum(buf, DIGEST_LONG);
                 *ret = fnv1a(buf, DIGEST_LONG);
                 return 1;
         }
         if (skb->len >= DIGEST_SHORT) {
                 if (bpf_skb_load_bytes(skb, 0, buf, DIGEST_SHORT) < 0)
                         return 0;
+                clear_l4_csum(buf, DIGEST_SHORT);
                 *ret = fnv1a(buf, DIGEST_SHORT);
                 return 1;
         }

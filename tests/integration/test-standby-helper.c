@@ -568,6 +568,55 @@ static void test_standby_helper_dedupe_first_copy_wins(void **state) {
         assert_int_equal(marked_frames(f), 0);
 }
 
+/* An IPv4/UDP broadcast whose UDP checksum is 'csum': one path may carry a
+ * checksum still to be completed (virtio-net), the other the final one. */
+static void send_udp_on(Fixture *f, int ifindex, uint32_t tag, uint16_t csum) {
+        uint8_t frame[106] = {};
+        struct sockaddr_ll sll = {
+                .sll_family = AF_PACKET,
+                .sll_ifindex = ifindex,
+                .sll_halen = ETH_ALEN,
+        };
+
+        memcpy(frame, mac_broadcast, ETH_ALEN);
+        memcpy(frame + 6, (uint8_t[]){0x02, 0, 0, 0, 0x5b, 0x99}, ETH_ALEN);
+        frame[12] = 0x08;                       /* IPv4 */
+        frame[14] = 0x45;                       /* 20-byte header */
+        frame[16] = 0;
+        frame[17] = 92;                         /* total length */
+        frame[22] = 64;                         /* TTL */
+        frame[23] = 17;                         /* UDP */
+        memcpy(frame + 26, (uint8_t[]){10, 77, 0, 1, 10, 77, 0, 255}, 8);
+        frame[34] = 0x1b;                       /* ports 7000 -> 7000 */
+        frame[35] = 0x58;
+        frame[36] = 0x1b;
+        frame[37] = 0x58;
+        frame[39] = 72;                         /* UDP length */
+        memcpy(frame + 40, &csum, sizeof(csum));        /* UDP checksum */
+        memcpy(frame + 44, &tag, sizeof(tag));          /* payload */
+        memcpy(sll.sll_addr, mac_broadcast, ETH_ALEN);
+        assert_int_equal(sendto(f->tx_fd, frame, sizeof(frame), 0, (struct sockaddr *) &sll, sizeof(sll)),
+                         (ssize_t) sizeof(frame));
+        usleep(50000);
+}
+
+static void test_standby_helper_dedupe_ignores_l4_checksum(void **state) {
+        Fixture *f = *state;
+        uint32_t tag = next_tag++;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_true(standby_helper_dedupes(f->helper));
+
+        /* The same datagram, its UDP checksum differing between the paths: one. */
+        send_udp_on(f, f->peer_ifindex, tag, 0x1234);
+        send_udp_on(f, f->master_peer_ifindex, tag, 0xabcd);
+        assert_duplicates(f->helper, 0, 1);
+
+        /* A different datagram (another payload) is not a copy. */
+        send_udp_on(f, f->master_peer_ifindex, next_tag++, 0x1234);
+        assert_duplicates(f->helper, 0, 1);
+}
+
 static void test_standby_helper_dedupe_off_is_the_flag(void **state) {
         Fixture *f = *state;
         uint32_t tag;
@@ -655,6 +704,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_standby_helper_bad_ifindex, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_standby_vanishes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_first_copy_wins, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_ignores_l4_checksum, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_off_is_the_flag, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_mark_control, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_no_master_program_no_dedupe, setup,
