@@ -10,11 +10,13 @@
 
 /* Broadcast/multicast deduplication: a copy is dropped when the other path delivered the same
  * frame (same digest) less than this long before. In the lab (TCG, emulated e1000e VF) 50 ms
- * let 622 copies of ~2,600 through at an attach, 500 ms 165: the VF's copies came late. */
-#define STANDBY_RX_DEDUPE_WINDOW_NS (500ULL * 1000 * 1000)
-/* Recently delivered frames remembered (LRU): at 1,000 broadcasts/s the window holds 50 of them;
- * from ~20,000/s on, copies would be evicted before their twin arrives and both delivered. */
-#define STANDBY_RX_DEDUPE_ENTRIES 1024
+ * let 622 copies of ~2,600 through at an attach, 500 ms 165, 2 s none: a freshly plugged VF
+ * delivers in a burst, at its link-up, frames it took in up to ~2 s before. */
+#define STANDBY_RX_DEDUPE_WINDOW_NS (2000ULL * 1000 * 1000)
+/* Recently delivered frames remembered (LRU, 16 bytes a frame plus the map's own): at 1,000
+ * broadcasts/s the window holds 2,000 of them; from ~4,000/s on, copies may be evicted before
+ * their twin arrives and both delivered. */
+#define STANDBY_RX_DEDUPE_ENTRIES 8192
 
 /* The path a frame came in on, bit 0 of standby_rx_seen.stamp. */
 #define STANDBY_RX_PATH_STANDBY 0ULL

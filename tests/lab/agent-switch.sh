@@ -6,8 +6,7 @@
 # VFO_LAB_RATE pps (default 1000) across each move, to the guest's unicast
 # address; with VFO_LAB_BROADCAST=1 also to the lab's broadcast address (a
 # second attach+detach: broadcast must not arrive twice while both paths
-# deliver; the detach passes, the attach still fails on ~165 duplicates, see
-# NEWS). Asserts 0 duplicated, the
+# deliver). Asserts 0 duplicated, the
 # longest gap under VFO_LAB_MAX_GAP_MS (100; a TCG guest stalls tens of ms
 # now and then without losing anything) and at most VFO_LAB_MAX_LOST lost
 # (default 0; the abrupt baselines lost 62-210 on detach and 2,400-3,500 on
