@@ -174,9 +174,30 @@ for dir in ab ba; do
         l=$(sed -n "s/^BASELINE $dir: .*\"lost\":\([0-9]*\).*/\1/p" "$LAB_STATE/baseline.lines" 2>/dev/null || true)
         [ -n "$l" ] && [ "$l" -gt "$worst" ] && worst=$l
 done
+QEMU_MAX_LOST=$((2 * worst + 10))
 MIG_MAX_LOST=$MAX_LOST
-[ "$MANAGED" = 1 ] || MIG_MAX_LOST=$((2 * worst + 10))
+[ "$MANAGED" = 1 ] || MIG_MAX_LOST=$QEMU_MAX_LOST
 echo "migrations may lose at most $MIG_MAX_LOST (managed switchover: $MANAGED)"
+
+# late_handover HOST MARK: in HOST's vfod log after line MARK, the domain was
+# paused (QEMU's switchover) before the destination held its traffic: the
+# 0 ms downtime limit does not hold QEMU back once nothing is dirty, which a
+# starved TCG guest can reach before vfod's handover (vfod(8)). Such a
+# migration is judged like QEMU's own switchover and counted apart.
+late_handover() {
+        tail -n +$(($2 + 1)) "$LAB_STATE/vfod-$1.log" |
+                awk '/the destination holds/ { exit 1 } /now paused/ { exit 0 } END { exit 1 }'
+}
+late=0
+# set_limit HOST MARK: 'limit', the loss allowed for the migration just done
+set_limit() {
+        limit=$MIG_MAX_LOST
+        if [ "$MANAGED" = 1 ] && late_handover "$1" "$2"; then
+                late=$((late + 1))
+                limit=$QEMU_MAX_LOST
+                echo "LATE-HANDOVER: QEMU switched over before the destination took the traffic: judged like QEMU's own switchover"
+        fi
+}
 
 # ------------------------------------------------------ 1. vfoctl migrate
 lab_require "vm1 opts in on a (required)" on_host a "$VFOCTL" set-policy vm1 --pool lab --priority 50 --required yes
@@ -188,6 +209,8 @@ lab_require "jobs settled on a" lab_wait 30 "idle" on_host a vfod_idle
 vfo_ms=()
 migrate_vfo() {
         local dst=$1 label=$2 src=$where t0 rc=0
+        MIGRATE_MARK=$(wc -l <"$LAB_STATE/vfod-$src.log")
+        MIGRATE_SRC=$src
         meter_start "$label"
         t0=$(lab_ms)
         on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" \
@@ -208,15 +231,16 @@ zero=0
 for run in $(seq "$RUNS"); do
         dst=$(other "$where")
         if migrate_vfo "$dst" "run$run"; then
-                lab_check "run $run: vfoctl migrate $(other "$dst") -> $dst, VF back on $dst: <= $MIG_MAX_LOST lost, 0 duplicated" \
-                        loss_ok "$MIG_MAX_LOST"
+                set_limit "$MIGRATE_SRC" "$MIGRATE_MARK"
+                lab_check "run $run: vfoctl migrate $(other "$dst") -> $dst, VF back on $dst: <= $limit lost, 0 duplicated" \
+                        loss_ok "$limit"
                 [ "$(lab_json_num "$LOSS" lost)" = 0 ] && zero=$((zero + 1))
         else
                 lab_check "run $run: vfoctl migrate -> $dst" false
         fi
         for h in a b; do lab_check "run $run: host $h: libvirt and vfod agree" on_host "$h" vfod_consistent; done
 done
-echo "vfod-migrate: $zero of $RUNS migrations lost nothing"
+echo "vfod-migrate: $zero of $RUNS migrations lost nothing ($late with the handover after QEMU's switchover)"
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 pm=$(median "${plain_ms[@]}")
 vm=$(median "${vfo_ms[@]}")
@@ -260,6 +284,7 @@ lab_check "a: libvirt and vfod agree" on_host a vfod_consistent
 
 # ------------- 4. not required: migrates, runs synthetic, gets a VF later
 lab_require "vm1 no longer requires a VF" on_host a "$VFOCTL" set-policy vm1 --required no
+mark=$(wc -l <"$LAB_STATE/vfod-a.log")
 meter_start synthetic
 rc=0
 on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[b]}" \
@@ -274,7 +299,8 @@ sleep 2
 meter_stop
 lab_check "not required, no free VF on b: migrated" test "$rc" = 0
 lab_check "vm1 runs synthetic on b (vm2 keeps the VF)" on_host b vfod_holds vm2
-lab_check "not required: <= $MIG_MAX_LOST lost, 0 duplicated" loss_ok "$MIG_MAX_LOST"
+set_limit a "$mark"
+lab_check "not required: <= $limit lost, 0 duplicated" loss_ok "$limit"
 meter_start freed
 on_host b "$VFOCTL" detach vm2 >/dev/null
 lab_check "vm2 gives the VF up: vm1 gets it on b" lab_wait 60 "vm1 on the VF" on_host b vfod_holds vm1
