@@ -178,21 +178,33 @@ static int rtnl_transact(struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const in
         }
 }
 
+/* A link request ('type', 'flags' besides NLM_F_REQUEST) for 'ifindex' (0:
+ * none, e.g. by name or a dump). */
+static struct nlmsghdr *rtnl_put_link(uint8_t *buf, uint16_t type, uint16_t flags, int ifindex,
+                                      struct ifinfomsg **ret_ifi) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct ifinfomsg *ifi;
+
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_family = AF_UNSPEC;
+        ifi->ifi_index = ifindex;
+        if (ret_ifi)
+                *ret_ifi = ifi;
+        return nlh;
+}
+
 int rtnl_dump_links(Netdev **ret, size_t *ret_n) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
         LinkDump dump = {};
         struct nlmsghdr *nlh;
-        struct ifinfomsg *ifi;
         int r;
 
         assert(ret);
         assert(ret_n);
 
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
+        nlh = rtnl_put_link(buf, RTM_GETLINK, NLM_F_DUMP, 0, NULL);
 
         r = rtnl_transact(nlh, rtnl_link_cb, &dump, &dump.error);
         if (r < 0) {
@@ -209,7 +221,6 @@ int rtnl_link_get_by_name(const char *name, Netdev *ret) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
         LinkDump dump = {};
         struct nlmsghdr *nlh;
-        struct ifinfomsg *ifi;
         int r;
 
         assert(ret);
@@ -218,11 +229,7 @@ int rtnl_link_get_by_name(const char *name, Netdev *ret) {
                 return -EINVAL;
 
         /* Not a dump: one answer, then the ACK ends the exchange. */
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_GETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
+        nlh = rtnl_put_link(buf, RTM_GETLINK, NLM_F_ACK, 0, NULL);
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 
         r = rtnl_transact(nlh, rtnl_link_cb, &dump, &dump.error);
@@ -234,20 +241,6 @@ int rtnl_link_get_by_name(const char *name, Netdev *ret) {
         return r;
 }
 
-static struct nlmsghdr *rtnl_put_setlink(uint8_t *buf, int ifindex, struct ifinfomsg **ret_ifi) {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct ifinfomsg *ifi;
-
-        nlh->nlmsg_type = RTM_NEWLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
-        ifi->ifi_index = ifindex;
-        if (ret_ifi)
-                *ret_ifi = ifi;
-        return nlh;
-}
-
 int rtnl_link_set_up(int ifindex, bool up) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
         struct ifinfomsg *ifi;
@@ -256,7 +249,7 @@ int rtnl_link_set_up(int ifindex, bool up) {
         if (ifindex <= 0)
                 return -EINVAL;
 
-        nlh = rtnl_put_setlink(buf, ifindex, &ifi);
+        nlh = rtnl_put_link(buf, RTM_NEWLINK, NLM_F_ACK, ifindex, &ifi);
         ifi->ifi_change = IFF_UP;
         ifi->ifi_flags = up ? IFF_UP : 0;
         return rtnl_transact(nlh, NULL, NULL, NULL);
@@ -269,7 +262,7 @@ int rtnl_link_set_master(int ifindex, int master_ifindex) {
         if (ifindex <= 0 || master_ifindex <= 0)
                 return -EINVAL;
 
-        nlh = rtnl_put_setlink(buf, ifindex, NULL);
+        nlh = rtnl_put_link(buf, RTM_NEWLINK, NLM_F_ACK, ifindex, NULL);
         mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) master_ifindex);
         return rtnl_transact(nlh, NULL, NULL, NULL);
 }
@@ -278,7 +271,6 @@ int rtnl_bond_create(const char *name, const uint8_t mac[static 6], int *ret_ifi
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlattr *linkinfo, *data;
         struct nlmsghdr *nlh;
-        struct ifinfomsg *ifi;
         Netdev d;
         int r;
 
@@ -286,11 +278,7 @@ int rtnl_bond_create(const char *name, const uint8_t mac[static 6], int *ret_ifi
                 return -EINVAL;
 
         /* NLM_F_EXCL: a link of that name, bond or not, is never modified. */
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_NEWLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
+        nlh = rtnl_put_link(buf, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 0, NULL);
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
         mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
         linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -317,17 +305,11 @@ int rtnl_bond_create(const char *name, const uint8_t mac[static 6], int *ret_ifi
 int rtnl_link_delete(int ifindex) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh;
-        struct ifinfomsg *ifi;
 
         if (ifindex <= 0)
                 return -EINVAL;
 
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_DELLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
-        ifi->ifi_index = ifindex;
+        nlh = rtnl_put_link(buf, RTM_DELLINK, NLM_F_ACK, ifindex, NULL);
         return rtnl_transact(nlh, NULL, NULL, NULL);
 }
 
@@ -339,7 +321,7 @@ static int rtnl_bond_set(int bond_ifindex, uint16_t attr, uint32_t value, bool u
         if (bond_ifindex <= 0)
                 return -EINVAL;
 
-        nlh = rtnl_put_setlink(buf, bond_ifindex, NULL);
+        nlh = rtnl_put_link(buf, RTM_NEWLINK, NLM_F_ACK, bond_ifindex, NULL);
         linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
         mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bond");
         data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
