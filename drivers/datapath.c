@@ -15,7 +15,8 @@
 
 struct Datapath {
         DatapathPort port;
-        StandbyHelper *helper;          /* net_failover: attached while receiving on both paths */
+        StandbyHelper *helper;          /* net_failover: attached while receiving on both paths;
+                                         * bonding: the deduplication, alongside all_slaves_active */
         bool all_slaves_active;         /* bonding: set by us */
 };
 
@@ -33,7 +34,7 @@ int datapath_new(const DatapathPort *p, Datapath **ret) {
 
         /* Only vfo-agent changes these, and only during transitions: found
          * set at start-up, they are a dead agent's. */
-        if (p->kind == PORT_KIND_NET_FAILOVER) {
+        if (p->kind == PORT_KIND_NET_FAILOVER || p->kind == PORT_KIND_BONDING) {
                 r = standby_helper_remove_stale(p->synthetic_ifindex);
                 /* The master's deduplication filter, the same way. */
                 if (p->master_ifindex > 0 && standby_helper_remove_stale(p->master_ifindex) > 0 && r >= 0)
@@ -43,7 +44,7 @@ int datapath_new(const DatapathPort *p, Datapath **ret) {
                 if (p->master_ifindex > 0)
                         (void) standby_helper_install_hook(p->master_ifindex);
         }
-        else if (p->kind == PORT_KIND_BONDING)
+        if (p->kind == PORT_KIND_BONDING)
                 (void) rtnl_bond_set_all_slaves_active(p->master_ifindex, false);
 
         *ret = dp;
@@ -82,6 +83,16 @@ int datapath_receive_both(Datapath *dp) {
                 if (r < 0)
                         return r;
                 dp->all_slaves_active = true;
+                /* The bond now delivers broadcast/multicast from both slaves: deduplicate. Without
+                 * it frames arrive twice, but none is lost, so the switch goes on. */
+                if (!dp->helper) {
+                        r = standby_helper_attach_tagger(dp->port.synthetic_ifindex, dp->port.master_ifindex,
+                                                         &dp->helper);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot deduplicate broadcast on bond ifindex %d, "
+                                                     "some may arrive twice during this transition: %m",
+                                                  dp->port.master_ifindex);
+                }
                 return 0;
         case PORT_KIND_NETVSC:
                 /* netvsc itself receives on the synthetic path whenever the
@@ -127,15 +138,34 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         return -EINVAL;
 }
 
+int datapath_vf_drained(Datapath *dp) {
+        int r;
+
+        assert(dp);
+
+        if (dp->port.kind != PORT_KIND_BONDING || !dp->all_slaves_active)
+                return 0;
+        r = rtnl_bond_set_all_slaves_active(dp->port.master_ifindex, false);
+        if (r < 0)
+                return r;
+        dp->all_slaves_active = false;
+        return 0;
+}
+
 int datapath_receive_normal(Datapath *dp) {
+        StandbyHelperCounters c;
         int r = 0;
 
         assert(dp);
 
-        if (dp->helper) {
-                StandbyHelperCounters c;
-
-                if (standby_helper_get_counters(dp->helper, &c) >= 0)
+        if (dp->helper && standby_helper_get_counters(dp->helper, &c) >= 0) {
+                if (dp->port.kind == PORT_KIND_BONDING)
+                        log_info("Broadcast deduplication on bond ifindex %d: tagged %" PRIu64
+                                 " broadcast/multicast frames on the synthetic slave, dropped %" PRIu64
+                                 " duplicates from it and %" PRIu64 " from the VF.",
+                                 dp->port.master_ifindex, c.tagged_multicast, c.duplicates_standby,
+                                 c.duplicates_vf);
+                else
                         log_info("Standby helper on ifindex %d: handed over %" PRIu64 " unicast and %" PRIu64
                                  " broadcast/multicast frames, dropped %" PRIu64
                                  " duplicates from the standby and %" PRIu64 " from the VF%s.",
@@ -143,11 +173,13 @@ int datapath_receive_normal(Datapath *dp) {
                                  c.duplicates_standby, c.duplicates_vf,
                                  standby_helper_dedupes(dp->helper) ? "" : " (no deduplication)");
         }
-        dp->helper = standby_helper_detach(dp->helper);
+        /* A bond stops delivering from its backup slave first: the other way round, the two
+         * slaves' copies would reach the bond undeduplicated in between. */
         if (dp->all_slaves_active) {
                 r = rtnl_bond_set_all_slaves_active(dp->port.master_ifindex, false);
                 if (r >= 0 || r == -ENODEV)
                         dp->all_slaves_active = false;
         }
+        dp->helper = standby_helper_detach(dp->helper);
         return r == -ENODEV ? 0 : r;
 }

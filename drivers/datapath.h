@@ -39,6 +39,14 @@ int datapath_vf_receives(Datapath *dp, bool yes);
 /* Move transmit to 'path' (net_failover, netvsc: the VF's admin state;
  * bonding: the active slave). */
 int datapath_transmit_on(Datapath *dp, PortPath path);
+/* detach: what was sent to the VF has come in and transmit has moved to the
+ * synthetic NIC, so nothing more is wanted from the VF. Bonding: the bond
+ * stops delivering from the VF (all_slaves_active off), which still receives
+ * broadcast until it is unplugged; the deduplication stays on until
+ * datapath_receive_normal() and drops the synthetic NIC's late copies of what
+ * the VF delivered last (the synthetic path lags the VF by tens of ms). Nothing
+ * to do for net_failover and netvsc: the VF is down. */
+int datapath_vf_drained(Datapath *dp);
 /* finish: back to the kernel's normal receive handling (helper off). */
 int datapath_receive_normal(Datapath *dp);
 

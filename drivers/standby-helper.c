@@ -115,7 +115,10 @@ static int standby_helper_add_filter(int ifindex, struct bpf_program *prog, uint
         return 0;
 }
 
-int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper **ret) {
+/* tag_only: a bond's synthetic slave (standby_helper_attach_tagger()); otherwise net_failover's
+ * standby. */
+static int standby_helper_attach_full(int standby_ifindex, int master_ifindex, bool tag_only,
+                                      StandbyHelper **ret) {
         _cleanup_(standby_helper_detachp) StandbyHelper *h = NULL;
         static bool print_set = false, warned_no_dedupe = false;
         int r, r_master;
@@ -159,13 +162,18 @@ int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper
          * dedupe goes on only once it is there. Without it the flag decides, as before. */
         r_master = standby_helper_add_filter(master_ifindex, h->skel->progs.standby_rx_master,
                                              &h->master_prog_id);
+        /* Tagging is all a bond's helper does: without the master's program it has no use. */
+        if (r_master < 0 && tag_only)
+                return r_master;
         if (r_master >= 0) {
                 r = standby_helper_set_dedupe(h, true);
                 if (r < 0)
                         return r;
         }
 
-        r = standby_helper_add_filter(standby_ifindex, h->skel->progs.standby_rx, &h->prog_id);
+        r = standby_helper_add_filter(standby_ifindex,
+                                      tag_only ? h->skel->progs.standby_rx_tag : h->skel->progs.standby_rx,
+                                      &h->prog_id);
         if (r < 0)
                 return r;
 
@@ -179,6 +187,14 @@ int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper
 
         *ret = TAKE_PTR(h);
         return 0;
+}
+
+int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper **ret) {
+        return standby_helper_attach_full(standby_ifindex, master_ifindex, false, ret);
+}
+
+int standby_helper_attach_tagger(int slave_ifindex, int bond_ifindex, StandbyHelper **ret) {
+        return standby_helper_attach_full(slave_ifindex, bond_ifindex, true, ret);
 }
 
 int standby_helper_remove_stale(int ifindex) {
@@ -271,6 +287,7 @@ int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret) {
                 sum.passed += percpu[i].passed;
                 sum.duplicates_standby += percpu[i].duplicates_standby;
                 sum.duplicates_vf += percpu[i].duplicates_vf;
+                sum.tagged_multicast += percpu[i].tagged_multicast;
         }
 
         *ret = sum;

@@ -16,6 +16,7 @@ typedef struct StandbyHelperCounters {
         uint64_t passed;               /* left to the standby's normal path */
         uint64_t duplicates_standby;   /* dedupe: dropped at the master, the standby's copy came second */
         uint64_t duplicates_vf;        /* dedupe: dropped at the master, the VF's copy came second */
+        uint64_t tagged_multicast;     /* tag-only: broadcast and multicast marked as the standby's */
 } StandbyHelperCounters;
 
 /* Loads the programs for 'master_ifindex' and attaches them to the tc ingress (clsact) hooks of
@@ -28,6 +29,14 @@ typedef struct StandbyHelperCounters {
  * is already on that standby (attached twice, or left behind by an agent that died);
  * -EPERM no CAP_BPF/CAP_NET_ADMIN; other negative errnos from libbpf/the kernel. */
 int standby_helper_attach(int standby_ifindex, int master_ifindex, StandbyHelper **ret);
+
+/* The same deduplication for an active-backup bond, whose own rx_handler delivers from both
+ * slaves during a transition (all_slaves_active): 'slave_ifindex' (the synthetic slave) gets a
+ * program that only marks broadcast/multicast as the standby's and lets everything go on to the
+ * bond (no redirect, and later filters on that hook still run); 'bond_ifindex' gets the master's
+ * program. Dedupe is on from the start and cannot run without the bond's program: failing to
+ * attach it is an error here. Errors as standby_helper_attach(). */
+int standby_helper_attach_tagger(int slave_ifindex, int bond_ifindex, StandbyHelper **ret);
 
 /* Makes sure the standby has a clsact qdisc (created once, when the port is
  * found, and never deleted: see standby_helper_detach()). Returns 1 if it
@@ -49,7 +58,7 @@ int standby_helper_set_multicast(StandbyHelper *h, bool on);
  * standby hands over ALL broadcast/multicast (standby_helper_set_multicast() no longer matters),
  * marked as the standby's, and the master's program drops a broadcast/multicast frame whose copy
  * came in from the other path (the VF's through net_failover, or the standby's) less than
- * STANDBY_RX_DEDUPE_WINDOW_NS (drivers/bpf/standby-rx.h, 50 ms) before; the first 64 bytes of a
+ * STANDBY_RX_DEDUPE_WINDOW_NS (drivers/bpf/standby-rx.h, 2 s) before; the first 64 bytes of a
  * frame (32 of a frame under 64; shorter ones are not deduplicated) tell copies apart. Unicast
  * is never dropped. Off: everything behaves as without deduplication. -ENOTCONN to turn it on
  * when the master's program is not attached. */

@@ -341,9 +341,12 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
                 break;
         case SWITCH_STATE_DETACHED:
                 /* No deadline: the helper stays until the VF is gone, or the
-                 * host steers back. The VF is down and cannot receive. */
+                 * host steers back. The VF is down and cannot receive (a
+                 * bond's VF is up, and the bond stops delivering from it). */
                 s->deadline = USEC_INFINITY;
-                r = port_switch_sync_multicast(s);
+                r = datapath_vf_drained(s->dp);
+                if (r >= 0)
+                        r = port_switch_sync_multicast(s);
                 break;
         case SWITCH_STATE_ATTACH_PREPARED:
                 s->deadline = deadline;

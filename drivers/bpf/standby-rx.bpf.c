@@ -8,7 +8,12 @@
  * (standby_rx_master) sees both copies: every VF frame passes net_failover's rx_handler (which is
  * registered before the VF is opened) and comes back to the master's ingress, and our redirect
  * lands there too, its mark intact (same netns). The copy that arrives second, from the other
- * path, within STANDBY_RX_DEDUPE_WINDOW_NS of the first, is dropped. */
+ * path, within STANDBY_RX_DEDUPE_WINDOW_NS of the first, is dropped.
+ *
+ * A bond needs no redirect (all_slaves_active makes it deliver from both slaves during a
+ * transition, and every slave's frames come back to the bond's ingress the same way): there
+ * standby_rx_tag only marks the synthetic slave's broadcast/multicast, and standby_rx_master
+ * deduplicates on the bond. */
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -231,6 +236,28 @@ pass:
         if (c)
                 c->passed++;
         return TC_ACT_OK;
+}
+
+/* On a bond's synthetic slave (tag-only mode, standby_helper_attach_tagger()): the bond's own
+ * rx_handler takes every slave's frames to the bond's ingress (all_slaves_active during
+ * transitions), so nothing is redirected here; broadcast/multicast are only marked as the
+ * standby's for standby_rx_master on the bond. TC_ACT_UNSPEC: whatever else the guest has on this
+ * hook still runs, and with nothing else the frame goes on as if unfiltered. */
+SEC("tc")
+int standby_rx_tag(struct __sk_buff *skb) {
+        void *data = (void *) (long) skb->data;
+        void *data_end = (void *) (long) skb->data_end;
+        const struct ethhdr *eth = data;
+        struct standby_rx_counters *c;
+
+        if (!dedupe || (void *) (eth + 1) > data_end || !(eth->h_dest[0] & 1))
+                return TC_ACT_UNSPEC;
+
+        skb->mark = STANDBY_RX_MARK;
+        c = standby_rx_get_counters();
+        if (c)
+                c->tagged_multicast++;
+        return TC_ACT_UNSPEC;
 }
 
 /* On the master's tc ingress: unicast, and everything while 'dedupe' is 0, passes untouched.

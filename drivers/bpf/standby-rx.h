@@ -37,4 +37,5 @@ struct standby_rx_counters {
         __u64 passed;               /* standby: left to the normal path (TC_ACT_OK) */
         __u64 duplicates_standby;   /* master: dropped a standby copy, the VF's came first */
         __u64 duplicates_vf;        /* master: dropped a VF copy, the standby's came first */
+        __u64 tagged_multicast;     /* standby, tag-only (bond): broadcast and multicast marked */
 };

@@ -52,6 +52,11 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         return 0;
 }
 
+int datapath_vf_drained(Datapath *dp) {
+        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = 'D';
+        return 0;
+}
+
 int datapath_receive_normal(Datapath *dp) {
         fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = 'N';
         fake_datapath_log.receive_both = false;

@@ -689,6 +689,116 @@ static void test_standby_helper_no_master_program_no_dedupe(void **state) {
         other = standby_helper_detach(other);
 }
 
+/* A bond's rx_handler takes every slave's frames to the bond's ingress. Stand-in here: a later
+ * filter on the standby's hook that redirects everything to the master's ingress, which also
+ * shows that the tagger lets later filters run. false if the kernel lacks cls_u32 or
+ * act_mirred. */
+static bool add_bond_stand_in(void) {
+        return system("tc filter add dev " STANDBY " ingress pref 2 protocol all u32 match u32 0 0 "
+                      "action mirred ingress redirect dev " MASTER " 2>/dev/null") == 0;
+}
+
+static void assert_tagged(StandbyHelper *h, uint64_t tagged) {
+        StandbyHelperCounters c;
+
+        assert_int_equal(standby_helper_get_counters(h, &c), 0);
+        assert_int_equal(c.tagged_multicast, tagged);
+}
+
+static void test_standby_helper_tagger_dedupes_bond(void **state) {
+        Fixture *f = *state;
+        uint32_t tag;
+
+        assert_int_equal(standby_helper_attach_tagger(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_true(standby_helper_dedupes(f->helper));
+        assert_true(standby_has("filter", "standby_rx_tag"));
+        assert_true(master_has("filter", "standby_rx_mast"));
+        if (!add_bond_stand_in())
+                skip();
+
+        /* Synthetic slave first, then the VF's copy: the VF's is dropped, and the other way
+         * round. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 1, 0), 0);
+        assert_duplicates(f->helper, 0, 1);
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_multicast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_multicast, tag, 1, 0), 0);
+        assert_duplicates(f->helper, 1, 1);
+
+        /* Same-path repeats pass; unicast is neither tagged nor dropped. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 3, 3), 3);
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_unicast, tag, 1, 1), 1);
+        assert_duplicates(f->helper, 1, 1);
+
+        /* Nothing redirected by the tagger itself, every standby broadcast/multicast tagged, and
+         * no mark got past the bond's program. */
+        assert_counters(f->helper, 0, 0, 0);
+        assert_tagged(f->helper, 5);
+        assert_int_equal(marked_frames(f), 0);
+
+        /* Detached: both filters gone, the stand-in stays (not ours), and nothing is dropped. */
+        f->helper = standby_helper_detach(f->helper);
+        assert_false(standby_has("filter", "standby_rx_tag"));
+        assert_false(master_has("filter", "standby_rx_mast"));
+        assert_true(standby_has("filter", "mirred"));
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tag, 1, 1), 1);
+}
+
+static void test_standby_helper_tagger_passes_frames_on(void **state) {
+        Fixture *f = *state;
+        _cleanup_close_ int standby_marked = -EBADF, standby_rx = -EBADF;
+        Received r;
+        uint32_t tag;
+
+        /* Alone on the hook, the tagger lets every frame go on into the slave (in a bond, to
+         * the bond's rx_handler): broadcast tagged, unicast not. */
+        assert_int_equal(standby_helper_attach_tagger(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        standby_marked = marked_socket(f->standby_ifindex, STANDBY_RX_MARK);
+        standby_rx = packet_socket(f->standby_ifindex, ETH_P_VFO_TEST);
+
+        tag = next_tag++;
+        send_frames(f, mac_broadcast, tag, 2);
+        r = receive_frames(standby_rx, tag, 2, 2000);
+        assert_int_equal(r.broadcast, 2);
+        r = receive_frames(standby_marked, tag, 2, 2000);
+        assert_int_equal(r.broadcast, 2);
+
+        tag = next_tag++;
+        send_frames(f, mac_unicast, tag, 1);
+        r = receive_frames(standby_rx, tag, 1, 2000);
+        assert_int_equal(r.host, 1);
+        r = receive_frames(standby_marked, tag, UINT_MAX, 200);
+        assert_int_equal(received_total(&r), 0);
+
+        /* The master never saw them: the tagger redirects nothing. */
+        assert_counters(f->helper, 0, 0, 0);
+        assert_tagged(f->helper, 2);
+}
+
+static void test_standby_helper_tagger_needs_the_bond_program(void **state) {
+        Fixture *f = *state;
+        StandbyHelper *other = NULL;
+
+        /* Someone else's filter in our slot on the bond: tagging alone would be of no use, so
+         * the attach fails and leaves nothing on the slave. */
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &other), 0);
+        assert_int_equal(standby_helper_remove_stale(f->standby_ifindex), 1);
+
+        assert_int_equal(standby_helper_attach_tagger(f->standby_ifindex, f->master_ifindex, &f->helper),
+                         -EEXIST);
+        assert_null(f->helper);
+        assert_false(standby_has("filter", "standby_rx"));
+        assert_true(master_has("filter", "standby_rx_mast"));
+        other = standby_helper_detach(other);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_standby_helper_unicast_reaches_master, setup, teardown),
@@ -708,6 +818,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_off_is_the_flag, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_mark_control, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_no_master_program_no_dedupe, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_tagger_dedupes_bond, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_tagger_passes_frames_on, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_tagger_needs_the_bond_program, setup,
                                                 teardown),
         };
         StandbyHelper *probe = NULL;

@@ -153,9 +153,9 @@ static void test_switch_graceful_detach(void **state) {
         assert_int_equal(f->n_sent, 0);                         /* expected: nothing to report */
         /* helper on, VF receives; broadcast handed over *before* the VF goes
          * down (it stops receiving long before the call returns), transmit
-         * synthetic, still handed over once DETACHED; VF gone: nothing to
-         * hand over; helper off */
-        assert_string_equal(fake_datapath_log.calls, "BMmSmMN");
+         * synthetic, the VF's path drained and still handed over once
+         * DETACHED; VF gone: nothing to hand over; helper off */
+        assert_string_equal(fake_datapath_log.calls, "BMmSDmMN");
 }
 
 static void test_switch_graceful_attach(void **state) {
