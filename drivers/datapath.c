@@ -79,12 +79,10 @@ int datapath_receive_both(Datapath *dp) {
                 /* Until told otherwise the VF is there and receives broadcast itself. */
                 return standby_helper_set_multicast(dp->helper, dp->port.vf_ifindex == 0);
         case PORT_KIND_BONDING:
-                r = rtnl_bond_set_all_slaves_active(dp->port.master_ifindex, true);
-                if (r < 0)
-                        return r;
-                dp->all_slaves_active = true;
-                /* The bond now delivers broadcast/multicast from both slaves: deduplicate. Without
-                 * it frames arrive twice, but none is lost, so the switch goes on. */
+                /* The deduplication first: once all_slaves_active is set the bond delivers
+                 * broadcast/multicast from both slaves, and loading the programs takes tens of
+                 * ms in a slow guest. Without it frames arrive twice, but none is lost, so the
+                 * switch goes on. */
                 if (!dp->helper) {
                         r = standby_helper_attach_tagger(dp->port.synthetic_ifindex, dp->port.master_ifindex,
                                                          &dp->helper);
@@ -93,6 +91,10 @@ int datapath_receive_both(Datapath *dp) {
                                                      "some may arrive twice during this transition: %m",
                                                   dp->port.master_ifindex);
                 }
+                r = rtnl_bond_set_all_slaves_active(dp->port.master_ifindex, true);
+                if (r < 0)
+                        return r;
+                dp->all_slaves_active = true;
                 return 0;
         case PORT_KIND_NETVSC:
                 /* netvsc itself receives on the synthetic path whenever the
