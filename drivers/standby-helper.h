@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Standby-RX helper: while a VF comes or goes, a tc-ingress BPF program on net_failover's standby
- * hands what the standby receives to the master, which net_failover would otherwise drop. */
+ * hands what the standby receives to the master, which net_failover would otherwise drop, and a
+ * second one on the master drops the second copy of a broadcast/multicast frame that arrived on
+ * both paths. On an active-backup bond (standby_helper_attach_tagger()) only the deduplication
+ * runs. */
 #pragma once
 
 #include <stdbool.h>

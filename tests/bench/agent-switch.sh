@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vfo-agent's figures: runs the agent-switch lab scenarios (net_failover and
-# bonding) with VFO_LAB_RUNS moves each way, then prints and writes, per
-# datapath and direction: loss, duplicates, the guest's switch latency
+# bonding) with VFO_LAB_RUNS moves each way, to the guest's address and to the
+# broadcast address (VFO_LAB_BROADCAST=1), then prints and writes, per
+# datapath, direction and traffic: loss, duplicates, the guest's switch latency
 # (request received -> transmitting on the new path, from PathChanged) and
 # the host's SteeringMoved -> PathChanged round trip, p50/p99/max.
 #   agent-switch.sh [--runs N] [--output FILE]      (as root; N default 5)
@@ -26,7 +27,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 rc=0
-VFO_LAB_RUNS=$runs VFO_LAB_MAX_LOST=${VFO_LAB_MAX_LOST:-1000} \
+VFO_LAB_RUNS=$runs VFO_LAB_BROADCAST=1 VFO_LAB_MAX_LOST=${VFO_LAB_MAX_LOST:-1000} \
         bash "$lab/run-lab.sh" agent-switch agent-switch-bond 2>&1 | tee "$log" | grep -E '^(=== lab|PASS|FAIL|agent-switch)' || rc=$?
 
 python3 - "$log" "$runs" "${out:-}" <<'PY'
@@ -39,10 +40,12 @@ for line in open(log, errors="replace"):
     if m:
         scenario = {"agent-switch": "net_failover", "agent-switch-bond": "bonding"}.get(m.group(1), m.group(1))
         continue
-    m = re.match(r"(SWITCH|LOSS) (attach|detach) (\d+): (\{.*\})", line)
+    m = re.match(r"(SWITCH|LOSS) (attach|detach) (\d+)(\.b)?: (\{.*\})", line)
     if not m or scenario is None:
         continue
-    kind, op, run, js = m.groups()
+    kind, op, run, broadcast, js = m.groups()
+    if broadcast:
+        op += "-broadcast"
     r = rows.setdefault((scenario, op, run), {})
     r[kind] = json.loads(js)
 
@@ -60,11 +63,11 @@ for (dp, op, run), r in sorted(rows.items()):
         s["guest_switch_ms"].append(w["guest_switch_us"] / 1000.0)
         s["host_round_trip_ms"].append(round(w["switched_ms"] - w["steered_ms"], 1))
 
-print(f"{'datapath/op':22} {'moves':>5} {'lost':>10} {'dup':>5} {'guest switch ms p50/p99/max':>30} {'host SteeringMoved->PathChanged ms p50/p99':>44}")
+print(f"{'datapath/op':32} {'moves':>5} {'lost':>10} {'dup':>5} {'guest switch ms p50/p99/max':>30} {'host SteeringMoved->PathChanged ms p50/p99':>44}")
 for k, s in summary.items():
     g, h = s["guest_switch_ms"], s["host_round_trip_ms"]
-    print(f"{k:22} {len(s['lost']):>5} {sum(s['lost']):>10} {sum(s['duplicated']):>5} "
-          f"{pct(g,50):>10.1f}/{pct(g,99):.1f}/{max(g):.1f}".ljust(78) if g else k,
+    print(f"{k:32} {len(s['lost']):>5} {sum(s['lost']):>10} {sum(s['duplicated']):>5} "
+          f"{pct(g,50):>10.1f}/{pct(g,99):.1f}/{max(g):.1f}".ljust(88) if g else k,
           f"{pct(h,50):>10.1f}/{pct(h,99):.1f}" if h else "")
 if out:
     doc = {"date": datetime.datetime.utcnow().isoformat() + "Z", "runs": runs,
