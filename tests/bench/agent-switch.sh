@@ -5,7 +5,9 @@
 # broadcast address (VFO_LAB_BROADCAST=1), then prints and writes, per
 # datapath, direction and traffic: loss, duplicates, the guest's switch latency
 # (request received -> transmitting on the new path, from PathChanged) and
-# the host's SteeringMoved -> PathChanged round trip, p50/p99/max.
+# the host's SteeringMoved -> PathChanged round trip, p50/p99/max. Then the
+# agent's footprint (lab scenario agent-footprint): RSS and idle wake-ups per
+# minute, with no host on the channel and with an idle host session.
 #   agent-switch.sh [--runs N] [--output FILE]      (as root; N default 5)
 set -uo pipefail
 
@@ -28,14 +30,19 @@ trap 'rm -f "$log"' EXIT
 
 rc=0
 VFO_LAB_RUNS=$runs VFO_LAB_BROADCAST=1 VFO_LAB_MAX_LOST=${VFO_LAB_MAX_LOST:-1000} \
-        bash "$lab/run-lab.sh" agent-switch agent-switch-bond 2>&1 | tee "$log" | grep -E '^(=== lab|PASS|FAIL|agent-switch)' || rc=$?
+        bash "$lab/run-lab.sh" agent-switch agent-switch-bond agent-footprint 2>&1 | tee "$log" | grep -E '^(=== lab|PASS|FAIL|agent-switch)' || rc=$?
 
 python3 - "$log" "$runs" "${out:-}" <<'PY'
 import json, re, sys, datetime, platform, os
 log, runs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 scenario = None
 rows = {}
+footprint = {}
 for line in open(log, errors="replace"):
+    m = re.match(r"FOOTPRINT (\S+): (\{.*\})", line)
+    if m:
+        footprint[m.group(1)] = json.loads(m.group(2))
+        continue
     m = re.match(r"=== lab: (\S+)", line)
     if m:
         scenario = {"agent-switch": "net_failover", "agent-switch-bond": "bonding"}.get(m.group(1), m.group(1))
@@ -69,11 +76,14 @@ for k, s in summary.items():
     print(f"{k:32} {len(s['lost']):>5} {sum(s['lost']):>10} {sum(s['duplicated']):>5} "
           f"{pct(g,50):>10.1f}/{pct(g,99):.1f}/{max(g):.1f}".ljust(88) if g else k,
           f"{pct(h,50):>10.1f}/{pct(h,99):.1f}" if h else "")
+for phase, f in footprint.items():
+    print(f"agent footprint, {phase:8}: RSS {f['rss_kib']} KiB (peak {f['hwm_kib']} KiB), "
+          f"{f['wakeups_per_min']:.1f} wake-ups/min over {f['seconds']:.0f} s")
 if out:
     doc = {"date": datetime.datetime.utcnow().isoformat() + "Z", "runs": runs,
            "machine": {"kernel": platform.release(), "nproc": os.cpu_count(), "accelerator": "tcg"},
            "note": "detach switch latency includes the 150 ms drain (steering moved -> transmit moves)",
-           "summary": summary}
+           "summary": summary, "footprint": footprint}
     json.dump(doc, open(out, "w"), indent=1)
     print(f"wrote {out}")
 PY

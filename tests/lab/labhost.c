@@ -339,8 +339,21 @@ static int do_inventory(Host *h) {
         return 0;
 }
 
+/* Keeps the session open for --timeout seconds, sending nothing: what the
+ * agent costs while idle with a host connected. A new session in between
+ * (the agent restarted) is an error. */
+static int do_hold(Host *h) {
+        int r = host_wait(h, CHANNEL_EVENT_SYNCED, 0, NULL);
+
+        if (r == -ETIMEDOUT)
+                return 0;
+        if (r == 0)
+                return log_error_errno(ECONNRESET, "The agent started a new session while held.");
+        return log_error_errno(r, "The session ended while held: %m");
+}
+
 static void help(void) {
-        printf("%s --socket PATH [OPTIONS] inventory | detach MAC | attach MAC\n\n"
+        printf("%s --socket PATH [OPTIONS] inventory | detach MAC | attach MAC | hold\n\n"
                "Host side of the vfo protocol for lab scenarios.\n\n"
                "  --socket PATH      the domain's org.vfo.agent.0 channel socket\n"
                "  --steer CMD        shell command that moves steering (run after DetachReady /\n"
@@ -348,7 +361,8 @@ static void help(void) {
                "  --device CMD       detach: unplug command (after PathChanged);\n"
                "                     attach: plug command (after PrepareAttach is processed)\n"
                "  --deadline-ms N    deadline sent with Prepare* (default 20000)\n"
-               "  --timeout SEC      wait for each reply at most SEC (default 30)\n",
+               "  --timeout SEC      wait for each reply at most SEC (default 30);\n"
+               "                     hold: keep the session open this long, sending nothing\n",
                program_invocation_short_name);
 }
 
@@ -402,6 +416,8 @@ int main(int argc, char *argv[]) {
                         r = do_detach(&h, argv[optind + 1]);
                 else if (strcmp(argv[optind], "attach") == 0 && optind + 1 < argc)
                         r = do_attach(&h, argv[optind + 1]);
+                else if (strcmp(argv[optind], "hold") == 0)
+                        r = do_hold(&h);
                 else
                         r = log_error_errno(EINVAL, "Unknown command '%s' (see --help).", argv[optind]);
         }
