@@ -154,6 +154,13 @@ static int standby_helper_attach_full(int standby_ifindex, int master_ifindex, b
         /* .rodata is frozen at load: the verifier sees a constant, not a compile-time guess. */
         h->skel->rodata->master_ifindex = (uint32_t) master_ifindex;
 
+        /* Only the standby's program of this mode is loaded: verifying the other one would cost
+         * a slow guest CPU time at the start of every transition, for nothing. */
+        r = bpf_program__set_autoload(tag_only ? h->skel->progs.standby_rx : h->skel->progs.standby_rx_tag,
+                                      false);
+        if (r < 0)
+                return r;
+
         r = standby_rx_bpf__load(h->skel);
         if (r < 0)
                 return r;
