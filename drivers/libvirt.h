@@ -15,81 +15,11 @@
 
 #include <systemd/sd-event.h>
 
-/* The XML namespace of vfo's domain metadata, and the element it holds:
- *   <vfo:policy xmlns:vfo="VIRT_METADATA_URI" pool="lab" priority="50" required="no"/> */
-#define VIRT_METADATA_URI "http://vfo.org/xmlns/libvirt/domain/1"
-#define VIRT_METADATA_PREFIX "vfo"
-/* vfo's user aliases start with "ua-vfo-"; the VFs vfod plugs carry
- * "ua-vfo-vf-" and the VF's id ("ua-vfo-vf-lab-0"). */
-#define VIRT_VFO_ALIAS_PREFIX "ua-vfo-"
-#define VIRT_VF_ALIAS_PREFIX "ua-vfo-vf-"
+#include "drivers/virt-xml.h" /* the domain XML: types and pure functions */
 
 typedef struct Virt Virt;
 
-typedef enum VirtDomainState {
-        VIRT_DOMAIN_SHUTOFF,            /* also: not defined any more */
-        VIRT_DOMAIN_RUNNING,
-        VIRT_DOMAIN_PAUSED,             /* also: pmsuspended, and "migrating" paused states */
-        VIRT_DOMAIN_OTHER,              /* blocked, crashed, shutting down, … */
-        _VIRT_DOMAIN_STATE_MAX,
-        _VIRT_DOMAIN_STATE_INVALID = -1,
-} VirtDomainState;
-
 const char *virt_domain_state_to_string(VirtDomainState s);   /* "shutoff", "running", "paused", "other" */
-
-/* One <interface> of a domain's live XML. */
-typedef struct VirtInterface {
-        char mac[18];           /* lower case "52:54:00:aa:bb:cc" */
-        char model[32];         /* <model type=…>, "" if none */
-        char alias[64];         /* <alias name=…>, "" if none */
-        char target[64];        /* <target dev=…> (the host tap), "" if none */
-        char type[16];          /* <interface type=…>: "bridge", "network", "hostdev", … */
-        bool link_down;         /* <link state='down'/> */
-        bool teaming_persistent; /* <teaming type='persistent'/> */
-} VirtInterface;
-
-/* vfo's policy from the domain's metadata. */
-typedef struct VirtPolicy {
-        bool present;           /* the metadata element exists: the domain opted in */
-        char pool[64];          /* "" = the default pool */
-        unsigned priority;      /* 0..1000, default 100 */
-        bool required;
-} VirtPolicy;
-
-/* What vfod needs of one domain: parsed from its live XML. */
-typedef struct VirtDomain {
-        char uuid[37];
-        char name[256];
-        int id;                 /* -1 if not running */
-        VirtDomainState state;
-        bool persistent;
-        VirtInterface *interfaces;
-        size_t n_interfaces;
-        char *channel_path;     /* <channel type='unix'> with target name org.vfo.agent.0: its socket; NULL if none */
-        char **vfo_aliases;     /* aliases of devices (any kind) starting with VIRT_VFO_ALIAS_PREFIX */
-        size_t n_vfo_aliases;
-        VirtPolicy policy;
-} VirtDomain;
-
-void virt_domain_done(VirtDomain *d);      /* frees the members, not 'd' */
-void virt_domain_free_array(VirtDomain *a, size_t n);
-
-/* Pure: fills 'ret' (uuid, name, interfaces, channel_path, vfo_aliases,
- * policy) from a domain XML document (libxml2 + XPath). id/state/persistent
- * are left to the caller. -EBADMSG on malformed XML; a bad policy attribute
- * (priority not a number or > 1000, required not yes/no/true/false/1/0)
- * leaves policy.present false and returns 0 with a warning logged. */
-int virt_domain_parse_xml(const char *xml, VirtDomain *ret);
-
-/* The element virt_set_policy() writes (for tests and for the docs). */
-int virt_policy_format(const VirtPolicy *p, char **ret);
-
-/* Pure: the <interface> of 'domain_xml' with 'mac' (any case) whose alias
- * does not start with VIRT_VFO_ALIAS_PREFIX, serialized with exactly one
- * <link state='up|down'/>: the device XML virt_set_link() passes to
- * virDomainUpdateDeviceFlags(). -ENOENT if there is no such interface,
- * -EBADMSG on malformed XML. */
-int virt_interface_set_link_xml(const char *domain_xml, const char *mac, bool up, char **ret);
 
 typedef struct VirtCallbacks {
         /* The connection came up (after every reconnect) or went down. */
@@ -174,8 +104,3 @@ typedef struct VirtMigrateOptions {
  * daemon's loop. On failure, 'ret_message' (malloc'd) has libvirt's reason. */
 int virt_migrate_blocking(const char *src_uri, const char *uuid, const char *dest_uri, const VirtMigrateOptions *o,
                           char **ret_message);
-
-/* Pure: the domain XML without the <hostdev> devices whose alias starts with
- * VIRT_VF_ALIAS_PREFIX (SR-IOV VFs of the host the domain comes from). 0 and
- * *ret = NULL if there is none; 1 and the new document otherwise. */
-int virt_strip_vf_hostdevs(const char *xml, char **ret);
