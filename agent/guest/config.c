@@ -177,9 +177,13 @@ int agent_config_load(AgentConfig *c, const char *path, bool must_exist, char **
                 return r;
         }
 
-        r = keyfile_parse(f, path, agent_config_assign, c, ret_message);
+        r = agent_config_parse(c, f, path, ret_message);
         fclose(f);
         return r;
+}
+
+int agent_config_parse(AgentConfig *c, FILE *f, const char *name, char **ret_message) {
+        return keyfile_parse(f, name, agent_config_assign, c, ret_message);
 }
 
 const char *agent_config_port_bond(const AgentConfig *c, const char *mac) {

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "lib/time-util.h"
 #include "lib/validate.h"
@@ -36,6 +37,8 @@ void agent_config_done(AgentConfig *c);
  * 'must_exist'. On errors 'ret_message' says "FILE:LINE: reason"; the
  * settings loaded before the error are kept. */
 int agent_config_load(AgentConfig *c, const char *path, bool must_exist, char **ret_message);
+/* Same, from a stream named 'name' in messages (the fuzz target). */
+int agent_config_parse(AgentConfig *c, FILE *f, const char *name, char **ret_message);
 
 bool agent_config_port_ignored(const AgentConfig *c, const char *mac);
 /* Bond= of the port with MAC 'mac' ("52:54:00:aa:bb:cc", either case), or

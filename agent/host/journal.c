@@ -201,15 +201,8 @@ static int parse_job(char **f, JournalJob *ret, char *why, size_t why_size) {
 }
 
 int journal_read(const char *path, JournalState *ret, char **ret_message) {
-        _cleanup_(journal_state_done) JournalState s = {};
-        _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ unsigned *claim_lines = NULL, *job_lines = NULL;
-        size_t allocated = 0;
-        unsigned line = 0, next_job_line = 0;
-        ssize_t len, bad;
-        char why[256];
         FILE *f;
-        int r = 0;
+        int r;
 
         assert(path);
         assert(ret);
@@ -227,6 +220,29 @@ int journal_read(const char *path, JournalState *ret, char **ret_message) {
                         *ret_message = NULL;
                 return r;
         }
+
+        r = journal_parse(f, path, ret, ret_message);
+        fclose(f);
+        return r;
+}
+
+int journal_parse(FILE *f, const char *path, JournalState *ret, char **ret_message) {
+        _cleanup_(journal_state_done) JournalState s = {};
+        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ unsigned *claim_lines = NULL, *job_lines = NULL;
+        size_t allocated = 0;
+        unsigned line = 0, next_job_line = 0;
+        ssize_t len, bad;
+        char why[256];
+        int r = 0;
+
+        assert(f);
+        assert(path);
+        assert(ret);
+
+        *ret = (JournalState) {};
+        if (ret_message)
+                *ret_message = NULL;
 
         while ((len = getline(&buf, &allocated, f)) >= 0) {
                 char *fields[JOURNAL_FIELDS_MAX];
@@ -379,7 +395,6 @@ int journal_read(const char *path, JournalState *ret, char **ret_message) {
         *ret = s;
         s = (JournalState) {};
 finish:
-        fclose(f);
         return r;
 }
 

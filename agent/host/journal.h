@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct JournalClaim {
         char vf[64];            /* VF id: PCI address, or "POOL-N" for the emulated pool */
@@ -47,6 +48,8 @@ void journal_state_done(JournalState *s);
  * "FILE: reason". On any error 'ret' is left empty. Free with
  * journal_state_done(). */
 int journal_read(const char *path, JournalState *ret, char **ret_message);
+/* Same, from a stream named 'name' in messages (the fuzz target). */
+int journal_parse(FILE *f, const char *name, JournalState *ret, char **ret_message);
 /* Writes 'state' atomically to 'path' (tmp + fsync + rename + fsync dir).
  * Returns 0 or a negative errno. -EINVAL: 'state' holds something
  * journal_read() would refuse (a bad field, a VF claimed twice, a job id
