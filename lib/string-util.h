@@ -9,6 +9,11 @@ static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
 
+/* Both NULL, or both equal. */
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
 static inline bool isempty(const char *s) {
         return !s || !*s;
 }

@@ -29,6 +29,7 @@
 
 #include "agent/host/bus.h"
 #include "agent/host/job.h"
+#include "agent/host/migrate-options.h"
 #include "lib/log.h"
 #include "lib/string-util.h"
 
@@ -428,12 +429,11 @@ static char *destination_bus_address(const Job *j) {
                 return NULL;
         end = strchr(rest, '/');
         host = end ? strndup(rest, (size_t) (end - rest)) : strdup(rest);
-        if (!host || !*host || strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._-") !=
-                                       strlen(host)) {
+        if (!host || !migrate_ssh_host_is_safe(host)) {
                 free(host);
                 return NULL;
         }
-        if (asprintf(&a, "unixexec:path=ssh,argv1=-xT,argv2=%s,argv3=systemd-stdio-bridge", host) < 0)
+        if (asprintf(&a, "unixexec:path=ssh,argv1=-xT,argv2=--,argv3=%s,argv4=systemd-stdio-bridge", host) < 0)
                 a = NULL;
         free(host);
         return a;

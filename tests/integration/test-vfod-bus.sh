@@ -82,18 +82,23 @@ EOF
 }
 
 # start_bus POLICY: a private system bus; POLICY=yes includes contrib/dbus/org.vfo1.conf,
-# POLICY=no lets every method call through (only vfod's own check is left).
+# POLICY=group includes it with its group "vfo" renamed to nogroup (so that a
+# non-root member can be made with setpriv), POLICY=no lets every method call
+# through (only vfod's own check is left).
 start_bus() {
         local inc line
         if [ "$1" = yes ]; then
                 inc="  <include>$top_srcdir/contrib/dbus/org.vfo1.conf</include>"
+        elif [ "$1" = group ]; then
+                sed 's/group="vfo"/group="nogroup"/' "$top_srcdir/contrib/dbus/org.vfo1.conf" >"$dir/org.vfo1-nogroup.conf"
+                inc="  <include>$dir/org.vfo1-nogroup.conf</include>"
         else
                 inc='  <policy user="root"><allow own="org.vfo1"/></policy><policy context="default"><allow send_destination="org.vfo1"/></policy>'
         fi
         while IFS= read -r line; do
                 case $line in
                 *@INCLUDES@*) printf '%s\n' "$inc" ;;
-                *'<deny send_type="method_call"/>'*) [ "$1" = yes ] && printf '%s\n' "$line" ;;
+                *'<deny send_type="method_call"/>'*) [ "$1" != no ] && printf '%s\n' "$line" ;;
                 *) printf '%s\n' "${line//@SOCKET@/$dir/bus-$1}" ;;
                 esac
         done <"$top_srcdir/tests/lab/dbus-system.conf.in" >"$dir/bus-$1.conf"
@@ -173,6 +178,37 @@ start_vfod
 gid=$(getent group nogroup | cut -d: -f3)
 check "a member of AdminGroup (nogroup) may change things" \
         rc_is 0 setpriv --reuid=65534 --regid=65534 --groups="$gid" "$VFOCTL" set-policy vm2 --priority 30
+stop_vfod
+
+# ------------------- the shipped policy, a non-root member of AdminGroup=
+# Manager.Migrate hands its strings to libvirt (as root), libvirtd (root)
+# and sd-bus: none of them may name a program for a caller who is not root.
+start_bus group
+start_vfod
+as_admin() { setpriv --reuid=65534 --regid=65534 --groups="$gid" "$@"; }
+migrate_call() {
+        as_admin busctl call org.vfo1 /org/vfo1 org.vfo1.Manager Migrate 'ssa{sv}' vm0 "$@"
+}
+rm -f "$dir/pwned"
+printf '#!/bin/sh\ntouch %s/pwned\n' "$dir" >"$dir/pwn.sh"
+chmod 755 "$dir/pwn.sh"
+check "admin group: destination-bus unixexec: is refused (AccessDenied)" \
+        rc_is 1 migrate_call 'qemu+unix:///system?socket=/nonexistent' 1 destination-bus s \
+        "unixexec:path=/bin/sh,argv1=-c,argv2=touch $dir/pwned"
+grep -q "org.vfo1.Error.AccessDenied\|Only root may give a destination bus" "$dir/out" ||
+        { echo "FAIL: no AccessDenied for unixexec"; failed=$((failed + 1)); }
+check "admin group: qemu+ext:// destination is refused (AccessDenied)" \
+        rc_is 1 migrate_call "qemu+ext:///system?command=$dir/pwn.sh" 0
+grep -q "for root only" "$dir/out" || { echo "FAIL: no 'for root only' for qemu+ext"; failed=$((failed + 1)); }
+check "admin group: command= on an ssh URI is refused" \
+        rc_is 1 migrate_call "qemu+ssh://localhost/system?command=$dir/pwn.sh" 0
+check "admin group: vfoctl migrate --migrate-uri exec: exits 4" \
+        rc_is 4 as_admin "$VFOCTL" migrate vm0 'qemu+unix:///system?socket=/nonexistent' --migrate-uri 'exec:/bin/true'
+not_access_denied() { ! "$@" 2>&1 | grep -q AccessDenied; }
+check "admin group: a plain unix destination bus passes the check (the migration then fails elsewhere)" \
+        not_access_denied migrate_call 'qemu+unix:///system?socket=/nonexistent' 1 destination-bus s unix:path=/nonexistent
+sleep 1
+check "nothing ran: no file made by the refused commands" test ! -e "$dir/pwned"
 stop_vfod
 
 [ "$failed" = 0 ] || { echo "--- vfod.log"; cat "$dir/vfod.log"; }
