@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/validate.h"
@@ -82,7 +83,15 @@ static bool printable_ascii(const char *s, size_t max, bool allow_empty) {
         return true;
 }
 
-bool utf8_is_valid(const char *s, size_t max_bytes) {
+/* Control characters a terminal or a log reader acts on: C0, DEL, C1, and
+ * the Unicode line separators and bidirectional overrides that reorder
+ * what is shown (U+2028/2029, U+202A-202E, U+2066-2069). */
+static bool codepoint_is_control(uint32_t cp) {
+        return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+               (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static bool utf8_check(const char *s, size_t max_bytes, bool printable) {
         const unsigned char *p = (const unsigned char *) s;
         size_t n;
 
@@ -97,6 +106,8 @@ bool utf8_is_valid(const char *s, size_t max_bytes) {
                 uint32_t cp;
 
                 if (c < 0x80) {
+                        if (printable && codepoint_is_control(c))
+                                return false;
                         i++;
                         continue;
                 } else if ((c & 0xe0) == 0xc0) {
@@ -123,9 +134,46 @@ bool utf8_is_valid(const char *s, size_t max_bytes) {
                 if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
                     (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
                         return false;
+                if (printable && codepoint_is_control(cp))
+                        return false;
                 i += len;
         }
         return true;
+}
+
+bool utf8_is_valid(const char *s, size_t max_bytes) {
+        return utf8_check(s, max_bytes, false);
+}
+
+char *text_escape(const char *s) {
+        const unsigned char *p = (const unsigned char *) (s ?: "");
+        size_t n = strlen((const char *) p), k = 0;
+        char *out = malloc(n * 4 + 1);
+
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n;) {
+                size_t len = p[i] < 0x80 ? 1 : (p[i] & 0xe0) == 0xc0 ? 2 : (p[i] & 0xf0) == 0xe0 ? 3 : 4;
+                char one[5] = {};
+
+                /* one character at a time: shown as it is if it is printable, else as bytes */
+                if (i + len <= n)
+                        memcpy(one, p + i, len);
+                if (i + len <= n && text_is_printable(one, len)) {
+                        memcpy(out + k, one, len);
+                        k += len;
+                        i += len;
+                } else {
+                        k += (size_t) sprintf(out + k, "\\x%02x", p[i]);
+                        i++;
+                }
+        }
+        out[k] = '\0';
+        return out;
+}
+
+bool text_is_printable(const char *s, size_t max_bytes) {
+        return utf8_check(s, max_bytes, true);
 }
 
 const char *envelope_body_to_string(Vfo__Envelope__BodyCase body) {
@@ -317,8 +365,8 @@ int envelope_validate(const Vfo__Envelope *e, PeerRole sender, char *why, size_t
 
         case VFO__ENVELOPE__BODY_ERROR:
                 CHECK(enum_ok(&vfo__error_code__descriptor, e->error->code, true), "Error: invalid code");
-                CHECK(utf8_is_valid(e->error->message, VALIDATE_ERROR_MESSAGE_MAX),
-                      "Error: message is not UTF-8 or longer than %u bytes", VALIDATE_ERROR_MESSAGE_MAX);
+                CHECK(text_is_printable(e->error->message, VALIDATE_ERROR_MESSAGE_MAX),
+                      "Error: message is not printable UTF-8 text or longer than %u bytes", VALIDATE_ERROR_MESSAGE_MAX);
                 return 0;
 
         case VFO__ENVELOPE__BODY__NOT_SET:

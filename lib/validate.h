@@ -31,6 +31,15 @@ bool mac_is_valid(const char *s) _pure_;
  * white space, not "." or "..". */
 bool ifname_is_valid(const char *s) _pure_;
 bool utf8_is_valid(const char *s, size_t max_bytes) _pure_;
+/* Valid UTF-8 of at most max_bytes with no control characters (C0, DEL,
+ * C1, line separators, bidirectional overrides): safe to show on a
+ * terminal and in a log line as it is. Every free-text string from a guest
+ * must pass this. */
+bool text_is_printable(const char *s, size_t max_bytes) _pure_;
+/* A copy of 's' (NULL: "") in which every character text_is_printable()
+ * refuses, and every byte that is not UTF-8, is written as \xNN. For
+ * showing strings that came from elsewhere. NULL when out of memory. */
+char *text_escape(const char *s);
 
 /* Which messages 'sender' may send, and whether they need a non-zero id. */
 bool envelope_body_allowed(PeerRole sender, Vfo__Envelope__BodyCase body) _pure_;

@@ -9,6 +9,7 @@
 #include "agent/ctl/format.h"
 #include "agent/ctl/objects.h"
 #include "lib/log.h"
+#include "lib/validate.h"
 
 typedef enum PropType {
         PROP_STRING,    /* s or o */
@@ -204,7 +205,7 @@ static int read_str_member(sd_bus_message *m, char **ret) {
         r = sd_bus_message_read_basic(m, type, &s);
         if (r < 0)
                 return r;
-        *ret = strdup(s);
+        *ret = text_escape(s);
         return *ret ? 0 : -ENOMEM;
 }
 
@@ -280,7 +281,7 @@ static int map_one(sd_bus_message *m, const PropMap *p, void *base) {
                 r = sd_bus_message_read_basic(m, type, &s);
                 if (r < 0)
                         return r;
-                copy = strdup(s);
+                copy = text_escape(s);     /* never a raw control character on the terminal */
                 if (!copy)
                         return -ENOMEM;
                 free(*(char **) where);

@@ -14,6 +14,7 @@
 #include "agent/ctl/migrate.h"
 #include "agent/ctl/vfoctl.h"
 #include "lib/log.h"
+#include "lib/validate.h"
 
 bool arg_json = false;
 bool arg_quiet = false;
@@ -32,14 +33,17 @@ static bool arg_migrate_any = false;            /* a migrate-only option was giv
 
 
 int ctl_error(int code, const char *format, ...) {
+        _cleanup_free_ char *text = NULL, *shown = NULL;
         va_list ap;
+        int r;
 
         fflush(stdout);
-        fputs("vfoctl: ", stderr);
         va_start(ap, format);
-        vfprintf(stderr, format, ap);
+        r = vasprintf(&text, format, ap);
         va_end(ap);
-        fputc('\n', stderr);
+        /* error messages carry vfod's, libvirt's and guests' words: escaped */
+        shown = r >= 0 ? text_escape(text) : NULL;
+        fprintf(stderr, "vfoctl: %s\n", shown ?: "out of memory");
         return code;
 }
 
@@ -1032,9 +1036,10 @@ static void help(void) {
                "                          as long as the migration takes\n"
                "     --resume             Resume a paused domain first instead of refusing\n"
                "     --destination-bus ADDRESS  D-Bus address of the destination's system bus\n"
-               "                          (e.g. unixexec:path=ssh,argv1=-xT,argv2=HOST,\n"
-               "                          argv3=systemd-stdio-bridge; default: derived from a\n"
-               "                          qemu+ssh:// URI, else the destination's hook claims)\n"
+               "                          (e.g. unix:path=/PATH; transports that run a\n"
+               "                          program, unixexec:, are for root; default: ssh\n"
+               "                          to the host of a qemu+ssh:// URI, else the\n"
+               "                          destination's hook claims)\n"
                "     --managed-switchover  The destination takes the traffic before QEMU switches\n"
                "                          over, so nothing is lost in the downtime (needs the\n"
                "                          destination's bus; see vfod(8))\n"

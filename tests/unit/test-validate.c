@@ -78,6 +78,53 @@ static void test_validate_utf8(void **state) {
         assert_false(utf8_is_valid("\x80", 10));
 }
 
+static void test_validate_printable(void **state) {
+        assert_true(text_is_printable("", 10));
+        assert_true(text_is_printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 32));
+        assert_false(text_is_printable("\x1b[2J", 10));                 /* ESC: a terminal escape */
+        assert_false(text_is_printable("a\nb", 10));                   /* a forged log line */
+        assert_false(text_is_printable("a\rb", 10));
+        assert_false(text_is_printable("a\tb", 10));
+        assert_false(text_is_printable("\x7f", 10));                   /* DEL */
+        assert_false(text_is_printable("\xc2\x9b" "2J", 10));           /* C1 CSI */
+        assert_false(text_is_printable("\xe2\x80\xae" "txt", 10));     /* right-to-left override */
+        assert_false(text_is_printable("\xe2\x80\xa8", 10));           /* line separator */
+        assert_false(text_is_printable("\xc3", 10));                   /* still UTF-8 first */
+        assert_false(text_is_printable("toolong", 6));
+}
+
+static void test_text_escape(void **state) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "plain", "plain" },
+                { "caf\xc3\xa9", "caf\xc3\xa9" },
+                { "\x1b[2Jx", "\\x1b[2Jx" },
+                { "a\nb", "a\\x0ab" },
+                { "\xc2\x9b", "\\xc2\\x9b" },
+                { "\xff\xc3", "\\xff\\xc3" },
+                { "", "" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *e = text_escape(cases[i].in);
+
+                assert_non_null(e);
+                assert_string_equal(e, cases[i].out);
+                assert_true(text_is_printable(e, 64));
+                free(e);
+        }
+}
+
+static void test_validate_error_message_must_be_printable(void **state) {
+        TestMessage m;
+        Vfo__Envelope *e = test_message_init(&m, VFO__ENVELOPE__BODY_ERROR, 0);
+
+        e->error->message = (char *) "refused \x1b]0;owned\x07";
+        assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), -EBADMSG);
+        e->error->message = (char *) "refused: the port is busy";
+        assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), 0);
+}
+
 static void test_validate_good_messages_pass(void **state) {
         static const struct {
                 Vfo__Envelope__BodyCase body;
@@ -307,6 +354,9 @@ int main(void) {
                 cmocka_unit_test(test_validate_mac),
                 cmocka_unit_test(test_validate_ifname),
                 cmocka_unit_test(test_validate_utf8),
+                cmocka_unit_test(test_validate_printable),
+                cmocka_unit_test(test_text_escape),
+                cmocka_unit_test(test_validate_error_message_must_be_printable),
                 cmocka_unit_test(test_validate_good_messages_pass),
                 cmocka_unit_test(test_validate_direction_is_enforced),
                 cmocka_unit_test(test_validate_request_needs_id),
