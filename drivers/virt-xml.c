@@ -508,3 +508,8 @@ int virt_strip_vf_hostdevs(const char *xml, char **ret) {
         xmlFree(out);
         return *ret ? nodes->nodeNr : -ENOMEM;
 }
+
+void virt_tap_mac(const uint8_t guest[6], uint8_t ret[6]) {
+        memcpy(ret, guest, 6);
+        ret[0] = guest[0] == 0xfe ? 0xfa : 0xfe;
+}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 /* The XML namespace of vfo's domain metadata, and the element it holds:
@@ -84,3 +85,8 @@ int virt_interface_set_link_xml(const char *domain_xml, const char *mac, bool up
  * *ret = NULL if there is none; the number removed and the new document
  * otherwise; -EBADMSG if it is not a <domain> document. */
 int virt_strip_vf_hostdevs(const char *xml, char **ret);
+
+/* The MAC libvirt gives the host side (tap) of a guest NIC with MAC 'guest':
+ * the same with the first octet 0xfe, or 0xfa when the guest's is 0xfe.
+ * Six octets each; so a tap's MAC leaves the guest's first octet open. */
+void virt_tap_mac(const uint8_t guest[6], uint8_t ret[6]);

@@ -289,10 +289,10 @@ int pool_handover_in(Pool *pool, Port *port) {
         uint32_t old = 0;
         int r;
 
-        /* Only a tap found here by its MAC on the pool's bridge: the
-         * incoming XML may still name the source's tap, and a tap of that
-         * name here may be another domain's. No bridge (Steering=switch):
-         * nothing to do, the switch follows the guest's announcements. */
+        /* Only a tap on the pool's bridge with exactly the MAC libvirt gives
+         * this port's tap, and no other domain's (pool_find_tap()). No bridge
+         * (Steering=switch): nothing to do, the switch follows the guest's
+         * announcements. */
         if (pool->config.type == POOL_TYPE_SRIOV && pool->config.steering == STEERING_SWITCH)
                 return 0;
         if (pool_find_tap(pool, port, tap) < 0)
@@ -339,14 +339,27 @@ void pool_handover_done(Port *port) {
                 port->handover_queue_len = 0;   /* the longer queue stays: harmless */
 }
 
+/* Another domain this vfod knows names 'tap' as one of its NICs. */
+static bool tap_is_another_domains(Manager *m, const Domain *self, const char *tap) {
+        for (size_t i = 0; i < m->n_domains; i++) {
+                const Domain *d = m->domains[i];
+
+                if (d == self || d->gone)
+                        continue;
+                for (size_t k = 0; k < d->n_ports; k++)
+                        if (streq(d->ports[k]->synthetic_tap, tap) || streq(d->ports[k]->vf_tap, tap))
+                                return true;
+        }
+        return false;
+}
+
 int pool_find_tap(Pool *pool, const Port *port, char ret[static 64]) {
-        /* 'port' names the MAC; its synthetic_tap is not trusted here */
         _cleanup_free_ Netdev *links = NULL;
-        uint8_t mac[ETH_ALEN];
+        uint8_t guest[ETH_ALEN], mac[ETH_ALEN];
         size_t n = 0, found = 0;
         int bridge, newest = 0, r;
 
-        if (!pool->config.bridge[0] || !mac_parse(port->mac, mac))
+        if (!pool->config.bridge[0] || !mac_parse(port->mac, guest))
                 return -EINVAL;
         bridge = (int) if_nametoindex(pool->config.bridge);
         if (bridge <= 0)
@@ -354,12 +367,24 @@ int pool_find_tap(Pool *pool, const Port *port, char ret[static 64]) {
         r = rtnl_dump_links(&links, &n);
         if (r < 0)
                 return r;
-        /* libvirt gives a domain's tap the domain's MAC with 0xfe first. On
-         * a bridge shared by two hosts' worth of QEMUs (the lab) the source's
-         * tap has it too: the newest tap is the incoming domain's. */
-        mac[0] = 0xfe;
+        virt_tap_mac(guest, mac);
+        /* The tap the domain's live XML names, if it is on the pool's bridge
+         * with the MAC libvirt gives this port's tap: exact. */
+        for (size_t i = 0; port->synthetic_tap[0] && i < n; i++)
+                if (streq(links[i].name, port->synthetic_tap) && links[i].master == bridge && links[i].has_mac &&
+                    memcmp(links[i].mac, mac, ETH_ALEN) == 0 &&
+                    !tap_is_another_domains(pool->manager, port->domain, links[i].name)) {
+                        snprintf(ret, 64, "%s", links[i].name);
+                        return 0;
+                }
+        /* Else (the XML named no tap yet, or one that is not this port's):
+         * a tap with exactly that MAC that no other domain here names. On a
+         * bridge shared by two hosts' worth of QEMUs (the lab's single-bridge
+         * variant) the source's tap has it too: the newest is the incoming
+         * domain's. */
         for (size_t i = 0; i < n; i++) {
-                if (links[i].master != bridge || !links[i].has_mac || memcmp(links[i].mac, mac, ETH_ALEN) != 0)
+                if (links[i].master != bridge || !links[i].has_mac || memcmp(links[i].mac, mac, ETH_ALEN) != 0 ||
+                    tap_is_another_domains(pool->manager, port->domain, links[i].name))
                         continue;
                 if (found == 0 || links[i].ifindex > newest) {
                         snprintf(ret, 64, "%s", links[i].name);

@@ -389,9 +389,21 @@ static void test_state_strings(void **state) {
         assert_null(virt_domain_state_to_string(_VIRT_DOMAIN_STATE_MAX));
 }
 
+static void test_tap_mac(void **state) {
+        const uint8_t a[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc }, b[6] = { 0xfe, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
+        const uint8_t fe[6] = { 0xfe, 0x54, 0x00, 0xaa, 0xbb, 0xcc }, fa[6] = { 0xfa, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
+        uint8_t t[6];
+
+        virt_tap_mac(a, t);
+        assert_memory_equal(t, fe, 6);
+        virt_tap_mac(b, t);
+        assert_memory_equal(t, fa, 6);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_full),
+                cmocka_unit_test(test_tap_mac),
                 cmocka_unit_test(test_parse_minimal),
                 cmocka_unit_test(test_parse_other_metadata_only),
                 cmocka_unit_test(test_policy_defaults),
