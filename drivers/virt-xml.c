@@ -501,7 +501,9 @@ int virt_strip_vf_hostdevs(const char *xml, char **ret) {
                 xmlFreeNode(nodes->nodeTab[i]);
                 nodes->nodeTab[i] = NULL;
         }
-        xmlDocDumpMemory(doc, &out, &size);
+        /* In UTF-8 whatever encoding the input declared: vfod sends it over
+         * D-Bus, which takes nothing else. */
+        xmlDocDumpMemoryEnc(doc, &out, &size, "UTF-8");
         if (!out)
                 return -ENOMEM;
         *ret = strdup((const char *) out);
