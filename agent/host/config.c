@@ -233,7 +233,8 @@ static bool libvirt_uri_is_valid(const char *s) {
 
         if (!(*p >= 'a' && *p <= 'z'))
                 return false;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("+.-", *p))
+        /* *p first: strchr() finds the terminating NUL too. */
+        while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p && strchr("+.-", *p)))
                 p++;
         if (*p != ':' || p[1] == '\0')
                 return false;
