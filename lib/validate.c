@@ -53,6 +53,15 @@ bool mac_is_valid(const char *s) {
         return nonzero;
 }
 
+bool uuid_is_valid(const char *s) {
+        if (!s || strnlen(s, 37) != 36)
+                return false;
+        for (size_t i = 0; i < 36; i++)
+                if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !hexdigit(s[i]))
+                        return false;
+        return true;
+}
+
 bool ifname_is_valid(const char *s) {
         size_t n;
 

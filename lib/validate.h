@@ -27,6 +27,8 @@ const char *peer_role_to_string(PeerRole role) _pure_;
 
 /* "52:54:00:aa:bb:cc" (either case), unicast and not all zero. */
 bool mac_is_valid(const char *s) _pure_;
+/* "5f1c0000-0000-4000-8000-000000000000": 8-4-4-4-12 hex digits, any case. */
+bool uuid_is_valid(const char *s) _pure_;
 /* A Linux interface name: 1..15 printable ASCII bytes, none of '/', ':' or
  * white space, not "." or "..". */
 bool ifname_is_valid(const char *s) _pure_;

@@ -97,13 +97,26 @@ static int reply_job(sd_bus_message *msg, Job *j) {
         return sd_bus_reply_method_return(msg, "o", j->path);
 }
 
+/* A domain that did not opt in (and holds no VF) is not exported: only
+ * root and AdminGroup may look at it (its name, UUID and MACs are not
+ * everyone's business). */
+static bool caller_may_see(Manager *m, sd_bus_message *msg, const Domain *d) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+
+        return d->exported || (msg && check_admin(m, msg, &e) >= 0);
+}
+
+static int no_such_domain(Manager *m, const char *s, sd_bus_error *error) {
+        return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DOMAIN,
+                                 "No domain '%s' in libvirt (%s); give its name or UUID as 'virsh list --all' shows it.",
+                                 s, virt_get_uri(m->virt) ?: "default URI");
+}
+
 static Domain *lookup_domain(Manager *m, const char *s, sd_bus_error *error) {
         Domain *d = manager_find_domain(m, s);
 
         if (!d)
-                sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DOMAIN,
-                                  "No domain '%s' in libvirt (%s); give its name or UUID as 'virsh list --all' shows it.",
-                                  s, virt_get_uri(m->virt) ?: "default URI");
+                (void) no_such_domain(m, s, error);
         return d;
 }
 
@@ -418,7 +431,7 @@ static int manager_hook_migrate_begin(sd_bus_message *msg, void *userdata, sd_bu
         for (size_t i = 0; i < v.n_interfaces; i++)
                 if (streq(v.interfaces[i].model, "virtio") && !startswith(v.interfaces[i].alias, VIRT_VF_ALIAS_PREFIX))
                         macs[n++] = v.interfaces[i].mac;
-        r = manager_claim_incoming(m, pool, v.uuid, macs, n, v.policy.required, &why);
+        r = manager_claim_incoming(m, pool, v.uuid, macs, n, v.policy.required, INCOMING_CLAIM_USEC, &why);
         log_info("Incoming migration of %s: %s", v.name, why ?: "");
         r = sd_bus_reply_method_return(msg, "bss", r >= 0, stripped ?: "", why ?: "");
         free(macs);
@@ -437,6 +450,8 @@ static int manager_hook_started(sd_bus_message *msg, void *userdata, sd_bus_erro
         r = sd_bus_message_read(msg, "s", &uuid);
         if (r < 0)
                 return r;
+        if (!uuid_is_valid(uuid))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "'%s' is not a domain UUID.", uuid);
         log_debug("Hook: domain %s started here.", uuid);
         manager_refresh_soon(m, uuid);
         return sd_bus_reply_method_return(msg, NULL);
@@ -460,11 +475,20 @@ static int manager_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_
         r = sd_bus_message_read_strv(msg, &macs);
         if (r < 0)
                 return r;
+        if (!uuid_is_valid(uuid)) {
+                r = sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "'%s' is not a domain UUID.", uuid);
+                goto finish;
+        }
         for (char **mac = macs; mac && *mac; mac++, n++)
                 if (!mac_is_valid(*mac)) {
                         r = sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "'%s' is not a MAC address.", *mac);
                         goto finish;
                 }
+        if (n > INCOMING_PORTS_MAX) {
+                r = sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%zu ports: a domain has at most %u.", n,
+                                      INCOMING_PORTS_MAX);
+                goto finish;
+        }
         pool = isempty(pool_name) ? manager_pool_for_name(m, NULL) : manager_find_pool(m, pool_name);
         if (!pool) {
                 if (asprintf(&why, "No pool '%s' on this host%s", isempty(pool_name) ? "(default)" : pool_name,
@@ -473,7 +497,7 @@ static int manager_prepare_incoming(sd_bus_message *msg, void *userdata, sd_bus_
                 r = sd_bus_reply_method_return(msg, "bs", !required, why ?: "");
                 goto finish;
         }
-        r = manager_claim_incoming(m, pool, uuid, macs, n, required, &why);
+        r = manager_claim_incoming(m, pool, uuid, macs, n, required, INCOMING_PRECLAIM_USEC, &why);
         log_info("Incoming migration of %s announced by its source: %s", uuid, why ?: "");
         r = sd_bus_reply_method_return(msg, "bs", r >= 0, why ?: "");
 finish:
@@ -500,6 +524,8 @@ static int manager_handover(sd_bus_message *msg, void *userdata, sd_bus_error *e
         r = sd_bus_message_read(msg, "s", &uuid);
         if (r < 0)
                 return r;
+        if (!uuid_is_valid(uuid))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "'%s' is not a domain UUID.", uuid);
         d = manager_load_domain(m, uuid);
         if (!d)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_DOMAIN, "No incoming domain %s here.", uuid);
@@ -529,9 +555,11 @@ static int manager_get_domain(sd_bus_message *msg, void *userdata, sd_bus_error 
         r = sd_bus_message_read(msg, "s", &s);
         if (r < 0)
                 return r;
-        d = lookup_domain(m, s, error);
+        d = manager_find_domain(m, s);
+        if (d && !caller_may_see(m, msg, d))
+                d = NULL;       /* answered like a domain that does not exist */
         if (!d)
-                return -ENOENT;
+                return no_such_domain(m, s, error);
         return sd_bus_reply_method_return(msg, "o", d->path);
 }
 
@@ -696,6 +724,8 @@ static int domain_find(sd_bus *bus, const char *path, const char *interface, voi
         /* gone domains too: finished jobs still name them */
         for (size_t i = 0; i < m->n_domains; i++)
                 if (strcmp(m->domains[i]->uuid, uuid) == 0) {
+                        if (!caller_may_see(m, sd_bus_get_current_message(bus), m->domains[i]))
+                                return 0;
                         *found = m->domains[i];
                         return 1;
                 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "agent/host/agentconn.h"
@@ -13,8 +14,7 @@
 #include "lib/log.h"
 #include "lib/string-table.h"
 #include "lib/string-util.h"
-
-#define INCOMING_CLAIM_USEC (10 * 60 * USEC_PER_SEC)
+#include "lib/validate.h"
 
 static const char *const vf_state_table[_VF_STATE_MAX] = {
         [VF_FREE] = "free",
@@ -140,8 +140,8 @@ Vf *pool_first_free(Pool *p, const Port *for_port) {
 }
 
 int manager_claim_incoming(Manager *m, Pool *pool, const char *uuid, char **macs, size_t n_macs, bool required,
-                           char **ret_message) {
-        usec_t until = usec_add(now_usec(CLOCK_MONOTONIC), INCOMING_CLAIM_USEC);
+                           usec_t lifetime, char **ret_message) {
+        usec_t until = usec_add(now_usec(CLOCK_MONOTONIC), lifetime);
         size_t claimed = 0, missing = 0;
 
         /* drop what an earlier attempt for this domain claimed */
@@ -282,18 +282,13 @@ static int journal_build(Manager *m, JournalState *s) {
         return 0;
 }
 
-int manager_save(Manager *m) {
-        JournalState s;
-        int r;
+static int manager_build_journal(void *userdata, JournalState *ret) {
+        return journal_build(userdata, ret);
+}
 
-        if (!m->reconciled || !m->journal_path)
-                return 0;       /* never overwrite the journal before it was read back */
-        r = journal_build(m, &s);
-        if (r >= 0)
-                r = journal_write(m->journal_path, &s);
-        journal_state_done(&s);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write the journal %s: %m", m->journal_path);
+int manager_save(Manager *m) {
+        if (m->reconciled)      /* never overwrite the journal before it was read back */
+                journal_mark_dirty(m->journal);
         return 0;
 }
 
@@ -556,7 +551,6 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
 /* ------------------------------------------------------------- reconcile */
 
 static int manager_reconcile(Manager *m) {
-        _cleanup_free_ char *journal_msg = NULL;
         JournalState journal = {};
         VirtDomain *list = NULL;
         size_t n = 0;
@@ -569,11 +563,7 @@ static int manager_reconcile(Manager *m) {
                 return log_error_errno(r, "Failed to list domains: %m");
 
         if (first) {
-                r = journal_read(m->journal_path, &journal, &journal_msg);
-                if (r < 0) {
-                        log_error("%s; starting without it (claims are rebuilt from libvirt).", journal_msg ?: "journal unreadable");
-                        journal = (JournalState) {};
-                }
+                (void) journal_load(m->journal, &journal);     /* an unreadable one is kept aside, logged */
                 m->next_job_id = MAX(m->next_job_id, journal.next_job_id);
         }
 
@@ -1002,11 +992,23 @@ void manager_schedule_at(Manager *m, usec_t when) {
         }
 }
 
+/* A UUID from a caller (a hook, a source host) becomes a Domain object only
+ * once libvirt knows it: made-up UUIDs leave nothing behind. */
 Domain *manager_load_domain(Manager *m, const char *uuid) {
-        Domain *d = domain_get_or_new(m, uuid);
+        VirtDomain v = {};
+        Domain *d;
 
-        if (!d || domain_refresh(d) < 0)
+        if (!uuid_is_valid(uuid))
                 return NULL;
+        d = domain_by_uuid(m, uuid);
+        if (d)
+                return domain_refresh(d) < 0 ? NULL : d;
+        if (virt_get_domain(m->virt, uuid, &v) < 0)
+                return NULL;
+        d = domain_get_or_new(m, v.uuid);
+        if (d)
+                domain_apply(d, &v);
+        virt_domain_done(&v);
         return d;
 }
 
@@ -1020,16 +1022,38 @@ static int on_refresh_soon(sd_event_source *s, void *userdata) {
                         (void) domain_refresh(m->domains[i]);
                         domain_adopt_devices(m->domains[i], NULL);
                 }
+        for (size_t i = 0; i < m->n_refresh_new; i++) {
+                Domain *d = manager_load_domain(m, m->refresh_new[i]);
+
+                if (d)
+                        domain_adopt_devices(d, NULL);
+                else
+                        log_debug("Domain %s, announced as started, is not known to libvirt; ignored.", m->refresh_new[i]);
+        }
+        m->n_refresh_new = 0;
         manager_schedule(m);
         return 0;
 }
 
 void manager_refresh_soon(Manager *m, const char *uuid) {
-        Domain *d = domain_get_or_new(m, uuid);
+        Domain *d;
 
-        if (!d || !m->reconciled)
+        if (!m->reconciled || !uuid_is_valid(uuid))
                 return;
-        d->refresh_pending = true;
+        d = domain_by_uuid(m, uuid);
+        if (d)
+                d->refresh_pending = true;
+        else {
+                /* not an object until libvirt confirms it (on_refresh_soon) */
+                for (size_t i = 0; i < m->n_refresh_new; i++)
+                        if (strcasecmp(m->refresh_new[i], uuid) == 0)
+                                goto queued;
+                if (m->n_refresh_new >= ELEMENTSOF(m->refresh_new))
+                        return;         /* full until the next iteration: a flood, not starts */
+                snprintf(m->refresh_new[m->n_refresh_new], sizeof(m->refresh_new[0]), "%s", uuid);
+                m->n_refresh_new++;
+        }
+queued:
         if (!m->refresh_source && sd_event_add_defer(m->event, &m->refresh_source, on_refresh_soon, m) < 0)
                 return;
         (void) sd_event_source_set_enabled(m->refresh_source, SD_EVENT_ONESHOT);
@@ -1086,6 +1110,9 @@ int manager_new(sd_event *event, const char *config_path, Manager **ret) {
         }
         if (asprintf(&m->journal_path, "%s/journal", m->config->state_directory) < 0)
                 return log_oom();
+        r = journal_new(m->event, m->journal_path, manager_build_journal, m, &m->journal);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the journal: %m");
         r = manager_load_pools(m, m->config);
         if (r < 0)
                 return r;
@@ -1154,6 +1181,7 @@ int manager_reload(Manager *m, char **ret_message) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        m->journal = journal_free(m->journal);  /* writes what is pending, while all is there */
         while (m->n_jobs > 0)   /* job_free() looks at the jobs still listed */
                 job_free(m->jobs[--m->n_jobs]);
         free(m->jobs);
@@ -1165,7 +1193,6 @@ Manager *manager_free(Manager *m) {
         free(m->pools);
         sd_event_source_disable_unref(m->schedule_source);
         sd_event_source_disable_unref(m->schedule_timer);
-        sd_event_source_disable_unref(m->journal_source);
         sd_event_source_disable_unref(m->refresh_source);
         virt_free(m->virt);
         sd_bus_flush_close_unref(m->bus);

@@ -32,6 +32,7 @@ typedef struct Domain Domain;
 typedef struct Port Port;
 typedef struct Job Job;
 typedef struct AgentConn AgentConn;
+typedef struct Journal Journal;
 
 typedef enum VfState {
         VF_FREE,
@@ -140,9 +141,10 @@ struct Manager {
         sd_event_source *schedule_source;   /* deferred scheduler run */
         sd_event_source *schedule_timer;    /* a blocked preemption becomes eligible */
         bool reconciled;
-        bool journal_dirty;
-        sd_event_source *journal_source;    /* deferred journal write */
+        Journal *journal;                   /* written from the loop: journal.h */
         sd_event_source *refresh_source;    /* manager_refresh_soon() */
+        char refresh_new[64][37];               /* UUIDs not yet Domains, for it */
+        size_t n_refresh_new;
         usec_t reconcile_usec;              /* how long the last full reconcile took */
 };
 
@@ -158,9 +160,11 @@ Pool *manager_find_pool(Manager *m, const char *name);
 Pool *manager_pool_for(Manager *m, const Domain *d);
 /* The pool named 'name', or the default pool for NULL. */
 Pool *manager_pool_for_name(Manager *m, const char *name);
-/* The domain with that UUID, read from libvirt now (created if new). */
+/* The domain with that UUID, read from libvirt now; created if new and
+ * libvirt knows it. NULL for a UUID that is malformed or unknown to libvirt. */
 Domain *manager_load_domain(Manager *m, const char *uuid);
-/* Re-reads a domain from libvirt from the loop, not now (hook calls). */
+/* Re-reads a domain from libvirt from the loop, not now (hook calls); a
+ * UUID vfod does not know yet becomes a Domain only if libvirt knows it. */
 void manager_refresh_soon(Manager *m, const char *uuid);
 Domain *manager_find_domain(Manager *m, const char *uuid_or_name);
 Vf *manager_find_vf(Manager *m, const char *id);
@@ -170,7 +174,8 @@ Job *manager_find_job(Manager *m, uint64_t id);
 /* Runs the scheduler soon (coalesced), or at 'when' (CLOCK_MONOTONIC). */
 void manager_schedule(Manager *m);
 void manager_schedule_at(Manager *m, usec_t when);
-/* Writes the journal now (claims and running jobs). */
+/* The journal (claims and running jobs) changed: it is written before the
+ * next event source runs (journal.h says when to journal_flush() too). */
 int manager_save(Manager *m);
 
 Port *domain_find_port(Domain *d, const char *mac);
@@ -209,11 +214,16 @@ int pool_release(Vf *vf);
 unsigned pool_count_free(const Pool *p);
 /* A live claim for an incoming migration. */
 bool vf_incoming_claimed(const Vf *vf);
-/* Claims a free VF of 'pool' for each MAC of an incoming domain; -ENOSPC
- * (and nothing claimed) if 'required' and one is missing. Returns the number
- * claimed. */
+/* Claims a free VF of 'pool' for each MAC of an incoming domain, until
+ * 'lifetime' from now; -ENOSPC (and nothing claimed) if 'required' and one
+ * is missing. Returns the number claimed. A source's pre-claim
+ * (PrepareIncoming) is short: only libvirt's own hook on this host, when
+ * the domain really arrives, makes it last (INCOMING_CLAIM_USEC). */
+#define INCOMING_PRECLAIM_USEC (2 * 60 * USEC_PER_SEC)
+#define INCOMING_CLAIM_USEC (10 * 60 * USEC_PER_SEC)
+#define INCOMING_PORTS_MAX 64
 int manager_claim_incoming(Manager *m, Pool *pool, const char *uuid, char **macs, size_t n_macs, bool required,
-                           char **ret_message);
+                           usec_t lifetime, char **ret_message);
 Vf *pool_first_free(Pool *p, const Port *for_port);
 PortState port_get_state(const Port *p);
 void port_set_path(Port *p, Vfo__PathKind path);

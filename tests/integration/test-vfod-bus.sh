@@ -2,6 +2,12 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # vfod on a private system bus against libvirt's test driver (a node file
 # with three running domains, no libvirtd), driven with vfoctl and busctl:
+#   - domains that did not opt in are hidden from everyone but root and
+#     AdminGroup; made-up UUIDs (HookStarted, Handover, PrepareIncoming) are
+#     refused and leave no Domain object;
+#   - a non-root member of AdminGroup under the shipped policy cannot make
+#     vfod run a program through Manager.Migrate (qemu+ext://, command=,
+#     unixexec:, exec:);
 #   - reading is open to everyone, changing is not: 'nobody' is refused by
 #     the bus policy (contrib/dbus/org.vfo1.conf), and, on a bus without
 #     that policy, by vfod's own check of the caller's credentials;
@@ -131,10 +137,37 @@ check "nobody may read: vfoctl status" rc_is 0 as_nobody "$VFOCTL" status
 check "nobody may read: GetAll on a domain" \
         rc_is 0 as_nobody busctl get-property org.vfo1 /org/vfo1 org.vfo1.Manager Domains
 check "nobody may not change: vfoctl set-policy exits 4 (bus policy)" \
-        rc_is 4 as_nobody "$VFOCTL" set-policy vm1 --priority 10
+        rc_is 4 as_nobody "$VFOCTL" set-policy vm0 --priority 10
 check "nobody may not change: Reload refused by the bus" \
         rc_is 1 as_nobody busctl call org.vfo1 /org/vfo1 org.vfo1.Manager Reload
 grep -q "AccessDenied\|Access denied" "$dir/out" || { echo "FAIL: no AccessDenied"; failed=$((failed + 1)); }
+# Domains that did not opt in are not everyone's to read (vm2 never does).
+vm2_uuid=5f1c0000-0000-4000-8000-000000000002
+bus_path() { python3 -c 'import sys; u=sys.argv[1]; print("/org/vfo1/domain/" + "".join(c if c.isalnum() and not (i == 0 and c.isdigit()) else "_%02x" % ord(c) for i, c in enumerate(u)))' "$1"; }
+check "nobody: GetDomain of a domain that did not opt in is NoSuchDomain" \
+        rc_is 1 as_nobody busctl call org.vfo1 /org/vfo1 org.vfo1.Manager GetDomain s vm2
+grep -q "NoSuchDomain\|No domain 'vm2'" "$dir/out" || { echo "FAIL: not NoSuchDomain"; failed=$((failed + 1)); }
+check "nobody: its object does not answer" \
+        rc_is 1 as_nobody busctl get-property org.vfo1 "$(bus_path $vm2_uuid)" org.vfo1.Domain Name
+check "root: GetDomain vm2 answers" rc_is 0 busctl call org.vfo1 /org/vfo1 org.vfo1.Manager GetDomain s vm2
+check "root: its object answers" rc_is 0 busctl get-property org.vfo1 "$(bus_path $vm2_uuid)" org.vfo1.Domain Name
+check "nobody: an opted-in domain stays readable" \
+        rc_is 0 as_nobody busctl call org.vfo1 /org/vfo1 org.vfo1.Manager GetDomain s vm0
+
+# UUIDs a caller made up leave no Domain behind.
+fake=0badc0de-0000-4000-8000-00000000beef
+check "HookStarted with a malformed UUID: InvalidArgument" \
+        rc_is 1 busctl call org.vfo1 /org/vfo1 org.vfo1.Manager HookStarted s "../x"
+grep -q "not a domain UUID" "$dir/out" || { echo "FAIL: message"; failed=$((failed + 1)); }
+check "HookStarted with an unknown UUID is answered" \
+        rc_is 0 busctl call org.vfo1 /org/vfo1 org.vfo1.Manager HookStarted s "$fake"
+check "Handover with an unknown UUID: NoSuchDomain" \
+        rc_is 1 busctl call org.vfo1 /org/vfo1 org.vfo1.Manager Handover s "$fake"
+check "PrepareIncoming with a malformed UUID: InvalidArgument" \
+        rc_is 1 busctl call org.vfo1 /org/vfo1 org.vfo1.Manager PrepareIncoming ssbas "x" lab false 0
+sleep 0.3
+check "no Domain object for the made-up UUID" \
+        rc_is 1 busctl introspect org.vfo1 "$(bus_path $fake)" org.vfo1.Domain
 check "vm0 opted in through its XML metadata" bash -c "'$VFOCTL' --json domains | grep -q '\"vm0\"'"
 check "root: vfoctl set-policy vm1 --pool lab --priority 70 --required yes" \
         rc_is 0 "$VFOCTL" set-policy vm1 --pool lab --priority 70 --required yes
@@ -170,7 +203,7 @@ stop_vfod
 start_bus no
 check "vfod starts on a bus without its policy" start_vfod
 check "nobody, let through by the bus, is refused by vfod: exit 4" \
-        rc_is 4 as_nobody "$VFOCTL" set-policy vm1 --priority 10
+        rc_is 4 as_nobody "$VFOCTL" set-policy vm0 --priority 10
 grep -q "AdminGroup" "$dir/out" || { echo "FAIL: daemon's AccessDenied message"; failed=$((failed + 1)); }
 stop_vfod
 write_conf nogroup

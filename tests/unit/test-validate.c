@@ -78,6 +78,18 @@ static void test_validate_utf8(void **state) {
         assert_false(utf8_is_valid("\x80", 10));
 }
 
+static void test_validate_uuid(void **state) {
+        assert_true(uuid_is_valid("5f1c0000-0000-4000-8000-000000000000"));
+        assert_true(uuid_is_valid("5F1C0000-ABCD-4000-8000-00000000000f"));
+        assert_false(uuid_is_valid("5f1c0000-0000-4000-8000-00000000000"));
+        assert_false(uuid_is_valid("5f1c0000-0000-4000-8000-0000000000000"));
+        assert_false(uuid_is_valid("5f1c0000x0000-4000-8000-000000000000"));
+        assert_false(uuid_is_valid("5g1c0000-0000-4000-8000-000000000000"));
+        assert_false(uuid_is_valid("../../../../etc/passwd-0000-00000000"));
+        assert_false(uuid_is_valid(""));
+        assert_false(uuid_is_valid(NULL));
+}
+
 static void test_validate_printable(void **state) {
         assert_true(text_is_printable("", 10));
         assert_true(text_is_printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 32));
@@ -354,6 +366,7 @@ int main(void) {
                 cmocka_unit_test(test_validate_mac),
                 cmocka_unit_test(test_validate_ifname),
                 cmocka_unit_test(test_validate_utf8),
+                cmocka_unit_test(test_validate_uuid),
                 cmocka_unit_test(test_validate_printable),
                 cmocka_unit_test(test_text_escape),
                 cmocka_unit_test(test_validate_error_message_must_be_printable),
