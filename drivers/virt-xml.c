@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <libxml/chvalid.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -384,12 +385,17 @@ int virt_policy_format(const VirtPolicy *p, char **ret) {
                 return -EINVAL;
         if (!memchr(p->pool, 0, sizeof(p->pool)))
                 return -EINVAL;
-        /* Only what an XML 1.0 attribute can carry. */
-        if (!xmlCheckUTF8((const unsigned char *) p->pool))
-                return -EINVAL;
-        for (const char *c = p->pool; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+        /* Only what an XML 1.0 attribute can carry, and no control
+         * characters: XML characters in shortest-form UTF-8 (a parser
+         * refuses overlong forms, which xmlGetUTF8Char() decodes). */
+        for (const xmlChar *c = BAD_CAST p->pool; *c;) {
+                int len = (int) strlen((const char *) c), ch = xmlGetUTF8Char(c, &len);
+
+                if (ch < 0x20 || ch == 0x7f || !xmlIsCharQ(ch) || (len == 2 && ch < 0x80) ||
+                    (len == 3 && ch < 0x800) || (len == 4 && ch < 0x10000))
                         return -EINVAL;
+                c += len;
+        }
 
         virt_xml_init();
         doc = xmlNewDoc(BAD_CAST "1.0");
