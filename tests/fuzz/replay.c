@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Runs the fuzz target over files and directories with the normal compiler
  * (and sanitizers, when configured), so 'make check' replays the corpus.
- * --write-seeds DIR writes the seed corpus from real protocol traffic. */
+ * --write-seeds DIR writes the seed corpus from real protocol traffic (the
+ * channel target; the others build with FUZZ_NO_CHANNEL_SEEDS). */
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +68,7 @@ static int replay_path(const char *path, unsigned *n) {
         return r;
 }
 
+#ifndef FUZZ_NO_CHANNEL_SEEDS
 /* Writes one seed: role byte (bit 0: host receives), then the stream. */
 static int write_seed(const char *dir, const char *name, uint8_t head, const Vfo__Envelope *const *msgs,
                       size_t n_msgs, bool marker_first) {
@@ -180,13 +182,16 @@ static int write_seeds(const char *dir) {
         }
         return r;
 }
+#endif
 
 int main(int argc, char *argv[]) {
         unsigned n = 0;
         int r = 0;
 
+#ifndef FUZZ_NO_CHANNEL_SEEDS
         if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
                 return write_seeds(argv[2]) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+#endif
 
         if (argc < 2) {
 #ifdef FUZZ_CORPUS_DIR
