@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <libxml/tree.h>
 
 #include "agent/ctl/hook.h"
+#include "drivers/virt-xml.h"
 
 static bool streq0(const char *a, const char *b) {
         return strcmp(a ?: "", b) == 0;
@@ -145,4 +147,95 @@ int hook_read_input(int fd, size_t max, char **ret, size_t *ret_size) {
         *ret = buf;
         *ret_size = size;
         return 0;
+}
+
+int hook_fallback_prepare(const char *xml, size_t size, HookFallback *ret) {
+        HookFallback f = {.kind = HOOK_FALLBACK_KEEP};
+        VirtDomain d = {};
+        int r;
+
+        /* The same two readings as vfod's HookMigrateBegin: the VF hostdevs it would strip, and
+         * the policy it would enforce. */
+        if (xml && size > 0 && size <= HOOK_INPUT_MAX && !memchr(xml, '\0', size) && xml[size] == '\0') {
+                r = virt_strip_vf_hostdevs(xml, &f.xml);
+                if (r == -ENOMEM)
+                        return r;
+                f.parsed = r >= 0;
+                f.n_stripped = r > 0 ? (unsigned) r : 0;
+                if (f.parsed) {
+                        r = virt_domain_parse_xml(xml, &d);
+                        if (r == -ENOMEM) {
+                                free(f.xml);
+                                return r;
+                        }
+                        /* A policy vfod would ignore (a bad attribute, or a document it refuses) is
+                         * no requirement either. */
+                        f.required = r >= 0 && d.policy.present && d.policy.required;
+                        virt_domain_done(&d);
+                        if (hook_uuid_from_xml(xml, size, f.uuid) < 0)
+                                f.uuid[0] = '\0';
+                }
+        }
+        if (f.required)
+                f.kind = HOOK_FALLBACK_REFUSE;
+        else if (f.xml)
+                f.kind = HOOK_FALLBACK_STRIP;
+        if (f.kind != HOOK_FALLBACK_STRIP) {
+                free(f.xml);
+                f.xml = NULL;
+        }
+        *ret = f;
+        return 0;
+}
+
+void hook_fallback_done(HookFallback *f) {
+        if (!f)
+                return;
+        free(f->xml);
+        *f = (HookFallback){};
+}
+
+int hook_fallback_message(const HookFallback *f, const char *domain, const char *why, char **ret) {
+        const char *d = domain && *domain ? domain : "-";
+        int r;
+
+        why = why && *why ? why : "vfod did not answer";
+        switch (f->kind) {
+        case HOOK_FALLBACK_REFUSE:
+                r = asprintf(
+                        ret,
+                        "Incoming migration of %s refused: %s, and the domain's vfo policy requires a VF "
+                        "(required=yes), which cannot be guaranteed without vfod. Start vfod on this host "
+                        "(systemctl start vfod) and migrate again, or drop the requirement on the source "
+                        "first (vfoctl set-policy %s --required no).",
+                        d, why, d);
+                break;
+        case HOOK_FALLBACK_STRIP:
+                r = asprintf(
+                        ret,
+                        "Incoming migration of %s: %s; removed %u VF <hostdev>%s of the source host (alias "
+                        "%s*) from its XML, so it comes in on its synthetic NIC without a VF.",
+                        d, why, f->n_stripped, f->n_stripped == 1 ? "" : "s", VIRT_VF_ALIAS_PREFIX);
+                break;
+        case HOOK_FALLBACK_KEEP:
+        default:
+                r = asprintf(ret, "Incoming migration of %s: %s; %s, going on without vfo.", d, why,
+                             f->parsed ? "no VF <hostdev> in its XML" : "its XML is not a <domain> document");
+                break;
+        }
+        if (r < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+bool hook_answer_matches(const HookFallback *f, const char *new_xml) {
+        char uuid[37];
+
+        if (!f->uuid[0] || !new_xml)
+                return false;
+        if (hook_uuid_from_xml(new_xml, strlen(new_xml), uuid) < 0)
+                return false;
+        return strcmp(uuid, f->uuid) == 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vfoctl's libvirt hook (agent/ctl/hook.c: which operations reach vfod, the
- * domain XML's UUID, reading stdin) and the migrate options as Migrate's
- * a{sv} (agent/ctl/migrate.c). */
+ * domain XML's UUID, reading stdin, the fallback of an incoming migration
+ * vfod does not answer) and the migrate options as Migrate's a{sv}
+ * (agent/ctl/migrate.c). */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "agent/ctl/hook.h"
 #include "agent/ctl/migrate.h"
+#include "lib/log.h"
 
 static void test_action_dispatch(void **state) {
         /* the two that reach vfod */
@@ -165,6 +167,199 @@ static void test_read_input(void **state) {
         assert_int_equal(hook_read_input(-1, 100, &buf, &size), -EBADF);
 }
 
+/* An incoming domain: 'policy' goes into <metadata>, 'devices' into <devices>. */
+static char *domain_xml(const char *policy, const char *devices) {
+        char *s = NULL;
+
+        assert_true(asprintf(&s,
+                             "<domain type='kvm'>\n"
+                             "  <name>web1</name>\n"
+                             "  <uuid>3f2a0000-1111-4222-8333-444455556666</uuid>\n"
+                             "  <metadata>%s</metadata>\n"
+                             "  <devices>\n"
+                             "    <interface type='bridge'><mac address='52:54:00:00:00:01'/>"
+                             "<source bridge='br0'/><model type='virtio'/><alias name='net0'/></interface>\n"
+                             "%s"
+                             "  </devices>\n"
+                             "</domain>\n",
+                             policy, devices) >= 0);
+        return s;
+}
+
+#define VF_HOSTDEV(alias, bus)                                                                              \
+        "    <hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='" bus \
+        "' slot='0x00' function='0x1'/></source><alias name='" alias "'/></hostdev>\n"
+#define POLICY(required)                                                                          \
+        "<vfo:policy xmlns:vfo='http://vfo.org/xmlns/libvirt/domain/1' pool='lab' priority='50' " \
+        "required='" required "'/>"
+
+static void prepare(const char *xml, HookFallback *f) {
+        assert_int_equal(hook_fallback_prepare(xml, strlen(xml), f), 0);
+}
+
+static void test_fallback_strip(void **state) {
+        static const char devices[] = VF_HOSTDEV("ua-vfo-vf-lab-0", "0x03") VF_HOSTDEV("hostdev0", "0x04")
+                VF_HOSTDEV("ua-vfo-vf-lab-1", "0x05") VF_HOSTDEV("ua-vfo-x", "0x06");
+        _cleanup_free_ char *xml = domain_xml(POLICY("no"), devices);
+        HookFallback f;
+
+        prepare(xml, &f);
+        assert_int_equal(f.kind, HOOK_FALLBACK_STRIP);
+        assert_true(f.parsed);
+        assert_false(f.required);
+        assert_int_equal(f.n_stripped, 2);
+        assert_string_equal(f.uuid, "3f2a0000-1111-4222-8333-444455556666");
+        assert_non_null(f.xml);
+        /* the source's VFs are gone, and nothing else */
+        assert_null(strstr(f.xml, "ua-vfo-vf-"));
+        assert_null(strstr(f.xml, "bus=\"0x03\""));
+        assert_null(strstr(f.xml, "bus=\"0x05\""));
+        assert_non_null(strstr(f.xml, "<alias name=\"hostdev0\"/>"));
+        assert_non_null(strstr(f.xml, "<alias name=\"ua-vfo-x\"/>"));
+        assert_non_null(strstr(f.xml, "<alias name=\"net0\"/>"));
+        assert_non_null(strstr(f.xml, "<name>web1</name>"));
+        assert_non_null(strstr(f.xml, "required=\"no\""));
+        /* what is written stands for this domain */
+        assert_true(hook_answer_matches(&f, f.xml));
+        hook_fallback_done(&f);
+        assert_null(f.xml);
+
+        /* no policy at all (the domain never opted in): stripped all the same */
+        free(xml);
+        xml = domain_xml("", VF_HOSTDEV("ua-vfo-vf-lab-0", "0x03"));
+        prepare(xml, &f);
+        assert_int_equal(f.kind, HOOK_FALLBACK_STRIP);
+        assert_int_equal(f.n_stripped, 1);
+        hook_fallback_done(&f);
+}
+
+static void test_fallback_keep(void **state) {
+        _cleanup_free_ char *xml = domain_xml(POLICY("no"), VF_HOSTDEV("hostdev0", "0x04"));
+        HookFallback f;
+
+        /* nothing of the source host's: no output, libvirt keeps its XML */
+        prepare(xml, &f);
+        assert_int_equal(f.kind, HOOK_FALLBACK_KEEP);
+        assert_true(f.parsed);
+        assert_null(f.xml);
+        assert_int_equal(f.n_stripped, 0);
+        hook_fallback_done(&f);
+
+        /* not a domain document, not XML, a NUL byte: nothing to do, libvirt refuses it itself */
+        static const char *const bad[] = {
+                "<network><devices>" VF_HOSTDEV("ua-vfo-vf-lab-0", "0x03") "</devices></network>",
+                "<domain><devices>" VF_HOSTDEV("ua-vfo-vf-lab-0", "0x03"),
+                "not xml",
+                "<x:domain xmlns:x='urn:x'/>",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                prepare(bad[i], &f);
+                assert_int_equal(f.kind, HOOK_FALLBACK_KEEP);
+                assert_false(f.parsed);
+                assert_null(f.xml);
+                hook_fallback_done(&f);
+        }
+        assert_int_equal(hook_fallback_prepare("<domain/>\0<x/>", 14, &f), 0);
+        assert_false(f.parsed);
+        assert_int_equal(hook_fallback_prepare(NULL, 0, &f), 0);
+        assert_false(f.parsed);
+        assert_int_equal(f.kind, HOOK_FALLBACK_KEEP);
+}
+
+static void test_fallback_required(void **state) {
+        static const char *const yes[] = {"yes", "true", "1"};
+        HookFallback f;
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                _cleanup_free_ char *policy = NULL, *xml = NULL;
+
+                assert_true(
+                        asprintf(&policy,
+                                 "<vfo:policy xmlns:vfo='http://vfo.org/xmlns/libvirt/domain/1' pool='lab' "
+                                 "required='%s'/>",
+                                 yes[i]) >= 0);
+                /* with VF hostdevs or without: a VF cannot be had without vfod */
+                xml = domain_xml(policy, i == 0 ? VF_HOSTDEV("ua-vfo-vf-lab-0", "0x03") : "");
+                prepare(xml, &f);
+                assert_int_equal(f.kind, HOOK_FALLBACK_REFUSE);
+                assert_true(f.required);
+                assert_null(f.xml);
+                hook_fallback_done(&f);
+        }
+
+        /* a policy vfod would ignore is no requirement: another namespace, a bad attribute */
+        static const char *const not_required[] = {
+                "<vfo:policy xmlns:vfo='http://example.org/other' required='yes'/>",
+                "<vfo:policy xmlns:vfo='http://vfo.org/xmlns/libvirt/domain/1' priority='abc' "
+                "required='yes'/>",
+                "<vfo:policy xmlns:vfo='http://vfo.org/xmlns/libvirt/domain/1' required='maybe'/>",
+                "<policy required='yes'/>",
+                POLICY("no"),
+        };
+        for (size_t i = 0; i < ELEMENTSOF(not_required); i++) {
+                _cleanup_free_ char *xml = domain_xml(not_required[i], VF_HOSTDEV("ua-vfo-vf-lab-0", "0x03"));
+
+                prepare(xml, &f);
+                assert_int_equal(f.kind, HOOK_FALLBACK_STRIP);
+                assert_false(f.required);
+                hook_fallback_done(&f);
+        }
+}
+
+static void test_fallback_message(void **state) {
+        _cleanup_free_ char *strip = domain_xml(POLICY("no"), VF_HOSTDEV("ua-vfo-vf-lab-0", "0x03")),
+                            *refuse = domain_xml(POLICY("yes"), ""), *keep = domain_xml("", "");
+        HookFallback f;
+        char *m;
+
+        prepare(strip, &f);
+        assert_int_equal(hook_fallback_message(&f, "web1", "vfod is not running", &m), 0);
+        assert_non_null(strstr(m, "web1"));
+        assert_non_null(strstr(m, "vfod is not running"));
+        assert_non_null(strstr(m, "removed 1 VF <hostdev> "));
+        assert_non_null(strstr(m, "ua-vfo-vf-"));
+        free(m);
+        hook_fallback_done(&f);
+
+        prepare(refuse, &f);
+        assert_int_equal(hook_fallback_message(&f, "web1", "vfod is not running", &m), 0);
+        assert_non_null(strstr(m, "web1 refused: vfod is not running"));
+        assert_non_null(strstr(m, "required=yes"));
+        assert_non_null(strstr(m, "Start vfod"));
+        assert_non_null(strstr(m, "vfoctl set-policy web1 --required no"));
+        free(m);
+        hook_fallback_done(&f);
+
+        prepare(keep, &f);
+        assert_int_equal(hook_fallback_message(&f, NULL, NULL, &m), 0);
+        assert_non_null(strstr(m, "going on without vfo"));
+        free(m);
+        hook_fallback_done(&f);
+}
+
+static void test_answer_matches(void **state) {
+        _cleanup_free_ char *xml = domain_xml("", VF_HOSTDEV("ua-vfo-vf-lab-0", "0x03"));
+        HookFallback f;
+
+        prepare(xml, &f);
+        assert_true(hook_answer_matches(
+                &f, "<domain><uuid>3F2A0000-1111-4222-8333-444455556666</uuid></domain>"));
+        assert_false(hook_answer_matches(
+                &f, "<domain><uuid>3f2a0000-1111-4222-8333-444455556667</uuid></domain>"));
+        assert_false(hook_answer_matches(&f, "<domain><name>web1</name></domain>"));
+        assert_false(hook_answer_matches(&f, "<domain><uuid>3f2a0000-1111-4222-8333-444455556666</uuid>"));
+        assert_false(hook_answer_matches(&f, "garbage"));
+        assert_false(hook_answer_matches(&f, NULL));
+        hook_fallback_done(&f);
+
+        /* an input without a UUID matches nothing */
+        prepare("<domain><devices/></domain>", &f);
+        assert_true(f.parsed);
+        assert_false(hook_answer_matches(
+                &f, "<domain><uuid>3f2a0000-1111-4222-8333-444455556666</uuid></domain>"));
+        hook_fallback_done(&f);
+}
+
 static const MigrateOption *find(const MigrateOption *o, size_t n, const char *key) {
         for (size_t i = 0; i < n; i++)
                 if (strcmp(o[i].key, key) == 0)
@@ -303,8 +498,13 @@ int main(void) {
                 cmocka_unit_test(test_action_dispatch),     cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_read_input),          cmocka_unit_test(test_migrate_options_default),
                 cmocka_unit_test(test_migrate_options_all), cmocka_unit_test(test_migrate_options_some),
-                cmocka_unit_test(test_parse_uint),
+                cmocka_unit_test(test_parse_uint),          cmocka_unit_test(test_fallback_strip),
+                cmocka_unit_test(test_fallback_keep),       cmocka_unit_test(test_fallback_required),
+                cmocka_unit_test(test_fallback_message),    cmocka_unit_test(test_answer_matches),
         };
+
+        /* virt_domain_parse_xml() warns about the bad policies on purpose */
+        log_set_max_level(LOG_ERR);
 
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
