@@ -165,6 +165,7 @@ static Config *config_new(void) {
                 .agent_timeout = CONFIG_AGENT_TIMEOUT_DEFAULT,
                 .unplug_timeout = CONFIG_UNPLUG_TIMEOUT_DEFAULT,
                 .no_agent = NO_AGENT_REFUSE,
+                .abrupt_fallback = DETACH_REASON_ALL,
         };
         c->state_directory = strdup(CONFIG_STATE_DIRECTORY_DEFAULT);
         c->group = strdup(CONFIG_ADMIN_GROUP_DEFAULT);
@@ -532,6 +533,36 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                         return parser_error(p, line, -EINVAL,
                                             "NoAgent= must be refuse or abrupt, got '%.32s'", value);
                 c->no_agent = v;
+                return 0;
+        }
+        if (strcmp(key, "AbruptFallback") == 0) {
+                static const char *const names[] = { "user", "preempt", "policy", "migrate", "recovery" };
+                _cleanup_free_ char *copy = strdup(value);
+                char *w, *save = NULL;
+                unsigned bits = 0;
+
+                if (!copy)
+                        return -ENOMEM;
+                if (!*value) {          /* empty: the default, every reason */
+                        c->abrupt_fallback = DETACH_REASON_ALL;
+                        return 0;
+                }
+                if (strcmp(value, "none") == 0) {       /* the guest's answer holds */
+                        c->abrupt_fallback = 0;
+                        return 0;
+                }
+                for (w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                        size_t i;
+
+                        for (i = 0; i < ELEMENTSOF(names) && strcmp(w, names[i]) != 0; i++)
+                                ;
+                        if (i == ELEMENTSOF(names))
+                                return parser_error(p, line, -EINVAL,
+                                                    "AbruptFallback= takes none, or any of user, preempt, policy, migrate and recovery, got '%.32s'",
+                                                    w);
+                        bits |= 1U << i;
+                }
+                c->abrupt_fallback = bits;
                 return 0;
         }
         if (strcmp(key, "AdminGroup") == 0) {

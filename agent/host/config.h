@@ -70,6 +70,18 @@ typedef struct PoolConfig {
         char model[32];         /* Model=: emulated NIC model, default "e1000e" */
 } PoolConfig;
 
+/* AbruptFallback=: the reasons of a detach that goes on abruptly when the
+ * guest's agent refuses it, does not answer in time or is not connected, so
+ * that a guest cannot keep a VF the host needs (bits, by name). */
+typedef enum DetachReasonFlag {
+        DETACH_REASON_USER = 1 << 0,            /* "user": vfoctl detach, Domain.Detach */
+        DETACH_REASON_PREEMPT = 1 << 1,         /* "preempt": a higher-priority port needs the VF */
+        DETACH_REASON_POLICY = 1 << 2,          /* "policy": the domain opted out or changed pool */
+        DETACH_REASON_MIGRATE = 1 << 3,         /* "migrate": the VF leaves before a live migration */
+        DETACH_REASON_RECOVERY = 1 << 4,        /* "recovery": finishing a detach a restart interrupted */
+        DETACH_REASON_ALL = (1 << 5) - 1,
+} DetachReasonFlag;
+
 typedef struct Config {
         char *libvirt_uri;              /* [Daemon] LibvirtURI= (NULL: libvirt's default) */
         char *state_directory;          /* StateDirectory= default /var/lib/vfo */
@@ -79,6 +91,7 @@ typedef struct Config {
         usec_t agent_timeout;           /* AgentTimeoutSec= default 10: each agent step */
         usec_t unplug_timeout;          /* UnplugTimeoutSec= default 20: DEVICE_REMOVED */
         NoAgentPolicy no_agent;         /* NoAgent= refuse|abrupt, default refuse */
+        unsigned abrupt_fallback;       /* AbruptFallback= DetachReasonFlag bits, default all */
         char *group;                    /* AdminGroup= default "vfo": may change things over D-Bus */
         PoolConfig *pools;
         size_t n_pools;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,7 @@ DEFINE_STRING_TABLE_TO_STRING(job_state, JobState, _JOB_STATE_MAX);
 
 static void attach_step(Job *j);
 static void detach_step(Job *j);
+static bool detach_fall_back(Job *j, const char *why);
 static void rollback_step(Job *j);
 
 static Port *job_port(Job *j) {
@@ -112,6 +114,8 @@ void job_finish(Job *j, JobState state) {
         Port *port = job_port(j);
         usec_t took;
 
+        if (j->state != JOB_RUNNING)
+                return;         /* finished already: by a callback of an outside call */
         job_timer_off(j);
         job_cancel_requests(j);
         j->state = state;
@@ -283,7 +287,10 @@ static void on_path_changed(AgentConn *a, int error, const Vfo__Envelope *reply,
         j->request = 0;
         agent_account(j);
         if (error < 0 || reply->body_case != VFO__ENVELOPE__BODY_PATH_CHANGED) {
-                job_fail(j, agent_error_name(error), "SteeringMoved: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
+                agent_error_text(error, reply, buf, sizeof(buf));
+                if (detach_fall_back(j, buf))
+                        return;
+                job_fail(j, agent_error_name(error), "SteeringMoved: %s.", buf);
                 return;
         }
         j->switched = true;
@@ -361,13 +368,64 @@ static bool domain_has_alias(Domain *d, const char *alias) {
         return false;
 }
 
+/* A detach whose reason is in AbruptFallback= does not depend on the
+ * guest: when the agent refuses, does not answer or is not there, it goes
+ * on as an abrupt unplug. */
+static bool detach_may_go_abrupt(const Job *j) {
+        static const unsigned flag[_JOB_REASON_MAX] = {
+                [JOB_REASON_USER] = DETACH_REASON_USER,
+                [JOB_REASON_PREEMPT] = DETACH_REASON_PREEMPT,
+                [JOB_REASON_POLICY] = DETACH_REASON_POLICY,
+                [JOB_REASON_MIGRATE] = DETACH_REASON_MIGRATE,
+                [JOB_REASON_RECOVERY] = DETACH_REASON_RECOVERY,
+        };
+
+        return j->kind == JOB_DETACH && j->reason >= 0 && j->reason < _JOB_REASON_MAX &&
+               (j->manager->config->abrupt_fallback & flag[j->reason]);
+}
+
+static void set_fallback(Job *j, const char *format, ...) _printf_(2, 3);
+static void set_fallback(Job *j, const char *format, ...) {
+        va_list ap;
+
+        free(j->fallback);
+        va_start(ap, format);
+        if (vasprintf(&j->fallback, format, ap) < 0)
+                j->fallback = NULL;
+        va_end(ap);
+}
+
+/* The agent refused or failed a graceful detach ('why'): if the reason
+ * allows it, go on abruptly from where steering is, say so, and return
+ * true; else return false (the caller fails the job). */
+static bool detach_fall_back(Job *j, const char *why) {
+        if (!detach_may_go_abrupt(j) || j->state != JOB_RUNNING)
+                return false;
+        j->abrupt = true;
+        job_cancel_requests(j);
+        job_timer_off(j);
+        set_fallback(j, "abrupt unplug: %s; a %s detach does not wait for the guest (AbruptFallback=)", why,
+                     job_reason_to_string(j->reason));
+        log_warning("Job %" PRIu64 ": %s %s: %s.", j->id, j->domain->name, j->mac, j->fallback);
+        job_set_phase(j, j->steered ? JOB_PHASE_UNPLUGGING : JOB_PHASE_STEERING);
+        detach_step(j);
+        return true;
+}
+
 /* Without a connected agent: fails the job (NoAgent=refuse) and returns
- * false, or marks it abrupt, says why, and returns true. */
+ * false, or marks it abrupt, says why, and returns true. A detach whose
+ * reason is in AbruptFallback= goes abrupt whatever NoAgent= says. */
 static bool agent_or_fallback(Job *j, const char *fallback) {
         Domain *d = j->domain;
 
         if (agent_conn_is_synced(d->agent))
                 return true;
+        if (j->manager->config->no_agent == NO_AGENT_REFUSE && detach_may_go_abrupt(j)) {
+                j->abrupt = true;
+                set_fallback(j, "abrupt unplug: vfo-agent not connected; a %s detach does not wait for the guest (AbruptFallback=)",
+                             job_reason_to_string(j->reason));
+                return true;
+        }
         if (j->manager->config->no_agent == NO_AGENT_REFUSE) {
                 job_fail(j, BUS_ERROR_NO_AGENT,
                          "vfo-agent is not connected in %s, and NoAgent=refuse: start vfo-agent in the guest, or set NoAgent=abrupt in vfod.conf.",
@@ -392,6 +450,8 @@ static void attach_step(Job *j) {
         usec_t t;
         int r;
 
+        if (j->state != JOB_RUNNING)
+                return;         /* every step re-checks: an outside call may have ended the job */
         if (!port) {
                 job_fail(j, BUS_ERROR_NO_SUCH_PORT, "The port %s is gone from the domain.", j->mac);
                 return;
@@ -481,6 +541,8 @@ static void attach_step(Job *j) {
                         t = now_usec(CLOCK_MONOTONIC);
                         r = virt_attach_device(m->virt, d->uuid, xml);
                         j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
+                        if (j->state != JOB_RUNNING)
+                                return;         /* ended while libvirt answered */
                         if (r < 0) {
                                 job_fail(j, BUS_ERROR_LIBVIRT, "libvirt could not plug VF %s into %s: %s.", j->vf->id,
                                          d->name, strerror(-r));
@@ -493,6 +555,8 @@ static void attach_step(Job *j) {
                 t = now_usec(CLOCK_MONOTONIC);
                 (void) domain_refresh(d);       /* the VF's tap */
                 j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
+                if (j->state != JOB_RUNNING)
+                        return;                 /* the refresh found the domain stopped: failed there */
                 port = job_port(j);
                 port_changed(port);
                 if (j->abrupt) {
@@ -546,7 +610,10 @@ static void on_detach_ready(AgentConn *a, int error, const Vfo__Envelope *reply,
                 return;
         agent_account(j);
         if (error < 0 || reply->body_case != VFO__ENVELOPE__BODY_DETACH_READY) {
-                job_fail(j, agent_error_name(error), "PrepareDetach: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
+                agent_error_text(error, reply, buf, sizeof(buf));
+                if (detach_fall_back(j, buf))
+                        return;
+                job_fail(j, agent_error_name(error), "PrepareDetach: %s.", buf);
                 return;
         }
         j->rollback_path = VFO__PATH_KIND__PATH_KIND_VF;        /* the agent is prepared: tell it on rollback */
@@ -560,6 +627,8 @@ static int on_unplug_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
 
         /* No DEVICE_REMOVED in time: ask libvirt what is really there. */
         r = domain_refresh(j->domain);
+        if (j->state != JOB_RUNNING)
+                return 0;
         if (r >= 0 && !domain_has_alias(j->domain, j->vf->alias)) {
                 job_device_removed(j, j->vf->alias);
                 return 0;
@@ -577,6 +646,8 @@ static void detach_step(Job *j) {
         usec_t t;
         int r;
 
+        if (j->state != JOB_RUNNING)
+                return;
         switch (j->phase) {
         case JOB_PHASE_CHECKING:
                 if (!port || !port->vf) {
@@ -600,6 +671,8 @@ static void detach_step(Job *j) {
                         t = now_usec(CLOCK_MONOTONIC);
                         r = virt_set_link(m->virt, d->uuid, port->mac, true);
                         j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
+                        if (j->state != JOB_RUNNING)
+                                return;
                         if (r < 0) {
                                 job_fail(j, BUS_ERROR_LIBVIRT, "Could not bring the synthetic link of %s up: %s.", j->mac, strerror(-r));
                                 return;
@@ -625,7 +698,11 @@ static void detach_step(Job *j) {
                         e.prepare_detach = &pd;
                         id = agent_conn_request(d->agent, &e, m->config->agent_timeout, on_detach_ready, j);
                         if (id < 0) {
-                                job_fail(j, BUS_ERROR_NO_AGENT, "PrepareDetach could not be sent: %s.", strerror((int) -id));
+                                char why[128];
+
+                                snprintf(why, sizeof(why), "PrepareDetach could not be sent (%s)", strerror((int) -id));
+                                if (!detach_fall_back(j, why))
+                                        job_fail(j, BUS_ERROR_NO_AGENT, "%s.", why);
                                 return;
                         }
                         j->request = id;
@@ -646,8 +723,13 @@ static void detach_step(Job *j) {
                 }
                 job_set_phase(j, JOB_PHASE_SWITCHING);
                 r = send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, on_path_changed);
-                if (r < 0)
-                        job_fail(j, BUS_ERROR_NO_AGENT, "SteeringMoved could not be sent: %s.", strerror(-r));
+                if (r < 0) {
+                        char why[128];
+
+                        snprintf(why, sizeof(why), "SteeringMoved could not be sent (%s)", strerror(-r));
+                        if (!detach_fall_back(j, why))
+                                job_fail(j, BUS_ERROR_NO_AGENT, "%s.", why);
+                }
                 return;
 
         case JOB_PHASE_UNPLUGGING:
@@ -656,6 +738,8 @@ static void detach_step(Job *j) {
                 j->step_start = t;
                 r = virt_detach_alias(m->virt, d->uuid, j->vf->alias);
                 j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
+                if (j->state != JOB_RUNNING)
+                        return;
                 if (r == -ENOENT) {
                         job_set_phase(j, JOB_PHASE_RELEASING);
                         detach_step(j);

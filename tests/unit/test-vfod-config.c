@@ -47,6 +47,7 @@ static void test_config_defaults(void **state) {
                 assert_int_equal(c->agent_timeout, 10 * USEC_PER_SEC);
                 assert_int_equal(c->unplug_timeout, 20 * USEC_PER_SEC);
                 assert_int_equal(c->no_agent, NO_AGENT_REFUSE);
+                assert_int_equal(c->abrupt_fallback, DETACH_REASON_ALL);
                 assert_string_equal(c->group, "vfo");
                 /* No pool at all is allowed: nothing to hand out. */
                 assert_int_equal(c->n_pools, 0);
@@ -55,6 +56,27 @@ static void test_config_defaults(void **state) {
                 assert_null(config_find_pool(c, "lab"));
                 c = config_free(c);
         }
+}
+
+static void test_config_abrupt_fallback(void **state) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_free_ char *msg = NULL;
+
+        assert_int_equal(parse("[Daemon]\nAbruptFallback=preempt migrate\n", &c, NULL), 0);
+        assert_int_equal(c->abrupt_fallback, DETACH_REASON_PREEMPT | DETACH_REASON_MIGRATE);
+        c = config_free(c);
+        assert_int_equal(parse("[Daemon]\nAbruptFallback=none\n", &c, NULL), 0);
+        assert_int_equal(c->abrupt_fallback, 0);
+        c = config_free(c);
+        assert_int_equal(parse("[Daemon]\nAbruptFallback=none\nAbruptFallback=\n", &c, NULL), 0);
+        assert_int_equal(c->abrupt_fallback, DETACH_REASON_ALL);
+        c = config_free(c);
+        assert_int_equal(parse("[Daemon]\nAbruptFallback=user\tpolicy recovery\n", &c, NULL), 0);
+        assert_int_equal(c->abrupt_fallback, DETACH_REASON_USER | DETACH_REASON_POLICY | DETACH_REASON_RECOVERY);
+        c = config_free(c);
+        assert_int_equal(parse("[Daemon]\n\nAbruptFallback=preempt never\n", &c, &msg), -EINVAL);
+        assert_non_null(strstr(msg, ":3:"));
+        assert_non_null(strstr(msg, "'never'"));
 }
 
 static void test_config_pool_defaults(void **state) {
@@ -462,6 +484,7 @@ static void test_config_strings(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_config_defaults),
+                cmocka_unit_test(test_config_abrupt_fallback),
                 cmocka_unit_test(test_config_pool_defaults),
                 cmocka_unit_test(test_config_full),
                 cmocka_unit_test(test_config_empty_resets),
