@@ -9,10 +9,23 @@
 #include "agent/host/agentconn.h"
 #include "lib/channel.h"
 #include "lib/log.h"
+#include "lib/ratelimit.h"
 
 #define SYNC_RETRY_USEC (1 * USEC_PER_SEC)
 #define RECONNECT_MIN_USEC (200 * USEC_PER_MSEC)
 #define RECONNECT_MAX_USEC (5 * USEC_PER_SEC)
+/* A session that ends sooner than this after it began counts as a failure:
+ * the next Sync waits, 100 ms doubling up to 5 s, so a guest that breaks
+ * every session at once costs vfod a few wake-ups a second at most. */
+#define SESSION_HEALTHY_USEC (10 * USEC_PER_SEC)
+#define RESYNC_MIN_USEC (100 * USEC_PER_MSEC)
+#define RESYNC_MAX_USEC (5 * USEC_PER_SEC)
+/* Log lines about one connection: 10 per 10 s, then a count. */
+#define LOG_INTERVAL_USEC (10 * USEC_PER_SEC)
+#define LOG_BURST 10
+/* Messages the agent sends on its own (id 0): 20 per 10 s; more are dropped. */
+#define EVENT_INTERVAL_USEC (10 * USEC_PER_SEC)
+#define EVENT_BURST 20
 
 typedef struct Pending {
         int64_t id;
@@ -24,6 +37,8 @@ typedef struct Pending {
 } Pending;
 
 struct AgentConn {
+        unsigned n_ref;         /* the owner's, and one for each callback under way */
+        bool dead;              /* the owner let go (agent_conn_free): no more callbacks */
         sd_event *event;
         char *socket_path;
         char *name;
@@ -39,9 +54,45 @@ struct AgentConn {
         int64_t next_id;
         Pending *pending;
         bool failed_logged;
+        usec_t synced_at;       /* CLOCK_MONOTONIC of the last SyncReply, 0 while not synced */
+        usec_t resync_backoff;
+        RateLimit log_rl;
+        uint64_t log_suppressed;
+        RateLimit event_rl;
 };
 
 static void conn_disconnect(AgentConn *a, bool reconnect);
+
+static AgentConn *agent_conn_ref(AgentConn *a) {
+        a->n_ref++;
+        return a;
+}
+
+static void agent_conn_unref(AgentConn *a) {
+        if (!a || --a->n_ref > 0)
+                return;
+        sd_event_source_disable_unref(a->timer);
+        channel_free(a->channel);
+        sd_event_unref(a->event);
+        free(a->socket_path);
+        free(a->name);
+        free(a);
+}
+DEFINE_CLEANUP_FUNC(AgentConn, agent_conn_unref);
+
+/* Every log line about what the guest does goes through here: a guest
+ * cannot flood the journal. */
+#define conn_log(a, level, format, ...)                                                                      \
+        do {                                                                                                 \
+                if (ratelimit_below(&(a)->log_rl, now_usec(CLOCK_MONOTONIC))) {                               \
+                        if ((a)->log_suppressed > 0)                                                         \
+                                log_full(LOG_NOTICE, "%s: %" PRIu64 " messages about the agent suppressed.", \
+                                         (a)->name, (a)->log_suppressed);                                    \
+                        (a)->log_suppressed = 0;                                                             \
+                        log_full(level, format, ##__VA_ARGS__);                                              \
+                } else                                                                                       \
+                        (a)->log_suppressed++;                                                               \
+        } while (0)
 
 static void pending_free(Pending *p) {
         sd_event_source_disable_unref(p->timer);
@@ -87,13 +138,21 @@ static int conn_flush(AgentConn *a) {
         return sd_event_source_set_io_events(a->io, EPOLLIN | (n > 0 ? EPOLLOUT : 0));
 }
 
-static int conn_send_sync(AgentConn *a) {
+/* A new session with a fresh nonce: from now on the channel discards
+ * everything until the SyncReply to it (a reply to an older Sync included).
+ * The Sync is queued, not sent: conn_flush() sends it. */
+static int conn_prepare_sync(AgentConn *a) {
         uint64_t nonce = 0;
 
         while (nonce == 0)
                 if (getrandom(&nonce, sizeof(nonce), GRND_NONBLOCK) != sizeof(nonce))
                         return -errno;
-        int r = channel_reset(a->channel, nonce);
+        return channel_reset(a->channel, nonce);
+}
+
+static int conn_send_sync(AgentConn *a) {
+        int r = conn_prepare_sync(a);
+
         if (r < 0)
                 return r;
         return conn_flush(a);
@@ -114,6 +173,11 @@ static void arm_timer(AgentConn *a, usec_t delay) {
 
 static void handle_message(AgentConn *a, Vfo__Envelope *e) {
         if (e->id == 0) {
+                if (!ratelimit_below(&a->event_rl, now_usec(CLOCK_MONOTONIC))) {
+                        conn_log(a, LOG_WARNING, "%s: the agent sends more than %u events in %u s; dropping them.",
+                                 a->name, EVENT_BURST, (unsigned) (EVENT_INTERVAL_USEC / USEC_PER_SEC));
+                        return;
+                }
                 if (a->cb.event)
                         a->cb.event(a, e, a->userdata);
                 return;
@@ -151,26 +215,51 @@ static int conn_read(AgentConn *a) {
                 switch (ev.type) {
                 case CHANNEL_EVENT_SYNCED:
                         a->synced = true;
+                        a->synced_at = now_usec(CLOCK_MONOTONIC);
                         a->backoff = 0;
                         a->failed_logged = false;
                         (void) sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
-                        log_info("%s: agent %s connected.", a->name, channel_get_peer_version(a->channel));
+                        conn_log(a, LOG_INFO, "%s: agent %s connected.", a->name, channel_get_peer_version(a->channel));
                         if (a->cb.state)
                                 a->cb.state(a, true, a->userdata);
                         break;
-                case CHANNEL_EVENT_LOST:
-                        log_warning("%s: protocol error from the agent, resynchronising.", a->name);
+                case CHANNEL_EVENT_LOST: {
+                        usec_t now = now_usec(CLOCK_MONOTONIC);
+
+                        /* a session that did not last: wait longer before the next */
+                        if (a->synced_at > 0 && now - a->synced_at >= SESSION_HEALTHY_USEC)
+                                a->resync_backoff = 0;
+                        else
+                                a->resync_backoff = a->resync_backoff == 0 ? RESYNC_MIN_USEC
+                                                                           : MIN(a->resync_backoff * 2, RESYNC_MAX_USEC);
+                        conn_log(a, LOG_WARNING, "%s: protocol error from the agent, resynchronising in %u ms.", a->name,
+                                 (unsigned) ((a->resync_backoff ?: 0) / USEC_PER_MSEC));
+                        a->synced_at = 0;
                         if (a->synced) {
                                 a->synced = false;
                                 fail_all_pending(a, -ECONNRESET);
                                 if (a->cb.state)
                                         a->cb.state(a, false, a->userdata);
+                                if (a->dead || a->fd < 0)
+                                        return 0;
                         }
-                        r = conn_send_sync(a);
-                        if (r < 0)
-                                return r;
-                        arm_timer(a, SYNC_RETRY_USEC);
+                        if (a->resync_backoff == 0) {
+                                r = conn_send_sync(a);
+                                if (r < 0)
+                                        return r;
+                                arm_timer(a, SYNC_RETRY_USEC);
+                        } else {
+                                /* nothing is accepted until then (the guest does
+                                 * not know the new nonce); on_timer() sends it */
+                                r = conn_prepare_sync(a);
+                                if (r >= 0)
+                                        r = sd_event_source_set_io_events(a->io, EPOLLIN);
+                                if (r < 0)
+                                        return r;
+                                arm_timer(a, a->resync_backoff);
+                        }
                         break;
+                }
                 case CHANNEL_EVENT_MESSAGE:
                         handle_message(a, ev.message);
                         envelope_free(ev.message);
@@ -178,14 +267,14 @@ static int conn_read(AgentConn *a) {
                 default:
                         break;
                 }
-                if (a->fd < 0)          /* a callback freed or reset us */
+                if (a->dead || a->fd < 0)       /* a callback let go of us, or reset us */
                         return 0;
         }
         return 0;
 }
 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        AgentConn *a = userdata;
+        _cleanup_(agent_conn_unrefp) AgentConn *a = agent_conn_ref(userdata);
         int r = 0;
 
         if (revents & EPOLLIN)
@@ -194,8 +283,9 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 r = conn_flush(a);
         if (r >= 0 && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN))
                 r = -ECONNRESET;
-        if (r < 0) {
-                log_full_errno(a->synced ? LOG_WARNING : LOG_DEBUG, r, "%s: channel closed: %m", a->name);
+        if (r < 0 && !a->dead) {
+                if (a->synced)
+                        conn_log(a, LOG_WARNING, "%s: channel closed: %s", a->name, strerror(-r));
                 conn_disconnect(a, true);
         }
         return 0;
@@ -245,9 +335,11 @@ static void conn_disconnect(AgentConn *a, bool reconnect) {
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        AgentConn *a = userdata;
+        _cleanup_(agent_conn_unrefp) AgentConn *a = agent_conn_ref(userdata);
         int r;
 
+        if (a->dead)
+                return 0;
         if (a->fd >= 0) {
                 /* Connected, no SyncReply yet: the agent may still be starting. */
                 r = conn_send_sync(a);
@@ -276,13 +368,16 @@ int agent_conn_new(sd_event *event, const char *socket_path, const char *name, c
                 .rate_interval = USEC_PER_SEC,
                 .rate_burst = 200,
         };
-        _cleanup_(agent_conn_freep) AgentConn *a = NULL;
+        _cleanup_(agent_conn_unrefp) AgentConn *a = NULL;
         int r;
 
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
+        a->n_ref = 1;
         a->fd = -EBADF;
+        a->log_rl = RATELIMIT_INIT(LOG_INTERVAL_USEC, LOG_BURST);
+        a->event_rl = RATELIMIT_INIT(EVENT_INTERVAL_USEC, EVENT_BURST);
         a->event = sd_event_ref(event);
         a->socket_path = strdup(socket_path);
         a->name = strdup(name);
@@ -299,17 +394,21 @@ int agent_conn_new(sd_event *event, const char *socket_path, const char *name, c
         return 0;
 }
 
+/* The owner lets go: no callback of the connection runs any more, pending
+ * requests are failed (-ECONNRESET) now, and the memory goes once no
+ * handler of this connection is under way (one may be: the owner can let
+ * go from inside a callback). */
 AgentConn *agent_conn_free(AgentConn *a) {
-        if (!a)
+        if (!a || a->dead)
                 return NULL;
+        a->dead = true;
         a->cb = (AgentCallbacks) {};
+        agent_conn_ref(a);
         conn_disconnect(a, false);
-        sd_event_source_disable_unref(a->timer);
-        channel_free(a->channel);
-        sd_event_unref(a->event);
-        free(a->socket_path);
-        free(a->name);
-        return mfree(a);
+        a->timer = sd_event_source_disable_unref(a->timer);
+        agent_conn_unref(a);    /* the ref just taken */
+        agent_conn_unref(a);    /* the owner's */
+        return NULL;
 }
 
 bool agent_conn_is_synced(const AgentConn *a) {
@@ -326,7 +425,7 @@ const char *agent_conn_get_path(const AgentConn *a) {
 
 static int on_request_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Pending *p = userdata;
-        AgentConn *a = p->conn;
+        _cleanup_(agent_conn_unrefp) AgentConn *a = agent_conn_ref(p->conn);
 
         p = pending_take(a, p->id);
         if (!p)
@@ -342,7 +441,7 @@ int64_t agent_conn_request(AgentConn *a, Vfo__Envelope *e, usec_t timeout, Agent
         Pending *p;
         int r;
 
-        if (!a || !a->synced)
+        if (!a || a->dead || !a->synced)
                 return -ENOTCONN;
 
         p = calloc(1, sizeof(*p));

@@ -687,8 +687,8 @@ static void on_agent_event(AgentConn *a, const Vfo__Envelope *e, void *userdata)
         if (e->body_case != VFO__ENVELOPE__BODY_PATH_CHANGED)
                 return;
         p = domain_find_port(d, e->path_changed->mac);
-        if (!p)
-                return;
+        if (!p || p->path == e->path_changed->path)
+                return;         /* nothing new: not worth a log line (agentconn.c limits how many come) */
         log_info("%s: the agent moved %s to the %s path on its own (reason %d).", d->name, p->mac,
                  e->path_changed->path == VFO__PATH_KIND__PATH_KIND_VF ? "VF" : "synthetic",
                  (int) e->path_changed->reason);
