@@ -80,7 +80,7 @@ static int write_all(int fd, const char *p, size_t size) {
 }
 
 static void on_alarm(int sig) {
-        static const char fallback[] = "vfoctl hook: the deadline passed; libvirt goes on without vfo\n";
+        static const char fallback[] = "vfoctl hook: the deadline passed.\n";
 
         /* async-signal-safe only. The line goes to stderr without its "<N>". */
         if (hook_alarm.out)
