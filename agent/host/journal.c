@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/host/journal.h"
@@ -468,18 +470,28 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-/* fsync()s the directory that holds 'path', so that the rename is on disk. */
-static int fsync_directory_of(const char *path) {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_close_ int fd = -EBADF;
+/* The directory that holds 'path' (malloc'd), or NULL when out of memory. */
+static char *directory_of(const char *path) {
         const char *slash = strrchr(path, '/');
 
         if (!slash)
-                dir = strdup(".");
-        else if (slash == path)
-                dir = strdup("/");
-        else
-                dir = strndup(path, (size_t) (slash - path));
+                return strdup(".");
+        if (slash == path)
+                return strdup("/");
+        return strndup(path, (size_t) (slash - path));
+}
+
+static const char *base_of(const char *path) {
+        const char *slash = strrchr(path, '/');
+
+        return slash ? slash + 1 : path;
+}
+
+/* fsync()s the directory that holds 'path', so that the rename is on disk. */
+static int fsync_directory_of(const char *path) {
+        _cleanup_free_ char *dir = directory_of(path);
+        _cleanup_close_ int fd = -EBADF;
+
         if (!dir)
                 return -ENOMEM;
 
@@ -536,4 +548,123 @@ fail:
         /* A directory (or anything else unlink() refuses) at PATH.tmp stays. */
         (void) unlink(tmp);
         return r;
+}
+
+/* 'shape': '#' is a decimal digit, anything else itself. Returns what
+ * follows the match in 's', or NULL. */
+static const char *skip_shape(const char *s, const char *shape) {
+        for (; *shape; s++, shape++)
+                if (*shape == '#' ? !isdigit((unsigned char) *s) : *s != *shape)
+                        return NULL;
+        return s;
+}
+
+/* "BASE.corrupt-YYYYMMDDTHHMMSSZ", optionally with "-N" (N 2…9). */
+static bool is_set_aside_name(const char *name, const char *base) {
+        size_t n = strlen(base);
+        const char *rest;
+
+        if (strncmp(name, base, n) != 0)
+                return false;
+        rest = skip_shape(name + n, ".corrupt-########T######Z");
+        if (!rest)
+                return false;
+        return *rest == '\0' || (rest[0] == '-' && rest[1] >= '2' && rest[1] <= '9' && rest[2] == '\0');
+}
+
+static int compare_names(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Removes the oldest set-aside copies of 'path' (by name, which sorts by
+ * time) beyond JOURNAL_CORRUPT_KEEP; never 'keep', the one just made. Best
+ * effort: what cannot be removed stays. */
+static void prune_set_aside(const char *path, const char *keep) {
+        _cleanup_free_ char *dir = directory_of(path);
+        const char *base = base_of(path);
+        char **names = NULL;
+        size_t n = 0, excess;
+        struct dirent *de;
+        DIR *d;
+
+        if (!dir)
+                return;
+        d = opendir(dir);
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                char **p;
+
+                if (!is_set_aside_name(de->d_name, base))
+                        continue;
+                p = reallocarray(names, n + 1, sizeof(char *));
+                if (!p)
+                        break;
+                names = p;
+                names[n] = strdup(de->d_name);
+                if (!names[n])
+                        break;
+                n++;
+        }
+        if (n > 0)
+                qsort(names, n, sizeof(char *), compare_names);
+        excess = n > JOURNAL_CORRUPT_KEEP ? n - JOURNAL_CORRUPT_KEEP : 0;
+        for (size_t i = 0; i < n && excess > 0; i++) {
+                if (strcmp(names[i], base_of(keep)) == 0)
+                        continue;
+                (void) unlinkat(dirfd(d), names[i], 0);
+                excess--;
+        }
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        closedir(d);
+}
+
+/* rename() that fails with -EEXIST instead of replacing 'to'. */
+static int rename_noreplace(const char *from, const char *to) {
+        struct stat st;
+
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) >= 0)
+                return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+                return -errno;
+        /* A file system without RENAME_NOREPLACE; vfod alone writes there. */
+        if (lstat(to, &st) >= 0)
+                return -EEXIST;
+        if (errno != ENOENT)
+                return -errno;
+        return rename(from, to) < 0 ? -errno : 0;
+}
+
+int journal_set_aside(const char *path, uint64_t now_realtime_usec, char **ret_path) {
+        _cleanup_free_ char *aside = NULL;
+        time_t t = (time_t) (now_realtime_usec / 1000000U);
+        char stamp[32];
+        struct tm tm;
+        int r = -EEXIST;
+
+        assert(path);
+        assert(ret_path);
+
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm) == 0)
+                return -EINVAL;
+        for (unsigned n = 1; n <= 9 && r == -EEXIST; n++) {
+                aside = mfree(aside);
+                if ((n == 1 ? asprintf(&aside, "%s.corrupt-%s", path, stamp)
+                            : asprintf(&aside, "%s.corrupt-%s-%u", path, stamp, n)) < 0) {
+                        aside = NULL;
+                        return -ENOMEM;
+                }
+                r = rename_noreplace(path, aside);
+        }
+        if (r < 0)
+                return r;
+
+        /* The copy is in place; a failing fsync only risks it on a power loss,
+         * and the next journal_write() syncs the directory again. */
+        (void) fsync_directory_of(path);
+        prune_set_aside(path, aside);
+        *ret_path = TAKE_PTR(aside);
+        return 0;
 }

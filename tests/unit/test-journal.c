@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vfod's journal: round trip, every malformed record refused with its line,
- * and a failed write leaves the old state (and no PATH.tmp) behind. */
+ * and a failed write leaves the old state (and no PATH.tmp) behind. The
+ * running journal: an unreadable file is kept aside (and the copies are
+ * bounded), the changes of one loop iteration are one write that is on disk
+ * before the next handler runs, and a pending change is written at exit. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -18,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <systemd/sd-event.h>
 
 #include "agent/host/journal.h"
 #include "lib/macro.h"
@@ -496,6 +502,433 @@ static void test_journal_atomic_read_only_dir(void **state) {
         assert_false(exists(f->tmp));
 }
 
+/* ------------------------------------------------------------ running */
+
+/* The daemon's side of the running journal: 'state' (arrays not owned) is
+ * what the build callback hands out, as a copy. */
+typedef struct World {
+        JournalState state;
+        unsigned builds;
+        sd_event *event;
+        Journal *journal;
+        const char *path;
+        char *seen;             /* the file as the next handler found it */
+} World;
+
+static int world_build(void *userdata, JournalState *ret) {
+        World *w = userdata;
+
+        w->builds++;
+        *ret = (JournalState) { .next_job_id = w->state.next_job_id };
+        if (w->state.n_claims > 0) {
+                ret->claims = calloc(w->state.n_claims, sizeof(JournalClaim));
+                assert_non_null(ret->claims);
+                memcpy(ret->claims, w->state.claims, w->state.n_claims * sizeof(JournalClaim));
+                ret->n_claims = w->state.n_claims;
+        }
+        if (w->state.n_jobs > 0) {
+                ret->jobs = calloc(w->state.n_jobs, sizeof(JournalJob));
+                assert_non_null(ret->jobs);
+                memcpy(ret->jobs, w->state.jobs, w->state.n_jobs * sizeof(JournalJob));
+                ret->n_jobs = w->state.n_jobs;
+        }
+        return 0;
+}
+
+static void world_start(World *w, const char *path) {
+        *w = (World) { .path = path };
+        assert_int_equal(sd_event_new(&w->event), 0);
+        assert_int_equal(journal_new(w->event, path, world_build, w, &w->journal), 0);
+}
+
+static void world_stop(World *w) {
+        w->journal = journal_free(w->journal);
+        w->event = sd_event_unref(w->event);
+        w->seen = mfree(w->seen);
+}
+
+/* Dispatches until nothing is pending (sd-event: one source per run). */
+static void run_until_idle(sd_event *e) {
+        int r;
+
+        while ((r = sd_event_run(e, 0)) > 0)
+                ;
+        assert_int_equal(r, 0);
+}
+
+/* The file's bytes (malloc'd) and size. */
+static char *read_bytes(const char *path, size_t *ret_size) {
+        FILE *f = fopen(path, "re");
+        char *data = calloc(1, 65536);
+
+        assert_non_null(f);
+        assert_non_null(data);
+        *ret_size = fread(data, 1, 65536, f);
+        fclose(f);
+        return data;
+}
+
+static bool is_set_aside_name(const char *name) {
+        static const char shape[] = "journal.corrupt-########T######Z";
+
+        if (strlen(name) != strlen(shape))
+                return false;
+        for (size_t i = 0; shape[i]; i++)
+                if (shape[i] == '#' ? name[i] < '0' || name[i] > '9' : name[i] != shape[i])
+                        return false;
+        return true;
+}
+
+/* The names in 'dir' that start with "journal.corrupt-", sorted, as one
+ * string "a b c" (malloc'd; "" for none). */
+static char *set_aside_names(const char *dir) {
+        struct dirent **list = NULL;
+        char *out = strdup("");
+        int n;
+
+        assert_non_null(out);
+        n = scandir(dir, &list, NULL, alphasort);
+        assert_true(n >= 0);
+        for (int i = 0; i < n; i++) {
+                if (strncmp(list[i]->d_name, "journal.corrupt-", 16) == 0) {
+                        char *more = NULL;
+
+                        assert_true(asprintf(&more, "%s%s%s", out, *out ? " " : "", list[i]->d_name) > 0);
+                        free(out);
+                        out = more;
+                }
+                free(list[i]);
+        }
+        free(list);
+        return out;
+}
+
+/* An unreadable journal is moved aside before anything can overwrite it,
+ * byte for byte, and the journal written after it leaves it alone. */
+static void test_journal_corrupt_is_kept(void **state) {
+        static const char garbage[] = "vfo-journal 1\nnext-job 3\n\xff\xfe garbage\0 with a NUL\n";
+        static const char twice[] = "vfo-journal 1\nnext-job 3\n"
+                                    "claim lab-0 " UUID1 " 52:54:00:12:34:56\n"
+                                    "claim lab-0 " UUID2 " 52:54:00:12:34:57\n";
+        static const struct {
+                const char *text;
+                size_t size;
+        } cases[] = {
+                { garbage, sizeof(garbage) - 1 },       /* does not parse */
+                { twice, sizeof(twice) - 1 },           /* parses, fails a check */
+        };
+        Fixture *f = *state;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *names = NULL, *aside = NULL, *bytes = NULL, *text = NULL;
+                JournalState loaded = { .n_claims = 99 };
+                struct stat before, after;
+                World w;
+                size_t size;
+
+                write_text(f->path, cases[i].text, cases[i].size);
+                world_start(&w, f->path);
+                assert_int_equal(journal_load(w.journal, &loaded), 1);
+                assert_null(loaded.claims);
+                assert_null(loaded.jobs);
+                assert_int_equal(loaded.n_claims + loaded.n_jobs + loaded.next_job_id, 0);
+                assert_false(exists(f->path));
+
+                names = set_aside_names(f->dir);
+                if (!is_set_aside_name(names))
+                        fail_msg("case %zu: want one journal.corrupt-YYYYMMDDTHHMMSSZ, got '%s'", i, names);
+                assert_true(asprintf(&aside, "%s/%s", f->dir, names) > 0);
+                bytes = read_bytes(aside, &size);
+                assert_int_equal(size, cases[i].size);
+                assert_memory_equal(bytes, cases[i].text, size);
+                assert_int_equal(stat(aside, &before), 0);
+
+                /* vfod goes on with an empty journal and writes it: not over the copy. */
+                w.state = sample_state();
+                journal_mark_dirty(w.journal);
+                run_until_idle(w.event);
+                assert_int_equal(journal_get_n_writes(w.journal), 1);
+                text = read_text(f->path);
+                assert_string_equal(text, sample_text);
+                world_stop(&w);
+
+                bytes = mfree(bytes);
+                bytes = read_bytes(aside, &size);
+                assert_int_equal(size, cases[i].size);
+                assert_memory_equal(bytes, cases[i].text, size);
+                assert_int_equal(stat(aside, &after), 0);
+                assert_int_equal(after.st_ino, before.st_ino);
+                assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+                assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+                assert_int_equal(unlink(aside), 0);
+                assert_int_equal(unlink(f->path), 0);
+        }
+}
+
+/* A journal that reads is not moved, nor is a missing one. */
+static void test_journal_load_readable(void **state) {
+        Fixture *f = *state;
+        JournalState in = sample_state(), out = {};
+        _cleanup_free_ char *names = NULL, *text = NULL;
+        World w;
+
+        world_start(&w, f->path);
+        assert_int_equal(journal_load(w.journal, &out), 0);
+        assert_int_equal(out.n_claims + out.n_jobs + out.next_job_id, 0);
+        world_stop(&w);
+        assert_false(exists(f->path));
+
+        assert_int_equal(journal_write(f->path, &in), 0);
+        world_start(&w, f->path);
+        assert_int_equal(journal_load(w.journal, &out), 0);
+        assert_state_equal(&in, &out);
+        journal_state_done(&out);
+        world_stop(&w);
+        names = set_aside_names(f->dir);
+        assert_string_equal(names, "");
+        text = read_text(f->path);
+        assert_string_equal(text, sample_text);
+}
+
+/* The name of a copy, no copy replaced, and at most JOURNAL_CORRUPT_KEEP. */
+static void test_journal_set_aside_names(void **state) {
+        static const char *const older[] = {
+                "journal.corrupt-20200101T000000Z", "journal.corrupt-20200102T000000Z",
+                "journal.corrupt-20200103T000000Z", "journal.corrupt-20200104T000000Z",
+                "journal.corrupt-20200105T000000Z",
+        };
+        const uint64_t t = UINT64_C(1700000000) * 1000000U + 999999U;      /* 2023-11-14 22:13:20.999999 UTC */
+        Fixture *f = *state;
+        _cleanup_free_ char *names = NULL;
+        char *aside = NULL, *text;
+
+        assert_int_equal(JOURNAL_CORRUPT_KEEP, 5);
+        assert_int_equal(journal_set_aside(f->path, t, &aside), -ENOENT);
+
+        write_text(f->path, "a", 1);
+        assert_int_equal(journal_set_aside(f->path, t, &aside), 0);
+        assert_string_equal(aside + strlen(f->dir), "/journal.corrupt-20231114T221320Z");
+        assert_false(exists(f->path));
+        free(aside);
+
+        /* The same second again: a new name, the first copy stays as it was. */
+        write_text(f->path, "b", 1);
+        assert_int_equal(journal_set_aside(f->path, t, &aside), 0);
+        assert_string_equal(aside + strlen(f->dir), "/journal.corrupt-20231114T221320Z-2");
+        text = read_text(aside);
+        assert_string_equal(text, "b");
+        free(text);
+        free(aside);
+
+        /* 5 older copies, and files that only look alike: 8 copies after the
+         * next one, of which the 3 oldest go. */
+        for (size_t i = 0; i < ELEMENTSOF(older); i++) {
+                _cleanup_free_ char *p = NULL;
+
+                assert_true(asprintf(&p, "%s/%s", f->dir, older[i]) > 0);
+                write_text(p, "old", 3);
+        }
+        {
+                _cleanup_free_ char *p = NULL, *q = NULL;
+
+                assert_true(asprintf(&p, "%s/journal.corrupt-notes", f->dir) > 0);
+                write_text(p, "mine", 4);
+                assert_true(asprintf(&q, "%s/journal.corrupt-20190101T000000Z.bak", f->dir) > 0);
+                write_text(q, "mine", 4);
+        }
+        write_text(f->path, "c", 1);
+        assert_int_equal(journal_set_aside(f->path, t + 3600U * 1000000U, &aside), 0);
+        assert_string_equal(aside + strlen(f->dir), "/journal.corrupt-20231114T231320Z");
+        free(aside);
+        names = set_aside_names(f->dir);
+        assert_string_equal(names, "journal.corrupt-20190101T000000Z.bak journal.corrupt-20200104T000000Z "
+                                   "journal.corrupt-20200105T000000Z journal.corrupt-20231114T221320Z "
+                                   "journal.corrupt-20231114T221320Z-2 journal.corrupt-20231114T231320Z "
+                                   "journal.corrupt-notes");
+
+        /* A clock that went back: the new copy sorts first but is the one kept. */
+        write_text(f->path, "d", 1);
+        assert_int_equal(journal_set_aside(f->path, UINT64_C(1000000000) * 1000000U, &aside), 0);
+        assert_string_equal(aside + strlen(f->dir), "/journal.corrupt-20010909T014640Z");
+        free(aside);
+        names = mfree(names);
+        names = set_aside_names(f->dir);
+        assert_string_equal(names, "journal.corrupt-20010909T014640Z journal.corrupt-20190101T000000Z.bak "
+                                   "journal.corrupt-20200105T000000Z journal.corrupt-20231114T221320Z "
+                                   "journal.corrupt-20231114T221320Z-2 journal.corrupt-20231114T231320Z "
+                                   "journal.corrupt-notes");
+}
+
+/* A handler that makes 'n' changes, then queues the next step (a defer
+ * source of normal priority, as a job's first step is). */
+static int on_next_step(sd_event_source *s, void *userdata) {
+        World *w = userdata;
+
+        free(w->seen);
+        w->seen = exists(w->path) ? read_text(w->path) : strdup("");
+        return 0;
+}
+
+static int on_burst(sd_event_source *s, void *userdata) {
+        World *w = userdata;
+
+        for (unsigned i = 1; i <= 10; i++) {
+                w->state.next_job_id++;
+                journal_mark_dirty(w->journal);
+        }
+        assert_int_equal(sd_event_add_defer(w->event, NULL, on_next_step, w), 0);
+        return 0;
+}
+
+/* Ten changes in one handler: one write, on disk before the next handler. */
+static void test_journal_coalesced(void **state) {
+        Fixture *f = *state;
+        JournalState empty = {};
+        World w;
+
+        world_start(&w, f->path);
+        assert_int_equal(journal_load(w.journal, &empty), 0);
+        w.state.next_job_id = 100;
+
+        assert_int_equal(sd_event_add_defer(w.event, NULL, on_burst, &w), 0);
+        run_until_idle(w.event);
+        assert_int_equal(journal_get_n_writes(w.journal), 1);
+        assert_int_equal(w.builds, 1);
+        assert_non_null(w.seen);
+        assert_string_equal(w.seen, "vfo-journal 1\nnext-job 110\n");
+
+        /* Another handler, another write. */
+        assert_int_equal(sd_event_add_defer(w.event, NULL, on_burst, &w), 0);
+        run_until_idle(w.event);
+        assert_int_equal(journal_get_n_writes(w.journal), 2);
+        assert_string_equal(w.seen, "vfo-journal 1\nnext-job 120\n");
+
+        /* A change back to what is on disk is no write. */
+        journal_mark_dirty(w.journal);
+        run_until_idle(w.event);
+        assert_int_equal(journal_get_n_writes(w.journal), 2);
+        assert_int_equal(w.builds, 3);
+        world_stop(&w);
+}
+
+/* journal_flush() writes at once, inside the handler; the deferred write
+ * then has nothing left to do. */
+static int on_change_and_flush(sd_event_source *s, void *userdata) {
+        World *w = userdata;
+
+        w->state = sample_state();
+        journal_mark_dirty(w->journal);
+        assert_false(exists(w->path));
+        assert_int_equal(journal_flush(w->journal), 0);
+        free(w->seen);
+        w->seen = read_text(w->path);
+        return 0;
+}
+
+static void test_journal_flush(void **state) {
+        Fixture *f = *state;
+        JournalState empty = {};
+        World w;
+
+        world_start(&w, f->path);
+        /* Not before the journal was read back. */
+        journal_mark_dirty(w.journal);
+        assert_int_equal(journal_flush(w.journal), 0);
+        assert_false(exists(f->path));
+        assert_int_equal(journal_load(w.journal, &empty), 0);
+
+        assert_int_equal(sd_event_add_defer(w.event, NULL, on_change_and_flush, &w), 0);
+        run_until_idle(w.event);
+        assert_string_equal(w.seen, sample_text);
+        assert_int_equal(journal_get_n_writes(w.journal), 1);
+        world_stop(&w);
+}
+
+static int on_change_and_exit(sd_event_source *s, void *userdata) {
+        World *w = userdata;
+
+        w->state = sample_state();
+        journal_mark_dirty(w->journal);
+        return sd_event_exit(w->event, 0);
+}
+
+/* A change pending at sd_event_exit() is written before the loop returns;
+ * one pending at journal_free() is written by it. */
+static void test_journal_flush_on_exit(void **state) {
+        Fixture *f = *state;
+        JournalState empty = {}, last = { .next_job_id = 77 };
+        _cleanup_free_ char *text = NULL;
+        World w;
+
+        world_start(&w, f->path);
+        assert_int_equal(journal_load(w.journal, &empty), 0);
+        assert_int_equal(sd_event_add_defer(w.event, NULL, on_change_and_exit, &w), 0);
+        assert_int_equal(sd_event_loop(w.event), 0);
+        assert_int_equal(journal_get_n_writes(w.journal), 1);
+        text = read_text(f->path);
+        assert_string_equal(text, sample_text);
+
+        w.state = last;
+        journal_mark_dirty(w.journal);
+        world_stop(&w);
+        text = mfree(text);
+        text = read_text(f->path);
+        assert_string_equal(text, "vfo-journal 1\nnext-job 77\n");
+}
+
+/* An unreadable journal that cannot be moved aside is never written over.
+ * As root, the run is a child that dropped to nobody. */
+static int load_unmovable(const char *path) {
+        JournalState s = {};
+        World w;
+        int r;
+
+        world_start(&w, path);
+        r = journal_load(w.journal, &s);
+        if (r != -EACCES)
+                return 1;
+        w.state = sample_state();
+        journal_mark_dirty(w.journal);
+        run_until_idle(w.event);
+        if (journal_flush(w.journal) != 0 || journal_get_n_writes(w.journal) != 0)
+                return 1;
+        world_stop(&w);
+        return 0;
+}
+
+static void test_journal_corrupt_unmovable(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *text = NULL;
+        int status, r;
+        pid_t pid;
+
+        write_text(f->path, "not a journal\n", 14);
+        assert_int_equal(chmod(f->path, 0644), 0);
+        if (geteuid() != 0) {
+                assert_int_equal(chmod(f->dir, 0500), 0);
+                r = load_unmovable(f->path);
+                assert_int_equal(chmod(f->dir, 0700), 0);
+                assert_int_equal(r, 0);
+        } else {
+                assert_int_equal(chmod(f->dir, 0755), 0);
+                pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                                _exit(77);
+                        _exit(load_unmovable(f->path));
+                }
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_int_equal(chmod(f->dir, 0700), 0);
+                assert_true(WIFEXITED(status));
+                if (WEXITSTATUS(status) == 77)
+                        skip();
+                assert_int_equal(WEXITSTATUS(status), 0);
+        }
+        text = read_text(f->path);
+        assert_string_equal(text, "not a journal\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_journal_round_trip, setup, teardown),
@@ -507,6 +940,13 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_journal_atomic_write_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_journal_atomic_rename_fails, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_journal_atomic_read_only_dir, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal_corrupt_is_kept, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal_load_readable, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal_set_aside_names, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal_coalesced, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal_flush, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal_flush_on_exit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_journal_corrupt_unmovable, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
