@@ -371,6 +371,11 @@ int virt_domain_parse_xml(const char *xml, VirtDomain *ret) {
         return 0;
 }
 
+/* The length of the UTF-8 sequence that 'c' starts, 0 if it starts none. */
+static int virt_utf8_length(unsigned char c) {
+        return c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+}
+
 int virt_policy_format(const VirtPolicy *p, char **ret) {
         _cleanup_(virt_xml_doc_freep) xmlDoc *doc = NULL;
         _cleanup_(virt_xml_buffer_freep) xmlBuffer *buf = NULL;
@@ -386,12 +391,15 @@ int virt_policy_format(const VirtPolicy *p, char **ret) {
         if (!memchr(p->pool, 0, sizeof(p->pool)))
                 return -EINVAL;
         /* Only what an XML 1.0 attribute can carry, and no control
-         * characters: XML characters in shortest-form UTF-8 (a parser
-         * refuses overlong forms, which xmlGetUTF8Char() decodes). */
+         * characters: XML characters in shortest-form UTF-8. A parser
+         * refuses the rest, which xmlGetUTF8Char() decodes all the same:
+         * overlong forms, and a continuation byte or 0xf8..0xff as the
+         * first byte. */
         for (const xmlChar *c = BAD_CAST p->pool; *c;) {
-                int len = (int) strlen((const char *) c), ch = xmlGetUTF8Char(c, &len);
+                int want = virt_utf8_length(c[0]), len = (int) strlen((const char *) c),
+                    ch = xmlGetUTF8Char(c, &len);
 
-                if (ch < 0x20 || ch == 0x7f || !xmlIsCharQ(ch) || (len == 2 && ch < 0x80) ||
+                if (ch < 0x20 || ch == 0x7f || !xmlIsCharQ(ch) || len != want || (len == 2 && ch < 0x80) ||
                     (len == 3 && ch < 0x800) || (len == 4 && ch < 0x10000))
                         return -EINVAL;
                 c += len;
