@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <stddef.h>
 #include <grp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -314,31 +313,20 @@ static int read_migrate_options(sd_bus_message *msg, MigrateRequest *req, sd_bus
 /* Every string that reaches libvirt, libvirtd or sd-bus as an address:
  * a caller who is not root gets the allow-lists of migrate-options.h. */
 static int check_migrate_strings(const MigrateRequest *req, bool privileged, sd_bus_error *error) {
-        static const struct {
-                const char *option;
-                size_t offset;
-                int (*check)(const char *, bool, char *);
-        } checks[] = {
-                { "destination", offsetof(MigrateRequest, destination), migrate_check_destination },
-                { "migrate-uri", offsetof(MigrateRequest, migrate_uri), migrate_check_data_uri },
-                { "listen-address", offsetof(MigrateRequest, listen_address), migrate_check_listen_address },
-                { "destination-bus", offsetof(MigrateRequest, destination_bus), migrate_check_bus_address },
-        };
-        char why[MIGRATE_WHY_MAX];
+        char why[MIGRATE_WHY_MAX] = "";
+        int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
-                const char *v = *(const char *const *) ((const char *) req + checks[i].offset);
-                int r;
-
-                if (!v && i > 0)
-                        continue;
-                why[0] = '\0';
-                r = checks[i].check(v, privileged, why);
-                if (r == -EPERM)
-                        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s", why);
-                if (r < 0)
-                        return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", why[0] ? why : strerror(-r));
-        }
+        r = migrate_check_destination(req->destination, privileged, why);
+        if (r >= 0 && req->migrate_uri)
+                r = migrate_check_data_uri(req->migrate_uri, privileged, why);
+        if (r >= 0 && req->listen_address)
+                r = migrate_check_listen_address(req->listen_address, privileged, why);
+        if (r >= 0 && req->destination_bus)
+                r = migrate_check_bus_address(req->destination_bus, privileged, why);
+        if (r == -EPERM)
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s", why);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "%s", why[0] ? why : strerror(-r));
         return 0;
 }
 
