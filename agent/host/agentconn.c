@@ -279,7 +279,11 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
 
         if (revents & EPOLLIN)
                 r = conn_read(a);
-        if (r >= 0 && a->fd >= 0 && (revents & EPOLLOUT))
+        /* In a session, also what the channel queued while reading (its
+         * RATE_LIMITED answer to a guest that sends too much): nothing else
+         * sends it before our next request. Not between sessions: the Sync
+         * that waits for the backoff goes from on_timer(). */
+        if (r >= 0 && a->fd >= 0 && ((revents & EPOLLOUT) || a->synced))
                 r = conn_flush(a);
         if (r >= 0 && (revents & (EPOLLHUP | EPOLLERR)) && !(revents & EPOLLIN))
                 r = -ECONNRESET;
