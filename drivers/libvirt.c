@@ -17,12 +17,11 @@
 #include <libvirt/virterror.h>
 
 #include "drivers/libvirt.h"
+#include "drivers/virt-call.h"
 #include "lib/log.h"
 #include "lib/macro.h"
 #include "lib/string-table.h"
 
-#define USEC_PER_MSEC UINT64_C(1000)
-#define USEC_PER_SEC UINT64_C(1000000)
 #define VIRT_BACKOFF_MIN_USEC (500 * USEC_PER_MSEC)
 #define VIRT_BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
 
@@ -34,14 +33,6 @@ static const char *const virt_domain_state_table[_VIRT_DOMAIN_STATE_MAX] = {
 };
 
 DEFINE_STRING_TABLE_TO_STRING(virt_domain_state, VirtDomainState, _VIRT_DOMAIN_STATE_MAX);
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-                abort();
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 /*****************************************************************************
  * libvirt's event loop on sd-event
@@ -291,7 +282,7 @@ static int virt_timeout_arm(VirtWatch *w) {
                 return sd_event_source_set_enabled(w->source, SD_EVENT_OFF);
 
         r = sd_event_source_set_time(
-                w->source, w->frequency == 0 ? 1 : now_usec() + (uint64_t) w->frequency * USEC_PER_MSEC);
+                w->source, w->frequency == 0 ? 1 : now_usec(CLOCK_MONOTONIC) + (uint64_t) w->frequency * USEC_PER_MSEC);
         if (r < 0)
                 return r;
         return sd_event_source_set_enabled(w->source, SD_EVENT_ON);
@@ -526,6 +517,7 @@ struct Virt {
         sd_event_source *retry;         /* reconnect, and teardown after a loss */
         sd_event_source *notify;        /* cb.connection(true), from the loop */
         uint64_t backoff_usec;
+        VirtCalls *calls;               /* the workers of virt_call(), from the first call */
 };
 
 static const char *virt_uri_string(Virt *v) {
@@ -657,7 +649,9 @@ static virConnectDomainEventGenericCallback virt_event_callback(size_t i) {
 static void virt_arm_retry(Virt *v, uint64_t delay_usec) {
         int r;
 
-        r = sd_event_source_set_time(v->retry, now_usec() + delay_usec);
+        if (!v->retry)
+                return;         /* virt_open_blocking(): no reconnect */
+        r = sd_event_source_set_time(v->retry, now_usec(CLOCK_MONOTONIC) + delay_usec);
         if (r >= 0)
                 r = sd_event_source_set_enabled(v->retry, SD_EVENT_ONESHOT);
         if (r < 0)
@@ -875,6 +869,7 @@ Virt *virt_free(Virt *v) {
         if (!v)
                 return NULL;
 
+        v->calls = virt_calls_free(v->calls);
         v->retry = sd_event_source_disable_unref(v->retry);
         v->notify = sd_event_source_disable_unref(v->notify);
         virt_disconnect(v);
@@ -888,6 +883,46 @@ Virt *virt_free(Virt *v) {
         if (virt_dispatch_depth == 0)
                 virt_flush_pending_frees();
         return NULL;
+}
+
+int virt_open_blocking(const char *uri, Virt **ret) {
+        _cleanup_(virt_freep) Virt *v = NULL;
+
+        v = calloc(1, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < _VIRT_EVENT_MAX; i++)
+                v->callback_ids[i] = -1;
+        virSetErrorFunc(NULL, virt_error_silence);
+        v->conn = virConnectOpen(uri);
+        if (!v->conn) {
+                int r = virt_errno(virGetLastError());
+
+                log_warning_errno(r, "Cannot connect to libvirt at %s: %s", uri ?: "(libvirt's default URI)",
+                                  virGetLastErrorMessage());
+                virResetLastError();
+                return r;
+        }
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, void *userdata, VirtCall **ret) {
+        int r;
+
+        if (!virt_is_connected(v))
+                return -ENOTCONN;
+        if (!v->calls) {
+                const char *uri = virt_get_uri(v);
+
+                /* libvirt's test driver lives in this process: nothing to
+                 * wait on, and a worker's connection would be another test
+                 * driver with its own state */
+                r = virt_calls_new(v->event, uri, uri && strncmp(uri, "test:", 5) == 0, &v->calls);
+                if (r < 0)
+                        return r;
+        }
+        return virt_calls_submit(v->calls, v, req, timeout, fn, userdata, ret);
 }
 
 bool virt_is_connected(Virt *v) {

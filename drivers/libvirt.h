@@ -5,15 +5,27 @@
  * libvirt starts no event thread). A Virt keeps one connection, re-opens it
  * with backoff (0.5 s doubling to 30 s) when libvirtd goes away, and
  * re-subscribes to lifecycle and device events each time. Domains are named
- * by their UUID string everywhere. Calls into libvirt are RPCs: they block
- * the loop for their duration (libvirt has no asynchronous API); a hot-unplug
- * completes later, through the device_removed callback. */
+ * by their UUID string everywhere.
+ *
+ * Calls into libvirt are RPCs, and libvirt has no asynchronous API. Those
+ * that can wait on a QEMU monitor (they take a job of the domain: attach,
+ * detach, link state, metadata, resume, suspend, the migration knobs) run
+ * through virt_call(): in a worker process (vfod --virt-worker, its own
+ * connection), so a wedged QEMU delays that domain's calls, not the loop;
+ * every call has a deadline (libvirt's in-process test driver, test:///,
+ * runs them on the loop). What is left on the loop only reads (domain
+ * list and XML), which libvirt answers without entering a domain job. A
+ * hot-unplug completes later, through the device_removed callback. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include <systemd/sd-event.h>
+
+#include "lib/macro.h"
+#include "lib/time-util.h"
 
 #include "drivers/virt-xml.h" /* the domain XML: types and pure functions */
 
@@ -67,6 +79,10 @@ int virt_detach_alias(Virt *v, const char *uuid, const char *alias);
  * (the synthetic NIC) through virDomainUpdateDeviceFlags (LIVE). */
 int virt_set_link(Virt *v, const char *uuid, const char *mac, bool up);
 
+/* The functions above and below that change a domain are BLOCKING: on the
+ * daemon's loop call them only through virt_call(); they are for the worker
+ * process and for tests. */
+
 /* Resumes a paused domain (virDomainResume). */
 int virt_resume(Virt *v, const char *uuid);
 
@@ -104,3 +120,55 @@ typedef struct VirtMigrateOptions {
  * daemon's loop. On failure, 'ret_message' (malloc'd) has libvirt's reason. */
 int virt_migrate_blocking(const char *src_uri, const char *uuid, const char *dest_uri, const VirtMigrateOptions *o,
                           char **ret_message);
+
+/* ------------------------------------------------- calls off the loop */
+
+typedef enum VirtOp {
+        VIRT_OP_ATTACH_DEVICE,          /* arg: the device XML */
+        VIRT_OP_DETACH_ALIAS,           /* arg: the alias; -ENOENT if no device has it */
+        VIRT_OP_SET_LINK,               /* arg: the MAC; up */
+        VIRT_OP_SET_POLICY,             /* policy */
+        VIRT_OP_RESUME,
+        VIRT_OP_SUSPEND,
+        VIRT_OP_GET_JOB_STATS,          /* the reply's stats */
+        VIRT_OP_SET_MAX_DOWNTIME,       /* ms */
+        VIRT_OP_ABORT_JOB,
+        _VIRT_OP_MAX,
+        _VIRT_OP_INVALID = -EINVAL,
+} VirtOp;
+
+typedef struct VirtRequest {
+        VirtOp op;
+        const char *uuid;
+        const char *arg;
+        bool up;
+        uint64_t ms;
+        VirtPolicy policy;
+} VirtRequest;
+
+/* Runs one request with the blocking functions above (the worker's side). */
+int virt_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats);
+
+/* 'r' is the call's result (a negative errno; -ETIMEDOUT when the deadline
+ * passed: the worker is then killed; -ECANCELED when the Virt is freed
+ * first); 'stats' is set for VIRT_OP_GET_JOB_STATS when r >= 0. Called
+ * from the loop, never from inside virt_call(). */
+typedef void (*VirtCallFn)(Virt *v, const char *uuid, int r, const VirtJobStats *stats, void *userdata);
+typedef struct VirtCall VirtCall;
+
+/* Queues 'req' (copied). Calls on one domain run one after the other, in
+ * order; calls on different domains in parallel (up to VIRT_WORKERS_MAX
+ * workers). 'timeout' counts from now, the wait in the queue included. The
+ * call is freed after its callback ran: forget the handle there. With 'ret'
+ * NULL the callback ('fn' may be NULL) runs exactly once, with -ECANCELED
+ * from virt_free() at the latest; a call in '*ret' must be cancelled
+ * before virt_free(). */
+int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, void *userdata, VirtCall **ret);
+/* The callback will not run (a no-op from inside it). A call already sent
+ * to libvirt still happens. Returns NULL. */
+VirtCall *virt_call_cancel(VirtCall *c);
+const char *virt_op_to_string(VirtOp op);
+
+#define VIRT_WORKERS_MAX 8
+/* vfod --virt-worker URI|"": the worker, with the request socket on fd 3. */
+int virt_worker_main(int argc, char *argv[]);

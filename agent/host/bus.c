@@ -202,9 +202,33 @@ static int do_detach(Manager *m, Domain *d, const char *mac, sd_bus_message *msg
         return reply_job(msg, j);
 }
 
+typedef struct PolicyCall {
+        Manager *manager;
+        sd_bus_message *msg;
+} PolicyCall;
+
+static void on_policy_stored(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        PolicyCall *pc = userdata;
+        Domain *d = r == -ECANCELED ? NULL : manager_find_domain(pc->manager, uuid);
+
+        if (r < 0)
+                (void) sd_bus_reply_method_errorf(pc->msg, BUS_ERROR_LIBVIRT,
+                                                  "libvirt refused to store the policy of %s: %s.", d ? d->name : uuid,
+                                                  r == -ETIMEDOUT ? "libvirt did not answer in time" : strerror(-r));
+        else {
+                if (d)
+                        (void) domain_refresh(d);
+                manager_schedule(pc->manager);
+                (void) sd_bus_reply_method_return(pc->msg, NULL);
+        }
+        sd_bus_message_unref(pc->msg);
+        free(pc);
+}
+
 static int do_set_policy(Manager *m, Domain *d, const char *pool, uint32_t priority, int required, bool clear,
                          sd_bus_message *msg, sd_bus_error *error) {
         VirtPolicy p = {};
+        PolicyCall *pc;
         int r;
 
         r = require_libvirt(m, error);
@@ -220,12 +244,19 @@ static int do_set_policy(Manager *m, Domain *d, const char *pool, uint32_t prior
                 p.priority = priority;
                 p.required = required;
         }
-        r = virt_set_policy(m->virt, d->uuid, &p);
-        if (r < 0)
+        pc = calloc(1, sizeof(*pc));
+        if (!pc)
+                return -ENOMEM;
+        pc->manager = m;
+        pc->msg = sd_bus_message_ref(msg);
+        r = virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_SET_POLICY, .uuid = d->uuid, .policy = p },
+                      LIBVIRT_CALL_TIMEOUT_USEC, on_policy_stored, pc, NULL);
+        if (r < 0) {
+                sd_bus_message_unref(pc->msg);
+                free(pc);
                 return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT, "libvirt refused to store the policy of %s: %s.", d->name, strerror(-r));
-        (void) domain_refresh(d);
-        manager_schedule(m);
-        return sd_bus_reply_method_return(msg, NULL);
+        }
+        return 1;       /* on_policy_stored() answers */
 }
 
 /* ------------------------------------------------------------ migration */

@@ -110,6 +110,26 @@ static void job_cancel_requests(Job *j) {
         j->request = j->barrier = j->attach_request = 0;
 }
 
+/* The job's one libvirt call at a time, off the loop; 'fn' starts with
+ * job_virt_returned(). */
+static int job_call_virt(Job *j, const VirtRequest *req, VirtCallFn fn) {
+        int r;
+
+        assert(!j->virt_call);
+        j->virt_start = now_usec(CLOCK_MONOTONIC);
+        r = virt_call(j->manager->virt, req, LIBVIRT_CALL_TIMEOUT_USEC, fn, j, &j->virt_call);
+        if (r >= 0)
+                j->virt_op = req->op;
+        return r;
+}
+
+/* In the callback of job_call_virt(): false when the job ended meanwhile. */
+static bool job_virt_returned(Job *j) {
+        j->virt_call = NULL;
+        j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - j->virt_start;
+        return j->state == JOB_RUNNING;
+}
+
 void job_finish(Job *j, JobState state) {
         Port *port = job_port(j);
         usec_t took;
@@ -118,6 +138,7 @@ void job_finish(Job *j, JobState state) {
                 return;         /* finished already: by a callback of an outside call */
         job_timer_off(j);
         job_cancel_requests(j);
+        j->virt_call = virt_call_cancel(j->virt_call);
         j->state = state;
         j->phase = state == JOB_DONE ? JOB_PHASE_DONE : j->error_recorded ? j->failed_phase : j->phase;
         j->finish_realtime = now_usec(CLOCK_REALTIME);
@@ -443,6 +464,26 @@ static uint32_t agent_deadline_ms(Job *j) {
         return (uint32_t) MIN(t / USEC_PER_MSEC, 60000);
 }
 
+static void on_plugged(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Job *j = userdata;
+
+        if (!job_virt_returned(j))
+                return;
+        if (j->phase == JOB_PHASE_ROLLING_BACK) {
+                /* the rollback waited for this call: it knows now what to undo */
+                j->plugged = r >= 0;
+                rollback_step(j);
+                return;
+        }
+        if (r < 0) {
+                job_fail(j, BUS_ERROR_LIBVIRT, "libvirt could not plug VF %s into %s: %s.", j->vf->id, j->domain->name,
+                         r == -ETIMEDOUT ? "libvirt did not answer in time (is the domain's QEMU stuck?)" : strerror(-r));
+                return;
+        }
+        j->plugged = true;
+        attach_step(j);
+}
+
 static void attach_step(Job *j) {
         Manager *m = j->manager;
         Domain *d = j->domain;
@@ -530,6 +571,8 @@ static void attach_step(Job *j) {
                 return;
 
         case JOB_PHASE_PLUGGING:
+                if (j->virt_call)
+                        return;         /* on_plugged() */
                 if (!j->plugged) {
                         _cleanup_free_ char *xml = NULL;
 
@@ -538,17 +581,12 @@ static void attach_step(Job *j) {
                                 job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "No device XML for VF %s.", j->vf->id);
                                 return;
                         }
-                        t = now_usec(CLOCK_MONOTONIC);
-                        r = virt_attach_device(m->virt, d->uuid, xml);
-                        j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
-                        if (j->state != JOB_RUNNING)
-                                return;         /* ended while libvirt answered */
-                        if (r < 0) {
+                        r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_ATTACH_DEVICE, .uuid = d->uuid, .arg = xml },
+                                          on_plugged);
+                        if (r < 0)
                                 job_fail(j, BUS_ERROR_LIBVIRT, "libvirt could not plug VF %s into %s: %s.", j->vf->id,
                                          d->name, strerror(-r));
-                                return;
-                        }
-                        j->plugged = true;
+                        return;         /* on_plugged() */
                 }
                 port->vf = j->vf;
                 vf_set_state(j->vf, VF_ATTACHED, port);
@@ -639,11 +677,48 @@ static int on_unplug_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
+static void on_link_up(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Job *j = userdata;
+        Port *port;
+
+        if (!job_virt_returned(j) || j->phase != JOB_PHASE_CHECKING)
+                return;
+        if (r < 0) {
+                job_fail(j, BUS_ERROR_LIBVIRT, "Could not bring the synthetic link of %s up: %s.", j->mac, strerror(-r));
+                return;
+        }
+        port = job_port(j);
+        if (port)
+                port->link_down = false;
+        detach_step(j);
+}
+
+static void on_unplug_requested(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Job *j = userdata;
+
+        if (!job_virt_returned(j) || j->phase != JOB_PHASE_UNPLUGGING)
+                return;         /* ended, or DEVICE_REMOVED came first */
+        if (r == -ENOENT) {
+                job_set_phase(j, JOB_PHASE_RELEASING);
+                detach_step(j);
+                return;
+        }
+        if (r < 0) {
+                job_fail(j, BUS_ERROR_LIBVIRT, "libvirt could not unplug VF %s from %s: %s.", j->vf->id,
+                         j->domain->name, strerror(-r));
+                return;
+        }
+        j->step_start = now_usec(CLOCK_MONOTONIC);
+        r = sd_event_add_time_relative(j->manager->event, &j->timer, CLOCK_MONOTONIC,
+                                       j->manager->config->unplug_timeout, 10 * USEC_PER_MSEC, on_unplug_timeout, j);
+        if (r < 0)
+                job_fail(j, BUS_ERROR_LIBVIRT, "No timer: %s.", strerror(-r));
+}
+
 static void detach_step(Job *j) {
         Manager *m = j->manager;
         Domain *d = j->domain;
         Port *port = job_port(j);
-        usec_t t;
         int r;
 
         if (j->state != JOB_RUNNING)
@@ -668,16 +743,13 @@ static void detach_step(Job *j) {
                         return;
                 }
                 if (port->link_down) {
-                        t = now_usec(CLOCK_MONOTONIC);
-                        r = virt_set_link(m->virt, d->uuid, port->mac, true);
-                        j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
-                        if (j->state != JOB_RUNNING)
-                                return;
-                        if (r < 0) {
+                        if (j->virt_call)
+                                return;         /* on_link_up() */
+                        r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_SET_LINK, .uuid = d->uuid, .arg = port->mac, .up = true },
+                                          on_link_up);
+                        if (r < 0)
                                 job_fail(j, BUS_ERROR_LIBVIRT, "Could not bring the synthetic link of %s up: %s.", j->mac, strerror(-r));
-                                return;
-                        }
-                        port->link_down = false;
+                        return;
                 }
                 if (!agent_or_fallback(j, "abrupt unplug: vfo-agent not connected (NoAgent=abrupt); the guest loses what is in flight"))
                         return;
@@ -734,26 +806,12 @@ static void detach_step(Job *j) {
 
         case JOB_PHASE_UNPLUGGING:
                 vf_set_state(j->vf, VF_RELEASING, port);
-                t = now_usec(CLOCK_MONOTONIC);
-                j->step_start = t;
-                r = virt_detach_alias(m->virt, d->uuid, j->vf->alias);
-                j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
-                if (j->state != JOB_RUNNING)
-                        return;
-                if (r == -ENOENT) {
-                        job_set_phase(j, JOB_PHASE_RELEASING);
-                        detach_step(j);
-                        return;
-                }
-                if (r < 0) {
-                        job_fail(j, BUS_ERROR_LIBVIRT, "libvirt could not unplug VF %s from %s: %s.", j->vf->id, d->name, strerror(-r));
-                        return;
-                }
-                r = sd_event_add_time_relative(m->event, &j->timer, CLOCK_MONOTONIC, m->config->unplug_timeout,
-                                               10 * USEC_PER_MSEC, on_unplug_timeout, j);
+                j->step_start = now_usec(CLOCK_MONOTONIC);
+                r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_DETACH_ALIAS, .uuid = d->uuid, .arg = j->vf->alias },
+                                  on_unplug_requested);
                 if (r < 0)
-                        job_fail(j, BUS_ERROR_LIBVIRT, "No timer: %s.", strerror(-r));
-                return;         /* job_device_removed() */
+                        job_fail(j, BUS_ERROR_LIBVIRT, "libvirt could not unplug VF %s from %s: %s.", j->vf->id, d->name, strerror(-r));
+                return;         /* on_unplug_requested(), job_device_removed() */
 
         case JOB_PHASE_RELEASING:
                 release_vf_and_unpin(j);
@@ -770,7 +828,10 @@ void job_device_removed(Job *j, const char *alias) {
         if (j->state != JOB_RUNNING || !j->vf || strcmp(alias, j->vf->alias) != 0)
                 return;
         if (j->phase == JOB_PHASE_UNPLUGGING) {
+                /* since the request was answered (on_unplug_requested() moved
+                 * step_start), or since it was made if the event came first */
                 j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
+                j->virt_call = virt_call_cancel(j->virt_call);
                 job_timer_off(j);
                 job_set_phase(j, JOB_PHASE_RELEASING);
                 detach_step(j);
@@ -812,6 +873,33 @@ static int on_rollback_unplug_timeout(sd_event_source *s, uint64_t usec, void *u
         return 0;
 }
 
+static void on_rollback_unplug_requested(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Job *j = userdata;
+
+        if (!job_virt_returned(j))
+                return;
+        if (r == -ENOENT)
+                j->plugged = false;     /* gone already */
+        else if (r < 0) {
+                log_error_errno(r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m", j->id, j->vf->id);
+                job_finish(j, JOB_FAILED);
+                return;
+        } else if (j->plugged) {
+                j->unplug_answered = true;
+                vf_set_state(j->vf, VF_RELEASING, job_port(j));
+                r = sd_event_add_time_relative(j->manager->event, &j->timer, CLOCK_MONOTONIC,
+                                               j->manager->config->unplug_timeout, 10 * USEC_PER_MSEC,
+                                               on_rollback_unplug_timeout, j);
+                if (r < 0) {
+                        log_error_errno(r, "Job %" PRIu64 ": no timer for the rollback's unplug: %m", j->id);
+                        job_finish(j, JOB_FAILED);
+                        return;
+                }
+                return;         /* job_device_removed() comes back here */
+        }
+        rollback_step(j);
+}
+
 /* Back to the last state that carried traffic: for an attach, the synthetic
  * path without the VF; for a detach, the VF. */
 static void rollback_step(Job *j) {
@@ -819,7 +907,6 @@ static void rollback_step(Job *j) {
                 migrate_rollback(j);
                 return;
         }
-        Manager *m = j->manager;
         Domain *d = j->domain;
         Port *port = job_port(j);
         bool agent = !j->abrupt && d && agent_conn_is_synced(d->agent);
@@ -830,6 +917,10 @@ static void rollback_step(Job *j) {
                 job_finish(j, JOB_FAILED);
                 return;
         }
+        if (j->virt_call && j->virt_op == VIRT_OP_ATTACH_DEVICE)
+                return;         /* whether the VF went in: on_plugged() comes back here */
+        if (j->virt_call && j->virt_op == VIRT_OP_DETACH_ALIAS && j->kind == JOB_ATTACH && j->plugged)
+                return;         /* on_rollback_unplug_requested() */
 
         if (j->kind == JOB_ATTACH) {
                 if (j->steered) {
@@ -838,23 +929,19 @@ static void rollback_step(Job *j) {
                 }
                 if (agent)      /* in ATTACH_*: "the host gave up" */
                         (void) send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, NULL);
-                if (j->plugged) {
-                        r = virt_detach_alias(m->virt, d->uuid, j->vf->alias);
-                        if (r >= 0) {
-                                vf_set_state(j->vf, VF_RELEASING, port);
-                                r = sd_event_add_time_relative(m->event, &j->timer, CLOCK_MONOTONIC,
-                                                               m->config->unplug_timeout, 10 * USEC_PER_MSEC,
-                                                               on_rollback_unplug_timeout, j);
-                                if (r >= 0)
-                                        return;         /* job_device_removed() comes back here */
-                        }
-                        if (r != -ENOENT) {
-                                log_error_errno(r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m",
-                                                j->id, j->vf->id);
-                                job_finish(j, JOB_FAILED);
-                                return;
-                        }
+                if (j->plugged && !j->unplug_answered) {
+                        j->virt_call = virt_call_cancel(j->virt_call);
+                        r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_DETACH_ALIAS, .uuid = d->uuid, .arg = j->vf->alias },
+                                          on_rollback_unplug_requested);
+                        if (r >= 0)
+                                return;         /* on_rollback_unplug_requested() */
+                        log_error_errno(r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m", j->id,
+                                        j->vf->id);
+                        job_finish(j, JOB_FAILED);
+                        return;
                 }
+                if (j->plugged)
+                        return;         /* job_device_removed() comes back here */
                 release_vf_and_unpin(j);
                 port_set_path(port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
                 job_finish(j, JOB_FAILED);
@@ -965,6 +1052,7 @@ Job *job_free(Job *j) {
                         j->manager->jobs[i]->parent = NULL;
         job_timer_off(j);
         job_cancel_requests(j);
+        j->virt_call = virt_call_cancel(j->virt_call);
         free(j->path);
         free(j->error);
         free(j->error_message);

@@ -2,8 +2,8 @@
 /* Jobs: the graceful detach and attach of one port, step by step as
  * DESIGN.md sequences them. Each step has a deadline; a failure rolls back
  * to the last state that carried traffic. A job is driven by callbacks
- * (agent replies, libvirt's DEVICE_REMOVED, timers); it never blocks the
- * loop except for libvirt's own RPCs. */
+ * (agent replies, libvirt's calls and DEVICE_REMOVED, timers); it never
+ * blocks the loop: its libvirt calls run off it (virt_call()). */
 #pragma once
 
 #include "agent/host/manager.h"
@@ -80,6 +80,7 @@ struct Job {
         char *fallback;         /* why the agent was not used, if it was not */
         bool abrupt;
         bool plugged;           /* attach: the device went in */
+        bool unplug_answered;   /* rollback: libvirt took the unplug request */
         bool steered;           /* steering moved to the new path */
         bool switched;          /* the agent moved transmit */
         usec_t start_realtime, finish_realtime;
@@ -88,6 +89,9 @@ struct Job {
         int64_t request;        /* pending agent request */
         int64_t barrier;
         int64_t attach_request; /* PrepareAttach: answered with AttachReady later */
+        VirtCall *virt_call;    /* the job's libvirt call under way */
+        VirtOp virt_op;
+        usec_t virt_start;
         Vfo__PathKind rollback_path;
 
         /* migrate (agent/host/migrate.c) */
@@ -117,6 +121,9 @@ struct Job {
         uint64_t last_remaining; /* bytes left at the previous progress poll (0: none yet) */
         usec_t last_poll;       /* CLOCK_MONOTONIC of that poll */
         sd_event_source *handover_timer;
+        VirtCall *poll_call;    /* job stats */
+        VirtCall *knob_call;    /* the maximum downtime */
+        uint64_t knob_ms;       /* what knob_call sets */
 };
 
 /* Starts a job on 'port' (which must have none). Attach: 'vf' claimed by

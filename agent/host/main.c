@@ -91,6 +91,9 @@ int main(int argc, char *argv[]) {
         /* The migration helper: vfod runs itself for the one blocking libvirt call. */
         if (argc > 1 && strcmp(argv[1], "--migrate-helper") == 0)
                 return migrate_helper_main(argc, argv);
+        /* A libvirt worker: the calls that may wait on a QEMU monitor (drivers/virt-call.c). */
+        if (argc > 1 && strcmp(argv[1], "--virt-worker") == 0)
+                return virt_worker_main(argc, argv);
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
@@ -99,7 +102,7 @@ int main(int argc, char *argv[]) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGCHLD);      /* the migration helper (sd_event_add_child) */
+        sigaddset(&mask, SIGCHLD);      /* the migration helper and libvirt workers (sd_event_add_child) */
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 

@@ -524,7 +524,8 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
                 if (vf->holder) {
                         log_error("VF %s is in %s and in %s; unplugging it from %s.", vf->id,
                                   vf->holder->domain->name, d->name, d->name);
-                        (void) virt_detach_alias(m->virt, d->uuid, vf->alias);
+                        (void) virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_DETACH_ALIAS, .uuid = d->uuid, .arg = vf->alias },
+                                         LIBVIRT_CALL_TIMEOUT_USEC, NULL, NULL, NULL);
                         continue;
                 }
                 /* which port: the one whose MAC the emulated NIC has (only
@@ -549,6 +550,18 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
 }
 
 /* ------------------------------------------------------------- reconcile */
+
+/* A migration this vfod drove when it died: see manager_reconcile(). */
+static void on_reconcile_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Manager *m = userdata;
+        Domain *d = manager_find_domain(m, uuid);
+
+        if (r < 0 || !st || st->type == 0 || st->data_total == 0 || !d || d->migration)
+                return;
+        log_notice("%s: a migration is running; QEMU switches it over by itself.", d->name);
+        (void) virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_SET_MAX_DOWNTIME, .uuid = uuid, .ms = 300 },
+                         LIBVIRT_CALL_TIMEOUT_USEC, NULL, NULL, NULL);
+}
 
 static int manager_reconcile(Manager *m) {
         JournalState journal = {};
@@ -597,14 +610,11 @@ static int manager_reconcile(Manager *m) {
          * QEMU again. */
         for (size_t i = 0; first && i < m->n_domains; i++) {
                 Domain *d = m->domains[i];
-                VirtJobStats st;
 
                 if (d->gone || d->state == VIRT_DOMAIN_SHUTOFF || !domain_opted_in(d))
                         continue;
-                if (virt_get_job_stats(m->virt, d->uuid, &st) >= 0 && st.type != 0 && st.data_total > 0) {
-                        log_notice("%s: a migration is running; QEMU switches it over by itself.", d->name);
-                        (void) virt_set_max_downtime(m->virt, d->uuid, 300);
-                }
+                (void) virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_GET_JOB_STATS, .uuid = d->uuid },
+                                 LIBVIRT_CALL_TIMEOUT_USEC, on_reconcile_job_stats, m, NULL);
         }
 
         if (first) {

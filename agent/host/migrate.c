@@ -69,6 +69,8 @@ static void clear_reservations(Domain *d) {
 }
 
 void migrate_job_done(Job *j) {
+        j->poll_call = virt_call_cancel(j->poll_call);
+        j->knob_call = virt_call_cancel(j->knob_call);
         j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
         j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
         j->helper_io = sd_event_source_disable_unref(j->helper_io);
@@ -179,9 +181,58 @@ static bool handover_due(const Job *j, const VirtJobStats *st) {
         return false;
 }
 
+static void on_downtime_set(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Job *j = userdata;
+
+        j->knob_call = NULL;
+        if (r < 0) {
+                log_warning_errno(r, "Job %" PRIu64 ": cannot set the maximum downtime of %s to %" PRIu64 " ms: %m",
+                                  j->id, j->domain->name, j->knob_ms);
+                return;
+        }
+        /* 0 holds QEMU's own switchover back until the handover */
+        j->downtime_held = j->knob_ms == HOLD_DOWNTIME_MS;
+}
+
+/* QEMU's downtime limit, off the loop; a newer value replaces one not sent yet. */
+static void set_downtime(Job *j, uint64_t ms) {
+        int r;
+
+        j->knob_call = virt_call_cancel(j->knob_call);
+        j->knob_ms = ms;
+        r = virt_call(j->manager->virt,
+                      &(VirtRequest) { .op = VIRT_OP_SET_MAX_DOWNTIME, .uuid = j->domain->uuid, .ms = ms },
+                      LIBVIRT_CALL_TIMEOUT_USEC, on_downtime_set, j, &j->knob_call);
+        if (r < 0)
+                log_warning_errno(r, "Job %" PRIu64 ": cannot set the maximum downtime of %s: %m", j->id,
+                                  j->domain->name);
+}
+
+static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Job *j = userdata;
+
+        j->poll_call = NULL;
+        if (r < 0 || !st || st->data_total == 0 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
+                return;
+        log_debug("Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64 ".",
+                  j->id, st->data_processed, st->data_total, st->data_remaining, st->memory_iteration);
+        if (j->handover == 0 && j->managed_switchover && j->dest_bus && !j->downtime_held && !j->knob_call)
+                set_downtime(j, HOLD_DOWNTIME_MS);
+        if (j->handover == 0 && j->downtime_held && handover_due(j, st))
+                handover_start(j);
+        j->last_remaining = st->data_remaining;
+        j->last_poll = now_usec(CLOCK_MONOTONIC);
+        if (j->handover < 0 && j->downtime_held && !j->knob_call)
+                set_downtime(j, DEFAULT_DOWNTIME_MS);   /* no handover after all: QEMU's own switchover */
+        unsigned p = 20 + (unsigned) (75 * MIN(st->data_processed, st->data_total) / st->data_total);
+        if (p != j->migrate_progress) {
+                j->migrate_progress = p;
+                bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Progress", NULL);
+        }
+}
+
 static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = userdata;
-        VirtJobStats st;
 
         if (j->timeout > 0 && now_usec(CLOCK_MONOTONIC) - j->step_start >= j->timeout && !j->cancel_requested) {
                 log_warning("Job %" PRIu64 ": migration of %s still running after %.0f s: aborting it.", j->id,
@@ -189,29 +240,13 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
                 j->cancel_requested = true;
                 free(j->fallback);
                 j->fallback = strdup("timeout");
-                (void) virt_abort_job(j->manager->virt, j->domain->uuid);
+                (void) virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_ABORT_JOB, .uuid = j->domain->uuid },
+                                 LIBVIRT_CALL_TIMEOUT_USEC, NULL, NULL, NULL);
         }
-        if (virt_get_job_stats(j->manager->virt, j->domain->uuid, &st) >= 0 && st.data_total > 0) {
-                log_debug("Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64 ".",
-                          j->id, st.data_processed, st.data_total, st.data_remaining, st.memory_iteration);
-                if (j->handover == 0 && j->managed_switchover && j->dest_bus && !j->downtime_held &&
-                    virt_set_max_downtime(j->manager->virt, j->domain->uuid, HOLD_DOWNTIME_MS) >= 0)
-                        j->downtime_held = true;
-                if (j->handover == 0 && j->downtime_held && handover_due(j, &st))
-                        handover_start(j);
-                j->last_remaining = st.data_remaining;
-                j->last_poll = now_usec(CLOCK_MONOTONIC);
-                if (j->handover < 0 && j->downtime_held) {
-                        /* no handover after all: QEMU's own switchover */
-                        (void) virt_set_max_downtime(j->manager->virt, j->domain->uuid, DEFAULT_DOWNTIME_MS);
-                        j->downtime_held = false;
-                }
-                unsigned p = 20 + (unsigned) (75 * MIN(st.data_processed, st.data_total) / st.data_total);
-                if (p != j->migrate_progress) {
-                        j->migrate_progress = p;
-                        bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Progress", NULL);
-                }
-        }
+        /* one poll at a time: a slow answer skips ticks */
+        if (!j->poll_call)
+                (void) virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_GET_JOB_STATS, .uuid = j->domain->uuid },
+                                 LIBVIRT_POLL_TIMEOUT_USEC, on_job_stats, j, &j->poll_call);
         (void) sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
@@ -353,7 +388,6 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
 
 static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = userdata;
-        int r;
 
         j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
         if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || j->helper_pid <= 0)
@@ -363,11 +397,7 @@ static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata
          * source and complete at the next check. (Pausing the domain
          * through libvirt instead was followed by a hang of the
          * destination guest in virtio-net in 2 of about 14 lab runs.) */
-        r = virt_set_max_downtime(j->manager->virt, j->domain->uuid, SWITCHOVER_DOWNTIME_MS);
-        if (r < 0)
-                log_warning_errno(r, "Job %" PRIu64 ": cannot release the switchover of %s: %m", j->id, j->domain->name);
-        else
-                j->downtime_held = false;
+        set_downtime(j, SWITCHOVER_DOWNTIME_MS);
         j->handover = 2;
         log_info("Job %" PRIu64 ": the destination holds %s's traffic; QEMU switches over.", j->id, j->domain->name);
         return 0;
@@ -486,6 +516,20 @@ static int ask_destination(Job *j) {
 
 /* ---------------------------------------------------------------- steps */
 
+static void on_resumed(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Job *j = userdata;
+
+        j->virt_call = NULL;
+        if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_CHECKING)
+                return;
+        if (r < 0) {
+                job_fail(j, BUS_ERROR_LIBVIRT, "Could not resume %s: %s.", j->domain->name, strerror(-r));
+                return;
+        }
+        j->domain->state = VIRT_DOMAIN_RUNNING;
+        migrate_step(j);
+}
+
 static void migrate_step(Job *j) {
         Manager *m = j->manager;
         Domain *d = j->domain;
@@ -500,12 +544,13 @@ static void migrate_step(Job *j) {
                                          d->name);
                                 return;
                         }
-                        r = virt_resume(m->virt, d->uuid);
-                        if (r < 0) {
+                        if (j->virt_call)
+                                return;         /* on_resumed() */
+                        r = virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_RESUME, .uuid = d->uuid },
+                                      LIBVIRT_CALL_TIMEOUT_USEC, on_resumed, j, &j->virt_call);
+                        if (r < 0)
                                 job_fail(j, BUS_ERROR_LIBVIRT, "Could not resume %s: %s.", d->name, strerror(-r));
-                                return;
-                        }
-                        d->state = VIRT_DOMAIN_RUNNING;
+                        return;
                 }
                 if (d->state != VIRT_DOMAIN_RUNNING) {
                         job_fail(j, BUS_ERROR_NOT_RUNNING, "%s is not running.", d->name);
@@ -584,7 +629,8 @@ int migrate_cancel(Job *j) {
         log_info("Job %" PRIu64 ": cancelling the migration of %s (phase %s).", j->id, j->domain->name,
                  job_phase_to_string(j->phase));
         if (j->phase == JOB_PHASE_MIGRATING && j->helper_pid > 0)
-                return virt_abort_job(j->manager->virt, j->domain->uuid);
+                return virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_ABORT_JOB, .uuid = j->domain->uuid },
+                                 LIBVIRT_CALL_TIMEOUT_USEC, NULL, NULL, NULL);
         if (j->phase == JOB_PHASE_CLAIMING_DESTINATION || j->phase == JOB_PHASE_CHECKING)
                 job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before anything was unplugged");
         return 0;       /* detaching: checked when the detaches end */

@@ -3,13 +3,16 @@
  * sd-event loop (timeouts, fd handles, deferred free callbacks), then a Virt
  * on libvirt's in-process test driver (test:///default: no libvirtd, no
  * root): connection callback, domains, policy metadata and its event,
- * lifecycle events, unsupported operations, and a URI that never opens.
+ * lifecycle events, unsupported operations, a URI that never opens, and
+ * virt_call() through real worker processes (this program run with
+ * --virt-worker): order, errors, cancel, a worker that never answers.
  * Every wait has a deadline. */
 
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include <systemd/sd-event.h>
 
 #include "drivers/libvirt.h"
+#include "drivers/virt-call.h"
 #include "lib/log.h"
 #include "lib/macro.h"
 
@@ -31,7 +35,7 @@
 
 static sd_event *event;
 
-static uint64_t now_usec(void) {
+static uint64_t mono_usec(void) {
         struct timespec ts;
 
         assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
@@ -41,8 +45,8 @@ static uint64_t now_usec(void) {
 /* Runs the loop until 'cond' holds or 'timeout' µs passed; evaluates to 'cond'. */
 #define RUN_UNTIL(cond, timeout)                                                        \
         ({                                                                              \
-                uint64_t _deadline_ = now_usec() + (timeout);                           \
-                while (!(cond) && now_usec() < _deadline_)                              \
+                uint64_t _deadline_ = mono_usec() + (timeout);                           \
+                while (!(cond) && mono_usec() < _deadline_)                              \
                         assert_true(sd_event_run(event, 20 * MSEC) >= 0);               \
                 (cond);                                                                 \
         })
@@ -441,10 +445,10 @@ static void test_never_connects(void **state) {
         assert_int_equal(rec.n_down, 0);
 
         assert_int_equal(virt_list_domains(rec.v, &a, &n), -ENOTCONN);
-        assert_int_equal(virt_get_domain(rec.v, "6695eb01-f6a4-8304-79aa-97f2502e193f", &d), -ENOTCONN);
-        assert_int_equal(virt_set_policy(rec.v, "6695eb01-f6a4-8304-79aa-97f2502e193f", &(VirtPolicy) {}),
+        assert_int_equal(virt_get_domain(rec.v, "0b1d4e5c-7a1f-4a63-9a57-3c2f1e0d9b11", &d), -ENOTCONN);
+        assert_int_equal(virt_set_policy(rec.v, "0b1d4e5c-7a1f-4a63-9a57-3c2f1e0d9b11", &(VirtPolicy) {}),
                          -ENOTCONN);
-        assert_int_equal(virt_detach_alias(rec.v, "6695eb01-f6a4-8304-79aa-97f2502e193f", "ua-vfo-x"),
+        assert_int_equal(virt_detach_alias(rec.v, "0b1d4e5c-7a1f-4a63-9a57-3c2f1e0d9b11", "ua-vfo-x"),
                          -ENOTCONN);
 
         rec.v = virt_free(rec.v);
@@ -464,6 +468,136 @@ static void test_free_before_loop(void **state) {
         assert_null(virt_free(NULL));
 }
 
+/*****************************************************************************
+ * virt_call(): workers */
+
+typedef struct CallResult {
+        unsigned n;
+        int r[8];
+        uint64_t at[8];
+} CallResult;
+
+static void on_call(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        CallResult *res = userdata;
+
+        assert_int_equal(strlen(uuid), 36);
+        if (res->n < ELEMENTSOF(res->r)) {
+                res->r[res->n] = r;
+                res->at[res->n] = mono_usec();
+        }
+        res->n++;
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        unsigned *ticks = userdata;
+
+        (*ticks)++;
+        (void) sd_event_source_set_time_relative(s, 10 * MSEC);
+        return 0;
+}
+
+static void test_calls_in_workers(void **state) {
+        Recorder *rec = *state;
+        CallResult res = {}, gone = {}, late = {};
+        VirtCall *held = NULL, *cancelled = NULL;
+        VirtCalls *c = NULL;
+        char uuid[37];
+
+        find_test_domain(rec->v, uuid);
+        /* workers, as vfod has them for qemu:// (virt_call() would run the
+         * test driver's calls in this process) */
+        assert_int_equal(virt_calls_new(event, TEST_URI, false, &c), 0);
+#define CALL(op_, uuid_, timeout_, res_, ret_)                                                                  \
+        virt_calls_submit(c, rec->v, &(VirtRequest) { .op = (op_), .uuid = (uuid_) }, (timeout_), on_call, (res_), \
+                          (ret_))
+
+        /* one domain: in order, on the worker's own connection (the test
+         * driver keeps its state per connection: the resume finds the
+         * domain the suspend paused, so both ran in the same worker) */
+        assert_int_equal(CALL(VIRT_OP_SUSPEND, uuid, 10 * SEC, &res, &held), 0);
+        assert_int_equal(CALL(VIRT_OP_RESUME, uuid, 10 * SEC, &res, NULL), 0);
+        assert_int_equal(CALL(VIRT_OP_RESUME, uuid, 10 * SEC, &res, NULL), 0);
+        assert_int_equal(res.n, 0);     /* never from inside the call */
+        assert_true(RUN_UNTIL(res.n == 3, 10 * SEC));
+        assert_int_equal(res.r[0], 0);
+        assert_int_equal(res.r[1], 0);
+        assert_true(res.r[2] < 0);      /* running already: "domain is not paused" */
+
+        /* errors come back as errno */
+        res = (CallResult) {};
+        assert_int_equal(CALL(VIRT_OP_SUSPEND, "0b1d4e5c-7a1f-4a63-9a57-3c2f1e0d9b11", 10 * SEC, &res, NULL), 0);
+        assert_true(RUN_UNTIL(res.n == 1, 10 * SEC));
+        assert_int_equal(res.r[0], -ENOENT);
+
+        /* cancelled: no callback */
+        res = (CallResult) {};
+        assert_int_equal(CALL(VIRT_OP_SUSPEND, uuid, 10 * SEC, &res, &cancelled), 0);
+        assert_null(virt_call_cancel(cancelled));
+        run_for(300 * MSEC);
+        assert_int_equal(res.n, 0);
+
+        /* a worker that never answers (a QEMU that does not): the loop goes
+         * on, the call ends at its deadline, the worker is killed, and the
+         * next call gets a new one */
+        {
+                sd_event_source *tick = NULL;
+                unsigned ticks = 0;
+                uint64_t t0;
+
+                assert_int_equal(setenv("VFO_TEST_WORKER_STALL", "1", 1), 0);
+                /* the idle worker must go first: a stalled one is a new one */
+                c = virt_calls_free(c);
+                assert_int_equal(virt_calls_new(event, TEST_URI, false, &c), 0);
+                assert_int_equal(sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, 10 * MSEC, MSEC, on_tick,
+                                                            &ticks), 0);
+                assert_int_equal(sd_event_source_set_enabled(tick, SD_EVENT_ON), 0);
+                t0 = mono_usec();
+                assert_int_equal(CALL(VIRT_OP_SUSPEND, uuid, 500 * MSEC, &late, NULL), 0);
+                assert_true(RUN_UNTIL(late.n == 1, 5 * SEC));
+                assert_int_equal(late.r[0], -ETIMEDOUT);
+                /* sd-event counts from the loop's time of this iteration */
+                assert_true(late.at[0] - t0 >= 400 * MSEC && late.at[0] - t0 < 2 * SEC);
+                assert_true(ticks >= 20);       /* the loop ran meanwhile */
+                printf("# stalled worker: -ETIMEDOUT after %.0f ms, %u loop ticks of 10 ms meanwhile\n",
+                       (double) (late.at[0] - t0) / MSEC, ticks);
+                tick = sd_event_source_disable_unref(tick);
+                assert_int_equal(unsetenv("VFO_TEST_WORKER_STALL"), 0);
+                res = (CallResult) {};
+                assert_int_equal(CALL(VIRT_OP_SUSPEND, uuid, 10 * SEC, &res, NULL), 0);
+                assert_true(RUN_UNTIL(res.n == 1, 10 * SEC));
+                assert_int_equal(res.r[0], 0);
+        }
+
+        /* a call nobody holds hears of the end */
+        assert_int_equal(CALL(VIRT_OP_RESUME, uuid, 10 * SEC, &gone, NULL), 0);
+        c = virt_calls_free(c);
+        assert_int_equal(gone.n, 1);
+        assert_int_equal(gone.r[0], -ECANCELED);
+#undef CALL
+}
+
+/* test:/// through virt_call(): in this process, from the loop, so the
+ * Virt's own connection sees what the call changed. */
+static void test_calls_in_process(void **state) {
+        Recorder *rec = *state;
+        VirtPolicy p = { .present = true, .pool = "lab", .priority = 7 };
+        CallResult res = {};
+        VirtDomain d = {};
+        char uuid[37];
+
+        find_test_domain(rec->v, uuid);
+        assert_int_equal(virt_call(rec->v, &(VirtRequest) { .op = VIRT_OP_SET_POLICY, .uuid = uuid, .policy = p },
+                                   10 * SEC, on_call, &res, NULL), 0);
+        assert_int_equal(res.n, 0);
+        assert_true(RUN_UNTIL(res.n == 1, 5 * SEC));
+        assert_int_equal(res.r[0], 0);
+        assert_int_equal(virt_get_domain(rec->v, uuid, &d), 0);
+        assert_true(d.policy.present);
+        assert_string_equal(d.policy.pool, "lab");
+        assert_int_equal(d.policy.priority, 7);
+        virt_domain_done(&d);
+}
+
 static int setup_group(void **state) {
         assert_int_equal(sd_event_new(&event), 0);
         assert_int_equal(virt_event_register(event), 0);
@@ -477,7 +611,15 @@ static int teardown_group(void **state) {
         return 0;
 }
 
-int main(void) {
+int main(int argc, char *argv[]) {
+        /* virt_call()'s workers are this program (/proc/self/exe) */
+        if (argc > 1 && strcmp(argv[1], "--virt-worker") == 0) {
+                if (getenv("VFO_TEST_WORKER_STALL"))
+                        for (;;)
+                                pause();        /* a libvirt call that never returns */
+                return virt_worker_main(argc, argv);
+        }
+
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_event_timeouts),
                 cmocka_unit_test(test_event_handles),
@@ -487,9 +629,15 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_unsupported_and_missing, setup_virt, teardown_virt),
                 cmocka_unit_test(test_never_connects),
                 cmocka_unit_test(test_free_before_loop),
+                cmocka_unit_test_setup_teardown(test_calls_in_workers, setup_virt, teardown_virt),
+                cmocka_unit_test_setup_teardown(test_calls_in_process, setup_virt, teardown_virt),
         };
+        sigset_t mask;
 
         if (getenv("VFO_TEST_DEBUG"))
                 log_set_max_level(LOG_DEBUG);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);      /* the workers (sd_event_add_child) */
+        assert_int_equal(sigprocmask(SIG_BLOCK, &mask, NULL), 0);
         return cmocka_run_group_tests(tests, setup_group, teardown_group);
 }

@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* virt_call(): libvirt calls that may wait on a QEMU monitor run in worker
+ * processes, so that the daemon's loop never waits on one.
+ *
+ * A worker is vfod itself (/proc/self/exe --virt-worker URI) with its own
+ * libvirt connection and a SOCK_SEQPACKET socket to the daemon on fd 3: one
+ * request in, one reply out, in turn. The daemon keeps up to
+ * VIRT_WORKERS_MAX of them; a domain has at most one call running (libvirt
+ * serialises a domain's jobs anyway), so calls on other domains go on while
+ * one domain's QEMU does not answer. A call whose deadline passes fails with
+ * -ETIMEDOUT and its worker is killed (its connection may be stuck in the
+ * RPC); the next call starts a fresh one. Idle workers beyond the first go
+ * after WORKER_IDLE_USEC.
+ *
+ * In-process drivers (libvirt's test driver) have no QEMU to wait on, and a
+ * second connection would not share their state: their calls run on the
+ * loop, one per iteration, from a defer source. */
+
+#include <assert.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "drivers/virt-call.h"
+#include "lib/log.h"
+#include "lib/macro.h"
+#include "lib/string-util.h"
+
+#define WORKER_FD 3
+#define WORKER_IDLE_USEC (30 * USEC_PER_SEC)
+#define WIRE_ARG_MAX (64 * 1024)
+
+
+/* Both ends are this program: the layout is the struct's. */
+typedef struct WireRequest {
+        int32_t op;
+        uint8_t up, present, required;
+        uint32_t priority;
+        uint64_t ms;
+        char uuid[37];
+        char pool[64];
+        char arg[];             /* NUL-terminated */
+} WireRequest;
+
+typedef struct WireReply {
+        int32_t r;
+        VirtJobStats stats;
+} WireReply;
+
+typedef struct VirtWorker VirtWorker;
+
+struct VirtCall {
+        VirtCall *next;         /* in the queue */
+        VirtCalls *calls;
+        Virt *virt;
+        WireRequest *wire;
+        size_t wire_size;
+        VirtCallFn fn;
+        void *userdata;
+        bool owned;             /* in the caller's hands (virt_call() 'ret') */
+        bool cancelled;
+        bool completing;        /* in its callback: freed after it */
+        sd_event_source *deadline;
+        VirtWorker *worker;     /* running on it */
+};
+
+struct VirtWorker {
+        VirtCalls *calls;
+        pid_t pid;
+        int fd;
+        sd_event_source *io;
+        sd_event_source *child;
+        sd_event_source *idle;
+        VirtCall *call;         /* running */
+        bool dying;             /* killed or let go: waits to be reaped */
+        VirtWorker *next;
+};
+
+struct VirtCalls {
+        sd_event *event;
+        char *uri;
+        sd_event_source *in_process;    /* runs the calls here, instead of workers */
+        VirtWorker *workers;    /* live and dying */
+        VirtCall *head, *tail;  /* waiting */
+};
+
+static void dispatch(VirtCalls *c);
+
+static VirtCall *call_free(VirtCall *call) {
+        if (!call)
+                return NULL;
+        sd_event_source_disable_unref(call->deadline);
+        free(call->wire);
+        return mfree(call);
+}
+DEFINE_CLEANUP_FUNC(VirtCall, call_free);
+
+static void queue_remove(VirtCalls *c, VirtCall *call) {
+        VirtCall *prev = NULL;
+
+        for (VirtCall *i = c->head; i; prev = i, i = i->next)
+                if (i == call) {
+                        if (prev)
+                                prev->next = i->next;
+                        else
+                                c->head = i->next;
+                        if (c->tail == i)
+                                c->tail = prev;
+                        i->next = NULL;
+                        return;
+                }
+}
+
+static size_t n_live_workers(VirtCalls *c) {
+        size_t n = 0;
+
+        for (VirtWorker *w = c->workers; w; w = w->next)
+                n += !w->dying;
+        return n;
+}
+
+static void worker_unlink(VirtWorker *w) {
+        VirtCalls *c = w->calls;
+
+        for (VirtWorker **i = &c->workers; *i; i = &(*i)->next)
+                if (*i == w) {
+                        *i = w->next;
+                        return;
+                }
+}
+
+static void worker_free(VirtWorker *w) {
+        sd_event_source_disable_unref(w->io);
+        sd_event_source_disable_unref(w->child);
+        sd_event_source_disable_unref(w->idle);
+        if (w->fd >= 0)
+                close(w->fd);
+        free(w);
+}
+
+/* Closes the socket (an idle worker then exits) or kills it (a stuck one);
+ * it stays on the list until reaped. */
+static void worker_let_go(VirtWorker *w, bool kill_it) {
+        if (w->dying)
+                return;
+        w->dying = true;
+        w->io = sd_event_source_disable_unref(w->io);
+        w->idle = sd_event_source_disable_unref(w->idle);
+        if (w->fd >= 0)
+                close(w->fd);
+        w->fd = -EBADF;
+        if (kill_it && w->pid > 0)
+                (void) kill(w->pid, SIGKILL);
+}
+
+/* Ends 'call' (no longer queued or running): its callback, then the next.
+ * The call is freed after its callback: the caller forgets it there. */
+static void call_complete(VirtCall *call, int r, const VirtJobStats *stats) {
+        VirtCalls *c = call->calls;
+
+        call->deadline = sd_event_source_disable_unref(call->deadline);
+        call->completing = true;
+        if (!call->cancelled && call->fn)
+                call->fn(call->virt, call->wire->uuid, r,
+                         r >= 0 && call->wire->op == VIRT_OP_GET_JOB_STATS ? stats : NULL, call->userdata);
+        call_free(call);
+        dispatch(c);
+}
+
+static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        VirtWorker *w = userdata;
+        VirtCall *call = w->call;
+
+        w->call = NULL;
+        if (!w->dying)
+                log_warning("libvirt worker %d ended (%s %d).", (int) w->pid,
+                            si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
+        w->pid = 0;
+        worker_let_go(w, false);
+        worker_unlink(w);
+        worker_free(w);
+        if (call) {
+                call->worker = NULL;
+                call_complete(call, -ECONNRESET, NULL);
+        }
+        return 0;
+}
+
+static int on_worker_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        VirtWorker *w = userdata;
+
+        w->idle = sd_event_source_disable_unref(w->idle);
+        if (!w->call && n_live_workers(w->calls) > 1)   /* one stays, ready */
+                worker_let_go(w, false);
+        return 0;
+}
+
+static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        VirtWorker *w = userdata;
+        VirtCalls *c = w->calls;
+        VirtCall *call = w->call;
+        WireReply reply;
+        ssize_t k;
+
+        k = recv(w->fd, &reply, sizeof(reply), MSG_DONTWAIT);
+        if (k < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (k != (ssize_t) sizeof(reply) || !call) {
+                /* gone, or it spoke out of turn: the child handler ends the call */
+                worker_let_go(w, true);
+                return 0;
+        }
+        w->call = NULL;
+        call->worker = NULL;
+        (void) sd_event_add_time_relative(c->event, &w->idle, CLOCK_MONOTONIC, WORKER_IDLE_USEC, USEC_PER_SEC,
+                                          on_worker_idle, w);
+        call_complete(call, reply.r, &reply.stats);
+        return 0;
+}
+
+static int worker_spawn(VirtCalls *c, VirtWorker **ret) {
+        const char *argv[] = { "vfod", "--virt-worker", c->uri ?: "", NULL };
+        _cleanup_free_ VirtWorker *w = NULL;
+        int sv[2], r;
+        pid_t pid;
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+        }
+        if (pid == 0) {
+                sigset_t all;
+
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (dup2(sv[1], WORKER_FD) < 0)
+                        _exit(127);
+                execv("/proc/self/exe", (char **) argv);
+                _exit(127);
+        }
+        close(sv[1]);
+        w->calls = c;
+        w->pid = pid;
+        w->fd = sv[0];
+        r = sd_event_add_child(c->event, &w->child, pid, WEXITED, on_worker_exit, w);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);   /* killed: at once */
+                close(w->fd);
+                return r;
+        }
+        r = sd_event_add_io(c->event, &w->io, w->fd, EPOLLIN, on_worker_io, w);
+        if (r < 0) {
+                w->child = sd_event_source_disable_unref(w->child);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                close(w->fd);
+                return r;
+        }
+        log_debug("libvirt worker %d started.", (int) pid);
+        w->next = c->workers;
+        c->workers = w;
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+static bool domain_busy(VirtCalls *c, const char *uuid) {
+        for (VirtWorker *w = c->workers; w; w = w->next)
+                if (!w->dying && w->call && streq(w->call->wire->uuid, uuid))
+                        return true;
+        return false;
+}
+
+static VirtWorker *idle_worker(VirtCalls *c) {
+        for (VirtWorker *w = c->workers; w; w = w->next)
+                if (!w->dying && !w->call)
+                        return w;
+        return NULL;
+}
+
+static int on_in_process(sd_event_source *s, void *userdata) {
+        VirtCalls *c = userdata;
+        VirtCall *call = c->head;
+        VirtJobStats stats = {};
+        VirtRequest rq;
+        int r;
+
+        if (!call)
+                return 0;
+        queue_remove(c, call);
+        rq = (VirtRequest) {
+                .op = call->wire->op,
+                .uuid = call->wire->uuid,
+                .arg = call->wire->arg,
+                .up = call->wire->up,
+                .ms = call->wire->ms,
+                .policy = { .present = call->wire->present, .priority = call->wire->priority,
+                            .required = call->wire->required },
+        };
+        snprintf(rq.policy.pool, sizeof(rq.policy.pool), "%s", call->wire->pool);
+        r = virt_execute(call->virt, &rq, &stats);
+        call_complete(call, r, &stats);
+        return 0;
+}
+
+/* Starts what can start: the first waiting call of each idle domain. */
+static void dispatch(VirtCalls *c) {
+        if (!c)
+                return;
+        if (c->in_process) {
+                (void) sd_event_source_set_enabled(c->in_process, c->head ? SD_EVENT_ON : SD_EVENT_OFF);
+                return;
+        }
+        for (VirtCall *call = c->head, *next; call; call = next) {
+                VirtWorker *w;
+                int r;
+
+                next = call->next;
+                if (domain_busy(c, call->wire->uuid))
+                        continue;
+                w = idle_worker(c);
+                if (!w) {
+                        if (n_live_workers(c) >= VIRT_WORKERS_MAX)
+                                return;
+                        r = worker_spawn(c, &w);
+                        if (r < 0) {
+                                log_error_errno(r, "Cannot start a libvirt worker: %m");
+                                queue_remove(c, call);
+                                call_complete(call, r, NULL);
+                                return;         /* call_complete() dispatched again */
+                        }
+                }
+                if (send(w->fd, call->wire, call->wire_size, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+                    (ssize_t) call->wire_size) {
+                        r = -errno;
+                        log_warning_errno(r, "Cannot hand a libvirt call to worker %d: %m", (int) w->pid);
+                        worker_let_go(w, true);
+                        continue;               /* another worker, or a new one, next time */
+                }
+                w->idle = sd_event_source_disable_unref(w->idle);
+                queue_remove(c, call);
+                w->call = call;
+                call->worker = w;
+        }
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        VirtCall *call = userdata;
+
+        log_warning("libvirt did not answer %s on domain %s in time%s.", virt_op_to_string(call->wire->op),
+                    call->wire->uuid, call->worker ? "; its worker is killed" : "");
+        if (call->worker) {
+                call->worker->call = NULL;
+                worker_let_go(call->worker, true);
+                call->worker = NULL;
+        } else
+                queue_remove(call->calls, call);
+        call_complete(call, -ETIMEDOUT, NULL);
+        return 0;
+}
+
+int virt_calls_new(sd_event *event, const char *uri, bool in_process, VirtCalls **ret) {
+        VirtCalls *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return -ENOMEM;
+        if (in_process) {
+                int r = sd_event_add_defer(event, &c->in_process, on_in_process, c);
+
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(c->in_process, SD_EVENT_OFF);
+                if (r < 0) {
+                        sd_event_source_disable_unref(c->in_process);
+                        free(c);
+                        return r;
+                }
+        }
+        if (uri) {
+                c->uri = strdup(uri);
+                if (!c->uri) {
+                        free(c);
+                        return -ENOMEM;
+                }
+        }
+        c->event = sd_event_ref(event);
+        *ret = c;
+        return 0;
+}
+
+/* A call nobody holds hears of its end; one that is held was cancelled
+ * by its holder before (virt_call()). */
+static void call_drop(VirtCall *call) {
+        if (!call->owned && !call->cancelled && call->fn) {
+                call->completing = true;
+                call->fn(call->virt, call->wire->uuid, -ECANCELED, NULL, call->userdata);
+        }
+        call_free(call);
+}
+
+VirtCalls *virt_calls_free(VirtCalls *c) {
+        if (!c)
+                return NULL;
+        while (c->workers) {
+                VirtWorker *w = c->workers;
+
+                c->workers = w->next;
+                if (w->pid > 0) {
+                        (void) kill(w->pid, SIGKILL);
+                        (void) waitpid(w->pid, NULL, 0);
+                }
+                if (w->call)
+                        call_drop(w->call);
+                worker_free(w);
+        }
+        while (c->head) {
+                VirtCall *call = c->head;
+
+                c->head = call->next;
+                call_drop(call);
+        }
+        sd_event_source_disable_unref(c->in_process);
+        sd_event_unref(c->event);
+        free(c->uri);
+        return mfree(c);
+}
+
+int virt_calls_submit(VirtCalls *c, Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn,
+                      void *userdata, VirtCall **ret) {
+        size_t arg_len = req->arg ? strlen(req->arg) : 0;
+        _cleanup_(call_freep) VirtCall *call = NULL;
+        int r;
+
+        if (req->op < 0 || req->op >= _VIRT_OP_MAX || !req->uuid || strlen(req->uuid) >= 37)
+                return -EINVAL;
+        if (arg_len >= WIRE_ARG_MAX)
+                return -E2BIG;
+        call = calloc(1, sizeof(*call));
+        if (!call)
+                return -ENOMEM;
+        call->wire_size = sizeof(WireRequest) + arg_len + 1;
+        call->wire = calloc(1, call->wire_size);
+        if (!call->wire)
+                return -ENOMEM;
+        call->wire->op = req->op;
+        call->wire->up = req->up;
+        call->wire->ms = req->ms;
+        call->wire->present = req->policy.present;
+        call->wire->required = req->policy.required;
+        call->wire->priority = req->policy.priority;
+        snprintf(call->wire->uuid, sizeof(call->wire->uuid), "%s", req->uuid);
+        snprintf(call->wire->pool, sizeof(call->wire->pool), "%s", req->policy.pool);
+        if (arg_len > 0)
+                memcpy(call->wire->arg, req->arg, arg_len);
+        call->calls = c;
+        call->virt = v;
+        call->fn = fn;
+        call->userdata = userdata;
+        call->owned = ret != NULL;
+        r = sd_event_add_time_relative(c->event, &call->deadline, CLOCK_MONOTONIC, timeout, USEC_PER_MSEC,
+                                       on_deadline, call);
+        if (r < 0)
+                return r;
+        if (c->tail)
+                c->tail->next = call;
+        else
+                c->head = call;
+        c->tail = call;
+        if (ret)
+                *ret = call;
+        TAKE_PTR(call);
+        dispatch(c);
+        return 0;
+}
+
+VirtCall *virt_call_cancel(VirtCall *call) {
+        if (!call || call->completing)
+                return NULL;            /* from its own callback: freed after it */
+        call->cancelled = true;
+        if (call->worker)
+                return NULL;            /* freed when the worker answers or is killed */
+        queue_remove(call->calls, call);
+        return call_free(call);
+}
+
+/* ----------------------------------------------------------- the worker */
+
+int virt_worker_main(int argc, char *argv[]) {
+        _cleanup_free_ WireRequest *req = NULL;
+        Virt *v = NULL;
+        int r;
+
+        if (argc != 3) {
+                log_error("usage: vfod --virt-worker URI");
+                return EXIT_FAILURE;
+        }
+        req = malloc(sizeof(WireRequest) + WIRE_ARG_MAX + 1);
+        if (!req)
+                return EXIT_FAILURE;
+        r = virt_open_blocking(isempty(argv[2]) ? NULL : argv[2], &v);
+        for (;;) {
+                WireReply reply = {};
+                VirtRequest rq;
+                ssize_t k;
+
+                k = recv(WORKER_FD, req, sizeof(WireRequest) + WIRE_ARG_MAX, 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;          /* the daemon let go */
+                if ((size_t) k < sizeof(WireRequest) + 1)
+                        break;
+                ((char *) req)[k - 1] = 0;
+                req->uuid[sizeof(req->uuid) - 1] = 0;
+                req->pool[sizeof(req->pool) - 1] = 0;
+                rq = (VirtRequest) {
+                        .op = req->op,
+                        .uuid = req->uuid,
+                        .arg = req->arg,
+                        .up = req->up,
+                        .ms = req->ms,
+                        .policy = { .present = req->present, .priority = req->priority, .required = req->required },
+                };
+                snprintf(rq.policy.pool, sizeof(rq.policy.pool), "%s", req->pool);
+                if (!v)
+                        r = virt_open_blocking(isempty(argv[2]) ? NULL : argv[2], &v);
+                reply.r = v ? virt_execute(v, &rq, &reply.stats) : r;
+                if (send(WORKER_FD, &reply, sizeof(reply), MSG_NOSIGNAL) != (ssize_t) sizeof(reply))
+                        break;
+        }
+        virt_free(v);
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Inside the libvirt driver: the worker processes behind virt_call()
+ * (drivers/virt-call.c) and what they need of drivers/libvirt.c. */
+#pragma once
+
+#include "drivers/libvirt.h"
+
+typedef struct VirtCalls VirtCalls;
+
+/* The workers of one Virt; 'uri' NULL: libvirt's default. 'in_process':
+ * no workers, the calls run on the loop (libvirt's test driver). */
+int virt_calls_new(sd_event *event, const char *uri, bool in_process, VirtCalls **ret);
+/* Kills the workers; no callback runs. */
+VirtCalls *virt_calls_free(VirtCalls *c);
+int virt_calls_submit(VirtCalls *c, Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn,
+                      void *userdata, VirtCall **ret);
+
+/* A Virt for blocking calls only: no events, no reconnect (the worker's). */
+int virt_open_blocking(const char *uri, Virt **ret);
