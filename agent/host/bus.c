@@ -250,7 +250,7 @@ static int do_set_policy(Manager *m, Domain *d, const char *pool, uint32_t prior
         pc->manager = m;
         pc->msg = sd_bus_message_ref(msg);
         r = virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_SET_POLICY, .uuid = d->uuid, .policy = p },
-                      LIBVIRT_CALL_TIMEOUT_USEC, on_policy_stored, pc, NULL);
+                      m->config->libvirt_timeout, on_policy_stored, pc, NULL);
         if (r < 0) {
                 sd_bus_message_unref(pc->msg);
                 free(pc);

@@ -163,6 +163,7 @@ static Config *config_new(void) {
                 .preempt_margin = CONFIG_PREEMPT_MARGIN_DEFAULT,
                 .reassign_interval = CONFIG_REASSIGN_INTERVAL_DEFAULT,
                 .agent_timeout = CONFIG_AGENT_TIMEOUT_DEFAULT,
+                .libvirt_timeout = CONFIG_LIBVIRT_TIMEOUT_DEFAULT,
                 .unplug_timeout = CONFIG_UNPLUG_TIMEOUT_DEFAULT,
                 .no_agent = NO_AGENT_REFUSE,
                 .abrupt_fallback = DETACH_REASON_ALL,
@@ -501,12 +502,15 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                 return 0;
         }
         if (strcmp(key, "ReassignIntervalSec") == 0 || strcmp(key, "AgentTimeoutSec") == 0 ||
-            strcmp(key, "UnplugTimeoutSec") == 0) {
+            strcmp(key, "UnplugTimeoutSec") == 0 || strcmp(key, "LibvirtTimeoutSec") == 0) {
                 usec_t *dest, def;
 
                 if (key[0] == 'R') {
                         dest = &c->reassign_interval;
                         def = CONFIG_REASSIGN_INTERVAL_DEFAULT;
+                } else if (key[0] == 'L') {
+                        dest = &c->libvirt_timeout;
+                        def = CONFIG_LIBVIRT_TIMEOUT_DEFAULT;
                 } else if (key[0] == 'A') {
                         dest = &c->agent_timeout;
                         def = CONFIG_AGENT_TIMEOUT_DEFAULT;

@@ -18,6 +18,8 @@
 #define CONFIG_REASSIGN_INTERVAL_DEFAULT (30 * USEC_PER_SEC)
 #define CONFIG_AGENT_TIMEOUT_DEFAULT (10 * USEC_PER_SEC)
 #define CONFIG_UNPLUG_TIMEOUT_DEFAULT (20 * USEC_PER_SEC)
+/* above libvirt's own 30 s wait for a domain's job lock: its error comes first */
+#define CONFIG_LIBVIRT_TIMEOUT_DEFAULT (45 * USEC_PER_SEC)
 #define CONFIG_TIMEOUT_MAX (3600 * USEC_PER_SEC)
 #define CONFIG_ADMIN_GROUP_DEFAULT "vfo"
 #define CONFIG_MODEL_DEFAULT "e1000e"
@@ -90,6 +92,7 @@ typedef struct Config {
         usec_t reassign_interval;       /* ReassignIntervalSec= default 30: a port keeps or waits for a VF at least this long */
         usec_t agent_timeout;           /* AgentTimeoutSec= default 10: each agent step */
         usec_t unplug_timeout;          /* UnplugTimeoutSec= default 20: DEVICE_REMOVED */
+        usec_t libvirt_timeout;         /* LibvirtTimeoutSec= default 45: each libvirt call that may wait on QEMU */
         NoAgentPolicy no_agent;         /* NoAgent= refuse|abrupt, default refuse */
         unsigned abrupt_fallback;       /* AbruptFallback= DetachReasonFlag bits, default all */
         char *group;                    /* AdminGroup= default "vfo": may change things over D-Bus */

@@ -117,7 +117,7 @@ static int job_call_virt(Job *j, const VirtRequest *req, VirtCallFn fn) {
 
         assert(!j->virt_call);
         j->virt_start = now_usec(CLOCK_MONOTONIC);
-        r = virt_call(j->manager->virt, req, LIBVIRT_CALL_TIMEOUT_USEC, fn, j, &j->virt_call);
+        r = virt_call(j->manager->virt, req, j->manager->config->libvirt_timeout, fn, j, &j->virt_call);
         if (r >= 0)
                 j->virt_op = req->op;
         return r;

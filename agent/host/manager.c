@@ -525,7 +525,7 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
                         log_error("VF %s is in %s and in %s; unplugging it from %s.", vf->id,
                                   vf->holder->domain->name, d->name, d->name);
                         (void) virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_DETACH_ALIAS, .uuid = d->uuid, .arg = vf->alias },
-                                         LIBVIRT_CALL_TIMEOUT_USEC, NULL, NULL, NULL);
+                                         m->config->libvirt_timeout, NULL, NULL, NULL);
                         continue;
                 }
                 /* which port: the one whose MAC the emulated NIC has (only
@@ -560,7 +560,7 @@ static void on_reconcile_job_stats(Virt *v, const char *uuid, int r, const VirtJ
                 return;
         log_notice("%s: a migration is running; QEMU switches it over by itself.", d->name);
         (void) virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_SET_MAX_DOWNTIME, .uuid = uuid, .ms = 300 },
-                         LIBVIRT_CALL_TIMEOUT_USEC, NULL, NULL, NULL);
+                         m->config->libvirt_timeout, NULL, NULL, NULL);
 }
 
 static int manager_reconcile(Manager *m) {
@@ -614,7 +614,7 @@ static int manager_reconcile(Manager *m) {
                 if (d->gone || d->state == VIRT_DOMAIN_SHUTOFF || !domain_opted_in(d))
                         continue;
                 (void) virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_GET_JOB_STATS, .uuid = d->uuid },
-                                 LIBVIRT_CALL_TIMEOUT_USEC, on_reconcile_job_stats, m, NULL);
+                                 m->config->libvirt_timeout, on_reconcile_job_stats, m, NULL);
         }
 
         if (first) {

@@ -149,10 +149,8 @@ struct Manager {
 };
 
 #define JOBS_KEEP 64
-/* Deadline of a libvirt call that may wait on QEMU (virt_call()): longer
- * than libvirt's own 30 s wait for a domain's job lock, so libvirt's error
- * comes first when it has one. Progress polls of a migration are shorter. */
-#define LIBVIRT_CALL_TIMEOUT_USEC (45 * USEC_PER_SEC)
+/* Deadline of a migration's progress poll (virt_call()); every other
+ * libvirt call has LibvirtTimeoutSec= (config->libvirt_timeout). */
 #define LIBVIRT_POLL_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
 int manager_new(sd_event *event, const char *config_path, Manager **ret);

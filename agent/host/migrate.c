@@ -202,7 +202,7 @@ static void set_downtime(Job *j, uint64_t ms) {
         j->knob_ms = ms;
         r = virt_call(j->manager->virt,
                       &(VirtRequest) { .op = VIRT_OP_SET_MAX_DOWNTIME, .uuid = j->domain->uuid, .ms = ms },
-                      LIBVIRT_CALL_TIMEOUT_USEC, on_downtime_set, j, &j->knob_call);
+                      j->manager->config->libvirt_timeout, on_downtime_set, j, &j->knob_call);
         if (r < 0)
                 log_warning_errno(r, "Job %" PRIu64 ": cannot set the maximum downtime of %s: %m", j->id,
                                   j->domain->name);
@@ -241,7 +241,7 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
                 free(j->fallback);
                 j->fallback = strdup("timeout");
                 (void) virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_ABORT_JOB, .uuid = j->domain->uuid },
-                                 LIBVIRT_CALL_TIMEOUT_USEC, NULL, NULL, NULL);
+                                 j->manager->config->libvirt_timeout, NULL, NULL, NULL);
         }
         /* one poll at a time: a slow answer skips ticks */
         if (!j->poll_call)
@@ -547,7 +547,7 @@ static void migrate_step(Job *j) {
                         if (j->virt_call)
                                 return;         /* on_resumed() */
                         r = virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_RESUME, .uuid = d->uuid },
-                                      LIBVIRT_CALL_TIMEOUT_USEC, on_resumed, j, &j->virt_call);
+                                      j->manager->config->libvirt_timeout, on_resumed, j, &j->virt_call);
                         if (r < 0)
                                 job_fail(j, BUS_ERROR_LIBVIRT, "Could not resume %s: %s.", d->name, strerror(-r));
                         return;
@@ -630,7 +630,7 @@ int migrate_cancel(Job *j) {
                  job_phase_to_string(j->phase));
         if (j->phase == JOB_PHASE_MIGRATING && j->helper_pid > 0)
                 return virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_ABORT_JOB, .uuid = j->domain->uuid },
-                                 LIBVIRT_CALL_TIMEOUT_USEC, NULL, NULL, NULL);
+                                 j->manager->config->libvirt_timeout, NULL, NULL, NULL);
         if (j->phase == JOB_PHASE_CLAIMING_DESTINATION || j->phase == JOB_PHASE_CHECKING)
                 job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before anything was unplugged");
         return 0;       /* detaching: checked when the detaches end */

@@ -105,7 +105,7 @@ EOF
 
 # write_conf ABRUPT_FALLBACK: vfod.conf with an emulated pool of one VF on
 # the namespace's bridge; AgentTimeoutSec=1 so that an agent that does not
-# answer costs a second.
+# answer costs a second, LibvirtTimeoutSec=2 for a wedged domain.
 write_conf() {
         cat >"$dir/vfod.conf" <<EOF
 [Daemon]
@@ -113,6 +113,7 @@ StateDirectory=$dir/state
 NoAgent=refuse
 AgentTimeoutSec=1
 UnplugTimeoutSec=5
+LibvirtTimeoutSec=2
 AbruptFallback=$1
 
 [Pool lab]

@@ -10,7 +10,9 @@
 #
 #   good    the scheduler gives the waiting port the VF as soon as the agent
 #           answers; vfoctl detach, attach, detach all end done, no fallback;
-#           the VF's tap holds the port's MAC while attached
+#           the VF's tap holds the port's MAC while attached; with the
+#           domain's libvirt calls wedged, a detach fails after
+#           LibvirtTimeoutSec, rolls back, and vfod answers meanwhile
 #   refuse  a user detach ends done by an abrupt unplug (AbruptFallback=
 #           default) that says so, and the VF is free; with
 #           AbruptFallback=none (Reload) it fails with AgentRefused and the
@@ -142,8 +144,36 @@ job detach
 check "good: vfoctl detach again: done, no fallback" job_done_plain
 job attach
 check "good: and attach again: done" job_done_plain
+
+# the domain's QEMU stops answering (the fake libvirt's 'wedged' file): the
+# unplug request waits off the loop until LibvirtTimeoutSec (2 s), the job
+# fails and rolls back onto the VF; vfod answers D-Bus meanwhile
+echo "$DOMAIN_UUID" >"$dir/domains/wedged"
+"$VFOCTL" --json detach "$DOMAIN" >"$dir/job.json.raw" 2>"$dir/job.out" &
+wedge_pid=$!
+sleep 0.3
+t0=$(date +%s%N)
+for _ in 1 2 3 4 5 6 7 8 9 10; do busctl get-property org.vfo1 /org/vfo1 org.vfo1.Manager Version >/dev/null; done
+calls_ms=$((($(date +%s%N) - t0) / 1000000))
+wedge_running=$(kill -0 $wedge_pid 2>/dev/null && echo yes || echo no)
+job_rc=0
+wait $wedge_pid || job_rc=$?
+pick_job "$dir/job.json.raw" result
+echo "    wedged: 10 D-Bus calls in $calls_ms ms while the job waited on libvirt; job $(jf id): $(jf state) in $(($(jf duration_usec | sed 's/^$/0/') / 1000)) ms, error '$(jf error)'"
+check "wedged: vfod answers D-Bus while a libvirt call hangs" is "$wedge_running" yes
+check "wedged: the detach fails with org.vfo1.Error.Libvirt" \
+        bash -c "[ $job_rc != 0 ] && [ '$(jf state)' = failed ] && [ '$(jf error)' = org.vfo1.Error.Libvirt ]"
+check "wedged: after LibvirtTimeoutSec (2 s), not much more" \
+        bash -c "[ $(jf duration_usec | sed 's/^$/0/') -ge 2000000 ] && [ $(jf duration_usec | sed 's/^$/0/') -lt 5000000 ]"
+check "wedged: rolled back onto the VF (attached, pinned to its tap)" \
+        bash -c "[ \"\$(busctl get-property org.vfo1 /org/vfo1/vf/lab_2d0 org.vfo1.VF State)\" = 's \"attached\"' ] && fdb_pinned fvf0"
+rm -f "$dir/domains/wedged"
+job detach
+check "wedged, then answering again: the detach ends done" job_done_plain
+job attach
+check "wedged, then answering again: attach: done" job_done_plain
 stop_agent
-check "good: the agent was asked and said DetachReady twice" is "$(agent_count detach_ready)" 2
+check "good: the agent was asked and said DetachReady four times" is "$(agent_count detach_ready)" 4
 
 # ---------------------------------------------------------------- refuse
 start_agent refuse

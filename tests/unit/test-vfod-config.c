@@ -46,6 +46,7 @@ static void test_config_defaults(void **state) {
                 assert_int_equal(c->reassign_interval, 30 * USEC_PER_SEC);
                 assert_int_equal(c->agent_timeout, 10 * USEC_PER_SEC);
                 assert_int_equal(c->unplug_timeout, 20 * USEC_PER_SEC);
+                assert_int_equal(c->libvirt_timeout, 45 * USEC_PER_SEC);
                 assert_int_equal(c->no_agent, NO_AGENT_REFUSE);
                 assert_int_equal(c->abrupt_fallback, DETACH_REASON_ALL);
                 assert_string_equal(c->group, "vfo");
@@ -131,6 +132,7 @@ static void test_config_full(void **state) {
                                "ReassignIntervalSec=0.5\n"
                                "AgentTimeoutSec=2.25\n"
                                "UnplugTimeoutSec=3600\n"
+                               "LibvirtTimeoutSec=0.25\n"
                                "NoAgent=abrupt\n"
                                "AdminGroup=netadm\n"
                                "\n"
@@ -164,6 +166,7 @@ static void test_config_full(void **state) {
         assert_int_equal(c->reassign_interval, 500 * USEC_PER_MSEC);
         assert_int_equal(c->agent_timeout, 2250 * USEC_PER_MSEC);
         assert_int_equal(c->unplug_timeout, 3600 * USEC_PER_SEC);
+        assert_int_equal(c->libvirt_timeout, 250 * USEC_PER_MSEC);
         assert_int_equal(c->no_agent, NO_AGENT_ABRUPT);
         assert_string_equal(c->group, "netadm");
         assert_int_equal(c->n_pools, 2);
@@ -307,6 +310,9 @@ static void test_config_errors_name_the_line(void **state) {
                 { "[Daemon]\nAgentTimeoutSec=0.0000001\n",
                   ":2: AgentTimeoutSec= must be seconds, more than 0 and at most 3600, to the microsecond "
                   "(e.g. 30 or 0.5), got '0.0000001'" },
+                { "[Daemon]\nLibvirtTimeoutSec=0\n",
+                  ":2: LibvirtTimeoutSec= must be seconds, more than 0 and at most 3600, to the microsecond "
+                  "(e.g. 30 or 0.5), got '0'" },
                 { "[Daemon]\nUnplugTimeoutSec=20s\n",
                   ":2: UnplugTimeoutSec= must be seconds, more than 0 and at most 3600, to the microsecond "
                   "(e.g. 30 or 0.5), got '20s'" },
