@@ -18,6 +18,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,19 @@ typedef struct WireRequest {
         char pool[64];
         char arg[];             /* NUL-terminated */
 } WireRequest;
+
+/* The request a WireRequest holds; it points into 'w'. */
+static void wire_to_request(const WireRequest *w, VirtRequest *ret) {
+        *ret = (VirtRequest) {
+                .op = w->op,
+                .uuid = w->uuid,
+                .arg = w->arg,
+                .up = w->up,
+                .ms = w->ms,
+                .policy = { .present = w->present, .priority = w->priority, .required = w->required },
+        };
+        snprintf(ret->policy.pool, sizeof(ret->policy.pool), "%s", w->pool);
+}
 
 typedef struct WireReply {
         int32_t r;
@@ -248,7 +262,8 @@ static int worker_spawn(VirtCalls *c, VirtWorker **ret) {
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (dup2(sv[1], WORKER_FD) < 0)
+                /* dup2() leaves FD_CLOEXEC set when the numbers are equal */
+                if (sv[1] == WORKER_FD ? fcntl(WORKER_FD, F_SETFD, 0) < 0 : dup2(sv[1], WORKER_FD) < 0)
                         _exit(127);
                 execv("/proc/self/exe", (char **) argv);
                 _exit(127);
@@ -303,16 +318,7 @@ static int on_in_process(sd_event_source *s, void *userdata) {
         if (!call)
                 return 0;
         queue_remove(c, call);
-        rq = (VirtRequest) {
-                .op = call->wire->op,
-                .uuid = call->wire->uuid,
-                .arg = call->wire->arg,
-                .up = call->wire->up,
-                .ms = call->wire->ms,
-                .policy = { .present = call->wire->present, .priority = call->wire->priority,
-                            .required = call->wire->required },
-        };
-        snprintf(rq.policy.pool, sizeof(rq.policy.pool), "%s", call->wire->pool);
+        wire_to_request(call->wire, &rq);
         r = virt_execute(call->virt, &rq, &stats);
         call_complete(call, r, &stats);
         return 0;
@@ -527,15 +533,7 @@ int virt_worker_main(int argc, char *argv[]) {
                 ((char *) req)[k - 1] = 0;
                 req->uuid[sizeof(req->uuid) - 1] = 0;
                 req->pool[sizeof(req->pool) - 1] = 0;
-                rq = (VirtRequest) {
-                        .op = req->op,
-                        .uuid = req->uuid,
-                        .arg = req->arg,
-                        .up = req->up,
-                        .ms = req->ms,
-                        .policy = { .present = req->present, .priority = req->priority, .required = req->required },
-                };
-                snprintf(rq.policy.pool, sizeof(rq.policy.pool), "%s", req->pool);
+                wire_to_request(req, &rq);
                 if (!v)
                         r = virt_open_blocking(isempty(argv[2]) ? NULL : argv[2], &v);
                 reply.r = v ? virt_execute(v, &rq, &reply.stats) : r;
