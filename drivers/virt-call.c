@@ -16,7 +16,6 @@
  * second connection would not share their state: their calls run on the
  * loop, one per iteration, from a defer source. */
 
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -36,7 +35,6 @@
 #define WORKER_FD 3
 #define WORKER_IDLE_USEC (30 * USEC_PER_SEC)
 #define WIRE_ARG_MAX (64 * 1024)
-
 
 /* Both ends are this program: the layout is the struct's. */
 typedef struct WireRequest {

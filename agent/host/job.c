@@ -878,26 +878,24 @@ static void on_rollback_unplug_requested(Virt *v, const char *uuid, int r, const
 
         if (!job_virt_returned(j))
                 return;
-        if (r == -ENOENT)
+        if (r == -ENOENT) {
                 j->plugged = false;     /* gone already */
-        else if (r < 0) {
+                rollback_step(j);
+                return;
+        }
+        if (r < 0) {
                 log_error_errno(r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m", j->id, j->vf->id);
                 job_finish(j, JOB_FAILED);
                 return;
-        } else if (j->plugged) {
-                j->unplug_answered = true;
-                vf_set_state(j->vf, VF_RELEASING, job_port(j));
-                r = sd_event_add_time_relative(j->manager->event, &j->timer, CLOCK_MONOTONIC,
-                                               j->manager->config->unplug_timeout, 10 * USEC_PER_MSEC,
-                                               on_rollback_unplug_timeout, j);
-                if (r < 0) {
-                        log_error_errno(r, "Job %" PRIu64 ": no timer for the rollback's unplug: %m", j->id);
-                        job_finish(j, JOB_FAILED);
-                        return;
-                }
-                return;         /* job_device_removed() comes back here */
         }
-        rollback_step(j);
+        vf_set_state(j->vf, VF_RELEASING, job_port(j));
+        r = sd_event_add_time_relative(j->manager->event, &j->timer, CLOCK_MONOTONIC, j->manager->config->unplug_timeout,
+                                       10 * USEC_PER_MSEC, on_rollback_unplug_timeout, j);
+        if (r < 0) {
+                log_error_errno(r, "Job %" PRIu64 ": no timer for the rollback's unplug: %m", j->id);
+                job_finish(j, JOB_FAILED);
+        }
+        /* job_device_removed() comes back to rollback_step() */
 }
 
 /* Back to the last state that carried traffic: for an attach, the synthetic
@@ -919,8 +917,6 @@ static void rollback_step(Job *j) {
         }
         if (j->virt_call && j->virt_op == VIRT_OP_ATTACH_DEVICE)
                 return;         /* whether the VF went in: on_plugged() comes back here */
-        if (j->virt_call && j->virt_op == VIRT_OP_DETACH_ALIAS && j->kind == JOB_ATTACH && j->plugged)
-                return;         /* on_rollback_unplug_requested() */
 
         if (j->kind == JOB_ATTACH) {
                 if (j->steered) {
@@ -929,8 +925,7 @@ static void rollback_step(Job *j) {
                 }
                 if (agent)      /* in ATTACH_*: "the host gave up" */
                         (void) send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, NULL);
-                if (j->plugged && !j->unplug_answered) {
-                        j->virt_call = virt_call_cancel(j->virt_call);
+                if (j->plugged) {
                         r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_DETACH_ALIAS, .uuid = d->uuid, .arg = j->vf->alias },
                                           on_rollback_unplug_requested);
                         if (r >= 0)
@@ -940,8 +935,6 @@ static void rollback_step(Job *j) {
                         job_finish(j, JOB_FAILED);
                         return;
                 }
-                if (j->plugged)
-                        return;         /* job_device_removed() comes back here */
                 release_vf_and_unpin(j);
                 port_set_path(port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
                 job_finish(j, JOB_FAILED);

@@ -80,7 +80,6 @@ struct Job {
         char *fallback;         /* why the agent was not used, if it was not */
         bool abrupt;
         bool plugged;           /* attach: the device went in */
-        bool unplug_answered;   /* rollback: libvirt took the unplug request */
         bool steered;           /* steering moved to the new path */
         bool switched;          /* the agent moved transmit */
         usec_t start_realtime, finish_realtime;

@@ -547,7 +547,7 @@ static void migrate_step(Job *j) {
                         if (j->virt_call)
                                 return;         /* on_resumed() */
                         r = virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_RESUME, .uuid = d->uuid },
-                                      j->manager->config->libvirt_timeout, on_resumed, j, &j->virt_call);
+                                      m->config->libvirt_timeout, on_resumed, j, &j->virt_call);
                         if (r < 0)
                                 job_fail(j, BUS_ERROR_LIBVIRT, "Could not resume %s: %s.", d->name, strerror(-r));
                         return;
