@@ -918,7 +918,8 @@ int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, vo
                 /* libvirt's test driver lives in this process: nothing to
                  * wait on, and a worker's connection would be another test
                  * driver with its own state */
-                r = virt_calls_new(v->event, uri, uri && strncmp(uri, "test:", 5) == 0, &v->calls);
+                r = virt_calls_new(v->event, uri, uri && strncmp(uri, "test:", 5) == 0 ? virt_execute : NULL,
+                                   &v->calls);
                 if (r < 0)
                         return r;
         }

@@ -12,9 +12,12 @@
  * RPC); the next call starts a fresh one. Idle workers beyond the first go
  * after WORKER_IDLE_USEC.
  *
- * In-process drivers (libvirt's test driver) have no QEMU to wait on, and a
- * second connection would not share their state: their calls run on the
- * loop, one per iteration, from a defer source. */
+ * In-process drivers (libvirt's test driver, the fake of the tests) have no
+ * QEMU to wait on, and a second connection would not share their state:
+ * their calls run on the loop, one per iteration, from a defer source,
+ * through the executor the driver gives; one that answers -EINPROGRESS
+ * (the fake's "QEMU does not answer") keeps its domain busy until the
+ * call's deadline. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +81,7 @@ struct VirtCall {
         bool owned;             /* in the caller's hands (virt_call() 'ret') */
         bool cancelled;
         bool completing;        /* in its callback: freed after it */
+        bool parked;            /* in process, without an answer: on 'parked' */
         sd_event_source *deadline;
         VirtWorker *worker;     /* running on it */
 };
@@ -98,6 +102,8 @@ struct VirtCalls {
         sd_event *event;
         char *uri;
         sd_event_source *in_process;    /* runs the calls here, instead of workers */
+        VirtExecuteFn execute;          /* ... with this */
+        VirtCall *parked;               /* ... and keeps those it did not answer */
         VirtWorker *workers;    /* live and dying */
         VirtCall *head, *tail;  /* waiting */
 };
@@ -296,7 +302,20 @@ static bool domain_busy(VirtCalls *c, const char *uuid) {
         for (VirtWorker *w = c->workers; w; w = w->next)
                 if (!w->dying && w->call && streq(w->call->wire->uuid, uuid))
                         return true;
+        for (VirtCall *p = c->parked; p; p = p->next)
+                if (streq(p->wire->uuid, uuid))
+                        return true;
         return false;
+}
+
+static void parked_remove(VirtCalls *c, VirtCall *call) {
+        for (VirtCall **i = &c->parked; *i; i = &(*i)->next)
+                if (*i == call) {
+                        *i = call->next;
+                        call->next = NULL;
+                        call->parked = false;
+                        return;
+                }
 }
 
 static VirtWorker *idle_worker(VirtCalls *c) {
@@ -308,16 +327,26 @@ static VirtWorker *idle_worker(VirtCalls *c) {
 
 static int on_in_process(sd_event_source *s, void *userdata) {
         VirtCalls *c = userdata;
-        VirtCall *call = c->head;
         VirtJobStats stats = {};
+        VirtCall *call;
         VirtRequest rq;
         int r;
 
-        if (!call)
+        for (call = c->head; call && domain_busy(c, call->wire->uuid); call = call->next)
+                ;
+        if (!call) {
+                (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
                 return 0;
+        }
         queue_remove(c, call);
         wire_to_request(call->wire, &rq);
-        r = virt_execute(call->virt, &rq, &stats);
+        r = c->execute(call->virt, &rq, &stats);
+        if (r == -EINPROGRESS) {
+                call->parked = true;
+                call->next = c->parked;
+                c->parked = call;
+                return 0;       /* on_deadline() */
+        }
         call_complete(call, r, &stats);
         return 0;
 }
@@ -372,17 +401,20 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
                 call->worker->call = NULL;
                 worker_let_go(call->worker, true);
                 call->worker = NULL;
-        } else
+        } else if (call->parked)
+                parked_remove(call->calls, call);
+        else
                 queue_remove(call->calls, call);
         call_complete(call, -ETIMEDOUT, NULL);
         return 0;
 }
 
-int virt_calls_new(sd_event *event, const char *uri, bool in_process, VirtCalls **ret) {
+int virt_calls_new(sd_event *event, const char *uri, VirtExecuteFn in_process, VirtCalls **ret) {
         VirtCalls *c = calloc(1, sizeof(*c));
 
         if (!c)
                 return -ENOMEM;
+        c->execute = in_process;
         if (in_process) {
                 int r = sd_event_add_defer(event, &c->in_process, on_in_process, c);
 
@@ -435,6 +467,12 @@ VirtCalls *virt_calls_free(VirtCalls *c) {
                 VirtCall *call = c->head;
 
                 c->head = call->next;
+                call_drop(call);
+        }
+        while (c->parked) {
+                VirtCall *call = c->parked;
+
+                c->parked = call->next;
                 call_drop(call);
         }
         sd_event_source_disable_unref(c->in_process);
@@ -495,8 +533,8 @@ VirtCall *virt_call_cancel(VirtCall *call) {
         if (!call || call->completing)
                 return NULL;            /* from its own callback: freed after it */
         call->cancelled = true;
-        if (call->worker)
-                return NULL;            /* freed when the worker answers or is killed */
+        if (call->worker || call->parked)
+                return NULL;            /* under way: freed when it ends (answer, worker's end, deadline) */
         queue_remove(call->calls, call);
         return call_free(call);
 }

@@ -7,9 +7,14 @@
 
 typedef struct VirtCalls VirtCalls;
 
-/* The workers of one Virt; 'uri' NULL: libvirt's default. 'in_process':
- * no workers, the calls run on the loop (libvirt's test driver). */
-int virt_calls_new(sd_event *event, const char *uri, bool in_process, VirtCalls **ret);
+/* Runs one request in this process. -EINPROGRESS: no answer; the call
+ * keeps its domain busy until its deadline (a QEMU that does not answer). */
+typedef int (*VirtExecuteFn)(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats);
+
+/* The workers of one Virt; 'uri' NULL: libvirt's default. With
+ * 'in_process' there are no workers: the calls run on the loop through it
+ * (libvirt's test driver, the fake). */
+int virt_calls_new(sd_event *event, const char *uri, VirtExecuteFn in_process, VirtCalls **ret);
 /* Kills the workers; no callback runs. */
 VirtCalls *virt_calls_free(VirtCalls *c);
 int virt_calls_submit(VirtCalls *c, Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn,

@@ -21,11 +21,12 @@
  *   virt_set_link(), virt_set_policy() (with its metadata_changed event),
  *   virt_suspend(), virt_resume() (lifecycle events) edit the live state;
  *   job stats say "no job"; migration and its knobs are -EOPNOTSUPP;
- *   virt_call()           runs the call from the loop (no worker process):
- *                         at the next iteration, or never for a domain
- *                         whose UUID is a line of the file "wedged" in the
- *                         directory (read at every call): its QEMU does not
- *                         answer, the call ends at its deadline.
+ *   virt_call()           drivers/virt-call.c in its in-process mode (no
+ *                         worker process): at the next iteration, or never
+ *                         for a domain whose UUID is a line of the file
+ *                         "wedged" in the directory (read at every call):
+ *                         its QEMU does not answer, the call ends at its
+ *                         deadline and the domain's next calls wait for it.
  *
  * The contract of the real driver holds: every callback comes from the
  * sd-event loop, never from inside a call; "up" comes first, from the loop,
@@ -43,6 +44,7 @@
 #include <libxml/tree.h>
 
 #include "drivers/libvirt.h"
+#include "drivers/virt-call.h"
 #include "lib/log.h"
 #include "lib/macro.h"
 #include "lib/string-table.h"
@@ -121,21 +123,7 @@ struct Virt {
         FakeEvent *first, *last; /* delivered one per loop iteration */
         sd_event_source *dispatch;
         FakeUnplug *unplugs;
-        VirtCall *calls;
-};
-
-struct VirtCall {
-        VirtCall *next;
-        Virt *virt;
-        VirtRequest req;
-        char uuid[37];
-        char *arg;
-        VirtCallFn fn;
-        void *userdata;
-        sd_event_source *run;
-        sd_event_source *deadline;
-        bool owned;
-        bool completing;
+        VirtCalls *calls;       /* virt_call(), in this process (drivers/virt-call.c) */
 };
 
 static sd_event *fake_event;
@@ -466,21 +454,6 @@ static int fake_parse_env(Virt *v) {
 /*****************************************************************************
  * virt_call() */
 
-static void fake_call_free(VirtCall *c) {
-        sd_event_source_disable_unref(c->run);
-        sd_event_source_disable_unref(c->deadline);
-        free(c->arg);
-        free(c);
-}
-
-static void fake_call_unlink(VirtCall *c) {
-        for (VirtCall **i = &c->virt->calls; *i; i = &(*i)->next)
-                if (*i == c) {
-                        *i = c->next;
-                        return;
-                }
-}
-
 static bool fake_wedged(const char *uuid) {
         const char *dir = getenv("VFO_FAKE_LIBVIRT_DIR");
         _cleanup_free_ char *path = NULL, *line = NULL;
@@ -499,83 +472,31 @@ static bool fake_wedged(const char *uuid) {
         return found;
 }
 
-static void fake_call_complete(VirtCall *c, int r, const VirtJobStats *stats) {
-        fake_call_unlink(c);
-        c->completing = true;
-        if (c->fn)
-                c->fn(c->virt, c->uuid, r, r >= 0 && c->req.op == VIRT_OP_GET_JOB_STATS ? stats : NULL,
-                      c->userdata);
-        fake_call_free(c);
-}
-
-static int fake_call_run(sd_event_source *s, void *userdata) {
-        VirtCall *c = userdata;
-        VirtJobStats stats = {};
-        int r;
-
-        c->run = sd_event_source_disable_unref(c->run);
-        if (fake_wedged(c->uuid))
-                return 0;       /* the deadline ends it */
-        r = virt_execute(c->virt, &c->req, &stats);
-        fake_call_complete(c, r, &stats);
-        return 0;
-}
-
-static int fake_call_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
-        VirtCall *c = userdata;
-
-        log_warning("libvirt did not answer %s on domain %s in time (fake).", virt_op_to_string(c->req.op), c->uuid);
-        fake_call_complete(c, -ETIMEDOUT, NULL);
-        return 0;
+/* The executor of virt_call(): the blocking functions of this file, but
+ * no answer at all for a wedged domain. */
+static int fake_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats) {
+        if (fake_wedged(req->uuid))
+                return -EINPROGRESS;
+        return virt_execute(v, req, ret_stats);
 }
 
 int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, void *userdata, VirtCall **ret) {
-        VirtCall *c;
         int r;
 
         if (!virt_is_connected(v))
                 return -ENOTCONN;
-        if (!req->uuid || strlen(req->uuid) != 36)
-                return -EINVAL;
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->virt = v;
-        c->req = *req;
-        snprintf(c->uuid, sizeof(c->uuid), "%s", req->uuid);
-        c->req.uuid = c->uuid;
-        c->arg = req->arg ? strdup(req->arg) : NULL;
-        c->req.arg = c->arg;
-        c->fn = fn;
-        c->userdata = userdata;
-        c->owned = ret != NULL;
-        r = (req->arg && !c->arg) ? -ENOMEM : sd_event_add_defer(v->event, &c->run, fake_call_run, c);
-        if (r >= 0)
-                r = sd_event_add_time_relative(v->event, &c->deadline, CLOCK_MONOTONIC, timeout, USEC_PER_MSEC,
-                                               fake_call_deadline, c);
-        if (r < 0) {
-                fake_call_free(c);
-                return r;
+        if (!v->calls) {
+                r = virt_calls_new(v->event, NULL, fake_execute, &v->calls);
+                if (r < 0)
+                        return r;
         }
-        c->next = v->calls;
-        v->calls = c;
-        if (ret)
-                *ret = c;
-        return 0;
+        return virt_calls_submit(v->calls, v, req, timeout, fn, userdata, ret);
 }
 
-VirtCall *virt_call_cancel(VirtCall *c) {
-        if (!c || c->completing)
-                return NULL;
-        fake_call_unlink(c);
-        fake_call_free(c);
-        return NULL;
-}
-
-
-int virt_worker_main(int argc, char *argv[]) {
-        log_error("The fake libvirt has no worker process: its calls run on the loop.");
-        return EXIT_FAILURE;
+/* The fake has no second connection to give a worker: its calls never
+ * leave the process (virt_calls_new() above). */
+int virt_open_blocking(const char *uri, Virt **ret) {
+        return -EOPNOTSUPP;
 }
 
 int virt_new(sd_event *event, const char *uri, const VirtCallbacks *cb, void *userdata, Virt **ret) {
@@ -650,16 +571,7 @@ Virt *virt_free(Virt *v) {
                 sd_event_source_disable_unref(u->timer);
                 free(u);
         }
-        while (v->calls) {
-                VirtCall *c = v->calls;
-
-                v->calls = c->next;
-                if (!c->owned && c->fn) {
-                        c->completing = true;
-                        c->fn(v, c->uuid, -ECANCELED, NULL, c->userdata);
-                }
-                fake_call_free(c);
-        }
+        v->calls = virt_calls_free(v->calls);
         sd_event_source_disable_unref(v->dispatch);
         fake_domains_free(v);
         for (size_t i = 0; i < v->n_taps; i++)

@@ -506,7 +506,7 @@ static void test_calls_in_workers(void **state) {
         find_test_domain(rec->v, uuid);
         /* workers, as vfod has them for qemu:// (virt_call() would run the
          * test driver's calls in this process) */
-        assert_int_equal(virt_calls_new(event, TEST_URI, false, &c), 0);
+        assert_int_equal(virt_calls_new(event, TEST_URI, NULL, &c), 0);
 #define CALL(op_, uuid_, timeout_, res_, ret_)                                                                  \
         virt_calls_submit(c, rec->v, &(VirtRequest) { .op = (op_), .uuid = (uuid_) }, (timeout_), on_call, (res_), \
                           (ret_))
@@ -547,7 +547,7 @@ static void test_calls_in_workers(void **state) {
                 assert_int_equal(setenv("VFO_TEST_WORKER_STALL", "1", 1), 0);
                 /* the idle worker must go first: a stalled one is a new one */
                 c = virt_calls_free(c);
-                assert_int_equal(virt_calls_new(event, TEST_URI, false, &c), 0);
+                assert_int_equal(virt_calls_new(event, TEST_URI, NULL, &c), 0);
                 assert_int_equal(sd_event_add_time_relative(event, &tick, CLOCK_MONOTONIC, 10 * MSEC, MSEC, on_tick,
                                                             &ticks), 0);
                 assert_int_equal(sd_event_source_set_enabled(tick, SD_EVENT_ON), 0);
