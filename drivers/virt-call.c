@@ -20,12 +20,10 @@
  * call's deadline. */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +31,7 @@
 #include "drivers/virt-call.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "lib/spawn.h"
 #include "lib/string-util.h"
 
 #define WORKER_FD 3
@@ -253,41 +252,22 @@ static int worker_spawn(VirtCalls *c, VirtWorker **ret) {
                 return -ENOMEM;
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(sv[0]);
-                close(sv[1]);
-                return r;
-        }
-        if (pid == 0) {
-                sigset_t all;
-
-                sigemptyset(&all);
-                sigprocmask(SIG_SETMASK, &all, NULL);
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                /* dup2() leaves FD_CLOEXEC set when the numbers are equal */
-                if (sv[1] == WORKER_FD ? fcntl(WORKER_FD, F_SETFD, 0) < 0 : dup2(sv[1], WORKER_FD) < 0)
-                        _exit(127);
-                execv("/proc/self/exe", (char **) argv);
-                _exit(127);
-        }
+        pid = spawn_self(argv, sv[1], WORKER_FD, true);
         close(sv[1]);
+        if (pid < 0) {
+                close(sv[0]);
+                return (int) pid;
+        }
         w->calls = c;
         w->pid = pid;
         w->fd = sv[0];
         r = sd_event_add_child(c->event, &w->child, pid, WEXITED, on_worker_exit, w);
-        if (r < 0) {
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);   /* killed: at once */
-                close(w->fd);
-                return r;
-        }
-        r = sd_event_add_io(c->event, &w->io, w->fd, EPOLLIN, on_worker_io, w);
+        if (r >= 0)
+                r = sd_event_add_io(c->event, &w->io, w->fd, EPOLLIN, on_worker_io, w);
         if (r < 0) {
                 w->child = sd_event_source_disable_unref(w->child);
                 (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
+                (void) waitpid(pid, NULL, 0);   /* killed: at once */
                 close(w->fd);
                 return r;
         }
@@ -448,6 +428,15 @@ static void call_drop(VirtCall *call) {
         call_free(call);
 }
 
+static void calls_drop(VirtCall **list) {
+        while (*list) {
+                VirtCall *call = *list;
+
+                *list = call->next;
+                call_drop(call);
+        }
+}
+
 VirtCalls *virt_calls_free(VirtCalls *c) {
         if (!c)
                 return NULL;
@@ -463,18 +452,9 @@ VirtCalls *virt_calls_free(VirtCalls *c) {
                         call_drop(w->call);
                 worker_free(w);
         }
-        while (c->head) {
-                VirtCall *call = c->head;
-
-                c->head = call->next;
-                call_drop(call);
-        }
-        while (c->parked) {
-                VirtCall *call = c->parked;
-
-                c->parked = call->next;
-                call_drop(call);
-        }
+        calls_drop(&c->head);
+        c->tail = NULL;
+        calls_drop(&c->parked);
         sd_event_source_disable_unref(c->in_process);
         sd_event_unref(c->event);
         free(c->uri);

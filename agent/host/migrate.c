@@ -31,6 +31,7 @@
 #include "agent/host/job.h"
 #include "agent/host/migrate-options.h"
 #include "lib/log.h"
+#include "lib/spawn.h"
 #include "lib/string-util.h"
 
 #define PROGRESS_INTERVAL_USEC (50 * USEC_PER_MSEC)
@@ -322,24 +323,13 @@ static int spawn_helper(Job *j) {
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
-                close(pipefd[0]);
-                close(pipefd[1]);
-                return r;
-        }
-        if (pid == 0) {
-                sigset_t all;
-
-                sigemptyset(&all);
-                sigprocmask(SIG_SETMASK, &all, NULL);
-                if (dup2(pipefd[1], STDOUT_FILENO) < 0)
-                        _exit(127);
-                execv("/proc/self/exe", (char **) argv);
-                _exit(127);
-        }
+        /* not killed with vfod: a restarted vfod finds the migration (manager_reconcile()) */
+        pid = spawn_self(argv, pipefd[1], STDOUT_FILENO, false);
         close(pipefd[1]);
+        if (pid < 0) {
+                close(pipefd[0]);
+                return (int) pid;
+        }
         j->helper_fd = pipefd[0];
         j->helper_pid = pid;
         j->n_helper_out = 0;
