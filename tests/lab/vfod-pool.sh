@@ -7,7 +7,14 @@
 #   2. vm1 (a holder) is destroyed: vm3 gets the freed VF;
 #   3. vm1 comes back with priority 40 and waits; its priority is raised to
 #      100, past the margin: vm3 (the weakest holder) is detached gracefully
-#      and its VF goes to vm1.
+#      and its VF goes to vm1;
+#   4. vm2's QEMU stops answering (SIGSTOP of its process, as a wedged
+#      monitor): its detach waits for the agent (AgentTimeoutSec), goes on
+#      abruptly, and its unplug request hangs in a libvirt worker; meanwhile
+#      vm1 gives its VF up and vm3 gets it (both graceful, metered: other
+#      domains' libvirt calls go on) and vfod answers D-Bus; the hung call
+#      fails at LibvirtTimeoutSec (15 s) and the job rolls back; after
+#      SIGCONT libvirt and vfod agree again.
 # The loss meter runs on every running VM through every phase at
 # VFO_LAB_RATE pps (default 1000): at most VFO_LAB_MAX_LOST (default 0) lost
 # and 0 duplicated per VM and phase. After each phase every VF is in at most
@@ -35,7 +42,7 @@ for i in 1 2 3; do
 done
 
 for i in 1 2 3; do lab_require "peer reaches vm$i" lab_ping "$(lab_vm_ip4 "$i")"; done
-vfod_start a 2
+vfod_start a 2 "LibvirtTimeoutSec=15"
 lab_require "vfod is on the bus and connected to libvirt" lab_wait 20 "vfod" vfod_connected
 
 # ------------------------------------------------------------------ phase 1
@@ -93,6 +100,65 @@ unprivileged() {
         vfod_holds vm1 vm2 && vfod_idle
 }
 lab_check "an unprivileged caller can read but not detach (exit 4, nothing moved)" unprivileged
+
+# ------------------------------------------------------------------ phase 4
+# job_in_phase PHASE: some running job is in PHASE
+job_in_phase() {
+        vfod_state | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+sys.exit(0 if any(j["State"] == "running" and j["Phase"] == sys.argv[1] for j in s["jobs"]) else 1)' "$1"
+}
+# dbus_reads PID: busctl reads of vfod every 100 ms while PID runs; prints
+# "N MAX_MS"
+dbus_reads() {
+        local n=0 max=0 t0 ms
+        while kill -0 "$1" 2>/dev/null; do
+                t0=${EPOCHREALTIME/./}
+                busctl get-property org.vfo1 /org/vfo1 org.vfo1.Manager Version >/dev/null || return 1
+                ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+                n=$((n + 1))
+                [ "$ms" -le "$max" ] || max=$ms
+                sleep 0.1
+        done
+        echo "$n $max"
+}
+qemu2=$(cat "$LAB_STATE/a/run/qemu/vm2.pid")
+kill -STOP "$qemu2"
+lab_log "vm2's QEMU (pid $qemu2) stopped"
+wedge_t0=$(lab_ms)
+"$VFOCTL" --json detach vm2 >"$LAB_STATE/wedge-vm2.json" 2>&1 &
+wedge_pid=$!
+lab_check "vm2's detach reaches its unplug (after the agent timeout)" lab_wait 40 "vm2 unplugging" job_in_phase unplugging
+wedge_unplug=$(lab_ms)
+dbus_reads "$wedge_pid" >"$LAB_STATE/wedge-reads" &
+reads_pid=$!
+vfod_meters_start phase4 vm1 vm3
+other_rc=0
+"$VFOCTL" detach vm1 || other_rc=$?
+lab_check "while vm2's unplug hangs: vm1's VF goes to vm3, plugged through libvirt" \
+        lab_wait 12 "vm3 on a VF" vfod_attached vm3
+other_ms=$(($(lab_ms) - wedge_unplug))
+vm2_still=$(kill -0 "$wedge_pid" 2>/dev/null && echo hanging || echo ended)
+vfod_meters_stop
+wedge_rc=0
+wait "$wedge_pid" || wedge_rc=$?
+wedge_ms=$(($(lab_ms) - wedge_unplug))
+wait "$reads_pid" || true
+read -r reads_n reads_max <"$LAB_STATE/wedge-reads" || true
+kill -CONT "$qemu2"
+lab_log "vm2's QEMU continued"
+echo "WEDGE {\"detach_vm2_rc\":$wedge_rc,\"unplug_to_end_ms\":$wedge_ms,\"agent_wait_ms\":$((wedge_unplug - wedge_t0)),\"vm1_detach_vm3_attach_ms\":$other_ms,\"dbus_reads\":${reads_n:-0},\"dbus_read_max_ms\":${reads_max:-0}}"
+lab_check "while vm2's unplug hangs: vm1 detached gracefully (done)" test "$other_rc" = 0
+lab_check "vm2's unplug was still hanging when vm3 had the VF" test "$vm2_still" = hanging
+lab_check "phase 4: <= $MAX_LOST lost, 0 duplicated on vm1 and vm3" vfod_meters_ok
+lab_check "while vm2's unplug hangs: vfod answered every D-Bus read (${reads_n:-0} reads, the slowest ${reads_max:-?} ms)" \
+        test "${reads_n:-0}" -gt 10 -a "${reads_max:-9999}" -lt 1000
+lab_check "vm2's detach fails with org.vfo1.Error.Libvirt" grep -q 'org.vfo1.Error.Libvirt' "$LAB_STATE/wedge-vm2.json"
+lab_check "after LibvirtTimeoutSec (15 s) from its unplug, not much more" test "$wedge_ms" -ge 14000 -a "$wedge_ms" -lt 25000
+lab_check "phase 4: jobs settled after SIGCONT" lab_wait 60 "no running job" vfod_idle
+lab_check "phase 4: libvirt and vfod agree, no VF in two domains" lab_wait 30 "consistent" vfod_consistent
+vfod_show
 
 vfod_job_figures
 vfod_stop
