@@ -154,8 +154,8 @@ void job_finish(Job *j, JobState state) {
                 }
                 port_changed(port);
         }
-        if (state == JOB_FAILED && j->kind == JOB_DETACH && j->vf && j->vf->reserved_for)
-                j->vf->reserved_for = NULL;     /* the preemption did not happen */
+        if (state == JOB_FAILED && j->kind == JOB_DETACH && j->vf)
+                vf_unreserve(j->vf);            /* the preemption did not happen */
         if (state == JOB_DONE)
                 log_info("Job %" PRIu64 ": %s of %s on %s done in %.1f ms (libvirt %.1f ms, agent %.1f ms, vfod %.1f ms)%s%s.",
                          j->id, job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
@@ -213,12 +213,8 @@ static void release_vf(Job *j) {
                 return;
         /* A VF that cannot be reset to neutral is not handed out again. */
         vf_set_state(j->vf, pool_release(j->vf) < 0 ? VF_BROKEN : VF_FREE, NULL);
-        if (port && port->vf == j->vf) {
-                port->vf = NULL;
-                port->vf_tap[0] = 0;
-                port->last_change = now_usec(CLOCK_MONOTONIC);
-                port_changed(port);
-        }
+        if (port && port->vf == j->vf)
+                port_set_vf(port, NULL);
 }
 
 /* The VF is out of the domain: release it, and drop the steering pin that
@@ -588,7 +584,7 @@ static void attach_step(Job *j) {
                                          d->name, strerror(-r));
                         return;         /* on_plugged() */
                 }
-                port->vf = j->vf;
+                port_set_vf(port, j->vf);
                 vf_set_state(j->vf, VF_ATTACHED, port);
                 t = now_usec(CLOCK_MONOTONIC);
                 (void) domain_refresh(d);       /* the VF's tap */
@@ -1014,10 +1010,10 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
         }
         port->job = j;
         if (kind == JOB_ATTACH) {
-                port->vf = NULL;
+                port_set_vf(port, NULL);
                 vf_set_state(vf, VF_CLAIMED, port);
                 if (vf->reserved_for == port)
-                        vf->reserved_for = NULL;
+                        vf_unreserve(vf);
         }
 
         /* Run the first step from the loop, so the D-Bus caller gets the

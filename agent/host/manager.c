@@ -209,6 +209,34 @@ void vf_set_state(Vf *vf, VfState state, Port *holder) {
                 domain_update_export(vf->holder->domain);
 }
 
+void port_set_vf(Port *p, Vf *vf) {
+        if (p->vf == vf)
+                return;
+        p->vf = vf;
+        if (!vf)
+                p->vf_tap[0] = 0;
+        p->last_change = now_usec(CLOCK_MONOTONIC);
+        port_changed(p);
+}
+
+void vf_reserve(Vf *vf, Port *port) {
+        if (vf->reserved_for == port)
+                return;
+        vf->reserved_for = port;
+        pool_changed(vf->pool);         /* Free does not count a reserved VF */
+}
+
+void vf_unreserve(Vf *vf) {
+        vf_reserve(vf, NULL);
+}
+
+void domain_set_state(Domain *d, VirtDomainState state) {
+        if (d->state == state)
+                return;
+        d->state = state;
+        domain_changed(d, "State");
+}
+
 void port_set_path(Port *p, Vfo__PathKind path) {
         if (!p || p->path == path)
                 return;
@@ -333,7 +361,7 @@ static void port_free(Manager *m, Port *p) {
         for (size_t i = 0; i < m->n_pools; i++)
                 for (size_t j = 0; j < m->pools[i]->n_vfs; j++)
                         if (m->pools[i]->vfs[j]->reserved_for == p)
-                                m->pools[i]->vfs[j]->reserved_for = NULL;
+                                vf_unreserve(m->pools[i]->vfs[j]);
         sd_event_source_disable_unref(p->handover_timer);
         free(p);
 }
@@ -342,10 +370,8 @@ static void port_free(Manager *m, Port *p) {
 static void domain_apply(Domain *d, VirtDomain *v) {
         Manager *m = d->manager;
         bool policy_changed = memcmp(&d->policy, &v->policy, sizeof(v->policy)) != 0;
-        VirtDomainState old_state = d->state;
-
         snprintf(d->name, sizeof(d->name), "%s", v->name);
-        d->state = v->state;
+        domain_set_state(d, v->state);
         d->persistent = v->persistent;
         d->policy = v->policy;
         d->gone = false;
@@ -409,8 +435,6 @@ static void domain_apply(Domain *d, VirtDomain *v) {
                 domain_changed(d, "Priority");
                 domain_changed(d, "Required");
         }
-        if (old_state != d->state)
-                domain_changed(d, "State");
         domain_changed(d, "Ports");
 }
 
@@ -462,7 +486,7 @@ static void domain_stopped(Domain *d, const char *why) {
                         Vf *vf = p->vf;
 
                         log_info("%s: %s; VF %s returns to pool %s.", d->name, why, vf->id, vf->pool->config.name);
-                        p->vf = NULL;
+                        port_set_vf(p, NULL);
                         vf_set_state(vf, pool_release(vf) < 0 ? VF_BROKEN : VF_FREE, NULL);
                 }
                 p->waiting_since = 0;
@@ -488,7 +512,7 @@ int domain_refresh(Domain *d) {
                 if (!d->gone) {
                         domain_stopped(d, "undefined");
                         d->gone = true;
-                        d->state = VIRT_DOMAIN_SHUTOFF;
+                        domain_set_state(d, VIRT_DOMAIN_SHUTOFF);
                         domain_agent_update(d);
                         domain_update_export(d);
                 }
@@ -542,8 +566,7 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
                         log_warning("%s: VF %s is plugged but the domain has no synthetic port for it.", d->name, vf->id);
                         continue;
                 }
-                p->vf = vf;
-                p->last_change = now_usec(CLOCK_MONOTONIC);
+                port_set_vf(p, vf);
                 vf_set_state(vf, VF_ATTACHED, p);
                 log_info("%s: holds VF %s on %s.", d->name, vf->id, p->mac);
         }
@@ -596,7 +619,7 @@ static int manager_reconcile(Manager *m) {
                 if (d->inventory_pending && !d->gone) {
                         domain_stopped(d, "gone while libvirt was away");
                         d->gone = true;
-                        d->state = VIRT_DOMAIN_SHUTOFF;
+                        domain_set_state(d, VIRT_DOMAIN_SHUTOFF);
                         domain_agent_update(d);
                         domain_update_export(d);
                 }
@@ -775,10 +798,8 @@ static void on_virt_device_removed(Virt *v, const char *uuid, const char *alias,
                 Port *p = vf->holder;
 
                 log_warning("%s: VF %s was unplugged by someone else; it returns to the pool.", d->name, vf->id);
-                p->vf = NULL;
-                p->last_change = now_usec(CLOCK_MONOTONIC);
+                port_set_vf(p, NULL);
                 vf_set_state(vf, pool_release(vf) < 0 ? VF_BROKEN : VF_FREE, NULL);
-                port_changed(p);
                 manager_schedule(m);
         }
 }
@@ -901,7 +922,7 @@ static void manager_run_schedule(Manager *m) {
                                                  p->domain->migration ? JOB_REASON_MIGRATE : JOB_REASON_PREEMPT, p, vf,
                                                  NULL);
                         else if (!p->migrating && (!p->job || p->job->kind != JOB_ATTACH))
-                                vf->reserved_for = NULL;
+                                vf_unreserve(vf);
                 }
 
         for (size_t i = 0; i < m->n_domains; i++)
@@ -966,7 +987,7 @@ static void manager_run_schedule(Manager *m) {
                                  victim->domain->policy.priority, vf->id);
                         if (job_start(m, JOB_DETACH, JOB_REASON_PREEMPT, victim, NULL, NULL) < 0)
                                 break;
-                        vf->reserved_for = winner;
+                        vf_reserve(vf, winner);
                         continue;
                 }
                 if (plan.retry_at != USEC_INFINITY)

@@ -8,9 +8,11 @@
  *   Port     one synthetic NIC (MAC) of a domain, which may hold a VF
  *   Job      a graceful attach or detach of one port (agent/host/job.c)
  *
- * Every state change of a Vf goes through vf_set_state(), of a Port's VF
- * through port_set_vf(), of a Job's phase through job_set_phase(): those
- * write the journal and emit PropertiesChanged. */
+ * Every state change of a Vf goes through vf_set_state(), of its
+ * reservation through vf_reserve()/vf_unreserve(), of a Port's VF through
+ * port_set_vf(), of a Domain's state through domain_set_state(), of a Job's
+ * phase through job_set_phase(): those emit PropertiesChanged (and
+ * vf_set_state() writes the journal). */
 #pragma once
 
 #include <stdbool.h>
@@ -188,6 +190,14 @@ bool domain_opted_in(const Domain *d);
 int domain_refresh(Domain *d);
 
 void vf_set_state(Vf *vf, VfState state, Port *holder);
+/* The one place a VF is reserved for a port (a preemption or a migration
+ * freed it for that port) or no longer is: Pool.Free changes with it. */
+void vf_reserve(Vf *vf, Port *port);
+void vf_unreserve(Vf *vf);
+/* The one place a port gains or loses its VF: last_change, Domain.Ports. */
+void port_set_vf(Port *p, Vf *vf);
+/* The one place a domain's state changes: Domain.State. */
+void domain_set_state(Domain *d, VirtDomainState state);
 
 /* pool.c: the pool drivers (emulated, sriov); same interface above them. */
 int pool_new(Manager *m, const PoolConfig *config, Pool **ret);

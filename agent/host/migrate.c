@@ -65,7 +65,7 @@ static void clear_reservations(Domain *d) {
                 for (size_t k = 0; k < m->pools[i]->n_vfs; k++) {
                         Vf *vf = m->pools[i]->vfs[k];
                         if (vf->reserved_for && vf->reserved_for->domain == d)
-                                vf->reserved_for = NULL;
+                                vf_unreserve(vf);
                 }
 }
 
@@ -516,7 +516,7 @@ static void on_resumed(Virt *v, const char *uuid, int r, const VirtJobStats *st,
                 job_fail(j, BUS_ERROR_LIBVIRT, "Could not resume %s: %s.", j->domain->name, strerror(-r));
                 return;
         }
-        j->domain->state = VIRT_DOMAIN_RUNNING;
+        domain_set_state(j->domain, VIRT_DOMAIN_RUNNING);
         migrate_step(j);
 }
 
@@ -567,7 +567,7 @@ static void migrate_step(Job *j) {
 
                         if (!p->vf)
                                 continue;
-                        p->vf->reserved_for = p;
+                        vf_reserve(p->vf, p);
                         r = job_start(m, JOB_DETACH, JOB_REASON_MIGRATE, p, NULL, &child);
                         if (r < 0) {
                                 job_fail(j, BUS_ERROR_BUSY, "Cannot detach the VF of %s: %s.", p->mac, strerror(-r));
