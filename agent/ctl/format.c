@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "agent/ctl/format.h"
+#include "lib/bus-names.h"
 
-#define VFO_ERROR_PREFIX "org.vfo1.Error."
 #define DBUS_ERROR_PREFIX "org.freedesktop.DBus.Error."
 
 int exit_code_from_error_name(const char *name) {
@@ -16,14 +16,14 @@ int exit_code_from_error_name(const char *name) {
                 const char *name;
                 int code;
         } table[] = {
-                { VFO_ERROR_PREFIX "NoSuchDomain", EXIT_NO_SUCH },
-                { VFO_ERROR_PREFIX "NoSuchPort", EXIT_NO_SUCH },
-                { VFO_ERROR_PREFIX "NoSuchPool", EXIT_NO_SUCH },
-                { VFO_ERROR_PREFIX "AccessDenied", EXIT_ACCESS },
+                { BUS_ERROR_NO_SUCH_DOMAIN, EXIT_NO_SUCH },
+                { BUS_ERROR_NO_SUCH_PORT, EXIT_NO_SUCH },
+                { BUS_ERROR_NO_SUCH_POOL, EXIT_NO_SUCH },
+                { BUS_ERROR_ACCESS_DENIED, EXIT_ACCESS },
                 { DBUS_ERROR_PREFIX "AccessDenied", EXIT_ACCESS },
-                { VFO_ERROR_PREFIX "Busy", EXIT_BUSY },
-                { VFO_ERROR_PREFIX "NoVfFree", EXIT_BUSY },
-                { VFO_ERROR_PREFIX "InvalidArgument", EXIT_USAGE },
+                { BUS_ERROR_BUSY, EXIT_BUSY },
+                { BUS_ERROR_NO_VF_FREE, EXIT_BUSY },
+                { BUS_ERROR_INVALID_ARGUMENT, EXIT_USAGE },
                 { DBUS_ERROR_PREFIX "InvalidArgs", EXIT_USAGE },
                 { DBUS_ERROR_PREFIX "ServiceUnknown", EXIT_UNREACHABLE },
                 { DBUS_ERROR_PREFIX "NameHasNoOwner", EXIT_UNREACHABLE },
@@ -42,8 +42,8 @@ int exit_code_from_error_name(const char *name) {
 }
 
 const char *error_name_short(const char *name) {
-        if (name && strncmp(name, VFO_ERROR_PREFIX, strlen(VFO_ERROR_PREFIX)) == 0)
-                return name + strlen(VFO_ERROR_PREFIX);
+        if (name && strncmp(name, BUS_ERROR_PREFIX, strlen(BUS_ERROR_PREFIX)) == 0)
+                return name + strlen(BUS_ERROR_PREFIX);
         return name;
 }
 

@@ -8,19 +8,9 @@
 #include <stdio.h>
 #include <systemd/sd-bus.h>
 
+#include "lib/bus-names.h"
 #include "lib/macro.h"
 
-#define VFO_SERVICE "org.vfo1"
-#define VFO_PATH "/org/vfo1"
-#define VFO_MANAGER_IFACE "org.vfo1.Manager"
-#define VFO_DOMAIN_IFACE "org.vfo1.Domain"
-#define VFO_POOL_IFACE "org.vfo1.Pool"
-#define VFO_VF_IFACE "org.vfo1.VF"
-#define VFO_JOB_IFACE "org.vfo1.Job"
-#define VFO_DOMAIN_PREFIX "/org/vfo1/domain"
-#define VFO_POOL_PREFIX "/org/vfo1/pool"
-#define VFO_VF_PREFIX "/org/vfo1/vf"
-#define VFO_JOB_PREFIX "/org/vfo1/job"
 
 typedef struct VfoManager {
         char *version;

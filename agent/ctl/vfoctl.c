@@ -109,7 +109,7 @@ int ctl_bus_error(const sd_bus_error *error, int r, const char *what) {
                         "vfoctl: Changing vfod's state is for root and members of the group \"vfo\".",
                         error->message ?: error->name);
 
-        if (strncmp(error->name, "org.vfo1.Error.", strlen("org.vfo1.Error.")) == 0)
+        if (strncmp(error->name, BUS_ERROR_PREFIX, strlen(BUS_ERROR_PREFIX)) == 0)
                 return ctl_error(code, "%s",
                                  error->message && *error->message ? error->message : error->name);
 
@@ -831,7 +831,7 @@ static int cmd_migrate(sd_bus *bus, char **args) {
         if (r < 0) {
                 int code = ctl_bus_error(&error, r, "Migrate");
 
-                if (sd_bus_error_has_name(&error, "org.vfo1.Error.Paused"))
+                if (sd_bus_error_has_name(&error, BUS_ERROR_PAUSED))
                         (void) ctl_error(code, "Pass --resume to resume the domain and migrate it.");
                 else if (sd_bus_error_has_name(&error, "org.freedesktop.DBus.Error.UnknownMethod"))
                         (void) ctl_error(code, "This vfod does not support migration; update it.");

@@ -13,9 +13,6 @@
 #include "lib/string-util.h"
 #include "lib/validate.h"
 
-#define MANAGER_PATH "/org/vfo1"
-#define MANAGER_IFACE "org.vfo1.Manager"
-
 /* ---------------------------------------------------------- privilege */
 
 /* The bus policy already keeps others out; this is the second check, from
@@ -738,7 +735,7 @@ static int domain_find(sd_bus *bus, const char *path, const char *interface, voi
         Manager *m = userdata;
         _cleanup_free_ char *uuid = NULL;
 
-        if (sd_bus_path_decode(path, "/org/vfo1/domain", &uuid) <= 0)
+        if (sd_bus_path_decode(path, VFO_DOMAIN_PREFIX, &uuid) <= 0)
                 return 0;
         /* gone domains too: finished jobs still name them */
         for (size_t i = 0; i < m->n_domains; i++)
@@ -870,7 +867,7 @@ static int pool_find(sd_bus *bus, const char *path, const char *interface, void 
         _cleanup_free_ char *name = NULL;
         Pool *p;
 
-        if (sd_bus_path_decode(path, "/org/vfo1/pool", &name) <= 0)
+        if (sd_bus_path_decode(path, VFO_POOL_PREFIX, &name) <= 0)
                 return 0;
         p = manager_find_pool(m, name);
         if (!p)
@@ -948,7 +945,7 @@ static int vf_find(sd_bus *bus, const char *path, const char *interface, void *u
         _cleanup_free_ char *id = NULL;
         Vf *vf;
 
-        if (sd_bus_path_decode(path, "/org/vfo1/vf", &id) <= 0)
+        if (sd_bus_path_decode(path, VFO_VF_PREFIX, &id) <= 0)
                 return 0;
         vf = manager_find_vf(m, id);
         if (!vf)
@@ -1008,7 +1005,7 @@ static const sd_bus_vtable vf_vtable[] = {
 static int job_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                     sd_bus_error *error) {
         Manager *m = userdata;
-        const char *e = startswith(path, "/org/vfo1/job/");
+        const char *e = startswith(path, VFO_JOB_PREFIX "/");
         char *end;
         uint64_t id;
         Job *j;
@@ -1128,9 +1125,9 @@ void bus_job_new(Job *j) {
         if (!m->bus)
                 return;
         (void) sd_bus_emit_object_added(m->bus, j->path);
-        (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_IFACE, "JobNew", "oso", j->path,
+        (void) sd_bus_emit_signal(m->bus, VFO_PATH, VFO_MANAGER_IFACE, "JobNew", "oso", j->path,
                                   job_kind_to_string(j->kind), j->domain->path);
-        bus_emit_changed(m, MANAGER_PATH, MANAGER_IFACE, "Jobs", NULL);
+        bus_emit_changed(m, VFO_PATH, VFO_MANAGER_IFACE, "Jobs", NULL);
 }
 
 void bus_job_finished(Job *j) {
@@ -1138,7 +1135,7 @@ void bus_job_finished(Job *j) {
 
         if (!m->bus)
                 return;
-        (void) sd_bus_emit_signal(m->bus, MANAGER_PATH, MANAGER_IFACE, "JobFinished", "os", j->path,
+        (void) sd_bus_emit_signal(m->bus, VFO_PATH, VFO_MANAGER_IFACE, "JobFinished", "os", j->path,
                                   job_state_to_string(j->state));
 }
 
@@ -1148,7 +1145,7 @@ void bus_job_removed(Job *j) {
         if (!m->bus)
                 return;
         (void) sd_bus_emit_object_removed(m->bus, j->path);
-        bus_emit_changed(m, MANAGER_PATH, MANAGER_IFACE, "Jobs", NULL);
+        bus_emit_changed(m, VFO_PATH, VFO_MANAGER_IFACE, "Jobs", NULL);
 }
 
 void bus_domain_exported(Domain *d, bool exported) {
@@ -1160,7 +1157,7 @@ void bus_domain_exported(Domain *d, bool exported) {
                 (void) sd_bus_emit_object_added(m->bus, d->path);
         else
                 (void) sd_bus_emit_object_removed(m->bus, d->path);
-        bus_emit_changed(m, MANAGER_PATH, MANAGER_IFACE, "Domains", NULL);
+        bus_emit_changed(m, VFO_PATH, VFO_MANAGER_IFACE, "Domains", NULL);
 }
 
 int bus_setup(Manager *m, const char *address) {
@@ -1179,24 +1176,24 @@ int bus_setup(Manager *m, const char *address) {
         if (r < 0)
                 return log_error_errno(r, "Cannot connect to the system bus: %m");
 
-        if ((r = sd_bus_add_object_vtable(m->bus, NULL, MANAGER_PATH, MANAGER_IFACE, manager_vtable, m)) < 0 ||
-            (r = sd_bus_add_fallback_vtable(m->bus, NULL, "/org/vfo1/domain", "org.vfo1.Domain", domain_vtable,
+        if ((r = sd_bus_add_object_vtable(m->bus, NULL, VFO_PATH, VFO_MANAGER_IFACE, manager_vtable, m)) < 0 ||
+            (r = sd_bus_add_fallback_vtable(m->bus, NULL, VFO_DOMAIN_PREFIX, VFO_DOMAIN_IFACE, domain_vtable,
                                             domain_find, m)) < 0 ||
-            (r = sd_bus_add_node_enumerator(m->bus, NULL, "/org/vfo1/domain", domain_enumerate, m)) < 0 ||
-            (r = sd_bus_add_fallback_vtable(m->bus, NULL, "/org/vfo1/pool", "org.vfo1.Pool", pool_vtable, pool_find,
+            (r = sd_bus_add_node_enumerator(m->bus, NULL, VFO_DOMAIN_PREFIX, domain_enumerate, m)) < 0 ||
+            (r = sd_bus_add_fallback_vtable(m->bus, NULL, VFO_POOL_PREFIX, VFO_POOL_IFACE, pool_vtable, pool_find,
                                             m)) < 0 ||
-            (r = sd_bus_add_node_enumerator(m->bus, NULL, "/org/vfo1/pool", pool_enumerate, m)) < 0 ||
-            (r = sd_bus_add_fallback_vtable(m->bus, NULL, "/org/vfo1/vf", "org.vfo1.VF", vf_vtable, vf_find, m)) < 0 ||
-            (r = sd_bus_add_node_enumerator(m->bus, NULL, "/org/vfo1/vf", vf_enumerate, m)) < 0 ||
-            (r = sd_bus_add_fallback_vtable(m->bus, NULL, "/org/vfo1/job", "org.vfo1.Job", job_vtable, job_find, m)) < 0 ||
-            (r = sd_bus_add_node_enumerator(m->bus, NULL, "/org/vfo1/job", job_enumerate, m)) < 0 ||
-            (r = sd_bus_add_object_manager(m->bus, NULL, MANAGER_PATH)) < 0)
+            (r = sd_bus_add_node_enumerator(m->bus, NULL, VFO_POOL_PREFIX, pool_enumerate, m)) < 0 ||
+            (r = sd_bus_add_fallback_vtable(m->bus, NULL, VFO_VF_PREFIX, VFO_VF_IFACE, vf_vtable, vf_find, m)) < 0 ||
+            (r = sd_bus_add_node_enumerator(m->bus, NULL, VFO_VF_PREFIX, vf_enumerate, m)) < 0 ||
+            (r = sd_bus_add_fallback_vtable(m->bus, NULL, VFO_JOB_PREFIX, VFO_JOB_IFACE, job_vtable, job_find, m)) < 0 ||
+            (r = sd_bus_add_node_enumerator(m->bus, NULL, VFO_JOB_PREFIX, job_enumerate, m)) < 0 ||
+            (r = sd_bus_add_object_manager(m->bus, NULL, VFO_PATH)) < 0)
                 return log_error_errno(r, "Cannot register the D-Bus objects: %m");
 
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Cannot attach the bus to the event loop: %m");
-        r = sd_bus_request_name(m->bus, "org.vfo1", 0);
+        r = sd_bus_request_name(m->bus, VFO_SERVICE, 0);
         if (r < 0)
                 return log_error_errno(r, "Cannot take the bus name org.vfo1 (another vfod, or the policy file is missing): %m");
         return 0;

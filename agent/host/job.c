@@ -94,7 +94,7 @@ void job_set_phase(Job *j, JobPhase phase) {
         j->step_start = now_usec(CLOCK_MONOTONIC);
         /* The journal is not rewritten for every phase: recovery needs the
          * job and the VF's state (vf_set_state() writes it), not the phase. */
-        bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Phase", "Progress", NULL);
+        bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Phase", "Progress", NULL);
 }
 
 static void job_timer_off(Job *j) {
@@ -168,7 +168,7 @@ void job_finish(Job *j, JobState state) {
                             job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
                             (double) took / 1000.0, j->error_message);
         (void) manager_save(j->manager);
-        bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Phase", "Progress", "State", "Error",
+        bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Phase", "Progress", "State", "Error",
                          "ErrorMessage", "FinishUSec", "LibvirtUSec", "AgentUSec", "Fallback", NULL);
         bus_job_finished(j);
         if (j->kind == JOB_MIGRATE)
@@ -997,7 +997,7 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
         j->phase = kind == JOB_ATTACH ? JOB_PHASE_CLAIMING : JOB_PHASE_CHECKING;
         j->start = j->step_start = now_usec(CLOCK_MONOTONIC);
         j->start_realtime = now_usec(CLOCK_REALTIME);
-        if (asprintf(&j->path, "/org/vfo1/job/%" PRIu64, j->id) < 0) {
+        if (asprintf(&j->path, VFO_JOB_PREFIX "/%" PRIu64, j->id) < 0) {
                 free(j);
                 return -ENOMEM;
         }

@@ -201,7 +201,7 @@ void vf_set_state(Vf *vf, VfState state, Port *holder) {
         vf->state = state;
         vf->holder = state == VF_FREE || state == VF_BROKEN ? NULL : holder;
         (void) manager_save(vf->manager);
-        bus_emit_changed(vf->manager, vf->path, "org.vfo1.VF", "State", "Domain", "MAC", NULL);
+        bus_emit_changed(vf->manager, vf->path, VFO_VF_IFACE, "State", "Domain", "MAC", NULL);
         pool_changed(vf->pool);
         if (old)
                 domain_update_export(old);
@@ -251,11 +251,11 @@ void port_changed(Port *p) {
 
 void domain_changed(Domain *d, const char *property) {
         if (d->exported)
-                bus_emit_changed(d->manager, d->path, "org.vfo1.Domain", property, NULL);
+                bus_emit_changed(d->manager, d->path, VFO_DOMAIN_IFACE, property, NULL);
 }
 
 void pool_changed(Pool *p) {
-        bus_emit_changed(p->manager, p->path, "org.vfo1.Pool", "Free", "Waiting", NULL);
+        bus_emit_changed(p->manager, p->path, VFO_POOL_IFACE, "Free", "Waiting", NULL);
 }
 
 static void domain_update_export(Domain *d) {
@@ -450,7 +450,7 @@ static Domain *domain_get_or_new(Manager *m, const char *uuid) {
         d->manager = m;
         snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
         d->state = VIRT_DOMAIN_SHUTOFF;
-        if (sd_bus_path_encode("/org/vfo1/domain", uuid, &d->path) < 0)
+        if (sd_bus_path_encode(VFO_DOMAIN_PREFIX, uuid, &d->path) < 0)
                 return mfree(d);
         a = reallocarray(m->domains, m->n_domains + 1, sizeof(Domain *));
         if (!a) {
@@ -667,7 +667,7 @@ static int manager_reconcile(Manager *m) {
                                  jj->id, jj->kind, jj->mac, d->name, jj->phase);
                 }
                 m->reconciled = true;
-                bus_emit_changed(m, "/org/vfo1", "org.vfo1.Manager", "Domains", NULL);
+                bus_emit_changed(m, VFO_PATH, VFO_MANAGER_IFACE, "Domains", NULL);
         }
         r = 0;
 finish:
@@ -733,7 +733,7 @@ static void on_agent_event(AgentConn *a, const Vfo__Envelope *e, void *userdata)
 static void on_virt_connection(Virt *v, bool up, void *userdata) {
         Manager *m = userdata;
 
-        bus_emit_changed(m, "/org/vfo1", "org.vfo1.Manager", "LibvirtConnected", NULL);
+        bus_emit_changed(m, VFO_PATH, VFO_MANAGER_IFACE, "LibvirtConnected", NULL);
         if (up) {
                 log_info("Connected to libvirt (%s).", virt_get_uri(v));
                 (void) manager_reconcile(m);

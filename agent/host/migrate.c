@@ -228,7 +228,7 @@ static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *s
         unsigned p = 20 + (unsigned) (75 * MIN(st->data_processed, st->data_total) / st->data_total);
         if (p != j->migrate_progress) {
                 j->migrate_progress = p;
-                bus_emit_changed(j->manager, j->path, "org.vfo1.Job", "Progress", NULL);
+                bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Progress", NULL);
         }
 }
 
@@ -431,7 +431,7 @@ static void handover_start(Job *j) {
                 j->handover = -1;
                 return;
         }
-        r = sd_bus_call_method_async(j->dest_bus, &j->dest_slot, "org.vfo1", "/org/vfo1", "org.vfo1.Manager",
+        r = sd_bus_call_method_async(j->dest_bus, &j->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
                                      "Handover", on_handover_reply, j, "s", j->domain->uuid);
         j->handover = r < 0 ? -1 : 1;
 }
@@ -478,7 +478,7 @@ static int ask_destination(Job *j) {
         if (r >= 0)
                 r = sd_bus_attach_event(j->dest_bus, j->manager->event, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)
-                r = sd_bus_message_new_method_call(j->dest_bus, &msg, "org.vfo1", "/org/vfo1", "org.vfo1.Manager",
+                r = sd_bus_message_new_method_call(j->dest_bus, &msg, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
                                                    "PrepareIncoming");
         if (r >= 0)
                 r = sd_bus_message_append(msg, "ssb", d->uuid, d->policy.pool[0] ? d->policy.pool : "",
@@ -661,7 +661,7 @@ int migrate_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret) {
         j->managed_switchover = req->managed_switchover;
         j->bandwidth = req->bandwidth;
         j->timeout = req->timeout;
-        if (asprintf(&j->path, "/org/vfo1/job/%" PRIu64, j->id) < 0 ||
+        if (asprintf(&j->path, VFO_JOB_PREFIX "/%" PRIu64, j->id) < 0 ||
             dup_or_null(req->destination, &j->destination) < 0 || !j->destination ||
             dup_or_null(req->destination_bus, &j->destination_bus) < 0 ||
             dup_or_null(req->migrate_uri, &j->migrate_uri) < 0 ||

@@ -24,6 +24,7 @@
 #include "drivers/rtnl.h"
 #include "drivers/sriov.h"
 #include "drivers/vfprog.h"
+#include "lib/bus-names.h"
 #include "lib/log.h"
 #include "lib/string-util.h"
 
@@ -46,7 +47,7 @@ static Vf *vf_new(Pool *p, const char *id, const char *pf, unsigned index) {
                       *c == '-'))
                         *c = '_';
         memcpy(vf->alias, alias, sizeof(vf->alias));
-        r = sd_bus_path_encode("/org/vfo1/vf", id, &vf->path);
+        r = sd_bus_path_encode(VFO_VF_PREFIX, id, &vf->path);
         if (r < 0)
                 return mfree(vf);
         vf->state = VF_FREE;
@@ -85,7 +86,7 @@ int pool_new(Manager *m, const PoolConfig *config, Pool **ret) {
                 return -ENOMEM;
         p->manager = m;
         p->config = *config;
-        r = sd_bus_path_encode("/org/vfo1/pool", config->name, &p->path);
+        r = sd_bus_path_encode(VFO_POOL_PREFIX, config->name, &p->path);
         if (r < 0)
                 goto fail;
 
