@@ -577,9 +577,12 @@ static void domain_adopt_devices(Domain *d, const JournalState *journal) {
 /* A migration this vfod drove when it died: see manager_reconcile(). */
 static void on_reconcile_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
         Manager *m = userdata;
-        Domain *d = manager_find_domain(m, uuid);
+        Domain *d;
 
-        if (r < 0 || !st || st->type == 0 || st->data_total == 0 || !d || d->migration)
+        if (r < 0 || !st || st->type == 0 || st->data_total == 0)
+                return;
+        d = manager_find_domain(m, uuid);
+        if (!d || d->migration)
                 return;
         log_notice("%s: a migration is running; QEMU switches it over by itself.", d->name);
         (void) virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_SET_MAX_DOWNTIME, .uuid = uuid, .ms = 300 },
@@ -1216,6 +1219,9 @@ Manager *manager_free(Manager *m) {
         while (m->n_jobs > 0)   /* job_free() looks at the jobs still listed */
                 job_free(m->jobs[--m->n_jobs]);
         free(m->jobs);
+        /* before the domains: a libvirt call nobody holds ends with
+         * -ECANCELED, and its callback may look a domain up */
+        m->virt = virt_free(m->virt);
         for (size_t i = 0; i < m->n_domains; i++)
                 domain_free(m->domains[i]);
         free(m->domains);
@@ -1225,7 +1231,6 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->schedule_source);
         sd_event_source_disable_unref(m->schedule_timer);
         sd_event_source_disable_unref(m->refresh_source);
-        virt_free(m->virt);
         sd_bus_flush_close_unref(m->bus);
         config_free(m->config);
         free(m->config_path);
