@@ -192,6 +192,7 @@ static void call_complete(VirtCall *call, int r, const VirtJobStats *stats) {
 
 static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         VirtWorker *w = userdata;
+        VirtCalls *c = w->calls;
         VirtCall *call = w->call;
 
         w->call = NULL;
@@ -205,7 +206,8 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         if (call) {
                 call->worker = NULL;
                 call_complete(call, -ECONNRESET, NULL);
-        }
+        } else
+                dispatch(c);    /* its place is free for what waits */
         return 0;
 }
 
