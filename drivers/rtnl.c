@@ -11,24 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 #include <libmnl/libmnl.h>
 
+#include "drivers/netlink.h"
 #include "drivers/rtnl.h"
 #include "lib/macro.h"
 
 typedef struct LinkDump {
         Netdev *links;
         size_t n, allocated;
-        int error;
 } LinkDump;
-
-static void mnl_socket_closep(struct mnl_socket **nl) {
-        if (*nl)
-                mnl_socket_close(*nl);
-}
 
 static void rtnl_parse_linkinfo(const struct nlattr *linkinfo, Netdev *d) {
         const struct nlattr *a, *data = NULL, *b;
@@ -120,7 +112,7 @@ static int rtnl_link_cb(const struct nlmsghdr *nlh, void *data) {
                 Netdev *p = reallocarray(dump->links, k, sizeof(Netdev));
 
                 if (!p) {
-                        dump->error = -ENOMEM;
+                        errno = ENOMEM;
                         return MNL_CB_ERROR;
                 }
                 dump->links = p;
@@ -130,69 +122,8 @@ static int rtnl_link_cb(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
-/* Every request is local and answered at once; the receive deadline only
- * guards against a kernel that never answers. */
-static int rtnl_open(struct mnl_socket **ret) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-        struct timeval deadline = { .tv_sec = 2 };
-
-        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-                return -errno;
-        if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof(deadline)) < 0)
-                return -errno;
-        *ret = TAKE_PTR(nl);
-        return 0;
-}
-
-/* Sends 'nlh' (a request or a dump) and runs 'cb' over the answer until the
- * kernel's ACK or NLMSG_DONE. Returns 0, the kernel's error, or 'data_error'. */
-static int rtnl_transact(struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const int *data_error) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
-        unsigned portid;
-        ssize_t n;
-        int r;
-
-        r = rtnl_open(&nl);
-        if (r < 0)
-                return r;
-        portid = mnl_socket_get_portid(nl);
-        nlh->nlmsg_seq = (unsigned) time(NULL);
-
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-                return -errno;
-
-        for (;;) {
-                n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-                if (n < 0)
-                        return errno == EAGAIN ? -ETIMEDOUT : -errno;
-                errno = 0;
-                r = mnl_cb_run(buf, (size_t) n, nlh->nlmsg_seq, portid, cb, data);
-                if (r < 0)
-                        return data_error && *data_error < 0 ? *data_error : -(errno ?: EPROTO);
-                if (r == MNL_CB_STOP)
-                        return 0;
-        }
-}
-
-/* A link request ('type', 'flags' besides NLM_F_REQUEST) for 'ifindex' (0:
- * none, e.g. by name or a dump). */
-static struct nlmsghdr *rtnl_put_link(uint8_t *buf, uint16_t type, uint16_t flags, int ifindex,
-                                      struct ifinfomsg **ret_ifi) {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct ifinfomsg *ifi;
-
-        nlh->nlmsg_type = type;
-        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
-        ifi->ifi_index = ifindex;
-        if (ret_ifi)
-                *ret_ifi = ifi;
-        return nlh;
+static int rtnl_transact(struct nlmsghdr *nlh, mnl_cb_t cb, void *data) {
+        return netlink_transact(nlh, NETLINK_TIMEOUT_USEC, cb, data, /* ret_message= */ NULL);
 }
 
 int rtnl_dump_links(Netdev **ret, size_t *ret_n) {
@@ -204,9 +135,9 @@ int rtnl_dump_links(Netdev **ret, size_t *ret_n) {
         assert(ret);
         assert(ret_n);
 
-        nlh = rtnl_put_link(buf, RTM_GETLINK, NLM_F_DUMP, 0, NULL);
+        nlh = netlink_put_link_request(buf, RTM_GETLINK, NLM_F_DUMP, 0, NULL);
 
-        r = rtnl_transact(nlh, rtnl_link_cb, &dump, &dump.error);
+        r = rtnl_transact(nlh, rtnl_link_cb, &dump);
         if (r < 0) {
                 free(dump.links);
                 return r;
@@ -229,10 +160,10 @@ int rtnl_link_get_by_name(const char *name, Netdev *ret) {
                 return -EINVAL;
 
         /* Not a dump: one answer, then the ACK ends the exchange. */
-        nlh = rtnl_put_link(buf, RTM_GETLINK, NLM_F_ACK, 0, NULL);
+        nlh = netlink_put_link_request(buf, RTM_GETLINK, NLM_F_ACK, 0, NULL);
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 
-        r = rtnl_transact(nlh, rtnl_link_cb, &dump, &dump.error);
+        r = rtnl_transact(nlh, rtnl_link_cb, &dump);
         if (r >= 0 && dump.n != 1)
                 r = -ENODEV;
         if (r >= 0)
@@ -249,10 +180,10 @@ int rtnl_link_set_up(int ifindex, bool up) {
         if (ifindex <= 0)
                 return -EINVAL;
 
-        nlh = rtnl_put_link(buf, RTM_NEWLINK, NLM_F_ACK, ifindex, &ifi);
+        nlh = netlink_put_link_request(buf, RTM_NEWLINK, NLM_F_ACK, ifindex, &ifi);
         ifi->ifi_change = IFF_UP;
         ifi->ifi_flags = up ? IFF_UP : 0;
-        return rtnl_transact(nlh, NULL, NULL, NULL);
+        return rtnl_transact(nlh, NULL, NULL);
 }
 
 int rtnl_link_set_master(int ifindex, int master_ifindex) {
@@ -262,9 +193,9 @@ int rtnl_link_set_master(int ifindex, int master_ifindex) {
         if (ifindex <= 0 || master_ifindex <= 0)
                 return -EINVAL;
 
-        nlh = rtnl_put_link(buf, RTM_NEWLINK, NLM_F_ACK, ifindex, NULL);
+        nlh = netlink_put_link_request(buf, RTM_NEWLINK, NLM_F_ACK, ifindex, NULL);
         mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) master_ifindex);
-        return rtnl_transact(nlh, NULL, NULL, NULL);
+        return rtnl_transact(nlh, NULL, NULL);
 }
 
 int rtnl_bond_create(const char *name, const uint8_t mac[static 6], int *ret_ifindex) {
@@ -278,7 +209,7 @@ int rtnl_bond_create(const char *name, const uint8_t mac[static 6], int *ret_ifi
                 return -EINVAL;
 
         /* NLM_F_EXCL: a link of that name, bond or not, is never modified. */
-        nlh = rtnl_put_link(buf, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 0, NULL);
+        nlh = netlink_put_link_request(buf, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 0, NULL);
         mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
         mnl_attr_put(nlh, IFLA_ADDRESS, 6, mac);
         linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -289,7 +220,7 @@ int rtnl_bond_create(const char *name, const uint8_t mac[static 6], int *ret_ifi
         mnl_attr_nest_end(nlh, data);
         mnl_attr_nest_end(nlh, linkinfo);
 
-        r = rtnl_transact(nlh, NULL, NULL, NULL);
+        r = rtnl_transact(nlh, NULL, NULL);
         if (r < 0)
                 return r;
 
@@ -309,8 +240,8 @@ int rtnl_link_delete(int ifindex) {
         if (ifindex <= 0)
                 return -EINVAL;
 
-        nlh = rtnl_put_link(buf, RTM_DELLINK, NLM_F_ACK, ifindex, NULL);
-        return rtnl_transact(nlh, NULL, NULL, NULL);
+        nlh = netlink_put_link_request(buf, RTM_DELLINK, NLM_F_ACK, ifindex, NULL);
+        return rtnl_transact(nlh, NULL, NULL);
 }
 
 static int rtnl_bond_set(int bond_ifindex, uint16_t attr, uint32_t value, bool u8) {
@@ -321,7 +252,7 @@ static int rtnl_bond_set(int bond_ifindex, uint16_t attr, uint32_t value, bool u
         if (bond_ifindex <= 0)
                 return -EINVAL;
 
-        nlh = rtnl_put_link(buf, RTM_NEWLINK, NLM_F_ACK, bond_ifindex, NULL);
+        nlh = netlink_put_link_request(buf, RTM_NEWLINK, NLM_F_ACK, bond_ifindex, NULL);
         linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
         mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bond");
         data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -331,7 +262,7 @@ static int rtnl_bond_set(int bond_ifindex, uint16_t attr, uint32_t value, bool u
                 mnl_attr_put_u32(nlh, attr, value);
         mnl_attr_nest_end(nlh, data);
         mnl_attr_nest_end(nlh, linkinfo);
-        return rtnl_transact(nlh, NULL, NULL, NULL);
+        return rtnl_transact(nlh, NULL, NULL);
 }
 
 int rtnl_bond_set_active_slave(int bond_ifindex, int slave_ifindex) {
@@ -396,7 +327,7 @@ int rtnl_get_addresses(int ifindex, struct in_addr *v4, size_t max_v4, size_t *r
         ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
         ifa->ifa_family = AF_UNSPEC;
 
-        r = rtnl_transact(nlh, rtnl_addr_cb, &dump, NULL);
+        r = rtnl_transact(nlh, rtnl_addr_cb, &dump);
         if (r < 0)
                 return r;
 
@@ -406,39 +337,9 @@ int rtnl_get_addresses(int ifindex, struct in_addr *v4, size_t max_v4, size_t *r
 }
 
 int rtnl_monitor_open(void) {
-        _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_nl sa = {
-                .nl_family = AF_NETLINK,
-                .nl_groups = 1U << (RTNLGRP_LINK - 1),
-        };
-
-        fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-        if (fd < 0)
-                return -errno;
-        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                return -errno;
-        return TAKE_FD(fd);
+        return netlink_monitor_open(1U << (RTNLGRP_LINK - 1));
 }
 
 int rtnl_monitor_drain(int fd) {
-        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
-        bool changed = false;
-        ssize_t n;
-
-        for (;;) {
-                n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EAGAIN)
-                                break;
-                        if (errno == ENOBUFS) {         /* we missed some: rescan anyway */
-                                changed = true;
-                                continue;
-                        }
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                changed = true;
-        }
-        return changed;
+        return netlink_monitor_drain(fd);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* rtnetlink (libmnl): the only place in the agent that opens AF_NETLINK. */
+/* rtnetlink for the guest agent (links, bonds, addresses), through
+ * drivers/netlink.c. */
 #pragma once
 
 #include <netinet/in.h>
@@ -10,7 +11,7 @@
 
 /* Dumps every link of this network namespace: name, MAC, master, kind,
  * flags and 64-bit counters. The driver fields are left empty (udev.c). A
- * local dump; the socket has a 2 s receive deadline. */
+ * local dump, answered within a 2 s deadline like every request here. */
 int rtnl_dump_links(Netdev **ret, size_t *ret_n);
 
 /* One link by name, like one entry of rtnl_dump_links(); -ENODEV if there

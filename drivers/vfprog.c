@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Switch programming through rtnetlink (libmnl); see vfprog.h.
- *
- * Each call opens its own NETLINK_ROUTE socket, sends one request and reads
- * until the kernel's ACK (or NLMSG_DONE for a dump), with a 2 s receive
- * deadline: the kernel answers local requests at once, the deadline only
- * guards against one that never does. Extended ACKs are switched on so that
- * a refusal ("VF index out of range", "Sticky FDB entries can't be …") ends
- * up in the debug log next to the errno we return. */
+/* Switch programming through rtnetlink; see vfprog.h. Each call is one
+ * request of drivers/netlink.c (its own socket, the ACK or NLMSG_DONE within
+ * a 2 s deadline); the kernel's reason for a refusal ("VF index out of
+ * range", "Sticky FDB entries can't be …") ends up in the debug log next to
+ * the errno we return. */
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -22,35 +19,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
 
+#include "drivers/netlink.h"
 #include "drivers/vfprog.h"
 #include "lib/log.h"
 #include "lib/macro.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-
-static void mnl_socket_closep(struct mnl_socket **nl) {
-        if (*nl)
-                mnl_socket_close(*nl);
-}
-
-/* Sequence numbers: seeded from the clock so that two vfod instances in a
- * row do not start at the same number, then counted up. */
-static uint32_t vfprog_next_seq(void) {
-        static uint32_t seq;
-
-        if (seq == 0)
-                seq = (uint32_t) time(NULL);
-        if (++seq == 0)
-                seq = 1;
-        return seq;
-}
 
 static int ifindex_from_name(const char *ifname, int *ret) {
         unsigned idx;
@@ -93,7 +68,6 @@ int vfprog_build_request(void *buf, size_t size, int pf_ifindex, unsigned vf_ind
                          uint32_t seq) {
         struct nlattr *vfinfo_list, *vfinfo;
         struct nlmsghdr *nlh;
-        struct ifinfomsg *ifi;
         uint32_t link_state;
         int r;
 
@@ -107,13 +81,8 @@ int vfprog_build_request(void *buf, size_t size, int pf_ifindex, unsigned vf_ind
         if (r < 0)
                 return r;
 
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_SETLINK;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        nlh = netlink_put_link_request(buf, RTM_SETLINK, NLM_F_ACK, pf_ifindex, NULL);
         nlh->nlmsg_seq = seq;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
-        ifi->ifi_index = pf_ifindex;
 
         vfinfo_list = mnl_attr_nest_start(nlh, IFLA_VFINFO_LIST);
         vfinfo = mnl_attr_nest_start(nlh, IFLA_VF_INFO);
@@ -145,87 +114,16 @@ int vfprog_build_request(void *buf, size_t size, int pf_ifindex, unsigned vf_ind
         return (int) nlh->nlmsg_len;
 }
 
-static int netlink_open(struct mnl_socket **ret) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-        struct timeval deadline = { .tv_sec = 2 };
-        int one = 1;
-
-        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
-                return -errno;
-        if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof(deadline)) < 0)
-                return -errno;
-        /* Both optional (older kernels): errors then come without a text,
-         * and with the whole request echoed back. */
-        (void) setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-        (void) setsockopt(mnl_socket_get_fd(nl), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-
-        *ret = TAKE_PTR(nl);
-        return 0;
-}
-
-/* Logs the extended ACK message of every error in 'buf', if there is one. */
-static void netlink_log_ext_ack(const void *buf, size_t len) {
-        const struct nlmsghdr *nlh = buf;
-        int remaining = (int) len;
-
-        for (; mnl_nlmsg_ok(nlh, remaining); nlh = mnl_nlmsg_next(nlh, &remaining)) {
-                const struct nlmsgerr *err;
-                const struct nlattr *a;
-                size_t offset;
-
-                if (nlh->nlmsg_type != NLMSG_ERROR || !(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
-                        continue;
-                if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct nlmsgerr))
-                        continue;
-                err = mnl_nlmsg_get_payload(nlh);
-                if (err->error == 0)
-                        continue;
-
-                offset = sizeof(struct nlmsgerr);
-                if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-                        offset += err->msg.nlmsg_len - sizeof(struct nlmsghdr);
-                if (offset >= mnl_nlmsg_get_payload_len(nlh))
-                        continue;
-
-                mnl_attr_for_each(a, nlh, offset)
-                        if (mnl_attr_get_type(a) == NLMSGERR_ATTR_MSG &&
-                            mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
-                                log_debug("rtnetlink: %s (%s)", mnl_attr_get_str(a), strerror(-err->error));
-        }
-}
-
-/* Sends 'nlh' (its nlmsg_seq already set) and runs 'cb' over the answer until
- * the ACK or NLMSG_DONE. Returns 0, the kernel's error, or 'data_error'. */
-static int netlink_transact(struct nlmsghdr *nlh, mnl_cb_t cb, void *data, const int *data_error) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
-        unsigned portid;
-        ssize_t n;
+/* One request and its answer; the kernel's reason for a refusal goes to
+ * the debug log next to the errno the caller gets. */
+static int vfprog_transact(struct nlmsghdr *nlh, mnl_cb_t cb, void *data) {
+        _cleanup_free_ char *message = NULL;
         int r;
 
-        r = netlink_open(&nl);
-        if (r < 0)
-                return r;
-        portid = mnl_socket_get_portid(nl);
-
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-                return -errno;
-
-        for (;;) {
-                n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-                if (n < 0)
-                        return errno == EAGAIN ? -ETIMEDOUT : -errno;
-                netlink_log_ext_ack(buf, (size_t) n);
-                errno = 0;
-                r = mnl_cb_run(buf, (size_t) n, nlh->nlmsg_seq, portid, cb, data);
-                if (r < 0)
-                        return data_error && *data_error < 0 ? *data_error : -(errno ?: EPROTO);
-                if (r == MNL_CB_STOP)
-                        return 0;
-        }
+        r = netlink_transact(nlh, NETLINK_TIMEOUT_USEC, cb, data, &message);
+        if (r < 0 && message)
+                log_debug("rtnetlink: %s (%s)", message, strerror(-r));
+        return r;
 }
 
 int vfprog_set(const char *pf_ifname, unsigned vf_index, const VfSettings *s) {
@@ -237,32 +135,18 @@ int vfprog_set(const char *pf_ifname, unsigned vf_index, const VfSettings *s) {
         r = ifindex_from_name(pf_ifname, &ifindex);
         if (r < 0)
                 return r;
-        r = vfprog_build_request(buf, sizeof(buf), ifindex, vf_index, s, vfprog_next_seq());
+        r = vfprog_build_request(buf, sizeof(buf), ifindex, vf_index, s, /* seq= */ 0);
         if (r < 0)
                 return r;
-        return netlink_transact((struct nlmsghdr *) buf, NULL, NULL, NULL);
+        return vfprog_transact((struct nlmsghdr *) buf, NULL, NULL);
 }
 
-static struct nlmsghdr *fdb_put_request(uint8_t *buf, uint16_t type, uint16_t flags, int port_ifindex,
-                                        const uint8_t mac[6], uint16_t state, uint8_t ndm_flags) {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct ndmsg *ndm;
-
-        nlh->nlmsg_type = type;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        nlh->nlmsg_seq = vfprog_next_seq();
-        ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
-        ndm->ndm_family = AF_BRIDGE;
-        ndm->ndm_ifindex = port_ifindex;
-        ndm->ndm_state = state;
-        ndm->ndm_flags = ndm_flags;
-        mnl_attr_put(nlh, NDA_LLADDR, ETH_ALEN, mac);
-        return nlh;
-}
-
-int fdb_steer(const char *port_ifname, const uint8_t mac[6], bool sticky) {
+/* One FDB entry request for 'mac' on the bridge port 'port_ifname'. */
+static int fdb_request(uint16_t type, uint16_t flags, const char *port_ifname, const uint8_t mac[6],
+                       uint16_t state, uint8_t ndm_flags) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh;
+        struct ndmsg *ndm;
         int ifindex, r;
 
         assert(mac);
@@ -271,29 +155,30 @@ int fdb_steer(const char *port_ifname, const uint8_t mac[6], bool sticky) {
         if (r < 0)
                 return r;
 
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+        ndm->ndm_family = AF_BRIDGE;
+        ndm->ndm_ifindex = ifindex;
+        ndm->ndm_state = state;
+        ndm->ndm_flags = ndm_flags;
+        mnl_attr_put(nlh, NDA_LLADDR, ETH_ALEN, mac);
+        return vfprog_transact(nlh, NULL, NULL);
+}
+
+int fdb_steer(const char *port_ifname, const uint8_t mac[6], bool sticky) {
         /* NTF_MASTER: the bridge's FDB, not the port's own address list.
          * NUD_NOARP is "static": never aged out, and (unlike NUD_PERMANENT)
          * not a local address of the bridge. NLM_F_REPLACE moves an existing
          * entry to this port. */
-        nlh = fdb_put_request(buf, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, ifindex, mac, NUD_NOARP,
-                              NTF_MASTER | (sticky ? NTF_STICKY : 0));
-        return netlink_transact(nlh, NULL, NULL, NULL);
+        return fdb_request(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, port_ifname, mac, NUD_NOARP,
+                           NTF_MASTER | (sticky ? NTF_STICKY : 0));
 }
 
 int fdb_forget(const char *port_ifname, const uint8_t mac[6]) {
-        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
-        struct nlmsghdr *nlh;
-        int ifindex, r;
-
-        assert(mac);
-
-        r = ifindex_from_name(port_ifname, &ifindex);
-        if (r < 0)
-                return r;
-
         /* The bridge answers -ENOENT itself when the MAC is not on this port. */
-        nlh = fdb_put_request(buf, RTM_DELNEIGH, 0, ifindex, mac, 0, NTF_MASTER);
-        return netlink_transact(nlh, NULL, NULL, NULL);
+        return fdb_request(RTM_DELNEIGH, 0, port_ifname, mac, 0, NTF_MASTER);
 }
 
 static int queue_len_cb(const struct nlmsghdr *nlh, void *data) {
@@ -303,19 +188,6 @@ static int queue_len_cb(const struct nlmsghdr *nlh, void *data) {
                 if (mnl_attr_get_type(a) == IFLA_TXQLEN && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
                         *(uint32_t *) data = mnl_attr_get_u32(a);
         return MNL_CB_OK;
-}
-
-static struct nlmsghdr *link_put_request(uint8_t *buf, uint16_t type, int ifindex) {
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct ifinfomsg *ifi;
-
-        nlh->nlmsg_type = type;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        nlh->nlmsg_seq = vfprog_next_seq();
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
-        ifi->ifi_index = ifindex;
-        return nlh;
 }
 
 int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old) {
@@ -328,16 +200,17 @@ int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old) {
         if (r < 0)
                 return r;
         if (ret_old) {
-                r = netlink_transact(link_put_request(buf, RTM_GETLINK, ifindex), queue_len_cb, &old, NULL);
+                r = vfprog_transact(netlink_put_link_request(buf, RTM_GETLINK, NLM_F_ACK, ifindex, NULL), queue_len_cb,
+                                    &old);
                 if (r < 0)
                         return r;
                 if (old == 0)
                         return -EPROTO;
                 *ret_old = old;
         }
-        nlh = link_put_request(buf, RTM_SETLINK, ifindex);
+        nlh = netlink_put_link_request(buf, RTM_SETLINK, NLM_F_ACK, ifindex, NULL);
         mnl_attr_put_u32(nlh, IFLA_TXQLEN, len);
-        return netlink_transact(nlh, NULL, NULL, NULL);
+        return vfprog_transact(nlh, NULL, NULL);
 }
 
 int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
@@ -447,12 +320,11 @@ int fdb_lookup(const char *bridge_ifname, const uint8_t mac[6], char ret_port[16
         nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_GETNEIGH;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        nlh->nlmsg_seq = vfprog_next_seq();
         ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
         ifi->ifi_family = AF_BRIDGE;
         mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) l.bridge_ifindex);
 
-        r = netlink_transact(nlh, fdb_lookup_cb, &l, NULL);
+        r = vfprog_transact(nlh, fdb_lookup_cb, &l);
         if (r < 0)
                 return r;
         if (!l.found)

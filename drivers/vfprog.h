@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Switch programming through rtnetlink (libmnl), the only place in vfod
- * that opens AF_NETLINK: a VF's settings on its PF (IFLA_VFINFO_LIST: MAC,
- * VLAN, spoof checking, trust, link state), and a Linux bridge's FDB
- * (steering a MAC to one bridge port). All calls are synchronous netlink
- * requests with an ACK and a 2 s receive deadline. */
+/* Switch programming through rtnetlink: a VF's settings on its PF
+ * (IFLA_VFINFO_LIST: MAC, VLAN, spoof checking, trust, link state), and a
+ * Linux bridge's FDB (steering a MAC to one bridge port). All calls are
+ * synchronous requests of drivers/netlink.c, answered with an ACK within a
+ * 2 s deadline. */
 #pragma once
 
 #include <stdbool.h>
@@ -33,7 +33,8 @@ void vf_settings_neutral(VfSettings *ret);
 int vfprog_set(const char *pf_ifname, unsigned vf_index, const VfSettings *s);
 
 /* Builds the RTM_SETLINK request vfprog_set() sends, into 'buf' (at least
- * MNL_SOCKET_BUFFER_SIZE bytes); returns its length. For unit tests. */
+ * MNL_SOCKET_BUFFER_SIZE bytes); returns its length. For unit tests: the
+ * request vfprog_set() sends carries the transport's sequence number. */
 int vfprog_build_request(void *buf, size_t size, int pf_ifindex, unsigned vf_index, const VfSettings *s,
                          uint32_t seq);
 

@@ -10,11 +10,6 @@
 #include "agent/guest/inventory.h"
 #include "drivers/rtnl.h"
 
-const char *netdev_mac_to_string(const uint8_t mac[6], char buf[static 18]) {
-        snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-        return buf;
-}
-
 int inventory_collect(Udev *u, Inventory *ret) {
         Inventory inv = {};
         int r;

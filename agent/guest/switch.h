@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "agent/guest/ports.h"
-#include "drivers/datapath.h"
+#include "agent/guest/datapath.h"
 #include "lib/time-util.h"
 #include "proto/vfo.pb-c.h"
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Fake datapath driver: implements drivers/datapath.h, records what the
+/* Fake datapath driver: implements agent/guest/datapath.h, records what the
  * switching logic asked for, and fails on demand. */
 
 #include <errno.h>

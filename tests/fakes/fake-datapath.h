@@ -2,7 +2,7 @@
 /* Inspectable state of tests/fakes/fake-datapath.c. */
 #pragma once
 
-#include "drivers/datapath.h"
+#include "agent/guest/datapath.h"
 
 #define FAKE_DATAPATH_CALLS 64
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Datapath drivers for net_failover, bonding and netvsc; see datapath.h.
+/* Datapath for net_failover, bonding and netvsc ports; see datapath.h.
  * Each operation is a switch over the port kind: the three differ in a line
  * or two each, which reads better than three files of ops tables. */
 
@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
-#include "drivers/datapath.h"
+#include "agent/guest/datapath.h"
 #include "drivers/rtnl.h"
 #include "drivers/standby-helper.h"
 #include "lib/log.h"

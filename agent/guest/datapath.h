@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Datapath drivers: how one guest port moves traffic between its synthetic
- * NIC and its VF. One small interface for net_failover, bonding and netvsc;
- * the agent's switching logic above it is the same for all three. */
+/* Datapath: how one guest port moves traffic between its synthetic NIC and
+ * its VF, the agent's policy for each port kind over drivers/rtnl.c and
+ * drivers/standby-helper.c. One small interface for net_failover, bonding
+ * and netvsc; the switching logic above it (switch.c) is the same for all
+ * three, and its tests link tests/fakes/fake-datapath.c instead. */
 #pragma once
 
 #include <stdbool.h>
