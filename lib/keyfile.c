@@ -28,7 +28,7 @@ static char *strip(char *s) {
 static int keyfile_error(char **ret_message, const KeyfileLocation *loc, int error, const char *format, ...)
         _printf_(4, 5);
 static int keyfile_error(char **ret_message, const KeyfileLocation *loc, int error, const char *format, ...) {
-        char why[512];
+        char why[KEYFILE_WHY_MAX];
         va_list ap;
 
         va_start(ap, format);
@@ -40,7 +40,8 @@ static int keyfile_error(char **ret_message, const KeyfileLocation *loc, int err
         return error;
 }
 
-int keyfile_parse(FILE *f, const char *file, KeyfileCallback cb, void *userdata, char **ret_message) {
+int keyfile_parse(FILE *f, const char *file, KeyfileSectionCallback section_cb, KeyfileCallback cb, void *userdata,
+                  char **ret_message) {
         _cleanup_free_ char *section = NULL;
         KeyfileLocation loc = { .file = file };
         char buf[KEYFILE_LINE_MAX + 2];
@@ -53,7 +54,7 @@ int keyfile_parse(FILE *f, const char *file, KeyfileCallback cb, void *userdata,
                 *ret_message = NULL;
 
         while (fgets(buf, sizeof(buf), f)) {
-                char *l, *eq, *key, *value, why[256] = "";
+                char *l, *eq, *key, *value, why[KEYFILE_WHY_MAX] = "";
                 size_t n = strlen(buf);
                 int r;
 
@@ -76,6 +77,12 @@ int keyfile_parse(FILE *f, const char *file, KeyfileCallback cb, void *userdata,
                         section = strdup(strip(l + 1));
                         if (!section)
                                 return -ENOMEM;
+                        if (section_cb) {
+                                r = section_cb(&loc, section, userdata, why, sizeof(why));
+                                if (r < 0)
+                                        return keyfile_error(ret_message, &loc, r, "%s",
+                                                             why[0] ? why : "invalid section");
+                        }
                         continue;
                 }
 

@@ -3,6 +3,7 @@
  * input as hostile: no field is trusted until it was checked. */
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,47 +22,6 @@ const char *peer_role_to_string(PeerRole role) {
         return NULL;
 }
 
-static bool hexdigit(char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static unsigned hexval(char c) {
-        return c <= '9' ? (unsigned) (c - '0') : (unsigned) ((c | 0x20) - 'a' + 10);
-}
-
-bool mac_is_valid(const char *s) {
-        bool nonzero = false;
-
-        if (!s || strnlen(s, 18) != 17)
-                return false;
-
-        for (size_t i = 0; i < 17; i++) {
-                if (i % 3 == 2) {
-                        if (s[i] != ':')
-                                return false;
-                        continue;
-                }
-                if (!hexdigit(s[i]))
-                        return false;
-                if (s[i] != '0')
-                        nonzero = true;
-        }
-
-        /* The group bit of the first octet marks multicast/broadcast addresses. */
-        if (hexval(s[1]) & 1)
-                return false;
-        return nonzero;
-}
-
-bool uuid_is_valid(const char *s) {
-        if (!s || strnlen(s, 37) != 36)
-                return false;
-        for (size_t i = 0; i < 36; i++)
-                if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' : !hexdigit(s[i]))
-                        return false;
-        return true;
-}
-
 bool ifname_is_valid(const char *s) {
         size_t n;
 
@@ -76,6 +36,55 @@ bool ifname_is_valid(const char *s) {
                 if (s[i] <= ' ' || s[i] >= 0x7f || s[i] == '/' || s[i] == ':')
                         return false;
         return true;
+}
+
+/* "scheme:rest": qemu:///system, qemu+ssh://host/system, test:///default. */
+bool libvirt_uri_is_valid(const char *s) {
+        const char *p = s;
+
+        if (!(*p >= 'a' && *p <= 'z'))
+                return false;
+        /* *p first: strchr() finds the terminating NUL too. */
+        while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p && strchr("+.-", *p)))
+                p++;
+        if (*p != ':' || p[1] == '\0')
+                return false;
+        for (; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+/* A POSIX-portable group name, as useradd(8) and groupadd(8) take them. */
+bool group_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 32)
+                return false;
+        if (!isalpha((unsigned char) s[0]) && s[0] != '_')
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("_.-", s[i]))
+                        return false;
+        return true;
+}
+
+/* DDDD:BB:DD.F in hex; the device is 00..1f and the function 0..7. */
+bool pci_address_is_valid(const char *s) {
+        static const char shape[] = "xxxx:xx:xx.x";
+
+        if (strlen(s) != strlen(shape))
+                return false;
+        for (size_t i = 0; shape[i]; i++) {
+                if (shape[i] != 'x') {
+                        if (s[i] != shape[i])
+                                return false;
+                } else if (!isxdigit((unsigned char) s[i]))
+                        return false;
+        }
+        if (strtoul((char[]) { s[8], s[9], '\0' }, NULL, 16) > 0x1f)
+                return false;
+        return s[11] >= '0' && s[11] <= '7';
 }
 
 static bool printable_ascii(const char *s, size_t max, bool allow_empty) {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "lib/macro.h"
+#include "lib/parse-util.h"     /* mac_is_valid(), uuid_is_valid() */
 #include "proto/vfo.pb-c.h"
 
 #define VFO_PROTOCOL_VERSION 1U
@@ -25,13 +26,18 @@ typedef enum PeerRole {
 
 const char *peer_role_to_string(PeerRole role) _pure_;
 
-/* "52:54:00:aa:bb:cc" (either case), unicast and not all zero. */
-bool mac_is_valid(const char *s) _pure_;
-/* "5f1c0000-0000-4000-8000-000000000000": 8-4-4-4-12 hex digits, any case. */
-bool uuid_is_valid(const char *s) _pure_;
 /* A Linux interface name: 1..15 printable ASCII bytes, none of '/', ':' or
  * white space, not "." or "..". */
 bool ifname_is_valid(const char *s) _pure_;
+/* DDDD:BB:DD.F in hex (either case): a PCI address whose device is 00..1f
+ * and function 0..7. */
+bool pci_address_is_valid(const char *s) _pure_;
+/* A POSIX-portable group name, as useradd(8) and groupadd(8) take them:
+ * 1..32 characters of A-Z, a-z, 0-9, '_', '.', '-', the first a letter or '_'. */
+bool group_name_is_valid(const char *s) _pure_;
+/* "scheme:rest" with a lower-case scheme and no white space or control
+ * characters: qemu:///system, qemu+ssh://host/system, test:///default. */
+bool libvirt_uri_is_valid(const char *s) _pure_;
 bool utf8_is_valid(const char *s, size_t max_bytes) _pure_;
 /* Valid UTF-8 of at most max_bytes with no control characters (C0, DEL,
  * C1, line separators, bidirectional overrides): safe to show on a

@@ -12,6 +12,7 @@
 
 #include "agent/ctl/hook.h"
 #include "drivers/virt-xml.h"
+#include "lib/parse-util.h"
 
 static bool streq0(const char *a, const char *b) {
         return strcmp(a ?: "", b) == 0;
@@ -44,33 +45,21 @@ const char *hook_action_to_string(HookAction a) {
         }
 }
 
-static int uuid_normalize(const char *s, char ret[static 37]) {
-        size_t len, n = 0;
-        char hex[32];
+/* The content of <uuid>, white space around it allowed, in canonical form. */
+static int uuid_from_content(const char *s, char ret[static UUID_STRING_MAX]) {
+        char u[UUID_STRING_MAX];
+        size_t len;
 
-        while (*s && isspace((unsigned char) *s))
+        while (isspace((unsigned char) *s))
                 s++;
         len = strlen(s);
         while (len > 0 && isspace((unsigned char) s[len - 1]))
                 len--;
-        if (len != 32 && len != 36)
+        if (len >= sizeof(u))
                 return -EINVAL;
-        for (size_t i = 0; i < len; i++) {
-                if (len == 36 && (i == 8 || i == 13 || i == 18 || i == 23)) {
-                        if (s[i] != '-')
-                                return -EINVAL;
-                        continue;
-                }
-                if (!isxdigit((unsigned char) s[i]))
-                        return -EINVAL;
-                hex[n++] = (char) tolower((unsigned char) s[i]);
-        }
-        if (n != 32)
-                return -EINVAL;
-        for (size_t i = 0, k = 0; i < 36; i++)
-                ret[i] = (i == 8 || i == 13 || i == 18 || i == 23) ? '-' : hex[k++];
-        ret[36] = '\0';
-        return 0;
+        memcpy(u, s, len);
+        u[len] = '\0';
+        return parse_uuid(u, ret);
 }
 
 int hook_uuid_from_xml(const char *xml, size_t size, char ret[static 37]) {
@@ -96,7 +85,7 @@ int hook_uuid_from_xml(const char *xml, size_t size, char ret[static 37]) {
                 if (n->type != XML_ELEMENT_NODE || !xmlStrEqual(n->name, BAD_CAST "uuid"))
                         continue;
                 content = xmlNodeGetContent(n);
-                r = content ? uuid_normalize((const char *) content, ret) : -EINVAL;
+                r = content ? uuid_from_content((const char *) content, ret) : -EINVAL;
                 xmlFree(content);
                 break;
         }

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vfoctl migrate: options -> a{sv} (see migrate.h). */
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 
 #include "agent/ctl/migrate.h"
+#include "lib/parse-util.h"
 
 size_t migrate_options(const MigrateArgs *a, MigrateOption out[static MIGRATE_OPTIONS_MAX]) {
         size_t n = 0;
@@ -64,17 +64,5 @@ int migrate_append_options(sd_bus_message *m, const MigrateArgs *a) {
 }
 
 int migrate_parse_uint(const char *s, uint64_t max, uint64_t *ret) {
-        unsigned long long v;
-        char *end;
-
-        if (!s || !isdigit((unsigned char) s[0]))
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (*end != '\0')
-                return -EINVAL;
-        if (errno == ERANGE || v > max)
-                return -ERANGE;
-        *ret = v;
-        return 0;
+        return parse_uint64(s, 0, max, ret);
 }

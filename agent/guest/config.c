@@ -2,7 +2,6 @@
 /* vfo-agent.conf(5); see config.h. Unknown sections and keys are errors, so
  * a typo does not silently keep a default. */
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "agent/guest/switch.h"
 #include "lib/keyfile.h"
 #include "lib/log.h"
+#include "lib/parse-util.h"
 
 void agent_config_init(AgentConfig *c) {
         *c = (AgentConfig) {
@@ -28,31 +28,12 @@ void agent_config_done(AgentConfig *c) {
         c->device = mfree(c->device);
 }
 
-static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
-        char *end;
-        unsigned long v;
-
-        if (!isdigit((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v < min || v > max)
-                return -ERANGE;
-        *ret = (unsigned) v;
-        return 0;
-}
-
-static void mac_from_string(const char *s, uint8_t ret[static 6]) {
-        /* Already checked by mac_is_valid(). */
-        for (size_t i = 0; i < 6; i++)
-                ret[i] = (uint8_t) strtoul(s + 3 * i, NULL, 16);
-}
-
 /* The index of the port's Bond= in c->bonds, or -1. */
 static int agent_config_bond_index(const AgentConfig *c, const char *mac) {
-        uint8_t m[6];
+        uint8_t m[ETHER_ADDR_LEN_BYTES];
 
-        mac_from_string(mac, m);
+        if (parse_mac(mac, m) < 0)
+                return -1;
         for (size_t i = 0; i < c->n_bonds; i++)
                 if (memcmp(c->bonds[i].mac, m, 6) == 0)
                         return (int) i;
@@ -122,9 +103,7 @@ static int agent_config_assign(const KeyfileLocation *loc, const char *section, 
                                 return 0;
                         if (c->n_ignored >= VALIDATE_PORTS_MAX)
                                 FAIL("more than %u ports", VALIDATE_PORTS_MAX);
-                        for (size_t i = 0; i < 17; i++)
-                                c->ignored[c->n_ignored][i] = (char) tolower((unsigned char) mac[i]);
-                        c->ignored[c->n_ignored++][17] = '\0';
+                        (void) mac_normalize(mac, c->ignored[c->n_ignored++]);
                         return 0;
                 }
                 if (strcmp(key, "Bond") == 0) {
@@ -138,18 +117,16 @@ static int agent_config_assign(const KeyfileLocation *loc, const char *section, 
                         k = agent_config_bond_index(c, mac);
                         for (size_t i = 0; i < c->n_bonds; i++)
                                 if ((int) i != k && strcmp(c->bonds[i].name, value) == 0) {
-                                        char other[18];
+                                        char other[MAC_STRING_MAX];
 
-                                        (void) snprintf(other, sizeof(other), "%02x:%02x:%02x:%02x:%02x:%02x",
-                                                        c->bonds[i].mac[0], c->bonds[i].mac[1], c->bonds[i].mac[2],
-                                                        c->bonds[i].mac[3], c->bonds[i].mac[4], c->bonds[i].mac[5]);
-                                        FAIL("Bond=%s is already the bond of [Port %s]", value, other);
+                                        FAIL("Bond=%s is already the bond of [Port %s]", value,
+                                             mac_to_string(c->bonds[i].mac, other));
                                 }
                         if (k < 0) {
                                 if (c->n_bonds >= VALIDATE_PORTS_MAX)
                                         FAIL("more than %u bonds", VALIDATE_PORTS_MAX);
                                 k = (int) c->n_bonds++;
-                                mac_from_string(mac, c->bonds[k].mac);
+                                (void) parse_mac(mac, c->bonds[k].mac);
                         }
                         snprintf(c->bonds[k].name, sizeof(c->bonds[k].name), "%s", value);
                         return 0;
@@ -183,7 +160,7 @@ int agent_config_load(AgentConfig *c, const char *path, bool must_exist, char **
 }
 
 int agent_config_parse(AgentConfig *c, FILE *f, const char *name, char **ret_message) {
-        return keyfile_parse(f, name, agent_config_assign, c, ret_message);
+        return keyfile_parse(f, name, NULL, agent_config_assign, c, ret_message);
 }
 
 const char *agent_config_port_bond(const AgentConfig *c, const char *mac) {

@@ -14,7 +14,7 @@
 
 /* [Port MAC] Bond=NAME: the bond vfo-agent creates over that virtio NIC. */
 typedef struct AgentConfigBond {
-        uint8_t mac[6];                 /* the virtio NIC's permanent MAC */
+        uint8_t mac[ETHER_ADDR_LEN_BYTES]; /* the virtio NIC's permanent MAC */
         char name[16];                  /* IFNAMSIZ */
 } AgentConfigBond;
 
@@ -24,7 +24,7 @@ typedef struct AgentConfig {
         unsigned announce_count;        /* rounds after every switch, 0..10 */
         usec_t announce_interval;       /* between rounds, 10..5000 ms */
         usec_t drain;                   /* after steering moved, 0..2000 ms */
-        char ignored[VALIDATE_PORTS_MAX][18];   /* ports the agent leaves alone (MAC, lower case) */
+        char ignored[VALIDATE_PORTS_MAX][MAC_STRING_MAX]; /* ports the agent leaves alone (MAC, lower case) */
         size_t n_ignored;
         AgentConfigBond bonds[VALIDATE_PORTS_MAX];
         size_t n_bonds;

@@ -2,25 +2,23 @@
 /* vfod.conf(5); see config.h. Unknown sections and keys are errors, so a
  * typo does not silently keep a default.
  *
- * lib/keyfile calls back for assignments only, so the section headers are
- * found by a first pass over the text, with the same rules keyfile_parse()
- * applies: that is how an empty [Bogus] section or a second [Pool lab]
- * without keys is noticed, and how the checks made after parsing name the
- * line of the pool's header. Headers are handled in file order, just before
- * the first assignment that follows them, so errors come out in file order. */
+ * lib/keyfile calls back for each section header and each assignment, in
+ * file order, so errors come out in file order: an empty [Bogus] section or
+ * a second [Pool lab] without keys is an error on its header's line. The
+ * checks made after parsing name the line of the pool's header, which is
+ * kept for that. */
 
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent/host/config.h"
 #include "lib/keyfile.h"
+#include "lib/parse-util.h"
 #include "lib/string-table.h"
 #include "lib/validate.h"
 
@@ -66,11 +64,6 @@ typedef struct PoolParse {
         unsigned set;           /* POOL_KEY_* */
 } PoolParse;
 
-typedef struct SectionHeader {
-        char *name;
-        unsigned line;
-} SectionHeader;
-
 typedef enum SectionKind {
         SECTION_NONE,
         SECTION_DAEMON,
@@ -78,54 +71,32 @@ typedef enum SectionKind {
 } SectionKind;
 
 typedef struct ConfigParser {
-        const char *file;
         Config *config;
         PoolParse *pools;       /* parallel to config->pools */
-        SectionHeader *headers;
-        size_t n_headers;
-        size_t n_opened;        /* headers handled so far */
         SectionKind kind;       /* of the section being read */
         size_t pool;            /* SECTION_POOL: index into config->pools */
         unsigned default_pool_line;
-        char *message;          /* "FILE:LINE: reason" of the first error */
-} ConfigParser;
+        /* Where parser_error() writes: keyfile_parse()'s buffer while
+         * parsing, config_parse()'s for the checks after it. */
+        char *why;
+        size_t why_size;
+        unsigned error_line;    /* the line parser_error() named */ } ConfigParser;
 
 static void config_parser_done(ConfigParser *p) {
-        for (size_t i = 0; i < p->n_headers; i++)
-                free(p->headers[i].name);
-        free(p->headers);
         free(p->pools);
-        free(p->message);
         config_free(p->config);
 }
 
-static int parser_error(ConfigParser *p, unsigned line, int error, const char *format, ...) _printf_(4, 5);
-static int parser_error(ConfigParser *p, unsigned line, int error, const char *format, ...) {
-        char why[512];
+/* Writes the reason of an error on 'line' and returns -EINVAL. */
+static int parser_error(ConfigParser *p, unsigned line, const char *format, ...) _printf_(3, 4);
+static int parser_error(ConfigParser *p, unsigned line, const char *format, ...) {
         va_list ap;
 
-        /* The first error wins. */
-        if (p->message)
-                return error;
-
         va_start(ap, format);
-        (void) vsnprintf(why, sizeof(why), format, ap);
+        (void) vsnprintf(p->why, p->why_size, format, ap);
         va_end(ap);
-
-        if (asprintf(&p->message, "%s:%u: %s", p->file, line, why) < 0)
-                p->message = NULL;
-        return error;
-}
-
-static char *strip(char *s) {
-        char *e;
-
-        while (isspace((unsigned char) *s))
-                s++;
-        e = s + strlen(s);
-        while (e > s && isspace((unsigned char) e[-1]))
-                *--e = '\0';
-        return s;
+        p->error_line = line;
+        return -EINVAL;
 }
 
 static void strv_free_n(char **l, size_t n) {
@@ -229,120 +200,6 @@ static bool model_is_valid(const char *s) {
         return true;
 }
 
-/* "scheme:rest": qemu:///system, qemu+ssh://host/system, test:///default. */
-static bool libvirt_uri_is_valid(const char *s) {
-        const char *p = s;
-
-        if (!(*p >= 'a' && *p <= 'z'))
-                return false;
-        /* *p first: strchr() finds the terminating NUL too. */
-        while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p && strchr("+.-", *p)))
-                p++;
-        if (*p != ':' || p[1] == '\0')
-                return false;
-        for (; *p; p++)
-                if ((unsigned char) *p <= ' ' || *p == 0x7f)
-                        return false;
-        return true;
-}
-
-/* A POSIX-portable group name, as useradd(8) and groupadd(8) take them. */
-static bool group_name_is_valid(const char *s) {
-        size_t n = strlen(s);
-
-        if (n == 0 || n > 32)
-                return false;
-        if (!isalpha((unsigned char) s[0]) && s[0] != '_')
-                return false;
-        for (size_t i = 1; i < n; i++)
-                if (!isalnum((unsigned char) s[i]) && !strchr("_.-", s[i]))
-                        return false;
-        return true;
-}
-
-/* DDDD:BB:DD.F in hex; the device is 00..1f and the function 0..7. */
-static bool pci_address_is_valid(const char *s) {
-        static const char shape[] = "xxxx:xx:xx.x";
-
-        if (strlen(s) != strlen(shape))
-                return false;
-        for (size_t i = 0; shape[i]; i++) {
-                if (shape[i] != 'x') {
-                        if (s[i] != shape[i])
-                                return false;
-                } else if (!isxdigit((unsigned char) s[i]))
-                        return false;
-        }
-        if (strtoul((char[]) { s[8], s[9], '\0' }, NULL, 16) > 0x1f)
-                return false;
-        return s[11] >= '0' && s[11] <= '7';
-}
-
-static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
-        char *end;
-        unsigned long v;
-
-        if (!isdigit((unsigned char) *s))
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v < min || v > max)
-                return -ERANGE;
-        *ret = (unsigned) v;
-        return 0;
-}
-
-/* "30", "0.5", "2.25": seconds to the microsecond, more than 0 and at most
- * CONFIG_TIMEOUT_MAX. */
-static int parse_seconds(const char *s, usec_t *ret) {
-        usec_t sec = 0, frac = 0, scale = USEC_PER_SEC / 10, v;
-        const char *p = s;
-
-        if (!isdigit((unsigned char) *p))
-                return -EINVAL;
-        for (; isdigit((unsigned char) *p); p++) {
-                sec = sec * 10 + (usec_t) (*p - '0');
-                if (sec > CONFIG_TIMEOUT_MAX / USEC_PER_SEC)
-                        return -ERANGE;
-        }
-        if (*p == '.') {
-                p++;
-                if (!isdigit((unsigned char) *p))
-                        return -EINVAL;
-                for (; isdigit((unsigned char) *p); p++) {
-                        if (scale == 0) {
-                                /* Below a microsecond: only zeros. */
-                                if (*p != '0')
-                                        return -ERANGE;
-                                continue;
-                        }
-                        frac += (usec_t) (*p - '0') * scale;
-                        scale /= 10;
-                }
-        }
-        if (*p != '\0')
-                return -EINVAL;
-
-        v = sec * USEC_PER_SEC + frac;
-        if (v == 0 || v > CONFIG_TIMEOUT_MAX)
-                return -ERANGE;
-        *ret = v;
-        return 0;
-}
-
-static int parse_boolean(const char *s) {
-        static const char *const yes[] = { "yes", "true", "on", "1" };
-        static const char *const no[] = { "no", "false", "off", "0" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(s, yes[i]) == 0)
-                        return 1;
-                if (strcasecmp(s, no[i]) == 0)
-                        return 0;
-        }
-        return -EINVAL;
-}
-
 static int set_string(char **dest, const char *value) {
         char *s = strdup(value);
 
@@ -355,31 +212,37 @@ static int set_string(char **dest, const char *value) {
 
 /* Sections */
 
-static int open_section(ConfigParser *p, const SectionHeader *h) {
+static int config_section(const KeyfileLocation *loc, const char *section, void *userdata, char *why,
+                          size_t why_size) {
+        ConfigParser *p = userdata;
         Config *c = p->config;
         const char *name;
         PoolConfig *pools;
         PoolParse *parse;
 
-        if (strcmp(h->name, "Daemon") == 0) {
+        p->why = why;
+        p->why_size = why_size;
+        p->kind = SECTION_NONE;
+
+        if (strcmp(section, "Daemon") == 0) {
                 p->kind = SECTION_DAEMON;
                 return 0;
         }
 
-        if (strcmp(h->name, "Pool") == 0)
-                return parser_error(p, h->line, -EINVAL, "[Pool NAME] needs a pool name, e.g. [Pool lab]");
-        if (strncmp(h->name, "Pool ", 5) != 0)
-                return parser_error(p, h->line, -EINVAL,
-                                    "unknown section [%.64s] (expected [Daemon] or [Pool NAME])", h->name);
+        if (strcmp(section, "Pool") == 0)
+                return parser_error(p, loc->line, "[Pool NAME] needs a pool name, e.g. [Pool lab]");
+        if (strncmp(section, "Pool ", 5) != 0)
+                return parser_error(p, loc->line,
+                                    "unknown section [%.64s] (expected [Daemon] or [Pool NAME])", section);
 
-        name = h->name + 5;
+        name = section + 5;
         if (!pool_name_is_valid(name))
                 return parser_error(
-                        p, h->line, -EINVAL,
+                        p, loc->line,
                         "invalid pool name '%.64s': 1..63 characters of A-Z, a-z, 0-9, '_', '.', '-'", name);
         for (size_t i = 0; i < c->n_pools; i++)
                 if (strcmp(c->pools[i].name, name) == 0)
-                        return parser_error(p, h->line, -EINVAL,
+                        return parser_error(p, loc->line,
                                             "duplicate pool '%s' (first defined on line %u)", name,
                                             p->pools[i].line);
 
@@ -393,64 +256,25 @@ static int open_section(ConfigParser *p, const SectionHeader *h) {
         p->pools = parse;
 
         pool_config_init(&c->pools[c->n_pools], name);
-        p->pools[c->n_pools] = (PoolParse) { .line = h->line };
+        p->pools[c->n_pools] = (PoolParse) { .line = loc->line };
         p->pool = c->n_pools++;
         p->kind = SECTION_POOL;
         return 0;
 }
 
-/* Handles the section headers above 'line'. */
-static int open_sections_before(ConfigParser *p, unsigned line) {
-        while (p->n_opened < p->n_headers && p->headers[p->n_opened].line < line) {
-                int r = open_section(p, &p->headers[p->n_opened++]);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* The first pass: every line that keyfile_parse() takes for a section header. */
-static int scan_headers(ConfigParser *p, const char *text, size_t size) {
-        _cleanup_free_ char *copy = NULL;
-        char *l, *end;
-        unsigned line = 0;
-
-        copy = malloc(size + 1);
-        if (!copy)
-                return -ENOMEM;
-        memcpy(copy, text, size);
-        copy[size] = '\0';
-
-        for (l = copy, end = copy + size; l < end; l++) {
-                char *nl = memchr(l, '\n', (size_t) (end - l)), *s, *close;
-                SectionHeader *headers;
-
-                if (nl)
-                        *nl = '\0';
-                line++;
-                s = strip(l);
-                l = nl ? nl : end;
-
-                if (*s != '[')
-                        continue;
-                close = strchr(s, ']');
-                if (!close || close[1] != '\0' || close == s + 1)
-                        continue; /* keyfile_parse() reports it */
-                *close = '\0';
-
-                headers = reallocarray(p->headers, p->n_headers + 1, sizeof(SectionHeader));
-                if (!headers)
-                        return -ENOMEM;
-                p->headers = headers;
-                p->headers[p->n_headers].name = strdup(strip(s + 1));
-                if (!p->headers[p->n_headers].name)
-                        return -ENOMEM;
-                p->headers[p->n_headers++].line = line;
-        }
-        return 0;
-}
-
 /* Assignments */
+
+/* The [Daemon] settings in seconds, more than 0 and at most CONFIG_TIMEOUT_MAX. */
+static const struct {
+        const char *key;
+        size_t offset;
+        usec_t def;
+} daemon_seconds[] = {
+        { "ReassignIntervalSec", offsetof(Config, reassign_interval), CONFIG_REASSIGN_INTERVAL_DEFAULT },
+        { "AgentTimeoutSec", offsetof(Config, agent_timeout), CONFIG_AGENT_TIMEOUT_DEFAULT },
+        { "UnplugTimeoutSec", offsetof(Config, unplug_timeout), CONFIG_UNPLUG_TIMEOUT_DEFAULT },
+        { "LibvirtTimeoutSec", offsetof(Config, libvirt_timeout), CONFIG_LIBVIRT_TIMEOUT_DEFAULT },
+};
 
 static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const char *value) {
         Config *c = p->config;
@@ -464,7 +288,7 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                 }
                 if (!libvirt_uri_is_valid(value))
                         return parser_error(
-                                p, line, -EINVAL,
+                                p, line,
                                 "LibvirtURI= must be a libvirt URI such as qemu:///system, got '%.64s'",
                                 value);
                 return set_string(&c->libvirt_uri, value);
@@ -473,8 +297,7 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                 if (!*value)
                         value = CONFIG_STATE_DIRECTORY_DEFAULT;
                 if (value[0] != '/')
-                        return parser_error(p, line, -EINVAL,
-                                            "StateDirectory= needs an absolute path, got '%.64s'", value);
+                        return parser_error(p, line, "StateDirectory= needs an absolute path, got '%.64s'", value);
                 return set_string(&c->state_directory, value);
         }
         if (strcmp(key, "DefaultPool") == 0) {
@@ -485,7 +308,7 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                 }
                 if (!pool_name_is_valid(value))
                         return parser_error(
-                                p, line, -EINVAL,
+                                p, line,
                                 "DefaultPool= must be a pool name (1..63 characters of A-Z, a-z, 0-9, "
                                 "'_', '.', '-'), got '%.64s'",
                                 value);
@@ -496,32 +319,20 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                 if (!*value)
                         u = CONFIG_PREEMPT_MARGIN_DEFAULT;
                 else if (parse_uint(value, 0, CONFIG_PREEMPT_MARGIN_MAX, &u) < 0)
-                        return parser_error(p, line, -EINVAL, "PreemptMargin= must be 0..%u, got '%.32s'",
+                        return parser_error(p, line, "PreemptMargin= must be 0..%u, got '%.32s'",
                                             CONFIG_PREEMPT_MARGIN_MAX, value);
                 c->preempt_margin = u;
                 return 0;
         }
-        if (strcmp(key, "ReassignIntervalSec") == 0 || strcmp(key, "AgentTimeoutSec") == 0 ||
-            strcmp(key, "UnplugTimeoutSec") == 0 || strcmp(key, "LibvirtTimeoutSec") == 0) {
-                usec_t *dest, def;
+        for (size_t i = 0; i < ELEMENTSOF(daemon_seconds); i++) {
+                usec_t *dest = (usec_t *) ((uint8_t *) c + daemon_seconds[i].offset);
 
-                if (key[0] == 'R') {
-                        dest = &c->reassign_interval;
-                        def = CONFIG_REASSIGN_INTERVAL_DEFAULT;
-                } else if (key[0] == 'L') {
-                        dest = &c->libvirt_timeout;
-                        def = CONFIG_LIBVIRT_TIMEOUT_DEFAULT;
-                } else if (key[0] == 'A') {
-                        dest = &c->agent_timeout;
-                        def = CONFIG_AGENT_TIMEOUT_DEFAULT;
-                } else {
-                        dest = &c->unplug_timeout;
-                        def = CONFIG_UNPLUG_TIMEOUT_DEFAULT;
-                }
+                if (strcmp(key, daemon_seconds[i].key) != 0)
+                        continue;
                 if (!*value)
-                        *dest = def;
-                else if (parse_seconds(value, dest) < 0)
-                        return parser_error(p, line, -EINVAL,
+                        *dest = daemon_seconds[i].def;
+                else if (parse_seconds(value, 1, CONFIG_TIMEOUT_MAX, dest) < 0)
+                        return parser_error(p, line,
                                             "%s= must be seconds, more than 0 and at most 3600, "
                                             "to the microsecond (e.g. 30 or 0.5), got '%.32s'",
                                             key, value);
@@ -534,8 +345,7 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                 }
                 v = no_agent_policy_from_string(value);
                 if (v < 0)
-                        return parser_error(p, line, -EINVAL,
-                                            "NoAgent= must be refuse or abrupt, got '%.32s'", value);
+                        return parser_error(p, line, "NoAgent= must be refuse or abrupt, got '%.32s'", value);
                 c->no_agent = v;
                 return 0;
         }
@@ -561,7 +371,7 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                         for (i = 0; i < ELEMENTSOF(names) && strcmp(w, names[i]) != 0; i++)
                                 ;
                         if (i == ELEMENTSOF(names))
-                                return parser_error(p, line, -EINVAL,
+                                return parser_error(p, line,
                                                     "AbruptFallback= takes none, or any of user, preempt, policy, migrate and recovery, got '%.32s'",
                                                     w);
                         bits |= 1U << i;
@@ -574,14 +384,14 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                         value = CONFIG_ADMIN_GROUP_DEFAULT;
                 if (!group_name_is_valid(value))
                         return parser_error(
-                                p, line, -EINVAL,
+                                p, line,
                                 "AdminGroup= must be a group name (1..32 characters of A-Z, a-z, 0-9, "
                                 "'_', '.', '-', not starting with a digit, '.' or '-'), got '%.64s'",
                                 value);
                 return set_string(&c->group, value);
         }
 
-        return parser_error(p, line, -EINVAL, "unknown key '%.64s' in [Daemon]", key);
+        return parser_error(p, line, "unknown key '%.64s' in [Daemon]", key);
 }
 
 /* Which pool other than 'self' already lists 'item' in PFs= (vfs false) or VFs= (vfs true). */
@@ -626,7 +436,7 @@ static int pool_list_assign(ConfigParser *p, unsigned line, PoolConfig *pool, bo
 
                 if (vfs) {
                         if (!pci_address_is_valid(w))
-                                return parser_error(p, line, -EINVAL,
+                                return parser_error(p, line,
                                                     "VFs= needs PCI addresses DDDD:BB:DD.F in hex "
                                                     "(e.g. 0000:03:00.2), got '%.32s'",
                                                     w);
@@ -634,21 +444,20 @@ static int pool_list_assign(ConfigParser *p, unsigned line, PoolConfig *pool, bo
                                 *q = (char) tolower((unsigned char) *q);
                 } else if (!ifname_is_valid(w))
                         return parser_error(
-                                p, line, -EINVAL,
+                                p, line,
                                 "PFs= needs interface names (1..15 bytes, no '/', ':' or white space), "
                                 "got '%.32s'",
                                 w);
 
                 for (size_t i = 0; i < *n; i++)
                         if (strcmp((*list)[i], w) == 0)
-                                return parser_error(p, line, -EINVAL, "%s= lists '%s' twice", key, w);
+                                return parser_error(p, line, "%s= lists '%s' twice", key, w);
                 other = pool_listing(p->config, pool, vfs, w);
                 if (other)
-                        return parser_error(p, line, -EINVAL, "%s '%s' is already in [Pool %s]",
+                        return parser_error(p, line, "%s '%s' is already in [Pool %s]",
                                             vfs ? "VF" : "PF", w, other->name);
                 if (*n >= POOL_LIST_MAX)
-                        return parser_error(p, line, -EINVAL, "%s= lists more than %u entries", key,
-                                            POOL_LIST_MAX);
+                        return parser_error(p, line, "%s= lists more than %u entries", key, POOL_LIST_MAX);
 
                 /* Kept NULL-terminated too. */
                 l = reallocarray(*list, *n + 2, sizeof(char *));
@@ -673,8 +482,7 @@ static int pool_assign(ConfigParser *p, unsigned line, const char *key, const ch
         if (strcmp(key, "Type") == 0) {
                 v = pool_type_from_string(value);
                 if (v < 0)
-                        return parser_error(p, line, -EINVAL, "Type= must be sriov or emulated, got '%.32s'",
-                                            value);
+                        return parser_error(p, line, "Type= must be sriov or emulated, got '%.32s'", value);
                 pool->type = v;
                 *set |= POOL_KEY_TYPE;
                 return 0;
@@ -690,7 +498,7 @@ static int pool_assign(ConfigParser *p, unsigned line, const char *key, const ch
                         return 0;
                 }
                 if (parse_uint(value, 0, CONFIG_VLAN_MAX, &u) < 0)
-                        return parser_error(p, line, -EINVAL, "VLAN= must be 0..%u (0: none), got '%.32s'",
+                        return parser_error(p, line, "VLAN= must be 0..%u (0: none), got '%.32s'",
                                             CONFIG_VLAN_MAX, value);
                 pool->vlan = (uint16_t) u;
                 *set |= POOL_KEY_VLAN;
@@ -707,7 +515,7 @@ static int pool_assign(ConfigParser *p, unsigned line, const char *key, const ch
                         v = parse_boolean(value);
                         if (v < 0)
                                 return parser_error(
-                                        p, line, -EINVAL,
+                                        p, line,
                                         "%s= must be a boolean (yes/no, true/false, on/off, 1/0), "
                                         "got '%.32s'",
                                         key, value);
@@ -727,8 +535,7 @@ static int pool_assign(ConfigParser *p, unsigned line, const char *key, const ch
                 }
                 v = steering_kind_from_string(value);
                 if (v < 0)
-                        return parser_error(p, line, -EINVAL,
-                                            "Steering= must be switch or bridge, got '%.32s'", value);
+                        return parser_error(p, line, "Steering= must be switch or bridge, got '%.32s'", value);
                 pool->steering = v;
                 *set |= POOL_KEY_STEERING;
                 return 0;
@@ -741,7 +548,7 @@ static int pool_assign(ConfigParser *p, unsigned line, const char *key, const ch
                 }
                 if (!ifname_is_valid(value))
                         return parser_error(
-                                p, line, -EINVAL,
+                                p, line,
                                 "Bridge= needs an interface name (1..15 bytes, no '/', ':' or white "
                                 "space), got '%.32s'",
                                 value);
@@ -756,8 +563,7 @@ static int pool_assign(ConfigParser *p, unsigned line, const char *key, const ch
                         return 0;
                 }
                 if (parse_uint(value, 1, CONFIG_POOL_COUNT_MAX, &u) < 0)
-                        return parser_error(p, line, -EINVAL, "Count= must be 1..%u, got '%.32s'",
-                                            CONFIG_POOL_COUNT_MAX, value);
+                        return parser_error(p, line, "Count= must be 1..%u, got '%.32s'", CONFIG_POOL_COUNT_MAX, value);
                 pool->count = u;
                 *set |= POOL_KEY_COUNT;
                 return 0;
@@ -769,7 +575,7 @@ static int pool_assign(ConfigParser *p, unsigned line, const char *key, const ch
                         return 0;
                 }
                 if (!model_is_valid(value))
-                        return parser_error(p, line, -EINVAL,
+                        return parser_error(p, line,
                                             "Model= must be 1..31 characters of a-z, 0-9, '_', '-' "
                                             "(e.g. e1000e), got '%.32s'",
                                             value);
@@ -778,27 +584,25 @@ static int pool_assign(ConfigParser *p, unsigned line, const char *key, const ch
                 return 0;
         }
 
-        return parser_error(p, line, -EINVAL, "unknown key '%.64s' in [Pool %s]", key, pool->name);
+        return parser_error(p, line, "unknown key '%.64s' in [Pool %s]", key, pool->name);
 }
 
 static int config_assign(const KeyfileLocation *loc, const char *section, const char *key, const char *value,
                          void *userdata, char *why, size_t why_size) {
         ConfigParser *p = userdata;
-        int r;
 
-        r = open_sections_before(p, loc->line);
-        if (r >= 0) {
-                if (p->kind == SECTION_DAEMON)
-                        r = daemon_assign(p, loc->line, key, value);
-                else if (p->kind == SECTION_POOL)
-                        r = pool_assign(p, loc->line, key, value);
-                else /* not reached: keyfile_parse() wants a section first */
-                        r = parser_error(p, loc->line, -EINVAL, "unknown section [%.64s]", section);
+        p->why = why;
+        p->why_size = why_size;
+        switch (p->kind) {
+        case SECTION_DAEMON:
+                return daemon_assign(p, loc->line, key, value);
+        case SECTION_POOL:
+                return pool_assign(p, loc->line, key, value);
+        case SECTION_NONE:
+                break;
         }
-        if (r < 0)
-                /* config_parse() uses p->message; this is for keyfile_parse(). */
-                snprintf(why, why_size, "invalid setting");
-        return r;
+        /* not reached: config_section() refused the section */
+        return parser_error(p, loc->line, "unknown section [%.64s]", section);
 }
 
 /* Checks after parsing */
@@ -821,40 +625,37 @@ static int check_pool(ConfigParser *p, size_t i) {
         unsigned line = p->pools[i].line, set = p->pools[i].set;
 
         if (!(set & POOL_KEY_TYPE))
-                return parser_error(p, line, -EINVAL, "[Pool %s] needs Type=sriov or Type=emulated",
-                                    pool->name);
+                return parser_error(p, line, "[Pool %s] needs Type=sriov or Type=emulated", pool->name);
 
         if (pool->type == POOL_TYPE_EMULATED) {
                 for (size_t k = 0; k < ELEMENTSOF(sriov_only); k++)
                         if (set & sriov_only[k].bit)
-                                return parser_error(p, line, -EINVAL,
+                                return parser_error(p, line,
                                                     "[Pool %s] %s= applies only to Type=sriov", pool->name,
                                                     sriov_only[k].key);
                 if ((set & POOL_KEY_STEERING) && pool->steering != STEERING_BRIDGE)
-                        return parser_error(p, line, -EINVAL,
+                        return parser_error(p, line,
                                             "[Pool %s] Type=emulated always steers with its bridge, "
                                             "Steering=%s is for Type=sriov",
                                             pool->name, steering_kind_to_string(pool->steering));
                 if (pool->bridge[0] == '\0')
-                        return parser_error(p, line, -EINVAL,
-                                            "[Pool %s] Type=emulated needs Bridge=", pool->name);
+                        return parser_error(p, line, "[Pool %s] Type=emulated needs Bridge=", pool->name);
                 if (pool->count == 0)
-                        return parser_error(p, line, -EINVAL,
-                                            "[Pool %s] Type=emulated needs Count=", pool->name);
+                        return parser_error(p, line, "[Pool %s] Type=emulated needs Count=", pool->name);
                 pool->steering = STEERING_BRIDGE;
                 return 0;
         }
 
         for (size_t k = 0; k < ELEMENTSOF(emulated_only); k++)
                 if (set & emulated_only[k].bit)
-                        return parser_error(p, line, -EINVAL, "[Pool %s] %s= applies only to Type=emulated",
+                        return parser_error(p, line, "[Pool %s] %s= applies only to Type=emulated",
                                             pool->name, emulated_only[k].key);
         if (pool->n_pfs == 0 && pool->n_vfs == 0)
-                return parser_error(p, line, -EINVAL, "[Pool %s] Type=sriov needs PFs= or VFs=", pool->name);
+                return parser_error(p, line, "[Pool %s] Type=sriov needs PFs= or VFs=", pool->name);
         if (pool->steering == STEERING_BRIDGE && pool->bridge[0] == '\0')
-                return parser_error(p, line, -EINVAL, "[Pool %s] Steering=bridge needs Bridge=", pool->name);
+                return parser_error(p, line, "[Pool %s] Steering=bridge needs Bridge=", pool->name);
         if (pool->steering == STEERING_SWITCH && pool->bridge[0] != '\0')
-                return parser_error(p, line, -EINVAL,
+                return parser_error(p, line,
                                     "[Pool %s] Bridge= is used only with Steering=bridge (or Type=emulated)",
                                     pool->name);
         return 0;
@@ -870,7 +671,7 @@ static int check_config(ConfigParser *p) {
                         return r;
         }
         if (c->default_pool && !config_find_pool(c, c->default_pool))
-                return parser_error(p, p->default_pool_line, -EINVAL,
+                return parser_error(p, p->default_pool_line,
                                     "DefaultPool=%s names no pool: there is no [Pool %s]", c->default_pool,
                                     c->default_pool);
         return 0;
@@ -927,8 +728,9 @@ static int set_message(char **ret_message, int error, const char *format, ...) {
 }
 
 int config_parse(FILE *f, const char *name, Config **ret, char **ret_message) {
-        _cleanup_(config_parser_done) ConfigParser p = { .file = name };
-        _cleanup_free_ char *text = NULL, *keyfile_message = NULL;
+        _cleanup_(config_parser_done) ConfigParser p = {};
+        _cleanup_free_ char *text = NULL;
+        char why[KEYFILE_WHY_MAX] = "";
         size_t size;
         int r;
 
@@ -950,44 +752,25 @@ int config_parse(FILE *f, const char *name, Config **ret, char **ret_message) {
         p.config = config_new();
         if (!p.config)
                 return -ENOMEM;
-        r = scan_headers(&p, text, size);
-        if (r < 0)
-                return r;
 
         if (size > 0) {
                 FILE *m = fmemopen(text, size, "r");
 
                 if (!m)
                         return -errno;
-                r = keyfile_parse(m, name, config_assign, &p, &keyfile_message);
+                r = keyfile_parse(m, name, config_section, config_assign, &p, ret_message);
                 fclose(m);
-                if (r < 0 && !p.message && keyfile_message) {
-                        /* A syntax error: a bad section header above it comes first. */
-                        size_t n = strlen(name);
-                        unsigned long line;
+                if (r < 0 && ret_message && !*ret_message)
+                        return set_message(ret_message, r, "%s: %s", name, strerror(-r));
+                if (r < 0)
+                        return r;
+        }
 
-                        if (strncmp(keyfile_message, name, n) == 0 && keyfile_message[n] == ':') {
-                                line = strtoul(keyfile_message + n + 1, NULL, 10);
-                                (void) open_sections_before(&p,
-                                                            (unsigned) MIN(line, (unsigned long) UINT_MAX));
-                        }
-                }
-        }
-        if (r >= 0)
-                r = open_sections_before(&p, UINT_MAX);
-        if (r >= 0)
-                r = check_config(&p);
-        if (r < 0) {
-                if (ret_message) {
-                        if (p.message)
-                                *ret_message = TAKE_PTR(p.message);
-                        else if (keyfile_message)
-                                *ret_message = TAKE_PTR(keyfile_message);
-                        else
-                                (void) set_message(ret_message, r, "%s: %s", name, strerror(-r));
-                }
-                return r;
-        }
+        p.why = why;
+        p.why_size = sizeof(why);
+        r = check_config(&p);
+        if (r < 0)
+                return set_message(ret_message, r, "%s:%u: %s", name, p.error_line, why);
 
         *ret = TAKE_PTR(p.config);
         return 0;

@@ -21,6 +21,7 @@
 
 #include "agent/host/journal.h"
 #include "lib/macro.h"
+#include "lib/parse-util.h"
 
 #define JOURNAL_MAGIC "vfo-journal"
 #define JOURNAL_VERSION "1"
@@ -41,26 +42,6 @@ void journal_state_done(JournalState *s) {
         free(s->claims);
         free(s->jobs);
         *s = (JournalState) {};
-}
-
-/* 'shape': 'x' is a hex digit (either case), anything else itself. */
-static bool hex_shape(const char *s, const char *shape) {
-        for (; *shape; s++, shape++) {
-                if (*shape == 'x') {
-                        if (!isxdigit((unsigned char) *s))
-                                return false;
-                } else if (*s != *shape)
-                        return false;
-        }
-        return *s == '\0';
-}
-
-static bool uuid_is_valid(const char *s) {
-        return hex_shape(s, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
-}
-
-static bool mac_shape_is_valid(const char *s) {
-        return hex_shape(s, "xx:xx:xx:xx:xx:xx");
 }
 
 /* [A-Za-z0-9_.:-]{1,63}: a PCI address or POOL-N. */
@@ -167,7 +148,7 @@ static int parse_claim(char **f, JournalClaim *ret, char *why, size_t why_size) 
                 FAIL("invalid VF '%.64s'", f[1]);
         if (!uuid_is_valid(f[2]))
                 FAIL("invalid domain UUID '%.40s'", f[2]);
-        if (!mac_shape_is_valid(f[3]))
+        if (parse_mac(f[3], NULL) < 0)
                 FAIL("invalid MAC '%.20s'", f[3]);
 
         *ret = (JournalClaim) {};
@@ -186,7 +167,7 @@ static int parse_job(char **f, JournalJob *ret, char *why, size_t why_size) {
                 FAIL("invalid job kind '%.16s' (attach or detach)", f[2]);
         if (!uuid_is_valid(f[3]))
                 FAIL("invalid domain UUID '%.40s'", f[3]);
-        if (!mac_shape_is_valid(f[4]))
+        if (parse_mac(f[4], NULL) < 0)
                 FAIL("invalid MAC '%.20s'", f[4]);
         if (!vf_is_valid(f[5]))
                 FAIL("invalid VF '%.64s'", f[5]);
@@ -408,14 +389,14 @@ static bool journal_state_is_valid(const JournalState *s) {
         for (size_t i = 0; i < s->n_claims; i++) {
                 const JournalClaim *c = &s->claims[i];
 
-                if (!vf_is_valid(c->vf) || !uuid_is_valid(c->domain) || !mac_shape_is_valid(c->mac))
+                if (!vf_is_valid(c->vf) || !uuid_is_valid(c->domain) || parse_mac(c->mac, NULL) < 0)
                         return false;
         }
         for (size_t i = 0; i < s->n_jobs; i++) {
                 const JournalJob *j = &s->jobs[i];
 
                 if (j->id == 0 || !kind_is_valid(j->kind) || !uuid_is_valid(j->domain) ||
-                    !mac_shape_is_valid(j->mac) || !vf_is_valid(j->vf) || !phase_is_valid(j->phase))
+                    parse_mac(j->mac, NULL) < 0 || !vf_is_valid(j->vf) || !phase_is_valid(j->phase))
                         return false;
         }
         return journal_check_records(s, why, sizeof(why)) < 0;

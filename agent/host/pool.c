@@ -16,7 +16,6 @@
 #include <inttypes.h>
 #include <net/ethernet.h>
 #include <net/if.h>
-#include <netinet/ether.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +25,7 @@
 #include "drivers/vfprog.h"
 #include "lib/bus-names.h"
 #include "lib/log.h"
+#include "lib/parse-util.h"
 #include "lib/string-util.h"
 
 static Vf *vf_new(Pool *p, const char *id, const char *pf, unsigned index) {
@@ -180,15 +180,6 @@ int pool_device_xml(Vf *vf, const Port *port, char **ret) {
         return r < 0 ? -ENOMEM : 0;
 }
 
-static bool mac_parse(const char *s, uint8_t ret[static ETH_ALEN]) {
-        struct ether_addr ea;
-
-        if (!ether_aton_r(s, &ea))
-                return false;
-        memcpy(ret, ea.ether_addr_octet, ETH_ALEN);
-        return true;
-}
-
 static int vf_settings_for(const Vf *vf, const Port *port, VfSettings *s) {
         const PoolConfig *c = &vf->pool->config;
 
@@ -198,7 +189,7 @@ static int vf_settings_for(const Vf *vf, const Port *port, VfSettings *s) {
                 .trust = c->trust,
                 .link_state = VF_LINK_STATE_AUTO,
         };
-        if (port && !mac_parse(port->mac, s->mac))
+        if (port && parse_mac(port->mac, s->mac) < 0)
                 return -EINVAL;
         return 0;
 }
@@ -228,7 +219,7 @@ int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to) {
         const char *tap;
         int r;
 
-        if (!mac_parse(port->mac, mac))
+        if (parse_mac(port->mac, mac) < 0)
                 return -EINVAL;
 
         if (c->type == POOL_TYPE_SRIOV && c->steering == STEERING_SWITCH) {
@@ -309,7 +300,7 @@ int pool_handover_in(Pool *pool, Port *port) {
         }
         /* The incoming QEMU reads one frame before the domain runs and
          * drops it (QEMU 7.2, lab): let it be this one, not the guest's. */
-        if (mac_parse(port->mac, mac)) {
+        if (parse_mac(port->mac, mac) >= 0) {
                 r = netdev_queue_placeholder(port->synthetic_tap, mac);
                 if (r < 0)
                         log_warning_errno(r, "%s: cannot queue the placeholder frame on %s, the first frame for %s may be lost: %m",
@@ -360,7 +351,7 @@ int pool_find_tap(Pool *pool, const Port *port, char ret[static 64]) {
         size_t n = 0, found = 0;
         int bridge, newest = 0, r;
 
-        if (!pool->config.bridge[0] || !mac_parse(port->mac, guest))
+        if (!pool->config.bridge[0] || parse_mac(port->mac, guest) < 0)
                 return -EINVAL;
         bridge = (int) if_nametoindex(pool->config.bridge);
         if (bridge <= 0)
