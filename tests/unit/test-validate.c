@@ -90,6 +90,36 @@ static void test_validate_uuid(void **state) {
         assert_false(uuid_is_valid(NULL));
 }
 
+static void test_validate_config_strings(void **state) {
+        assert_true(pci_address_is_valid("0000:03:00.2"));
+        assert_true(pci_address_is_valid("ABCD:ef:1F.7"));
+        assert_false(pci_address_is_valid("03:00.2"));
+        assert_false(pci_address_is_valid("0000:03:20.0"));    /* device > 0x1f */
+        assert_false(pci_address_is_valid("0000:03:00.8"));    /* function > 7 */
+        assert_false(pci_address_is_valid("0000:03:0g.0"));
+        assert_false(pci_address_is_valid("0000-03:00.2"));
+        assert_false(pci_address_is_valid("0000:03:00.2 "));
+
+        assert_true(group_name_is_valid("vfo"));
+        assert_true(group_name_is_valid("_vfo-admins.2"));
+        assert_true(group_name_is_valid("a2345678901234567890123456789012"));
+        assert_false(group_name_is_valid("a23456789012345678901234567890123"));
+        assert_false(group_name_is_valid(""));
+        assert_false(group_name_is_valid("9vfo"));
+        assert_false(group_name_is_valid("-vfo"));
+        assert_false(group_name_is_valid("vfo admins"));
+
+        assert_true(libvirt_uri_is_valid("qemu:///system"));
+        assert_true(libvirt_uri_is_valid("qemu+ssh://host/system"));
+        assert_true(libvirt_uri_is_valid("test:///default"));
+        assert_false(libvirt_uri_is_valid("system"));
+        assert_false(libvirt_uri_is_valid("qemu:"));
+        assert_false(libvirt_uri_is_valid("Qemu:///system"));
+        assert_false(libvirt_uri_is_valid("qemu:///sys tem"));
+        assert_false(libvirt_uri_is_valid("qemu:///sys\x7f"));
+        assert_false(libvirt_uri_is_valid(""));
+}
+
 static void test_validate_printable(void **state) {
         assert_true(text_is_printable("", 10));
         assert_true(text_is_printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 32));
@@ -367,6 +397,7 @@ int main(void) {
                 cmocka_unit_test(test_validate_ifname),
                 cmocka_unit_test(test_validate_utf8),
                 cmocka_unit_test(test_validate_uuid),
+                cmocka_unit_test(test_validate_config_strings),
                 cmocka_unit_test(test_validate_printable),
                 cmocka_unit_test(test_text_escape),
                 cmocka_unit_test(test_validate_error_message_must_be_printable),
