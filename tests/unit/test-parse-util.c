@@ -146,8 +146,8 @@ static void test_mac(void **state) {
         assert_true(mac_is_valid("52:54:00:77:00:11"));
         assert_true(mac_is_valid("52:54:00:AB:cd:EF"));
         assert_false(mac_is_valid("00:00:00:00:00:00"));
-        assert_false(mac_is_valid("ff:ff:ff:ff:ff:ff"));
-        assert_false(mac_is_valid("01:00:5e:00:00:01"));
+        assert_false(mac_is_valid("ff:ff:ff:ff:ff:ff"));        /* broadcast */
+        assert_false(mac_is_valid("01:00:5e:00:00:01"));        /* multicast */
         assert_false(mac_is_valid("33:33:00:00:00:01"));
         assert_false(mac_is_valid(NULL));
 }
