@@ -31,8 +31,6 @@
 
 typedef struct Virt Virt;
 
-const char *virt_domain_state_to_string(VirtDomainState s);   /* "shutoff", "running", "paused", "other" */
-
 typedef struct VirtCallbacks {
         /* The connection came up (after every reconnect) or went down. */
         void (*connection)(Virt *v, bool up, void *userdata);

@@ -18,11 +18,21 @@
 #include "drivers/virt-xml.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "lib/string-table.h"
 
 #define VIRT_AGENT_CHANNEL "org.vfo.agent.0"
 #define VIRT_PRIORITY_DEFAULT 100U
 #define VIRT_PRIORITY_MAX 1000U
 #define sizeof_field(type, member) sizeof(((type *) 0)->member)
+
+static const char *const virt_domain_state_table[_VIRT_DOMAIN_STATE_MAX] = {
+        [VIRT_DOMAIN_SHUTOFF] = "shutoff",
+        [VIRT_DOMAIN_RUNNING] = "running",
+        [VIRT_DOMAIN_PAUSED] = "paused",
+        [VIRT_DOMAIN_OTHER] = "other",
+};
+
+DEFINE_STRING_TABLE_TO_STRING(virt_domain_state, VirtDomainState, _VIRT_DOMAIN_STATE_MAX);
 
 
 _printf_(2, 3) static void virt_xml_silence(void *ctx, const char *msg, ...) {

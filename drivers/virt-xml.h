@@ -26,6 +26,8 @@ typedef enum VirtDomainState {
         _VIRT_DOMAIN_STATE_INVALID = -1,
 } VirtDomainState;
 
+const char *virt_domain_state_to_string(VirtDomainState s);   /* "shutoff", "running", "paused", "other" */
+
 /* One <interface> of a domain's live XML. */
 typedef struct VirtInterface {
         char mac[18];           /* lower case "52:54:00:aa:bb:cc" */

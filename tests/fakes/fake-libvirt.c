@@ -20,7 +20,13 @@
  *                         device_removal_failed instead;
  *   virt_set_link(), virt_set_policy() (with its metadata_changed event),
  *   virt_suspend(), virt_resume() (lifecycle events) edit the live state;
- *   job stats say "no job"; migration and its knobs are -EOPNOTSUPP;
+ *   job stats say "no job"; migration and its knobs are -EOPNOTSUPP,
+ *   unless $VFO_FAKE_MIGRATE says what virt_migrate_blocking() (in vfod's
+ *   migration helper process) does: =ok, the domain is gone from here
+ *   (its UUID becomes a line of the file "migrated" in the directory, and
+ *   the domain is shut off from the next call on); =fail, it fails;
+ *   =wait, it waits until virt_abort_job() writes the file "aborted"
+ *   (then fails as cancelled) or 10 s pass;
  *   virt_call()           drivers/virt-call.c in its in-process mode (no
  *                         worker process): at the next iteration, or never
  *                         for a domain whose UUID is a line of the file
@@ -40,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
@@ -47,7 +54,6 @@
 #include "drivers/virt-call.h"
 #include "lib/log.h"
 #include "lib/macro.h"
-#include "lib/string-table.h"
 #include "lib/string-util.h"
 #include "lib/time-util.h"
 
@@ -58,15 +64,8 @@
 /* virDomainEventType values (libvirt's stable ABI) that the fake emits. */
 #define FAKE_EVENT_SUSPENDED 3
 #define FAKE_EVENT_RESUMED 4
-
-static const char *const virt_domain_state_table[_VIRT_DOMAIN_STATE_MAX] = {
-        [VIRT_DOMAIN_SHUTOFF] = "shutoff",
-        [VIRT_DOMAIN_RUNNING] = "running",
-        [VIRT_DOMAIN_PAUSED] = "paused",
-        [VIRT_DOMAIN_OTHER] = "other",
-};
-
-DEFINE_STRING_TABLE_TO_STRING(virt_domain_state, VirtDomainState, _VIRT_DOMAIN_STATE_MAX);
+#define FAKE_EVENT_STOPPED 5
+#define FAKE_MIGRATE_WAIT_USEC (10 * USEC_PER_SEC)
 
 typedef struct FakeDomain {
         char *file;             /* where the live XML is written back */
@@ -294,9 +293,62 @@ static FakeDomain *fake_find(Virt *v, const char *uuid) {
         return NULL;
 }
 
+/* Whether 'uuid' is a line of the file 'name' in the directory (read at
+ * every call: the test, or another process, writes it). */
+static bool fake_listed(const char *name, const char *uuid) {
+        const char *dir = getenv("VFO_FAKE_LIBVIRT_DIR");
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        bool found = false;
+        size_t n = 0;
+        FILE *f;
+
+        if (!dir || !uuid || asprintf(&path, "%s/%s", dir, name) < 0)
+                return false;
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (!found && getline(&line, &n, f) > 0)
+                found = strncmp(line, uuid, 36) == 0;
+        fclose(f);
+        return found;
+}
+
+static int fake_append_line(const char *name, const char *text) {
+        const char *dir = getenv("VFO_FAKE_LIBVIRT_DIR");
+        _cleanup_free_ char *path = NULL;
+        FILE *f;
+        int r = 0;
+
+        if (!dir)
+                return -ENOENT;
+        if (asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        f = fopen(path, "ae");
+        if (!f)
+                return -errno;
+        if (fprintf(f, "%s\n", text) < 0)
+                r = -EIO;
+        if (fclose(f) != 0 && r == 0)
+                r = -errno;
+        return r;
+}
+
+/* Domains that migrated away (by the helper process) are shut off here. */
+static void fake_sync_migrated(Virt *v) {
+        for (size_t i = 0; i < v->n_domains; i++) {
+                FakeDomain *d = &v->domains[i];
+
+                if (d->state != VIRT_DOMAIN_SHUTOFF && fake_listed("migrated", d->uuid)) {
+                        d->state = VIRT_DOMAIN_SHUTOFF;
+                        (void) fake_queue(v, FAKE_EVENT_LIFECYCLE, d, FAKE_EVENT_STOPPED);
+                }
+        }
+}
+
 static int fake_lookup(Virt *v, const char *uuid, FakeDomain **ret) {
         if (!virt_is_connected(v))
                 return -ENOTCONN;
+        fake_sync_migrated(v);
         if (!uuid)
                 return -EINVAL;
         *ret = fake_find(v, uuid);
@@ -455,21 +507,7 @@ static int fake_parse_env(Virt *v) {
  * virt_call() */
 
 static bool fake_wedged(const char *uuid) {
-        const char *dir = getenv("VFO_FAKE_LIBVIRT_DIR");
-        _cleanup_free_ char *path = NULL, *line = NULL;
-        bool found = false;
-        size_t n = 0;
-        FILE *f;
-
-        if (!dir || asprintf(&path, "%s/wedged", dir) < 0)
-                return false;
-        f = fopen(path, "re");
-        if (!f)
-                return false;
-        while (!found && getline(&line, &n, f) > 0)
-                found = strncmp(line, uuid, 36) == 0;
-        fclose(f);
-        return found;
+        return fake_listed("wedged", uuid);
 }
 
 /* The executor of virt_call(): the blocking functions of this file, but
@@ -618,6 +656,7 @@ int virt_list_domains(Virt *v, VirtDomain **ret, size_t *ret_n) {
 
         if (!virt_is_connected(v))
                 return -ENOTCONN;
+        fake_sync_migrated(v);
         a = calloc(MAX(v->n_domains, 1u), sizeof(VirtDomain));
         if (!a)
                 return log_oom();
@@ -967,15 +1006,52 @@ int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret) {
 }
 
 int virt_set_max_downtime(Virt *v, const char *uuid, uint64_t ms) {
-        return -EOPNOTSUPP;
+        FakeDomain *d;
+
+        if (isempty(getenv("VFO_FAKE_MIGRATE")))
+                return -EOPNOTSUPP;
+        return fake_lookup_running(v, uuid, &d);
 }
 
 int virt_abort_job(Virt *v, const char *uuid) {
-        return -EOPNOTSUPP;
+        FakeDomain *d;
+        int r;
+
+        if (isempty(getenv("VFO_FAKE_MIGRATE")))
+                return -EOPNOTSUPP;
+        r = fake_lookup_running(v, uuid, &d);
+        if (r < 0)
+                return r;
+        return fake_append_line("aborted", d->uuid);
 }
 
+/* In vfod's migration helper: no loop, no Virt; only files in the
+ * directory tell the test's (or vfod's) process what happened. */
 int virt_migrate_blocking(const char *src_uri, const char *uuid, const char *dest_uri, const VirtMigrateOptions *o,
                           char **ret_message) {
-        *ret_message = strdup("the fake libvirt driver does not migrate");
-        return -EOPNOTSUPP;
+        const char *mode = getenv("VFO_FAKE_MIGRATE");
+        usec_t start = now_usec(CLOCK_MONOTONIC);
+        int r;
+
+        *ret_message = NULL;
+        if (isempty(mode)) {
+                *ret_message = strdup("the fake libvirt driver does not migrate");
+                return -EOPNOTSUPP;
+        }
+        if (streq(mode, "ok")) {
+                r = fake_append_line("migrated", uuid);
+                if (r < 0)
+                        *ret_message = strdup("fake libvirt: cannot note the migration");
+                return r;
+        }
+        if (streq(mode, "wait"))
+                while (now_usec(CLOCK_MONOTONIC) - start < FAKE_MIGRATE_WAIT_USEC) {
+                        if (fake_listed("aborted", uuid)) {
+                                *ret_message = strdup("operation aborted: migration out job: canceled by client");
+                                return -ECANCELED;
+                        }
+                        (void) usleep(10 * USEC_PER_MSEC);
+                }
+        *ret_message = strdup("fake libvirt: the destination refused the domain");
+        return -EIO;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* drivers/libvirt.c, the pure half: domain XML parsing, the policy element,
- * the interface XML for a link change. No libvirt connection. */
+/* drivers/virt-xml.c, the pure half of the libvirt driver: domain XML
+ * parsing, the policy element, the interface XML for a link change, the
+ * state names. libxml2 only: libvirt is not linked. */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "drivers/libvirt.h"
+#include "drivers/virt-xml.h"
 #include "lib/log.h"
 #include "lib/macro.h"
 
