@@ -25,8 +25,12 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-journal.h>
 
+#include "agent/ctl/format.h"
 #include "agent/ctl/hook.h"
 #include "agent/ctl/vfoctl.h"
+#include "lib/bus-names.h"
+#include "lib/macro.h"
+#include "lib/time-util.h"
 
 #define HOOK_DEADLINE_SEC          6 /* the whole hook, whatever happens: the alarm */
 #define HOOK_MIGRATE_BEGIN_TIMEOUT (5 * USEC_PER_SEC)

@@ -1,42 +1,42 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* vfoctl: what the command parts (vfoctl.c, watch.c) share. */
+/* vfoctl: the commands main() (vfoctl.c) runs by name, and the options that
+ * only they read (vfoctl.c sets them). A command gets the bus and its
+ * arguments after the verb, and returns an EXIT_* value. */
 #pragma once
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
-#include "agent/ctl/format.h"
-#include "agent/ctl/objects.h"
-#include "lib/time-util.h"
+#include "agent/ctl/migrate.h"
 
-extern bool arg_json;
-extern bool arg_quiet;
-extern usec_t arg_timeout;      /* 0: no deadline */
+/* show.c: what vfod holds. */
+int cmd_status(sd_bus *bus, char **args);
+int cmd_domains(sd_bus *bus, char **args);
+int cmd_pools(sd_bus *bus, char **args);
+int cmd_vfs(sd_bus *bus, char **args);
+int cmd_jobs(sd_bus *bus, char **args);
 
-/* Prints "vfoctl: MESSAGE" to stderr; returns code (an EXIT_* value). */
-int ctl_error(int code, const char *format, ...) _printf_(2, 3);
+/* change.c: what changes vfod's state. */
+extern bool arg_no_wait;
+extern const char *arg_pool;                    /* set-policy; NULL: not given */
+extern long arg_priority;                       /* set-policy; -1: not given */
+extern int arg_required;                        /* set-policy; -1: not given */
+extern const char *arg_timeout_string;          /* --timeout as given: migrate reads it its own way */
+extern MigrateArgs arg_migrate;
 
-/* Prints a failed call (the D-Bus error message, or strerror(r)) and returns
- * the exit code it maps to. 'what' names what was being done, for errors
- * that do not come from vfod. */
-int ctl_bus_error(const sd_bus_error *error, int r, const char *what);
+int cmd_attach(sd_bus *bus, char **args);
+int cmd_detach(sd_bus *bus, char **args);
+/* The checks of the migrate options that need the verb's arguments; returns
+ * 0, or -EXIT_* after printing. */
+int migrate_check_args(char **args);
+int cmd_migrate(sd_bus *bus, char **args);
+int cmd_set_policy(sd_bus *bus, char **args);
+int cmd_clear_policy(sd_bus *bus, char **args);
+int cmd_reload(sd_bus *bus, char **args);
 
-/* The decimal N of /org/vfo1/job/N (0 if it is not one). */
-uint64_t job_id_from_path(const char *object);
-
-/* Duration of a job: finished - started, or now - started while it runs. */
-uint64_t job_duration(const VfoJob *j);
-
-void json_job_fields(JsonWriter *w, sd_bus *bus, const VfoJob *j);
-
-/* attach/detach/migrate after the call: follow the job until it ends, or
- * arg_timeout (watch.c). With cancel_on_interrupt (migrate), the first
- * SIGINT/SIGTERM calls Job.Cancel() and the job is followed on; a second
- * one stops waiting. */
-int follow_job(sd_bus *bus, const char *object, bool cancel_on_interrupt);
+/* monitor.c: every change of vfod's objects until interrupted. */
+int cmd_monitor(sd_bus *bus);
 
 /* `vfoctl hook DRIVER …`, libvirt's hook; argv[0] is "hook" (hook-main.c).
  * Exits 0 on every failure but vfod's refusal of an incoming migration. */
 int cmd_hook(int argc, char *argv[]);
-
-int cmd_monitor(sd_bus *bus);

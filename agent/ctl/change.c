@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfoctl: the commands that change vfod's state: attach, detach, migrate,
+ * set-policy, clear-policy, reload. */
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/ctl/common.h"
+#include "agent/ctl/vfoctl.h"
+#include "agent/ctl/watch.h"
+#include "lib/log.h"
+
+bool arg_no_wait = false;
+const char *arg_pool = NULL;
+long arg_priority = -1;
+int arg_required = -1;
+const char *arg_timeout_string = NULL;
+MigrateArgs arg_migrate = MIGRATE_ARGS_INIT;
+
+/* migrate --timeout SEC: vfoctl waits for the job SEC plus this long (the VFs are
+ * detached before the migration and re-attached after an abort). */
+#define MIGRATE_WAIT_MARGIN_SEC 120
+
+/* Lower-case xx:xx:xx:xx:xx:xx into buf, or -EINVAL. */
+static int normalize_mac(const char *s, char buf[static 18]) {
+        if (strlen(s) != 17)
+                return -EINVAL;
+        for (size_t i = 0; i < 17; i++) {
+                if (i % 3 == 2) {
+                        if (s[i] != ':')
+                                return -EINVAL;
+                        buf[i] = ':';
+                } else {
+                        if (!isxdigit((unsigned char) s[i]))
+                                return -EINVAL;
+                        buf[i] = (char) tolower((unsigned char) s[i]);
+                }
+        }
+        buf[17] = '\0';
+        return 0;
+}
+
+/* --no-wait: the job's object path, and done. */
+static int print_job_started(const char *job) {
+        if (arg_json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                json_begin_object(&w);
+                json_field_string(&w, "job", job);
+                json_field_uint(&w, "id", job_id_from_path(job));
+                json_end_object(&w);
+                json_end_line(&w);
+        } else if (!arg_quiet)
+                printf("%s\n", job);
+        return EXIT_OK;
+}
+
+static int cmd_attach_detach(sd_bus *bus, char **args, const char *method) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        char mac[18] = "";
+        const char *job;
+        int r;
+
+        if (args[1] && normalize_mac(args[1], mac) < 0)
+                return ctl_error(EXIT_USAGE, "Invalid MAC address '%s' (expected xx:xx:xx:xx:xx:xx).",
+                                 args[1]);
+
+        log_debug("Calling %s(%s, \"%s\").", method, args[0], mac);
+        r = sd_bus_call_method(bus, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, method, &error, &reply, "ss",
+                               args[0], mac);
+        if (r < 0)
+                return ctl_bus_error(&error, r, method);
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return ctl_error(EXIT_FAILED, "Cannot parse the reply to %s: %s.", method, strerror(-r));
+
+        if (arg_no_wait)
+                return print_job_started(job);
+
+        return follow_job(bus, job, false);
+}
+
+int cmd_attach(sd_bus *bus, char **args) {
+        return cmd_attach_detach(bus, args, "Attach");
+}
+
+int cmd_detach(sd_bus *bus, char **args) {
+        return cmd_attach_detach(bus, args, "Detach");
+}
+
+/* The checks of the migrate options that need the verb (run() calls it). */
+int migrate_check_args(char **args) {
+        uint64_t t;
+        int r;
+
+        if (args[1][0] == '\0')
+                return -ctl_error(EXIT_USAGE, "The destination URI must not be empty.");
+        if (args[2]) {
+                /* virsh's positional MIGRATEURI */
+                if (arg_migrate.migrate_uri && strcmp(arg_migrate.migrate_uri, args[2]) != 0)
+                        return -ctl_error(EXIT_USAGE,
+                                          "Two migration URIs given: '%s' and --migrate-uri '%s'.", args[2],
+                                          arg_migrate.migrate_uri);
+                arg_migrate.migrate_uri = args[2];
+        }
+        if (arg_timeout_string) {
+                /* migrate: --timeout is the migration's own timeout, as with virsh */
+                r = migrate_parse_uint(arg_timeout_string, UINT32_MAX, &t);
+                if (r < 0)
+                        return -ctl_error(EXIT_USAGE,
+                                          "Invalid --timeout '%s' for migrate (whole seconds; 0 for none).",
+                                          arg_timeout_string);
+                if (t > 0) {
+                        arg_migrate.timeout_set = true;
+                        arg_migrate.timeout = t;
+                        arg_timeout = (t + MIGRATE_WAIT_MARGIN_SEC) * USEC_PER_SEC;
+                } else
+                        arg_timeout = 0;
+        } else
+                arg_timeout = 0;        /* like virsh: wait for the migration as long as it takes */
+        return 0;
+}
+
+int cmd_migrate(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *job;
+        int r;
+
+        log_debug("Calling Migrate(%s, %s, …).", args[0], args[1]);
+        r = sd_bus_message_new_method_call(bus, &m, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, "Migrate");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ss", args[0], args[1]);
+        if (r >= 0)
+                r = migrate_append_options(m, &arg_migrate);
+        if (r < 0)
+                return ctl_error(EXIT_FAILED, "Cannot build the call to Migrate: %s.", strerror(-r));
+        r = sd_bus_call(bus, m, 0, &error, &reply);
+        if (r < 0) {
+                int code = ctl_bus_error(&error, r, "Migrate");
+
+                if (sd_bus_error_has_name(&error, BUS_ERROR_PAUSED))
+                        (void) ctl_error(code, "Pass --resume to resume the domain and migrate it.");
+                else if (sd_bus_error_has_name(&error, "org.freedesktop.DBus.Error.UnknownMethod"))
+                        (void) ctl_error(code, "This vfod does not support migration; update it.");
+                return code;
+        }
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0)
+                return ctl_error(EXIT_FAILED, "Cannot parse the reply to Migrate: %s.", strerror(-r));
+
+        if (arg_no_wait)
+                return print_job_started(job);
+
+        return follow_job(bus, job, true);
+}
+
+int cmd_set_policy(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(vfo_domain_done) VfoDomain d = {};
+        const char *object, *pool = "";
+        uint32_t priority = 100;
+        bool required = false;
+        int r;
+
+        r = sd_bus_call_method(bus, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, "GetDomain", &error, &reply,
+                               "s", args[0]);
+        if (r < 0)
+                return ctl_bus_error(&error, r, "GetDomain");
+        r = sd_bus_message_read(reply, "o", &object);
+        if (r < 0)
+                return ctl_error(EXIT_FAILED, "Cannot parse the reply to GetDomain: %s.", strerror(-r));
+        r = vfo_domain_load(bus, object, &d, &error);
+        if (r < 0)
+                return ctl_bus_error(&error, r, "Cannot read the domain");
+
+        /* What is not given stays as it is; a domain not opted in starts from the defaults. */
+        if (d.opted_in) {
+                pool = str_or_empty(d.pool);
+                priority = d.priority;
+                required = d.required;
+        }
+        if (arg_pool)
+                pool = arg_pool;
+        if (arg_priority >= 0)
+                priority = (uint32_t) arg_priority;
+        if (arg_required >= 0)
+                required = arg_required;
+
+        sd_bus_error_free(&error);
+        r = sd_bus_call_method(bus, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, "SetPolicy", &error, NULL,
+                               "ssub", args[0], pool, priority, (int) required);
+        if (r < 0)
+                return ctl_bus_error(&error, r, "SetPolicy");
+
+        if (arg_json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                json_begin_object(&w);
+                json_field_string(&w, "domain", d.name && *d.name ? d.name : args[0]);
+                json_field_string(&w, "pool", pool);
+                json_field_uint(&w, "priority", priority);
+                json_field_bool(&w, "required", required);
+                json_end_object(&w);
+                json_end_line(&w);
+        } else if (!arg_quiet)
+                printf("%s: pool %s, priority %" PRIu32 ", required %s.\n",
+                       d.name && *d.name ? d.name : args[0], pool_display(pool), priority, yes_no(required));
+        return EXIT_OK;
+}
+
+int cmd_clear_policy(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, "ClearPolicy", &error, NULL,
+                               "s", args[0]);
+        if (r < 0)
+                return ctl_bus_error(&error, r, "ClearPolicy");
+
+        if (arg_json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                json_begin_object(&w);
+                json_field_string(&w, "domain", args[0]);
+                json_field_bool(&w, "opted_in", false);
+                json_end_object(&w);
+                json_end_line(&w);
+        } else if (!arg_quiet)
+                printf("%s no longer uses vfo; a VF it holds is detached gracefully.\n", args[0]);
+        return EXIT_OK;
+}
+
+int cmd_reload(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, "Reload", &error, NULL, NULL);
+        if (r < 0)
+                return ctl_bus_error(&error, r, "Reload");
+
+        if (arg_json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                json_begin_object(&w);
+                json_field_bool(&w, "reloaded", true);
+                json_end_object(&w);
+                json_end_line(&w);
+        } else if (!arg_quiet)
+                printf("vfod reloaded its configuration.\n");
+        return EXIT_OK;
+}
