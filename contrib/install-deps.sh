@@ -16,7 +16,7 @@ build=(
         xz-utils
 )
 tests=(
-        dbus systemd python3 umockdev libumockdev-dev
+        dbus systemd python3 umockdev libumockdev-dev gcovr
 )
 lab=(
         libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfod's host core through its D-Bus API (tests/fakes/host-harness.h):
+ * Manager.Migrate of a domain that holds a VF. The VF goes out (a child
+ * detach), the fake libvirt "migrates" in vfod's migration helper (this
+ * program run again with --migrate-helper; $VFO_FAKE_MIGRATE says how it
+ * ends), and on a failure or a cancel the VF comes back (a child attach). */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lib/bus-names.h"
+#include "lib/macro.h"
+#include "lib/string-util.h"
+#include "tests/fakes/host-harness.h"
+
+#define WAIT_USEC (5 * USEC_PER_SEC)
+#define DESTINATION "qemu+tcp://elsewhere/system"
+
+static bool port_holds_vf(Harness *h, void *userdata) {
+        char *vf = harness_port_vf(h, userdata);
+        bool holds = vf != NULL;
+
+        free(vf);
+        return holds;
+}
+
+static char *migrate(Harness *h, HarnessDomain *d, sd_bus_error *ret_error) {
+        sd_bus_message *reply = NULL;
+        const char *path;
+        char *copy;
+
+        if (harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Migrate", &reply, ret_error, "ssa{sv}", d->name,
+                         DESTINATION, 0) < 0)
+                return NULL;
+        assert_true(sd_bus_message_read(reply, "o", &path) > 0);
+        copy = strdup(path);
+        sd_bus_message_unref(reply);
+        return copy;
+}
+
+static void assert_string_property(Harness *h, const char *path, const char *interface, const char *property,
+                                   const char *value) {
+        char *s = harness_get_string(h, path, interface, property);
+
+        assert_string_equal(s, value);
+        free(s);
+}
+
+static void assert_vf_back(Harness *h, HarnessDomain *d) {
+        char *vf;
+
+        assert_true(harness_run_until(h, port_holds_vf, d, WAIT_USEC));
+        vf = harness_vf_state(h, 0);
+        assert_string_equal(vf, "attached");
+        free(vf);
+        assert_int_equal(harness_pool_free(h), 0);
+}
+
+/* libvirt fails the migration: the VF that went out comes back. */
+static void test_migrate_fails(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job, *s, *message;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "fail", 1), 0);
+        harness_start(h);
+        job = migrate(h, d, NULL);
+        assert_non_null(job);
+        assert_string_property(h, job, VFO_JOB_IFACE, "Kind", "migrate");
+        assert_string_property(h, job, VFO_JOB_IFACE, "Destination", DESTINATION);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        assert_string_property(h, job, VFO_JOB_IFACE, "Error", BUS_ERROR_LIBVIRT);
+        message = harness_get_string(h, job, VFO_JOB_IFACE, "ErrorMessage");
+        assert_non_null(strstr(message, "refused"));
+        free(message);
+        free(job);
+        assert_int_equal(d->n_prepare_detach, 1);
+        assert_int_equal(d->n_prepare_attach, 1);
+        assert_vf_back(h, d);
+        assert_string_property(h, d->path, VFO_DOMAIN_IFACE, "State", "running");
+        harness_free(h);
+}
+
+typedef struct PhaseWait {
+        const char *job;
+        const char *phase;
+} PhaseWait;
+
+static bool in_phase(Harness *h, void *userdata) {
+        PhaseWait *w = userdata;
+        char *phase = harness_get_string(h, w->job, VFO_JOB_IFACE, "Phase");
+        bool in = streq(phase, w->phase);
+
+        free(phase);
+        return in;
+}
+
+/* A cancel while libvirt migrates: the migration is aborted, the VF comes
+ * back. A second Migrate meanwhile is refused; only migrations cancel. */
+static void test_migrate_cancel(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *job, *again, *s, *message;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "wait", 1), 0);
+        harness_start(h);
+        job = migrate(h, d, NULL);
+        assert_non_null(job);
+        assert_true(harness_run_until(h, in_phase, &(PhaseWait) { job, "migrating" }, WAIT_USEC));
+        assert_false(port_holds_vf(h, d));
+
+        again = migrate(h, d, &error);
+        assert_null(again);
+        assert_string_equal(error.name, BUS_ERROR_BUSY);
+        sd_bus_error_free(&error);
+
+        assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        message = harness_get_string(h, job, VFO_JOB_IFACE, "ErrorMessage");
+        assert_non_null(strstr(message, "cancel"));
+        free(message);
+        /* ended: no second cancel */
+        assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, &error, NULL), -EREMOTE);
+        sd_bus_error_free(&error);
+        free(job);
+        assert_vf_back(h, d);
+        harness_free(h);
+}
+
+/* Only a migration can be cancelled. */
+static void test_cancel_not_migration(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *job, *s;
+
+        harness_start(h);
+        job = harness_detach(h, d, NULL);
+        assert_non_null(job);
+        assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, &error, NULL), -EREMOTE);
+        assert_string_equal(error.name, BUS_ERROR_INVALID_ARGUMENT);
+        sd_bus_error_free(&error);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "done");
+        free(s);
+        free(job);
+        harness_free(h);
+}
+
+/* libvirt migrates: the domain is gone from here, its VF is free. */
+static void test_migrate_succeeds(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job, *s, *vf;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "ok", 1), 0);
+        harness_start(h);
+        job = migrate(h, d, NULL);
+        assert_non_null(job);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "done");
+        free(s);
+        assert_int_equal(harness_get_u32(h, job, VFO_JOB_IFACE, "Progress"), 100);
+        free(job);
+        harness_run_for(h, 50 * USEC_PER_MSEC);
+        assert_int_equal(d->n_prepare_detach, 1);
+        assert_int_equal(d->n_prepare_attach, 0);
+        vf = harness_vf_state(h, 0);
+        assert_string_equal(vf, "free");
+        free(vf);
+        assert_int_equal(harness_pool_free(h), 1);
+        harness_free(h);
+}
+
+/* The guest does not give the VF up (AbruptFallback= without migrate):
+ * nothing is migrated, the VF stays. */
+static void test_migrate_detach_refused(void **state) {
+        Harness *h = harness_new(1, "AbruptFallback=user");
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job, *s;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "ok", 1), 0);
+        d->prepare_detach = HARNESS_ANSWER_REFUSE;
+        harness_start(h);
+        job = migrate(h, d, NULL);
+        assert_non_null(job);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        free(job);
+        assert_vf_back(h, d);
+        assert_string_property(h, d->path, VFO_DOMAIN_IFACE, "State", "running");
+        harness_free(h);
+}
+
+/* What Manager.Migrate refuses before it starts. */
+static void test_migrate_refusals(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        harness_start(h);
+        /* no URI */
+        assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Migrate", NULL, &error, "ssa{sv}", d->name,
+                                      "elsewhere", 0),
+                         -EREMOTE);
+        assert_string_equal(error.name, BUS_ERROR_INVALID_ARGUMENT);
+        sd_bus_error_free(&error);
+        assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Migrate", NULL, &error, "ssa{sv}", "nobody",
+                                      DESTINATION, 0),
+                         -EREMOTE);
+        assert_string_equal(error.name, BUS_ERROR_NO_SUCH_DOMAIN);
+        sd_bus_error_free(&error);
+        assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Migrate", NULL, &error, "ssa{sv}", d->name,
+                                      DESTINATION, 1, "live", "s", "yes"),
+                         -EREMOTE);
+        assert_string_equal(error.name, BUS_ERROR_INVALID_ARGUMENT);
+        sd_bus_error_free(&error);
+        assert_true(port_holds_vf(h, d));
+        harness_free(h);
+}
+
+/* The migration helper of migrate.c runs this program again. */
+int migrate_helper_main(int argc, char *argv[]);
+
+int main(int argc, char *argv[]) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_migrate_fails),
+                cmocka_unit_test(test_migrate_cancel),
+                cmocka_unit_test(test_cancel_not_migration),
+                cmocka_unit_test(test_migrate_succeeds),
+                cmocka_unit_test(test_migrate_detach_refused),
+                cmocka_unit_test(test_migrate_refusals),
+        };
+
+        if (argc > 1 && strcmp(argv[1], "--migrate-helper") == 0)
+                return migrate_helper_main(argc, argv);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
