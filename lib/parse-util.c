@@ -9,8 +9,8 @@
 #include "lib/parse-util.h"
 
 int parse_boolean(const char *s) {
-        static const char *const yes[] = { "1", "yes", "true", "on" };
-        static const char *const no[] = { "0", "no", "false", "off" };
+        static const char *const yes[] = { "1", "yes", "y", "true", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "off" };
 
         if (!s)
                 return -EINVAL;

@@ -15,7 +15,8 @@
 #define MAC_STRING_MAX 18U      /* "aa:bb:cc:dd:ee:ff" and its NUL */
 #define UUID_STRING_MAX 37U     /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" and its NUL */
 
-/* 1, yes, true, on → 1; 0, no, false, off → 0 (any case); else -EINVAL. */
+/* 1, yes, y, true, on → 1; 0, no, n, false, off → 0 (any case); else -EINVAL.
+ * (vfoctl always took y and n; systemd's set has them too.) */
 int parse_boolean(const char *s) _pure_;
 
 /* Decimal digits only (no sign, no white space, no base prefix), min..max. */

@@ -2,7 +2,6 @@
 /* vfoctl: the commands that change vfod's state: attach, detach, migrate,
  * set-policy, clear-policy, reload. */
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include "agent/ctl/vfoctl.h"
 #include "agent/ctl/watch.h"
 #include "lib/log.h"
+#include "lib/parse-util.h"
 
 bool arg_no_wait = false;
 const char *arg_pool = NULL;
@@ -23,25 +23,6 @@ MigrateArgs arg_migrate = MIGRATE_ARGS_INIT;
 /* migrate --timeout SEC: vfoctl waits for the job SEC plus this long (the VFs are
  * detached before the migration and re-attached after an abort). */
 #define MIGRATE_WAIT_MARGIN_SEC 120
-
-/* Lower-case xx:xx:xx:xx:xx:xx into buf, or -EINVAL. */
-static int normalize_mac(const char *s, char buf[static 18]) {
-        if (strlen(s) != 17)
-                return -EINVAL;
-        for (size_t i = 0; i < 17; i++) {
-                if (i % 3 == 2) {
-                        if (s[i] != ':')
-                                return -EINVAL;
-                        buf[i] = ':';
-                } else {
-                        if (!isxdigit((unsigned char) s[i]))
-                                return -EINVAL;
-                        buf[i] = (char) tolower((unsigned char) s[i]);
-                }
-        }
-        buf[17] = '\0';
-        return 0;
-}
 
 /* --no-wait: the job's object path, and done. */
 static int print_job_started(const char *job) {
@@ -61,11 +42,11 @@ static int print_job_started(const char *job) {
 static int cmd_attach_detach(sd_bus *bus, char **args, const char *method) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        char mac[18] = "";
+        char mac[MAC_STRING_MAX] = "";
         const char *job;
         int r;
 
-        if (args[1] && normalize_mac(args[1], mac) < 0)
+        if (args[1] && mac_normalize(args[1], mac) < 0)
                 return ctl_error(EXIT_USAGE, "Invalid MAC address '%s' (expected xx:xx:xx:xx:xx:xx).",
                                  args[1]);
 
@@ -109,7 +90,7 @@ int migrate_check_args(char **args) {
         }
         if (arg_timeout_string) {
                 /* migrate: --timeout is the migration's own timeout, as with virsh */
-                r = migrate_parse_uint(arg_timeout_string, UINT32_MAX, &t);
+                r = parse_uint64(arg_timeout_string, 0, UINT32_MAX, &t);
                 if (r < 0)
                         return -ctl_error(EXIT_USAGE,
                                           "Invalid --timeout '%s' for migrate (whole seconds; 0 for none).",

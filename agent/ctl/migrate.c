@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "agent/ctl/migrate.h"
-#include "lib/parse-util.h"
 
 size_t migrate_options(const MigrateArgs *a, MigrateOption out[static MIGRATE_OPTIONS_MAX]) {
         size_t n = 0;
@@ -61,8 +60,4 @@ int migrate_append_options(sd_bus_message *m, const MigrateArgs *a) {
                         return r;
         }
         return sd_bus_message_close_container(m);
-}
-
-int migrate_parse_uint(const char *s, uint64_t max, uint64_t *ret) {
-        return parse_uint64(s, 0, max, ret);
 }

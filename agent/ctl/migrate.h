@@ -42,7 +42,3 @@ size_t migrate_options(const MigrateArgs *a, MigrateOption out[static MIGRATE_OP
 
 /* Appends the a{sv} to a message. */
 int migrate_append_options(sd_bus_message *m, const MigrateArgs *a);
-
-/* A whole decimal number 0..max ("1e3", "-1", "1.5", " 1", "" are not).
- * Returns 0 or -EINVAL / -ERANGE. */
-int migrate_parse_uint(const char *s, uint64_t max, uint64_t *ret);

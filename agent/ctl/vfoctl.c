@@ -9,12 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "agent/ctl/common.h"
 #include "agent/ctl/vfoctl.h"
 #include "agent/ctl/watch.h"
 #include "lib/log.h"
+#include "lib/parse-util.h"
 
 static bool arg_migrate_any = false;            /* a migrate-only option was given */
 
@@ -122,19 +122,6 @@ static void help(void) {
                program_invocation_short_name);
 }
 
-static int parse_bool_arg(const char *s) {
-        static const char *const yes[] = { "yes", "y", "true", "on", "1" };
-        static const char *const no[] = { "no", "n", "false", "off", "0" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(s, yes[i]) == 0)
-                        return 1;
-                if (strcasecmp(s, no[i]) == 0)
-                        return 0;
-        }
-        return -EINVAL;
-}
-
 /* Returns 1 to go on, 0 to exit successfully, or -EXIT_* after printing. */
 static int parse_argv(int argc, char *argv[]) {
         enum {
@@ -226,15 +213,16 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_POOL:
                         arg_pool = optarg;
                         break;
-                case ARG_PRIORITY:
-                        errno = 0;
-                        arg_priority = strtol(optarg, &end, 10);
-                        if (errno != 0 || end == optarg || *end != '\0' || arg_priority < 0 ||
-                            arg_priority > 1000)
+                case ARG_PRIORITY: {
+                        unsigned u;
+
+                        if (parse_uint(optarg, 0, 1000, &u) < 0)
                                 return -ctl_error(EXIT_USAGE, "Invalid --priority '%s' (0..1000).", optarg);
+                        arg_priority = u;
                         break;
+                }
                 case ARG_REQUIRED:
-                        arg_required = parse_bool_arg(optarg);
+                        arg_required = parse_boolean(optarg);
                         if (arg_required < 0)
                                 return -ctl_error(EXIT_USAGE, "Invalid --required '%s' (yes or no).", optarg);
                         break;
@@ -278,7 +266,7 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_migrate_any = true;
                         break;
                 case ARG_BANDWIDTH:
-                        if (migrate_parse_uint(optarg, UINT32_MAX, &arg_migrate.bandwidth) < 0 ||
+                        if (parse_uint64(optarg, 0, UINT32_MAX, &arg_migrate.bandwidth) < 0 ||
                             arg_migrate.bandwidth == 0)
                                 return -ctl_error(EXIT_USAGE,
                                                   "Invalid --bandwidth '%s' (MiB/s, a whole number > 0).",

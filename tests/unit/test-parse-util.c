@@ -11,9 +11,9 @@
 #include "lib/parse-util.h"
 
 static void test_boolean(void **state) {
-        static const char *const yes[] = { "1", "yes", "YES", "true", "True", "on", "ON" };
-        static const char *const no[] = { "0", "no", "No", "false", "FALSE", "off", "Off" };
-        static const char *const bad[] = { "", "2", "yess", "y", "n", "t", "f", "enable", " yes", "yes ", "-1", "01" };
+        static const char *const yes[] = { "1", "yes", "YES", "y", "Y", "true", "True", "on", "ON" };
+        static const char *const no[] = { "0", "no", "No", "n", "N", "false", "FALSE", "off", "Off" };
+        static const char *const bad[] = { "", "2", "yess", "t", "f", "enable", " yes", "yes ", "-1", "01" };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++)
                 assert_int_equal(parse_boolean(yes[i]), 1);
@@ -56,6 +56,9 @@ static void test_uint(void **state) {
         assert_int_equal(parse_uint("0x10", 0, 100, &u), -EINVAL);
         assert_int_equal(u, 77);
 
+        assert_int_equal(parse_uint64("4294967295", 0, UINT32_MAX, &v), 0);
+        assert_true(v == UINT32_MAX);
+        assert_int_equal(parse_uint64("4294967296", 0, UINT32_MAX, &v), -ERANGE);
         assert_int_equal(parse_uint64("18446744073709551615", 0, UINT64_MAX, &v), 0);
         assert_true(v == UINT64_MAX);
         assert_int_equal(parse_uint64("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);

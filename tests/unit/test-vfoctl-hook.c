@@ -471,36 +471,14 @@ static void test_migrate_options_some(void **state) {
         assert_string_equal(o[0].key, "timeout");
 }
 
-static void test_parse_uint(void **state) {
-        uint64_t v = 7;
-
-        assert_int_equal(migrate_parse_uint("0", 10, &v), 0);
-        assert_int_equal(v, 0);
-        assert_int_equal(migrate_parse_uint("10", 10, &v), 0);
-        assert_int_equal(v, 10);
-        assert_int_equal(migrate_parse_uint("4294967295", UINT32_MAX, &v), 0);
-        assert_int_equal(v, UINT32_MAX);
-        assert_int_equal(migrate_parse_uint("11", 10, &v), -ERANGE);
-        assert_int_equal(migrate_parse_uint("99999999999999999999999", UINT64_MAX, &v), -ERANGE);
-        assert_int_equal(migrate_parse_uint("", 10, &v), -EINVAL);
-        assert_int_equal(migrate_parse_uint(NULL, 10, &v), -EINVAL);
-        assert_int_equal(migrate_parse_uint("-1", 10, &v), -EINVAL);
-        assert_int_equal(migrate_parse_uint("+1", 10, &v), -EINVAL);
-        assert_int_equal(migrate_parse_uint(" 1", 10, &v), -EINVAL);
-        assert_int_equal(migrate_parse_uint("1 ", 10, &v), -EINVAL);
-        assert_int_equal(migrate_parse_uint("1.5", 10, &v), -EINVAL);
-        assert_int_equal(migrate_parse_uint("1e3", 10000, &v), -EINVAL);
-        assert_int_equal(migrate_parse_uint("0x10", 100, &v), -EINVAL);
-}
-
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_action_dispatch),     cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_read_input),          cmocka_unit_test(test_migrate_options_default),
                 cmocka_unit_test(test_migrate_options_all), cmocka_unit_test(test_migrate_options_some),
-                cmocka_unit_test(test_parse_uint),          cmocka_unit_test(test_fallback_strip),
-                cmocka_unit_test(test_fallback_keep),       cmocka_unit_test(test_fallback_required),
-                cmocka_unit_test(test_fallback_message),    cmocka_unit_test(test_answer_matches),
+                cmocka_unit_test(test_fallback_strip),      cmocka_unit_test(test_fallback_keep),
+                cmocka_unit_test(test_fallback_required),   cmocka_unit_test(test_fallback_message),
+                cmocka_unit_test(test_answer_matches),
         };
 
         /* virt_domain_parse_xml() warns about the bad policies on purpose */

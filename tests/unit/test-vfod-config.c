@@ -247,6 +247,7 @@ static void test_config_booleans(void **state) {
         } cases[] = {
                 { "yes", true }, { "no", false }, { "true", true }, { "false", false },
                 { "1", true },   { "0", false },  { "on", true },   { "OFF", false },
+                { "y", true },   { "N", false },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
