@@ -262,6 +262,7 @@ Harness *harness_new(unsigned n_vfs, const char *extra) {
         h = calloc(1, sizeof(*h));
         if (!h)
                 die("calloc", ENOMEM);
+        h->destination_fd = -EBADF;
         h->event = harness_event();
         snprintf(h->dir, sizeof(h->dir), "%s/vfo-host-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(h->dir))
@@ -463,6 +464,68 @@ static void bus_connect(Harness *h) {
                 die("sd_bus_attach_event", r);
 }
 
+/* The destination: a bus driver as above, and vfod's two methods. */
+static int on_destination_call(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Harness *h = userdata;
+
+        if (sd_bus_message_is_method_call(m, VFO_MANAGER_IFACE, "PrepareIncoming")) {
+                h->n_prepare_incoming++;
+                return sd_bus_reply_method_return(m, "bs", h->destination_claims,
+                                                  h->destination_claims ? "claimed by the test" : "the test refuses");
+        }
+        if (sd_bus_message_is_method_call(m, VFO_MANAGER_IFACE, "Handover")) {
+                h->n_handover++;
+                return sd_bus_reply_method_return(m, "u", 1);
+        }
+        return 0;
+}
+
+static bool destination_named;
+
+static int on_destination_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Harness *h = userdata;
+        sd_id128_t id;
+        int c, r;
+
+        c = accept4(h->destination_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0)
+                return 0;
+        h->destination = sd_bus_flush_close_unref(h->destination);
+        r = sd_bus_new(&h->destination);
+        if (r >= 0)
+                r = sd_bus_set_fd(h->destination, c, c);
+        if (r >= 0)
+                r = sd_id128_randomize(&id);
+        if (r >= 0)
+                r = sd_bus_set_server(h->destination, true, id);
+        if (r >= 0)
+                r = sd_bus_add_filter(h->destination, NULL, on_driver_call, &destination_named);
+        if (r >= 0)
+                r = sd_bus_add_filter(h->destination, NULL, on_destination_call, h);
+        if (r >= 0)
+                r = sd_bus_attach_event(h->destination, h->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_bus_start(h->destination);
+        if (r < 0)
+                die("the destination's bus", r);
+        return 0;
+}
+
+void harness_listen_destination(Harness *h, const char *path, bool claims) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int r;
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        h->destination_claims = claims;
+        h->destination_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (h->destination_fd < 0 || bind(h->destination_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+            listen(h->destination_fd, 4) < 0)
+                die("destination socket", errno);
+        r = sd_event_add_io(h->event, &h->destination_io, h->destination_fd, EPOLLIN, on_destination_accept, h);
+        if (r < 0)
+                die("sd_event_add_io", r);
+}
+
 /* ------------------------------------------------------------ the loop */
 
 bool harness_run_until(Harness *h, bool (*done)(Harness *h, void *userdata), void *userdata, usec_t timeout) {
@@ -528,6 +591,10 @@ void harness_free(Harness *h) {
                 return;
         h->manager = manager_free(h->manager);
         h->client = sd_bus_flush_close_unref(h->client);
+        h->destination = sd_bus_flush_close_unref(h->destination);
+        h->destination_io = sd_event_source_disable_unref(h->destination_io);
+        if (h->destination_fd >= 0)
+                close(h->destination_fd);
         for (size_t i = 0; i < h->n_domains; i++) {
                 HarnessDomain *d = &h->domains[i];
 

@@ -54,6 +54,13 @@ typedef struct Harness {
         sd_bus *client;                 /* the test's end of vfod's bus */
         HarnessDomain domains[HARNESS_DOMAINS_MAX];
         size_t n_domains;
+
+        /* a destination vfod (harness_listen_destination()) */
+        int destination_fd;
+        sd_event_source *destination_io;
+        sd_bus *destination;
+        bool destination_claims;
+        unsigned n_prepare_incoming, n_handover;
 } Harness;
 
 /* The loop every harness of this process uses. */
@@ -75,6 +82,11 @@ void harness_write_journal(Harness *h, const char *text);
 void harness_start(Harness *h);
 /* Stops vfod and removes the scratch directory. */
 void harness_free(Harness *h);
+
+/* A destination's vfod for Manager.Migrate's "destination-bus" option: on
+ * the unix socket 'path' (an address "unix:path=PATH"), it answers
+ * PrepareIncoming with 'claims' and Handover with one port. */
+void harness_listen_destination(Harness *h, const char *path, bool claims);
 
 /* Runs the loop until 'done' returns true or 'timeout' passes; returns
  * what 'done' returned last. */
