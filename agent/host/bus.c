@@ -9,6 +9,7 @@
 #include "agent/host/bus.h"
 #include "agent/host/job.h"
 #include "agent/host/migrate-options.h"
+#include "agent/host/migrate.h"
 #include "lib/log.h"
 #include "lib/string-util.h"
 #include "lib/validate.h"
@@ -389,14 +390,14 @@ static int manager_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *er
                 return -ENOENT;
         if (d->migration)
                 return sd_bus_error_setf(error, BUS_ERROR_BUSY, "%s is being migrated already (job %" PRIu64 ").",
-                                         d->name, d->migration->id);
+                                         d->name, migration_get_job(d->migration)->id);
         if (d->state == VIRT_DOMAIN_PAUSED && !req.resume)
                 return sd_bus_error_setf(error, BUS_ERROR_PAUSED,
                                          "%s is paused; a paused guest cannot finish an unplug, so nothing was done. Resume it, or migrate with --resume.",
                                          d->name);
         if (d->state != VIRT_DOMAIN_RUNNING && d->state != VIRT_DOMAIN_PAUSED)
                 return sd_bus_error_setf(error, BUS_ERROR_NOT_RUNNING, "%s is not running.", d->name);
-        r = migrate_start(m, d, &req, &j);
+        r = migration_start(m, d, &req, &j);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "Cannot start the migration: %s", strerror(-r));
         return reply_job(msg, j);
@@ -1072,7 +1073,7 @@ static int job_prop(sd_bus *bus, const char *path, const char *interface, const 
         if (strcmp(property, "AgentUSec") == 0)
                 return sd_bus_message_append(reply, "t", j->agent_usec);
         if (strcmp(property, "Destination") == 0)
-                return sd_bus_message_append(reply, "s", j->destination ?: "");
+                return sd_bus_message_append(reply, "s", migration_from_job(j) ? migration_destination(migration_from_job(j)) : "");
         return -ENOENT;
 }
 
@@ -1083,12 +1084,12 @@ static int job_cancel_method(sd_bus_message *msg, void *userdata, sd_bus_error *
         r = check_admin(j->manager, msg, error);
         if (r < 0)
                 return r;
-        if (j->kind != JOB_MIGRATE)
+        if (!j->ops->cancel)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                          "Only migrations can be cancelled; an attach or detach rolls back by itself when it fails.");
         if (j->state != JOB_RUNNING)
                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Job %" PRIu64 " has ended already.", j->id);
-        r = migrate_cancel(j);
+        r = j->ops->cancel(j);
         if (r < 0)
                 return sd_bus_error_setf(error, BUS_ERROR_LIBVIRT, "libvirt could not abort the migration: %s.", strerror(-r));
         return sd_bus_reply_method_return(msg, NULL);

@@ -65,23 +65,27 @@ static Port *job_port(Job *j) {
         return j->domain ? domain_find_port(j->domain, j->mac) : NULL;
 }
 
-unsigned job_progress(const Job *j) {
+static unsigned attach_progress(const Job *j) {
         static const unsigned attach[_JOB_PHASE_MAX] = {
                 [JOB_PHASE_CHECKING] = 5,     [JOB_PHASE_CLAIMING] = 5,      [JOB_PHASE_PROGRAMMING] = 10,
                 [JOB_PHASE_PREPARING] = 15,   [JOB_PHASE_PLUGGING] = 25,     [JOB_PHASE_WAITING_AGENT] = 40,
                 [JOB_PHASE_STEERING] = 85,    [JOB_PHASE_SWITCHING] = 90,    [JOB_PHASE_ROLLING_BACK] = 95,
                 [JOB_PHASE_DONE] = 100,
         };
+        return attach[j->phase];
+}
+
+static unsigned detach_progress(const Job *j) {
         static const unsigned detach[_JOB_PHASE_MAX] = {
                 [JOB_PHASE_CHECKING] = 5,     [JOB_PHASE_PREPARING] = 10,    [JOB_PHASE_STEERING] = 30,
                 [JOB_PHASE_SWITCHING] = 35,   [JOB_PHASE_UNPLUGGING] = 60,   [JOB_PHASE_RELEASING] = 95,
                 [JOB_PHASE_ROLLING_BACK] = 95, [JOB_PHASE_DONE] = 100,
         };
-        if (j->state != JOB_RUNNING)
-                return 100;
-        if (j->kind == JOB_MIGRATE)
-                return j->migrate_progress;
-        return (j->kind == JOB_ATTACH ? attach : detach)[j->phase];
+        return detach[j->phase];
+}
+
+unsigned job_progress(const Job *j) {
+        return j->state == JOB_RUNNING ? j->ops->progress(j) : 100;
 }
 
 void job_set_phase(Job *j, JobPhase phase) {
@@ -143,7 +147,7 @@ void job_finish(Job *j, JobState state) {
         j->phase = state == JOB_DONE ? JOB_PHASE_DONE : j->error_recorded ? j->failed_phase : j->phase;
         j->finish_realtime = now_usec(CLOCK_REALTIME);
         took = now_usec(CLOCK_MONOTONIC) - j->start;
-        if (j->kind != JOB_MIGRATE && port && port->job == j) {
+        if (port && port->job == j) {
                 port->job = NULL;
                 if (state == JOB_FAILED) {
                         /* Do not try the same thing again at once: a failure
@@ -154,8 +158,6 @@ void job_finish(Job *j, JobState state) {
                 }
                 port_changed(port);
         }
-        if (state == JOB_FAILED && j->kind == JOB_DETACH && j->vf)
-                vf_unreserve(j->vf);            /* the preemption did not happen */
         if (state == JOB_DONE)
                 log_info("Job %" PRIu64 ": %s of %s on %s done in %.1f ms (libvirt %.1f ms, agent %.1f ms, vfod %.1f ms)%s%s.",
                          j->id, job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
@@ -171,10 +173,14 @@ void job_finish(Job *j, JobState state) {
         bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Phase", "Progress", "State", "Error",
                          "ErrorMessage", "FinishUSec", "LibvirtUSec", "AgentUSec", "Fallback", NULL);
         bus_job_finished(j);
-        if (j->kind == JOB_MIGRATE)
-                migrate_job_done(j);
-        if (j->parent)
-                migrate_child_finished(j->parent, j);
+        if (j->ops->finished)
+                j->ops->finished(j);
+        if (j->on_done) {
+                JobDoneFn fn = j->on_done;
+
+                j->on_done = NULL;
+                fn(j, j->on_done_userdata);
+        }
         manager_schedule(j->manager);
 }
 
@@ -203,7 +209,7 @@ void job_fail(Job *j, const char *error, const char *format, ...) {
                 return;
         }
         job_set_phase(j, JOB_PHASE_ROLLING_BACK);
-        rollback_step(j);
+        j->ops->rollback(j);
 }
 
 static void release_vf(Job *j) {
@@ -897,10 +903,6 @@ static void on_rollback_unplug_requested(Virt *v, const char *uuid, int r, const
 /* Back to the last state that carried traffic: for an attach, the synthetic
  * path without the VF; for a detach, the VF. */
 static void rollback_step(Job *j) {
-        if (j->kind == JOB_MIGRATE) {
-                migrate_rollback(j);
-                return;
-        }
         Domain *d = j->domain;
         Port *port = job_port(j);
         bool agent = !j->abrupt && d && agent_conn_is_synced(d->agent);
@@ -951,25 +953,87 @@ static void rollback_step(Job *j) {
 
 /* ------------------------------------------------------------------ start */
 
+static void detach_finished(Job *j) {
+        if (j->state == JOB_FAILED && j->vf)
+                vf_unreserve(j->vf);            /* the preemption did not happen */
+}
+
+static const JobOps attach_ops = {
+        .start = attach_step,
+        .rollback = rollback_step,
+        .progress = attach_progress,
+};
+
+static const JobOps detach_ops = {
+        .start = detach_step,
+        .rollback = rollback_step,
+        .finished = detach_finished,
+        .progress = detach_progress,
+};
+
 static int on_start(sd_event_source *s, void *userdata) {
         Job *j = userdata;
 
         j->timer = sd_event_source_disable_unref(j->timer);
-        if (j->kind == JOB_ATTACH)
-                attach_step(j);
-        else
-                detach_step(j);
+        j->ops->start(j);
         return 0;
 }
 
-int job_register(Manager *m, Job *j) {
-        Job **a = reallocarray(m->jobs, m->n_jobs + 1, sizeof(Job *));
+int job_new(Manager *m, JobKind kind, JobReason reason, Domain *d, const char *mac, const JobOps *ops, void *data,
+            Job **ret) {
+        Job **a;
+        Job *j;
+        int r;
 
-        if (!a)
+        assert(ops && ops->start && ops->rollback && ops->progress);
+        j = calloc(1, sizeof(*j));
+        if (!j)
                 return -ENOMEM;
+        j->manager = m;
+        j->id = m->next_job_id++;
+        j->kind = kind;
+        j->reason = reason;
+        j->domain = d;
+        snprintf(j->mac, sizeof(j->mac), "%s", mac ?: "");
+        j->ops = ops;
+        j->state = JOB_RUNNING;
+        j->phase = JOB_PHASE_CHECKING;
+        j->start = j->step_start = now_usec(CLOCK_MONOTONIC);
+        j->start_realtime = now_usec(CLOCK_REALTIME);
+        if (asprintf(&j->path, VFO_JOB_PREFIX "/%" PRIu64, j->id) < 0) {
+                free(j);
+                return -ENOMEM;
+        }
+        r = sd_event_add_defer(m->event, &j->timer, on_start, j);
+        a = r >= 0 ? reallocarray(m->jobs, m->n_jobs + 1, sizeof(Job *)) : NULL;
+        if (!a) {
+                j->timer = sd_event_source_disable_unref(j->timer);
+                free(j->path);
+                free(j);
+                return r < 0 ? r : -ENOMEM;
+        }
         m->jobs = a;
         m->jobs[m->n_jobs++] = j;
+        j->data = data;         /* the job owns it from here */
+        *ret = j;
         return 0;
+}
+
+void job_announce(Job *j) {
+        bus_job_new(j);
+}
+
+void job_on_done(Job *j, JobDoneFn fn, void *userdata) {
+        j->on_done = fn;
+        j->on_done_userdata = userdata;
+}
+
+void job_forget_done(Manager *m, void *userdata) {
+        for (size_t i = 0; i < m->n_jobs; i++)
+                if (m->jobs[i]->on_done_userdata == userdata) {
+                        m->jobs[i]->on_done = NULL;
+                        m->jobs[i]->on_done_userdata = NULL;
+                }
 }
 
 int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Job **ret) {
@@ -982,32 +1046,15 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
                 return -EINVAL;
         if (kind == JOB_DETACH && !port->vf)
                 return -ENOENT;
+        if (kind != JOB_ATTACH && kind != JOB_DETACH)
+                return -EINVAL;
 
-        j = calloc(1, sizeof(*j));
-        if (!j)
-                return -ENOMEM;
-        j->manager = m;
-        j->id = m->next_job_id++;
-        j->kind = kind;
-        j->reason = reason;
-        j->domain = port->domain;
-        snprintf(j->mac, sizeof(j->mac), "%s", port->mac);
-        j->vf = kind == JOB_ATTACH ? vf : port->vf;
-        j->state = JOB_RUNNING;
-        j->phase = kind == JOB_ATTACH ? JOB_PHASE_CLAIMING : JOB_PHASE_CHECKING;
-        j->start = j->step_start = now_usec(CLOCK_MONOTONIC);
-        j->start_realtime = now_usec(CLOCK_REALTIME);
-        if (asprintf(&j->path, VFO_JOB_PREFIX "/%" PRIu64, j->id) < 0) {
-                free(j);
-                return -ENOMEM;
-        }
-
-        r = job_register(m, j);
-        if (r < 0) {
-                free(j->path);
-                free(j);
+        r = job_new(m, kind, reason, port->domain, port->mac, kind == JOB_ATTACH ? &attach_ops : &detach_ops, NULL, &j);
+        if (r < 0)
                 return r;
-        }
+        j->vf = kind == JOB_ATTACH ? vf : port->vf;
+        if (kind == JOB_ATTACH)
+                j->phase = JOB_PHASE_CLAIMING;
         port->job = j;
         if (kind == JOB_ATTACH) {
                 port_set_vf(port, NULL);
@@ -1016,16 +1063,10 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
                         vf_unreserve(vf);
         }
 
-        /* Run the first step from the loop, so the D-Bus caller gets the
-         * job's path before its first PropertiesChanged. */
-        r = sd_event_add_defer(m->event, &j->timer, on_start, j);
-        if (r < 0)
-                return r;
-
         log_info("Job %" PRIu64 ": %s %s of %s (%s), VF %s.", j->id, job_kind_to_string(kind), port->mac,
                  port->domain->name, job_reason_to_string(reason), j->vf->id);
         (void) manager_save(m);
-        bus_job_new(j);
+        job_announce(j);
         port_changed(port);
         if (ret)
                 *ret = j;
@@ -1035,22 +1076,14 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
 Job *job_free(Job *j) {
         if (!j)
                 return NULL;
-        /* children of a migration outlive it only when it failed early */
-        for (size_t i = 0; i < j->manager->n_jobs; i++)
-                if (j->manager->jobs[i]->parent == j)
-                        j->manager->jobs[i]->parent = NULL;
         job_timer_off(j);
         job_cancel_requests(j);
         j->virt_call = virt_call_cancel(j->virt_call);
+        if (j->ops && j->ops->free_data)
+                j->ops->free_data(j->data);
         free(j->path);
         free(j->error);
         free(j->error_message);
         free(j->fallback);
-        migrate_job_done(j);
-        free(j->child_error);
-        free(j->destination);
-        free(j->destination_bus);
-        free(j->migrate_uri);
-        free(j->listen_address);
         return mfree(j);
 }

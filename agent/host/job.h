@@ -62,6 +62,19 @@ const char *job_phase_to_string(JobPhase p) _const_;
 JobPhase job_phase_from_string(const char *s) _pure_;
 const char *job_state_to_string(JobState s) _const_;
 
+/* What differs between the kinds of job. job.c drives every job through
+ * these: it knows nothing of what a kind does. */
+typedef struct JobOps {
+        void (*start)(Job *j);                  /* the first step, run from the loop */
+        void (*rollback)(Job *j);               /* after job_fail(): back to what carried traffic */
+        void (*finished)(Job *j);               /* the job ended: let go of what it holds (may be NULL) */
+        void (*free_data)(void *data);          /* frees j->data (may be NULL) */
+        unsigned (*progress)(const Job *j);     /* 0..100 while running */
+        int (*cancel)(Job *j);                  /* NULL: the kind cannot be cancelled */
+} JobOps;
+
+typedef void (*JobDoneFn)(Job *j, void *userdata);
+
 struct Job {
         Manager *manager;
         uint64_t id;
@@ -93,41 +106,28 @@ struct Job {
         usec_t virt_start;
         Vfo__PathKind rollback_path;
 
-        /* migrate (agent/host/migrate.c) */
-        Job *parent;            /* the migration a detach/attach belongs to */
-        unsigned children;      /* running child jobs */
-        char *child_error;      /* the first child's failure */
-        char *destination;
-        char *destination_bus;
-        char *migrate_uri;
-        char *listen_address;
-        uint64_t bandwidth;
-        bool live, p2p, persistent, undefine_source, resume, managed_switchover;
-        usec_t timeout;
-        bool cancel_requested;
-        pid_t helper_pid;
-        sd_event_source *helper_child;
-        sd_event_source *helper_io;
-        int helper_fd;
-        char helper_out[1024];
-        size_t n_helper_out;
-        sd_event_source *progress_timer;
-        unsigned migrate_progress;
-        sd_bus *dest_bus;
-        sd_bus_slot *dest_slot;
-        int handover;           /* 0 not yet, 1 asked, 2 done (QEMU switches over), -1 not possible */
-        bool downtime_held;     /* QEMU's own switchover held off until the handover */
-        uint64_t last_remaining; /* bytes left at the previous progress poll (0: none yet) */
-        usec_t last_poll;       /* CLOCK_MONOTONIC of that poll */
-        sd_event_source *handover_timer;
-        VirtCall *poll_call;    /* job stats */
-        VirtCall *knob_call;    /* the maximum downtime */
-        uint64_t knob_ms;       /* what knob_call sets */
+        /* what kind of job it is: job.c's attach and detach, migrate.c's migration */
+        const JobOps *ops;
+        void *data;             /* the kind's own object (a Migration) */
+        /* told once when the job ends (a migration's child jobs) */
+        JobDoneFn on_done;
+        void *on_done_userdata;
 };
 
-/* Starts a job on 'port' (which must have none). Attach: 'vf' claimed by
- * the caller (or NULL: the first free VF of the port's pool). The job
- * registers itself with the manager and the bus. */
+/* The one constructor: a running job of 'kind' on 'd' (and its port 'mac',
+ * or NULL), registered with the manager; ops->start() runs from the loop,
+ * so the D-Bus caller gets the job's path before its first
+ * PropertiesChanged. Announced on the bus by job_announce(). */
+int job_new(Manager *m, JobKind kind, JobReason reason, Domain *d, const char *mac, const JobOps *ops, void *data,
+            Job **ret);
+void job_announce(Job *j);
+/* 'fn' is called once when 'j' ends; job_forget_done() drops every such
+ * call with 'userdata' (its owner goes first). */
+void job_on_done(Job *j, JobDoneFn fn, void *userdata);
+void job_forget_done(Manager *m, void *userdata);
+
+/* Starts an attach or detach of 'port' (which must have no job). Attach:
+ * 'vf' is the free VF it gets; detach: 'vf' is NULL. */
 int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Job **ret);
 Job *job_free(Job *j);
 unsigned job_progress(const Job *j);
@@ -138,26 +138,7 @@ void job_device_removal_failed(Job *j, const char *alias);
 /* The domain stopped or vanished, or its agent went away. */
 void job_domain_lost(Job *j, const char *why);
 
-/* For agent/host/migrate.c: the state change points of job.c. */
+/* The state change points of a job, for the kinds (job.c, migrate.c). */
 void job_set_phase(Job *j, JobPhase phase);
 void job_finish(Job *j, JobState state);
 void job_fail(Job *j, const char *error, const char *format, ...) _printf_(3, 4);
-int job_register(Manager *m, Job *j);
-
-/* migrate.c */
-typedef struct MigrateRequest {
-        const char *destination;
-        const char *destination_bus;
-        const char *migrate_uri;
-        const char *listen_address;
-        uint64_t bandwidth;
-        bool live, p2p, persistent, undefine_source, resume, managed_switchover;
-        usec_t timeout;
-} MigrateRequest;
-int migrate_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret);
-void migrate_child_finished(Job *parent, Job *child);
-void migrate_rollback(Job *j);
-int migrate_cancel(Job *j);
-void migrate_job_done(Job *j);          /* frees the migration's resources */
-/* vfod --migrate-helper: the child process that runs the blocking libvirt call */
-int migrate_helper_main(int argc, char *argv[]);

@@ -13,6 +13,7 @@
 #include "agent/host/bus.h"
 #include "agent/host/job.h"
 #include "agent/host/manager.h"
+#include "agent/host/migrate.h"
 #include "lib/log.h"
 
 static const char *arg_config = SYSCONFDIR "/vfo/vfod.conf";

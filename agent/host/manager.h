@@ -6,7 +6,8 @@
  *   Vf       one VF (or emulated stand-in); FREE -> CLAIMED -> ATTACHED -> FREE
  *   Domain   a libvirt domain; its agent connection; its ports
  *   Port     one synthetic NIC (MAC) of a domain, which may hold a VF
- *   Job      a graceful attach or detach of one port (agent/host/job.c)
+ *   Job      a graceful attach or detach of one port (agent/host/job.c), or
+ *            the face on the bus of a Migration (agent/host/migrate.c)
  *
  * Every state change of a Vf goes through vf_set_state(), of its
  * reservation through vf_reserve()/vf_unreserve(), of a Port's VF through
@@ -33,6 +34,7 @@ typedef struct Vf Vf;
 typedef struct Domain Domain;
 typedef struct Port Port;
 typedef struct Job Job;
+typedef struct Migration Migration;
 typedef struct AgentConn AgentConn;
 typedef struct Journal Journal;
 
@@ -120,7 +122,7 @@ struct Domain {
         size_t n_vfo_aliases;
         bool exported;          /* announced on the bus (opted in or holding a VF) */
         bool inventory_pending;
-        Job *migration;         /* running migration of this domain */
+        Migration *migration;   /* running migration of this domain (agent/host/migrate.h) */
         bool refresh_pending;   /* manager_refresh_soon() */
 };
 

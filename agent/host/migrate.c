@@ -28,8 +28,8 @@
 #include <unistd.h>
 
 #include "agent/host/bus.h"
-#include "agent/host/job.h"
 #include "agent/host/migrate-options.h"
+#include "agent/host/migrate.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
 #include "lib/string-util.h"
@@ -50,8 +50,46 @@
 #define SWITCHOVER_DOWNTIME_MS 2000
 #define DESTINATION_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
-static void migrate_step(Job *j);
-static void handover_start(Job *j);
+struct Migration {
+        Job *job;               /* its face on the bus; owns the Migration */
+        Domain *domain;
+        unsigned progress;
+        /* what was asked (MigrateRequest) */
+        char *destination;
+        char *destination_bus;
+        char *migrate_uri;
+        char *listen_address;
+        uint64_t bandwidth;
+        bool live, p2p, persistent, undefine_source, resume, managed_switchover;
+        usec_t timeout;
+        bool cancel_requested;
+        bool finished;          /* migration_finished() ran */
+        /* the child jobs that detach the VFs before, or attach them again after a failure */
+        unsigned children;
+        char *child_error;      /* the first child's failure */
+        /* the helper process that makes libvirt's blocking call */
+        pid_t helper_pid;
+        sd_event_source *helper_child;
+        sd_event_source *helper_io;
+        int helper_fd;
+        char helper_out[1024];
+        size_t n_helper_out;
+        sd_event_source *progress_timer;
+        VirtCall *poll_call;    /* job stats */
+        VirtCall *knob_call;    /* the maximum downtime */
+        uint64_t knob_ms;       /* what knob_call sets */
+        uint64_t last_remaining; /* bytes left at the previous progress poll (0: none yet) */
+        usec_t last_poll;       /* CLOCK_MONOTONIC of that poll */
+        /* the destination's vfod, and the handover of the traffic to it */
+        sd_bus *dest_bus;
+        sd_bus_slot *dest_slot;
+        int handover;           /* 0 not yet, 1 asked, 2 done (QEMU switches over), -1 not possible */
+        bool downtime_held;     /* QEMU's own switchover held off until the handover */
+        sd_event_source *handover_timer;
+};
+
+static void migrate_step(Migration *mg);
+static void handover_start(Migration *mg);
 
 static void ports_set_migrating(Domain *d, bool on) {
         for (size_t i = 0; i < d->n_ports; i++)
@@ -69,40 +107,82 @@ static void clear_reservations(Domain *d) {
                 }
 }
 
-void migrate_job_done(Job *j) {
-        j->poll_call = virt_call_cancel(j->poll_call);
-        j->knob_call = virt_call_cancel(j->knob_call);
-        j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
-        j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
-        j->helper_io = sd_event_source_disable_unref(j->helper_io);
-        j->helper_child = sd_event_source_disable_unref(j->helper_child);
-        if (j->helper_fd > 0)
-                close(j->helper_fd);
-        j->helper_fd = -1;
-        j->dest_slot = sd_bus_slot_unref(j->dest_slot);
-        j->dest_bus = sd_bus_flush_close_unref(j->dest_bus);
-        if (j->domain && j->domain->migration == j) {
-                j->domain->migration = NULL;
-                ports_set_migrating(j->domain, false);
+Migration *migration_from_job(const Job *j) {
+        return j && j->kind == JOB_MIGRATE ? j->data : NULL;
+}
+
+Job *migration_get_job(const Migration *mg) {
+        return mg->job;
+}
+
+const char *migration_destination(const Migration *mg) {
+        return mg->destination;
+}
+
+/* The migration ended: it lets go of the helper, the polls, the
+ * destination's bus, and of its domain. */
+static void migration_finished(Job *j) {
+        Migration *mg = j->data;
+
+        if (mg->finished)
+                return;
+        mg->finished = true;
+        mg->poll_call = virt_call_cancel(mg->poll_call);
+        mg->knob_call = virt_call_cancel(mg->knob_call);
+        mg->progress_timer = sd_event_source_disable_unref(mg->progress_timer);
+        mg->handover_timer = sd_event_source_disable_unref(mg->handover_timer);
+        mg->helper_io = sd_event_source_disable_unref(mg->helper_io);
+        mg->helper_child = sd_event_source_disable_unref(mg->helper_child);
+        if (mg->helper_fd >= 0)
+                close(mg->helper_fd);
+        mg->helper_fd = -1;
+        mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
+        mg->dest_bus = sd_bus_flush_close_unref(mg->dest_bus);
+        /* children of a migration outlive it only when it failed early */
+        job_forget_done(j->manager, mg);
+        if (mg->domain && mg->domain->migration == mg) {
+                mg->domain->migration = NULL;
+                ports_set_migrating(mg->domain, false);
         }
+}
+
+static void migration_free(void *data) {
+        Migration *mg = data;
+
+        if (!mg)
+                return;
+        migration_finished(mg->job);
+        free(mg->destination);
+        free(mg->destination_bus);
+        free(mg->migrate_uri);
+        free(mg->listen_address);
+        free(mg->child_error);
+        free(mg);
+}
+
+static unsigned migration_progress(const Job *j) {
+        return ((const Migration *) j->data)->progress;
 }
 
 /* ------------------------------------------------------------- rollback */
 
-void migrate_rollback(Job *j) {
+static void on_child_done(Job *child, void *userdata);
+
+static void migration_rollback(Job *j) {
+        Migration *mg = j->data;
         Manager *m = j->manager;
         Domain *d = j->domain;
 
-        j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
-        j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
+        mg->progress_timer = sd_event_source_disable_unref(mg->progress_timer);
+        mg->handover_timer = sd_event_source_disable_unref(mg->handover_timer);
         ports_set_migrating(d, false);
-        if (j->handover > 0 && !d->gone) {
+        if (mg->handover > 0 && !d->gone) {
                 /* The destination took the traffic, the migration failed
                  * (libvirt resumes a source QEMU had paused): back here. */
                 Pool *pool = manager_pool_for(m, d);
                 for (size_t i = 0; pool && i < d->n_ports; i++)
                         (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
-                j->handover = 0;
+                mg->handover = 0;
         }
         if (d->state == VIRT_DOMAIN_RUNNING && !d->gone)
                 for (size_t i = 0; i < m->n_pools; i++)
@@ -115,31 +195,34 @@ void migrate_rollback(Job *j) {
                                         continue;
                                 if (job_start(m, JOB_ATTACH, JOB_REASON_MIGRATE, p, vf, &child) < 0)
                                         continue;
-                                child->parent = j;
-                                j->children++;
+                                job_on_done(child, on_child_done, mg);
+                                mg->children++;
                         }
-        if (j->children == 0) {
+        if (mg->children == 0) {
                 clear_reservations(d);
                 job_finish(j, JOB_FAILED);
         }
-        /* else migrate_child_finished() finishes it */
+        /* else on_child_done() finishes it */
 }
 
 /* ------------------------------------------------------------- children */
 
-void migrate_child_finished(Job *j, Job *child) {
-        if (j->children > 0)
-                j->children--;
-        if (child->state == JOB_FAILED && !j->child_error)
-                j->child_error = strdup(child->error_message ?: "a child job failed");
-        if (j->children > 0 || j->state != JOB_RUNNING)
+static void on_child_done(Job *child, void *userdata) {
+        Migration *mg = userdata;
+        Job *j = mg->job;
+
+        if (mg->children > 0)
+                mg->children--;
+        if (child->state == JOB_FAILED && !mg->child_error)
+                mg->child_error = strdup(child->error_message ?: "a child job failed");
+        if (mg->children > 0 || j->state != JOB_RUNNING)
                 return;
 
         if (j->phase == JOB_PHASE_ROLLING_BACK) {
                 char *msg = NULL;
 
                 if (asprintf(&msg, "%s; %s", j->error_message ?: "migration failed",
-                             j->child_error ? "re-attaching the VFs on the source failed too" :
+                             mg->child_error ? "re-attaching the VFs on the source failed too" :
                                               "the VFs are back on the source") >= 0) {
                         free(j->error_message);
                         j->error_message = msg;
@@ -148,17 +231,17 @@ void migrate_child_finished(Job *j, Job *child) {
                 job_finish(j, JOB_FAILED);
                 return;
         }
-        if (j->child_error) {
+        if (mg->child_error) {
                 job_fail(j, BUS_ERROR_UNPLUG_FAILED, "Detaching the VFs before the migration failed: %s",
-                         j->child_error);
+                         mg->child_error);
                 return;
         }
-        if (j->cancel_requested) {
+        if (mg->cancel_requested) {
                 job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before the migration started");
                 return;
         }
         job_set_phase(j, JOB_PHASE_MIGRATING);
-        migrate_step(j);
+        migrate_step(mg);
 }
 
 /* ------------------------------------------------------- helper process */
@@ -169,13 +252,13 @@ void migrate_child_finished(Job *j, Job *child) {
  * 0 keeps QEMU from switching over by itself while something is dirty, but
  * not once nothing is: the source must have drained its tap by then, so
  * the handover comes before the end, not at it. */
-static bool handover_due(const Job *j, const VirtJobStats *st) {
+static bool handover_due(const Migration *mg, const VirtJobStats *st) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
         if (st->memory_iteration >= 2 || st->data_remaining <= HANDOVER_REMAINING)
                 return true;
-        if (j->last_remaining > st->data_remaining && now > j->last_poll) {
-                double rate = (double) (j->last_remaining - st->data_remaining) / (double) (now - j->last_poll);
+        if (mg->last_remaining > st->data_remaining && now > mg->last_poll) {
+                double rate = (double) (mg->last_remaining - st->data_remaining) / (double) (now - mg->last_poll);
                 if ((double) st->data_remaining / rate <= (double) HANDOVER_LEAD_USEC)
                         return true;
         }
@@ -183,141 +266,147 @@ static bool handover_due(const Job *j, const VirtJobStats *st) {
 }
 
 static void on_downtime_set(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
-        Job *j = userdata;
+        Migration *mg = userdata;
+        Job *j = mg->job;
 
-        j->knob_call = NULL;
+        mg->knob_call = NULL;
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 ": cannot set the maximum downtime of %s to %" PRIu64 " ms: %m",
-                                  j->id, j->domain->name, j->knob_ms);
+                                  j->id, j->domain->name, mg->knob_ms);
                 return;
         }
         /* 0 holds QEMU's own switchover back until the handover */
-        j->downtime_held = j->knob_ms == HOLD_DOWNTIME_MS;
+        mg->downtime_held = mg->knob_ms == HOLD_DOWNTIME_MS;
 }
 
 /* QEMU's downtime limit, off the loop; a newer value replaces one not sent yet. */
-static void set_downtime(Job *j, uint64_t ms) {
+static void set_downtime(Migration *mg, uint64_t ms) {
+        Job *j = mg->job;
         int r;
 
-        j->knob_call = virt_call_cancel(j->knob_call);
-        j->knob_ms = ms;
+        mg->knob_call = virt_call_cancel(mg->knob_call);
+        mg->knob_ms = ms;
         r = virt_call(j->manager->virt,
                       &(VirtRequest) { .op = VIRT_OP_SET_MAX_DOWNTIME, .uuid = j->domain->uuid, .ms = ms },
-                      j->manager->config->libvirt_timeout, on_downtime_set, j, &j->knob_call);
+                      j->manager->config->libvirt_timeout, on_downtime_set, mg, &mg->knob_call);
         if (r < 0)
                 log_warning_errno(r, "Job %" PRIu64 ": cannot set the maximum downtime of %s: %m", j->id,
                                   j->domain->name);
 }
 
 static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
-        Job *j = userdata;
+        Migration *mg = userdata;
+        Job *j = mg->job;
 
-        j->poll_call = NULL;
+        mg->poll_call = NULL;
         if (r < 0 || !st || st->data_total == 0 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
                 return;
         log_debug("Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64 ".",
                   j->id, st->data_processed, st->data_total, st->data_remaining, st->memory_iteration);
-        if (j->handover == 0 && j->managed_switchover && j->dest_bus && !j->downtime_held && !j->knob_call)
-                set_downtime(j, HOLD_DOWNTIME_MS);
-        if (j->handover == 0 && j->downtime_held && handover_due(j, st))
-                handover_start(j);
-        j->last_remaining = st->data_remaining;
-        j->last_poll = now_usec(CLOCK_MONOTONIC);
-        if (j->handover < 0 && j->downtime_held && !j->knob_call)
-                set_downtime(j, DEFAULT_DOWNTIME_MS);   /* no handover after all: QEMU's own switchover */
+        if (mg->handover == 0 && mg->managed_switchover && mg->dest_bus && !mg->downtime_held && !mg->knob_call)
+                set_downtime(mg, HOLD_DOWNTIME_MS);
+        if (mg->handover == 0 && mg->downtime_held && handover_due(mg, st))
+                handover_start(mg);
+        mg->last_remaining = st->data_remaining;
+        mg->last_poll = now_usec(CLOCK_MONOTONIC);
+        if (mg->handover < 0 && mg->downtime_held && !mg->knob_call)
+                set_downtime(mg, DEFAULT_DOWNTIME_MS);   /* no handover after all: QEMU's own switchover */
         unsigned p = 20 + (unsigned) (75 * MIN(st->data_processed, st->data_total) / st->data_total);
-        if (p != j->migrate_progress) {
-                j->migrate_progress = p;
+        if (p != mg->progress) {
+                mg->progress = p;
                 bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Progress", NULL);
         }
 }
 
 static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
-        Job *j = userdata;
+        Migration *mg = userdata;
+        Job *j = mg->job;
 
-        if (j->timeout > 0 && now_usec(CLOCK_MONOTONIC) - j->step_start >= j->timeout && !j->cancel_requested) {
+        if (mg->timeout > 0 && now_usec(CLOCK_MONOTONIC) - j->step_start >= mg->timeout && !mg->cancel_requested) {
                 log_warning("Job %" PRIu64 ": migration of %s still running after %.0f s: aborting it.", j->id,
-                            j->domain->name, (double) j->timeout / USEC_PER_SEC);
-                j->cancel_requested = true;
+                            j->domain->name, (double) mg->timeout / USEC_PER_SEC);
+                mg->cancel_requested = true;
                 free(j->fallback);
                 j->fallback = strdup("timeout");
                 (void) virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_ABORT_JOB, .uuid = j->domain->uuid },
                                  j->manager->config->libvirt_timeout, NULL, NULL, NULL);
         }
         /* one poll at a time: a slow answer skips ticks */
-        if (!j->poll_call)
+        if (!mg->poll_call)
                 (void) virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_GET_JOB_STATS, .uuid = j->domain->uuid },
-                                 LIBVIRT_POLL_TIMEOUT_USEC, on_job_stats, j, &j->poll_call);
+                                 LIBVIRT_POLL_TIMEOUT_USEC, on_job_stats, mg, &mg->poll_call);
         (void) sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
 
 static int on_helper_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Job *j = userdata;
+        Migration *mg = userdata;
         ssize_t k;
 
-        k = read(fd, j->helper_out + j->n_helper_out, sizeof(j->helper_out) - 1 - j->n_helper_out);
+        k = read(fd, mg->helper_out + mg->n_helper_out, sizeof(mg->helper_out) - 1 - mg->n_helper_out);
         if (k > 0) {
-                j->n_helper_out += (size_t) k;
-                j->helper_out[j->n_helper_out] = 0;
+                mg->n_helper_out += (size_t) k;
+                mg->helper_out[mg->n_helper_out] = 0;
         }
-        if (k <= 0 || j->n_helper_out >= sizeof(j->helper_out) - 1)
-                j->helper_io = sd_event_source_disable_unref(j->helper_io);
+        if (k <= 0 || mg->n_helper_out >= sizeof(mg->helper_out) - 1)
+                mg->helper_io = sd_event_source_disable_unref(mg->helper_io);
         return 0;
 }
 
 static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        Job *j = userdata;
+        Migration *mg = userdata;
+        Job *j = mg->job;
         Domain *d = j->domain;
         bool ok = si->si_code == CLD_EXITED && si->si_status == 0;
         usec_t took = now_usec(CLOCK_MONOTONIC) - j->step_start;
 
         /* the rest of its output */
-        while (j->helper_io && on_helper_output(NULL, j->helper_fd, EPOLLIN, j) >= 0 && j->helper_io)
+        while (mg->helper_io && on_helper_output(NULL, mg->helper_fd, EPOLLIN, j) >= 0 && mg->helper_io)
                 ;
-        j->helper_child = sd_event_source_disable_unref(j->helper_child);
-        j->helper_pid = 0;
-        j->progress_timer = sd_event_source_disable_unref(j->progress_timer);
+        mg->helper_child = sd_event_source_disable_unref(mg->helper_child);
+        mg->helper_pid = 0;
+        mg->progress_timer = sd_event_source_disable_unref(mg->progress_timer);
         j->libvirt_usec += took;
 
         if (!ok) {
-                char *nl = strchr(j->helper_out, '\n');
+                char *nl = strchr(mg->helper_out, '\n');
                 if (nl)
                         *nl = 0;
-                job_fail(j, BUS_ERROR_LIBVIRT, "%s%s", j->cancel_requested && !j->fallback ? "cancelled: " :
+                job_fail(j, BUS_ERROR_LIBVIRT, "%s%s", mg->cancel_requested && !j->fallback ? "cancelled: " :
                                                    j->fallback ? "timed out: " : "",
-                         j->helper_out[0] ? j->helper_out : "the migration helper failed");
+                         mg->helper_out[0] ? mg->helper_out : "the migration helper failed");
                 return 0;
         }
-        log_info("Job %" PRIu64 ": %s migrated to %s in %.1f s.", j->id, d->name, j->destination,
+        log_info("Job %" PRIu64 ": %s migrated to %s in %.1f s.", j->id, d->name, mg->destination,
                  (double) took / USEC_PER_SEC);
         free(j->fallback);
         j->fallback = NULL;
         clear_reservations(d);
         (void) domain_refresh(d);       /* gone or shut off here now: its devices went with it */
-        j->migrate_progress = 100;
+        mg->progress = 100;
         job_set_phase(j, JOB_PHASE_DONE);
         job_finish(j, JOB_DONE);
         return 0;
 }
 
-static int spawn_helper(Job *j) {
+static int spawn_helper(Migration *mg) {
+        Job *j = mg->job;
         Manager *m = j->manager;
         char bw[32];
         int pipefd[2];
         pid_t pid;
         int r;
 
-        snprintf(bw, sizeof(bw), "%" PRIu64, j->bandwidth);
+        snprintf(bw, sizeof(bw), "%" PRIu64, mg->bandwidth);
         const char *argv[] = {
                 "vfod", "--migrate-helper",
-                virt_get_uri(m->virt) ?: "", j->domain->uuid, j->destination,
-                j->live ? "live" : "offline",
-                j->p2p ? "p2p" : "direct",
-                j->persistent ? "persistent" : "-",
-                j->undefine_source ? "undefine-source" : "-",
-                j->migrate_uri ?: "-", j->listen_address ?: "-", bw,
+                virt_get_uri(m->virt) ?: "", j->domain->uuid, mg->destination,
+                mg->live ? "live" : "offline",
+                mg->p2p ? "p2p" : "direct",
+                mg->persistent ? "persistent" : "-",
+                mg->undefine_source ? "undefine-source" : "-",
+                mg->migrate_uri ?: "-", mg->listen_address ?: "-", bw,
                 NULL,
         };
 
@@ -330,29 +419,30 @@ static int spawn_helper(Job *j) {
                 close(pipefd[0]);
                 return (int) pid;
         }
-        j->helper_fd = pipefd[0];
-        j->helper_pid = pid;
-        j->n_helper_out = 0;
-        j->helper_out[0] = 0;
-        r = sd_event_add_io(m->event, &j->helper_io, j->helper_fd, EPOLLIN, on_helper_output, j);
+        mg->helper_fd = pipefd[0];
+        mg->helper_pid = pid;
+        mg->n_helper_out = 0;
+        mg->helper_out[0] = 0;
+        r = sd_event_add_io(m->event, &mg->helper_io, mg->helper_fd, EPOLLIN, on_helper_output, mg);
         if (r < 0)
                 return r;
-        r = sd_event_add_child(m->event, &j->helper_child, pid, WEXITED, on_helper_exit, j);
+        r = sd_event_add_child(m->event, &mg->helper_child, pid, WEXITED, on_helper_exit, mg);
         if (r < 0)
                 return r;
-        return sd_event_add_time_relative(m->event, &j->progress_timer, CLOCK_MONOTONIC, PROGRESS_INTERVAL_USEC,
-                                          50 * USEC_PER_MSEC, on_progress, j);
+        return sd_event_add_time_relative(m->event, &mg->progress_timer, CLOCK_MONOTONIC, PROGRESS_INTERVAL_USEC,
+                                          50 * USEC_PER_MSEC, on_progress, mg);
 }
 
 /* ---------------------------------------------------- destination claim */
 
 static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Job *j = userdata;
+        Migration *mg = userdata;
+        Job *j = mg->job;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         const char *msg = NULL;
         int ok = 0, r;
 
-        j->dest_slot = sd_bus_slot_unref(j->dest_slot);
+        mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
         j->agent_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
         if (e) {
                 log_warning("Job %" PRIu64 ": the destination's vfod did not claim VFs (%s: %s); its libvirt hook will.",
@@ -370,81 +460,84 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
                 log_info("Job %" PRIu64 ": the destination claimed VFs: %s", j->id, msg ?: "");
         }
         job_set_phase(j, JOB_PHASE_DETACHING);
-        migrate_step(j);
+        migrate_step(mg);
         return 0;
 }
 
 /* ------------------------------------------------------------- handover */
 
 static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata) {
-        Job *j = userdata;
+        Migration *mg = userdata;
+        Job *j = mg->job;
 
-        j->handover_timer = sd_event_source_disable_unref(j->handover_timer);
-        if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || j->helper_pid <= 0)
+        mg->handover_timer = sd_event_source_disable_unref(mg->handover_timer);
+        if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || mg->helper_pid <= 0)
                 return 0;
         /* The switchover: QEMU's own, now that frames wait on the
          * destination. A downtime it meets at once makes it stop the
          * source and complete at the next check. (Pausing the domain
          * through libvirt instead was followed by a hang of the
          * destination guest in virtio-net in 2 of about 14 lab runs.) */
-        set_downtime(j, SWITCHOVER_DOWNTIME_MS);
-        j->handover = 2;
+        set_downtime(mg, SWITCHOVER_DOWNTIME_MS);
+        mg->handover = 2;
         log_info("Job %" PRIu64 ": the destination holds %s's traffic; QEMU switches over.", j->id, j->domain->name);
         return 0;
 }
 
 static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        Job *j = userdata;
+        Migration *mg = userdata;
+        Job *j = mg->job;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
         uint32_t ports = 0;
         int r;
 
-        j->dest_slot = sd_bus_slot_unref(j->dest_slot);
+        mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
         if (e) {
                 log_warning("Job %" PRIu64 ": the destination did not take the traffic over (%s); QEMU switches over by itself.",
                             j->id, e->message);
-                j->handover = -1;
+                mg->handover = -1;
                 return 0;
         }
         r = sd_bus_message_read(reply, "u", &ports);
         if (r < 0 || ports == 0) {
                 log_info("Job %" PRIu64 ": the destination has no tap to take the traffic in; QEMU switches over by itself.",
                          j->id);
-                j->handover = -1;
+                mg->handover = -1;
                 return 0;
         }
         /* Frames go to the destination now; let QEMU read what is left in
          * the source's tap, then let it switch over. */
-        if (sd_event_add_time_relative(j->manager->event, &j->handover_timer, CLOCK_MONOTONIC, HANDOVER_DRAIN_USEC,
-                                       USEC_PER_MSEC, on_handover_drained, j) < 0)
-                j->handover = -1;
+        if (sd_event_add_time_relative(j->manager->event, &mg->handover_timer, CLOCK_MONOTONIC, HANDOVER_DRAIN_USEC,
+                                       USEC_PER_MSEC, on_handover_drained, mg) < 0)
+                mg->handover = -1;
         return 0;
 }
 
 /* The first pass over guest memory is done: what is left is small. Ask the
  * destination to take the traffic (it steers the ports to its taps, where
  * frames wait until the domain runs there), then let QEMU switch over. */
-static void handover_start(Job *j) {
+static void handover_start(Migration *mg) {
+        Job *j = mg->job;
         int r;
 
-        if (!j->dest_bus) {
-                j->handover = -1;
+        if (!mg->dest_bus) {
+                mg->handover = -1;
                 return;
         }
-        r = sd_bus_call_method_async(j->dest_bus, &j->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
-                                     "Handover", on_handover_reply, j, "s", j->domain->uuid);
-        j->handover = r < 0 ? -1 : 1;
+        r = sd_bus_call_method_async(mg->dest_bus, &mg->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
+                                     "Handover", on_handover_reply, mg, "s", j->domain->uuid);
+        mg->handover = r < 0 ? -1 : 1;
 }
 
 /* The destination's bus: the given address, or ssh to the host of a
  * qemu+ssh:// URI (like busctl --host). NULL: not reachable from here. */
-static char *destination_bus_address(const Job *j) {
+static char *destination_bus_address(const Migration *mg) {
         const char *rest, *end;
         char *host, *a = NULL;
 
-        if (j->destination_bus)
-                return strdup(j->destination_bus);
-        rest = startswith(j->destination, "qemu+ssh://");
+        if (mg->destination_bus)
+                return strdup(mg->destination_bus);
+        rest = startswith(mg->destination, "qemu+ssh://");
         if (!rest)
                 return NULL;
         end = strchr(rest, '/');
@@ -459,26 +552,27 @@ static char *destination_bus_address(const Job *j) {
         return a;
 }
 
-static int ask_destination(Job *j) {
+static int ask_destination(Migration *mg) {
+        Job *j = mg->job;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
-        _cleanup_free_ char *address = destination_bus_address(j);
+        _cleanup_free_ char *address = destination_bus_address(mg);
         Domain *d = j->domain;
         Pool *pool = manager_pool_for(j->manager, d);
         int r;
 
         if (!address)
                 return 0;       /* the destination's hook claims */
-        r = sd_bus_new(&j->dest_bus);
+        r = sd_bus_new(&mg->dest_bus);
         if (r >= 0)
-                r = sd_bus_set_address(j->dest_bus, address);
+                r = sd_bus_set_address(mg->dest_bus, address);
         if (r >= 0)
-                r = sd_bus_set_bus_client(j->dest_bus, true);
+                r = sd_bus_set_bus_client(mg->dest_bus, true);
         if (r >= 0)
-                r = sd_bus_start(j->dest_bus);
+                r = sd_bus_start(mg->dest_bus);
         if (r >= 0)
-                r = sd_bus_attach_event(j->dest_bus, j->manager->event, SD_EVENT_PRIORITY_NORMAL);
+                r = sd_bus_attach_event(mg->dest_bus, j->manager->event, SD_EVENT_PRIORITY_NORMAL);
         if (r >= 0)
-                r = sd_bus_message_new_method_call(j->dest_bus, &msg, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
+                r = sd_bus_message_new_method_call(mg->dest_bus, &msg, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
                                                    "PrepareIncoming");
         if (r >= 0)
                 r = sd_bus_message_append(msg, "ssb", d->uuid, d->policy.pool[0] ? d->policy.pool : "",
@@ -490,11 +584,11 @@ static int ask_destination(Job *j) {
         if (r >= 0)
                 r = sd_bus_message_close_container(msg);
         if (r >= 0)
-                r = sd_bus_call_async(j->dest_bus, &j->dest_slot, msg, on_destination_reply, j,
+                r = sd_bus_call_async(mg->dest_bus, &mg->dest_slot, msg, on_destination_reply, mg,
                                       DESTINATION_TIMEOUT_USEC);
         if (r < 0) {
                 log_warning_errno(r, "Job %" PRIu64 ": cannot reach the destination's vfod at %s: %m", j->id, address);
-                j->dest_bus = sd_bus_flush_close_unref(j->dest_bus);
+                mg->dest_bus = sd_bus_flush_close_unref(mg->dest_bus);
                 free(j->fallback);
                 if (asprintf(&j->fallback, "destination vfod not reachable (%s); its hook claims VFs", strerror(-r)) < 0)
                         j->fallback = NULL;
@@ -507,7 +601,8 @@ static int ask_destination(Job *j) {
 /* ---------------------------------------------------------------- steps */
 
 static void on_resumed(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
-        Job *j = userdata;
+        Migration *mg = userdata;
+        Job *j = mg->job;
 
         j->virt_call = NULL;
         if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_CHECKING)
@@ -517,10 +612,11 @@ static void on_resumed(Virt *v, const char *uuid, int r, const VirtJobStats *st,
                 return;
         }
         domain_set_state(j->domain, VIRT_DOMAIN_RUNNING);
-        migrate_step(j);
+        migrate_step(mg);
 }
 
-static void migrate_step(Job *j) {
+static void migrate_step(Migration *mg) {
+        Job *j = mg->job;
         Manager *m = j->manager;
         Domain *d = j->domain;
         int r;
@@ -528,7 +624,7 @@ static void migrate_step(Job *j) {
         switch (j->phase) {
         case JOB_PHASE_CHECKING:
                 if (d->state == VIRT_DOMAIN_PAUSED) {
-                        if (!j->resume) {
+                        if (!mg->resume) {
                                 job_fail(j, BUS_ERROR_PAUSED,
                                          "%s is paused; a paused guest cannot finish an unplug, so nothing was done. Resume it, or migrate with --resume.",
                                          d->name);
@@ -537,7 +633,7 @@ static void migrate_step(Job *j) {
                         if (j->virt_call)
                                 return;         /* on_resumed() */
                         r = virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_RESUME, .uuid = d->uuid },
-                                      m->config->libvirt_timeout, on_resumed, j, &j->virt_call);
+                                      m->config->libvirt_timeout, on_resumed, mg, &j->virt_call);
                         if (r < 0)
                                 job_fail(j, BUS_ERROR_LIBVIRT, "Could not resume %s: %s.", d->name, strerror(-r));
                         return;
@@ -554,13 +650,13 @@ static void migrate_step(Job *j) {
                         }
                 ports_set_migrating(d, true);
                 job_set_phase(j, JOB_PHASE_CLAIMING_DESTINATION);
-                j->migrate_progress = 2;
-                if (ask_destination(j) > 0)
+                mg->progress = 2;
+                if (ask_destination(mg) > 0)
                         return;
                 job_set_phase(j, JOB_PHASE_DETACHING);
                 __attribute__((fallthrough));
         case JOB_PHASE_DETACHING:
-                j->migrate_progress = 5;
+                mg->progress = 5;
                 for (size_t i = 0; i < d->n_ports; i++) {
                         Port *p = d->ports[i];
                         Job *child = NULL;
@@ -573,16 +669,16 @@ static void migrate_step(Job *j) {
                                 job_fail(j, BUS_ERROR_BUSY, "Cannot detach the VF of %s: %s.", p->mac, strerror(-r));
                                 return;
                         }
-                        child->parent = j;
-                        j->children++;
+                        job_on_done(child, on_child_done, mg);
+                        mg->children++;
                 }
-                if (j->children > 0)
-                        return;         /* migrate_child_finished() */
+                if (mg->children > 0)
+                        return;         /* on_child_done() */
                 job_set_phase(j, JOB_PHASE_MIGRATING);
                 __attribute__((fallthrough));
         case JOB_PHASE_MIGRATING:
-                j->migrate_progress = 20;
-                if (j->cancel_requested) {
+                mg->progress = 20;
+                if (mg->cancel_requested) {
                         job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before the migration started");
                         return;
                 }
@@ -593,7 +689,7 @@ static void migrate_step(Job *j) {
                         for (size_t i = 0; pool && i < d->n_ports; i++)
                                 (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_UNSPECIFIED);
                 }
-                r = spawn_helper(j);
+                r = spawn_helper(mg);
                 if (r < 0)
                         job_fail(j, BUS_ERROR_LIBVIRT, "Cannot start the migration: %s.", strerror(-r));
                 return;
@@ -602,29 +698,36 @@ static void migrate_step(Job *j) {
         }
 }
 
-static int on_migrate_start(sd_event_source *s, void *userdata) {
-        Job *j = userdata;
-
-        j->timer = sd_event_source_disable_unref(j->timer);
-        migrate_step(j);
-        return 0;
+static void migration_start_step(Job *j) {
+        migrate_step(j->data);
 }
 
-int migrate_cancel(Job *j) {
-        if (j->kind != JOB_MIGRATE || j->state != JOB_RUNNING)
+static int migration_cancel(Job *j) {
+        Migration *mg = j->data;
+
+        if (j->state != JOB_RUNNING)
                 return -EINVAL;
-        if (j->cancel_requested)
+        if (mg->cancel_requested)
                 return 0;
-        j->cancel_requested = true;
+        mg->cancel_requested = true;
         log_info("Job %" PRIu64 ": cancelling the migration of %s (phase %s).", j->id, j->domain->name,
                  job_phase_to_string(j->phase));
-        if (j->phase == JOB_PHASE_MIGRATING && j->helper_pid > 0)
+        if (j->phase == JOB_PHASE_MIGRATING && mg->helper_pid > 0)
                 return virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_ABORT_JOB, .uuid = j->domain->uuid },
                                  j->manager->config->libvirt_timeout, NULL, NULL, NULL);
         if (j->phase == JOB_PHASE_CLAIMING_DESTINATION || j->phase == JOB_PHASE_CHECKING)
                 job_fail(j, BUS_ERROR_INVALID_ARGUMENT, "Cancelled before anything was unplugged");
         return 0;       /* detaching: checked when the detaches end */
 }
+
+static const JobOps migration_ops = {
+        .start = migration_start_step,
+        .rollback = migration_rollback,
+        .finished = migration_finished,
+        .free_data = migration_free,
+        .progress = migration_progress,
+        .cancel = migration_cancel,
+};
 
 static int dup_or_null(const char *s, char **ret) {
         *ret = NULL;
@@ -634,54 +737,49 @@ static int dup_or_null(const char *s, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int migrate_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret) {
+int migration_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret) {
+        Migration *mg;
         Job *j;
         int r;
 
         if (d->migration)
                 return -EBUSY;
-        j = calloc(1, sizeof(*j));
-        if (!j)
+        mg = calloc(1, sizeof(*mg));
+        if (!mg)
                 return -ENOMEM;
-        j->manager = m;
-        j->id = m->next_job_id++;
-        j->kind = JOB_MIGRATE;
-        j->reason = JOB_REASON_USER;
-        j->domain = d;
-        j->helper_fd = -1;
-        j->state = JOB_RUNNING;
-        j->phase = JOB_PHASE_CHECKING;
-        j->start = j->step_start = now_usec(CLOCK_MONOTONIC);
-        j->start_realtime = now_usec(CLOCK_REALTIME);
-        j->live = req->live;
-        j->p2p = req->p2p;
-        j->persistent = req->persistent;
-        j->undefine_source = req->undefine_source;
-        j->resume = req->resume;
-        j->managed_switchover = req->managed_switchover;
-        j->bandwidth = req->bandwidth;
-        j->timeout = req->timeout;
-        if (asprintf(&j->path, VFO_JOB_PREFIX "/%" PRIu64, j->id) < 0 ||
-            dup_or_null(req->destination, &j->destination) < 0 || !j->destination ||
-            dup_or_null(req->destination_bus, &j->destination_bus) < 0 ||
-            dup_or_null(req->migrate_uri, &j->migrate_uri) < 0 ||
-            dup_or_null(req->listen_address, &j->listen_address) < 0) {
-                job_free(j);
-                return -ENOMEM;
+        mg->domain = d;
+        mg->helper_fd = -1;
+        mg->live = req->live;
+        mg->p2p = req->p2p;
+        mg->persistent = req->persistent;
+        mg->undefine_source = req->undefine_source;
+        mg->resume = req->resume;
+        mg->managed_switchover = req->managed_switchover;
+        mg->bandwidth = req->bandwidth;
+        mg->timeout = req->timeout;
+        if (dup_or_null(req->destination, &mg->destination) < 0 || !mg->destination ||
+            dup_or_null(req->destination_bus, &mg->destination_bus) < 0 ||
+            dup_or_null(req->migrate_uri, &mg->migrate_uri) < 0 ||
+            dup_or_null(req->listen_address, &mg->listen_address) < 0) {
+                r = -ENOMEM;
+                goto fail;
         }
-        r = job_register(m, j);
-        if (r < 0) {
-                job_free(j);
-                return r;
-        }
-        d->migration = j;
-        r = sd_event_add_defer(m->event, &j->timer, on_migrate_start, j);
+        r = job_new(m, JOB_MIGRATE, JOB_REASON_USER, d, NULL, &migration_ops, mg, &j);
         if (r < 0)
-                return r;
-        log_info("Job %" PRIu64 ": migrate %s to %s.", j->id, d->name, j->destination);
-        bus_job_new(j);
+                goto fail;
+        mg->job = j;
+        d->migration = mg;
+        log_info("Job %" PRIu64 ": migrate %s to %s.", j->id, d->name, mg->destination);
+        job_announce(j);
         *ret = j;
         return 0;
+fail:
+        free(mg->destination);
+        free(mg->destination_bus);
+        free(mg->migrate_uri);
+        free(mg->listen_address);
+        free(mg);
+        return r;
 }
 
 /* ------------------------------------------------------ helper process */
