@@ -35,3 +35,5 @@
 #define BUS_ERROR_NOT_CONNECTED "org.vfo1.Error.NotConnected"
 #define BUS_ERROR_ALREADY_ATTACHED "org.vfo1.Error.AlreadyAttached"
 #define BUS_ERROR_NOT_ATTACHED "org.vfo1.Error.NotAttached"
+#define BUS_ERROR_CANCELLED "org.vfo1.Error.Cancelled"
+#define BUS_ERROR_INTERNAL "org.vfo1.Error.Internal"

@@ -1003,6 +1003,28 @@ static const sd_bus_vtable vf_vtable[] = {
 
 /* ------------------------------------------------------------------ Job */
 
+/* The name on the bus of why a job failed; "" while it has not. */
+const char *bus_job_error_name(JobError e) {
+        static const char *const table[_JOB_ERROR_MAX] = {
+                [JOB_ERROR_NONE] = "",
+                [JOB_ERROR_BUSY] = BUS_ERROR_BUSY,
+                [JOB_ERROR_NOT_RUNNING] = BUS_ERROR_NOT_RUNNING,
+                [JOB_ERROR_PAUSED] = BUS_ERROR_PAUSED,
+                [JOB_ERROR_NO_AGENT] = BUS_ERROR_NO_AGENT,
+                [JOB_ERROR_AGENT_TIMEOUT] = BUS_ERROR_AGENT_TIMEOUT,
+                [JOB_ERROR_AGENT_REFUSED] = BUS_ERROR_AGENT_REFUSED,
+                [JOB_ERROR_LIBVIRT] = BUS_ERROR_LIBVIRT,
+                [JOB_ERROR_UNPLUG_FAILED] = BUS_ERROR_UNPLUG_FAILED,
+                [JOB_ERROR_SWITCH_FAILED] = BUS_ERROR_SWITCH_FAILED,
+                [JOB_ERROR_NO_VF_FREE] = BUS_ERROR_NO_VF_FREE,
+                [JOB_ERROR_NO_SUCH_PORT] = BUS_ERROR_NO_SUCH_PORT,
+                [JOB_ERROR_NOT_ATTACHED] = BUS_ERROR_NOT_ATTACHED,
+                [JOB_ERROR_INTERNAL] = BUS_ERROR_INTERNAL,
+                [JOB_ERROR_CANCELLED] = BUS_ERROR_CANCELLED,
+        };
+        return e >= 0 && e < _JOB_ERROR_MAX && table[e] ? table[e] : BUS_ERROR_INTERNAL;
+}
+
 static int job_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                     sd_bus_error *error) {
         Manager *m = userdata;
@@ -1059,7 +1081,7 @@ static int job_prop(sd_bus *bus, const char *path, const char *interface, const 
         if (strcmp(property, "State") == 0)
                 return sd_bus_message_append(reply, "s", job_state_to_string(j->state));
         if (strcmp(property, "Error") == 0)
-                return sd_bus_message_append(reply, "s", j->error ?: "");
+                return sd_bus_message_append(reply, "s", bus_job_error_name(j->error));
         if (strcmp(property, "ErrorMessage") == 0)
                 return sd_bus_message_append(reply, "s", j->error_message ?: "");
         if (strcmp(property, "Fallback") == 0)
