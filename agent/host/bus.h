@@ -2,7 +2,6 @@
 /* vfod's D-Bus API, org.vfo1 (man/org.vfo1.5). */
 #pragma once
 
-#include "agent/host/job.h"
 #include "agent/host/manager.h"
 #include "lib/bus-names.h"
 
@@ -13,7 +12,6 @@ int bus_setup(Manager *m, const char *address);
 /* PropertiesChanged for the NULL-terminated list of properties. */
 void bus_emit_changed(Manager *m, const char *path, const char *interface, ...) _sentinel_;
 void bus_job_new(Job *j);
-const char *bus_job_error_name(JobError e) _const_;
 void bus_job_finished(Job *j);
 void bus_job_removed(Job *j);
 void bus_domain_exported(Domain *d, bool exported);

@@ -185,10 +185,10 @@ void job_finish(Job *j, JobState state) {
 }
 
 /* Records the first error and rolls back. */
-void job_fail(Job *j, JobError error, const char *format, ...) {
+void job_fail(Job *j, VfoError error, const char *format, ...) {
         va_list ap;
 
-        assert(error > JOB_ERROR_NONE && error < _JOB_ERROR_MAX);
+        assert(error > VFO_ERROR_NONE && error < _VFO_ERROR_MAX);
         if (!j->error) {
                 char *msg = NULL;
 
@@ -298,10 +298,10 @@ static bool agent_busy_retry(Job *j, int error, const Vfo__Envelope *reply,
         return true;
 }
 
-static JobError agent_error(int error) {
-        return error == -ETIMEDOUT    ? JOB_ERROR_AGENT_TIMEOUT
-               : error == -EREMOTEIO ? JOB_ERROR_AGENT_REFUSED
-                                      : JOB_ERROR_NO_AGENT;
+static VfoError agent_error(int error) {
+        return error == -ETIMEDOUT    ? VFO_ERROR_AGENT_TIMEOUT
+               : error == -EREMOTEIO ? VFO_ERROR_AGENT_REFUSED
+                                      : VFO_ERROR_NO_AGENT;
 }
 
 static void on_path_changed(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
@@ -451,7 +451,7 @@ static bool agent_or_fallback(Job *j, const char *fallback) {
                 return true;
         }
         if (j->manager->config->no_agent == NO_AGENT_REFUSE) {
-                job_fail(j, JOB_ERROR_NO_AGENT,
+                job_fail(j, VFO_ERROR_NO_AGENT,
                          "vfo-agent is not connected in %s, and NoAgent=refuse: start vfo-agent in the guest, or set NoAgent=abrupt in vfod.conf.",
                          d->name);
                 return false;
@@ -479,7 +479,7 @@ static void on_plugged(Virt *v, const char *uuid, int r, const VirtJobStats *st,
                 return;
         }
         if (r < 0) {
-                job_fail(j, JOB_ERROR_LIBVIRT, "libvirt could not plug VF %s into %s: %s.", j->vf->id, j->domain->name,
+                job_fail(j, VFO_ERROR_LIBVIRT, "libvirt could not plug VF %s into %s: %s.", j->vf->id, j->domain->name,
                          r == -ETIMEDOUT ? "libvirt did not answer in time (is the domain's QEMU stuck?)" : strerror(-r));
                 return;
         }
@@ -497,7 +497,7 @@ static void attach_step(Job *j) {
         if (j->state != JOB_RUNNING)
                 return;         /* every step re-checks: an outside call may have ended the job */
         if (!port) {
-                job_fail(j, JOB_ERROR_NO_SUCH_PORT, "The port %s is gone from the domain.", j->mac);
+                job_fail(j, VFO_ERROR_NO_SUCH_PORT, "The port %s is gone from the domain.", j->mac);
                 return;
         }
 
@@ -505,11 +505,11 @@ static void attach_step(Job *j) {
         case JOB_PHASE_CLAIMING:
         case JOB_PHASE_CHECKING:
                 if (d->state == VIRT_DOMAIN_PAUSED) {
-                        job_fail(j, JOB_ERROR_PAUSED, "%s is paused; a paused guest cannot take part. Resume it first.", d->name);
+                        job_fail(j, VFO_ERROR_PAUSED, "%s is paused; a paused guest cannot take part. Resume it first.", d->name);
                         return;
                 }
                 if (d->state != VIRT_DOMAIN_RUNNING) {
-                        job_fail(j, JOB_ERROR_NOT_RUNNING, "%s is not running.", d->name);
+                        job_fail(j, VFO_ERROR_NOT_RUNNING, "%s is not running.", d->name);
                         return;
                 }
                 if (!agent_or_fallback(j, "abrupt plug: vfo-agent not connected (NoAgent=abrupt); the guest switches on its own and may lose packets"))
@@ -519,7 +519,7 @@ static void attach_step(Job *j) {
         case JOB_PHASE_PROGRAMMING:
                 r = pool_program(j->vf, port);
                 if (r < 0) {
-                        job_fail(j, JOB_ERROR_SWITCH_FAILED, "Programming VF %s failed: %s.", j->vf->id, strerror(-r));
+                        job_fail(j, VFO_ERROR_SWITCH_FAILED, "Programming VF %s failed: %s.", j->vf->id, strerror(-r));
                         return;
                 }
                 if (domain_has_alias(d, j->vf->alias))
@@ -531,7 +531,7 @@ static void attach_step(Job *j) {
                          * deliver yet. */
                         r = pool_steer(j->vf, port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
                         if (r < 0) {
-                                job_fail(j, JOB_ERROR_SWITCH_FAILED, "Pinning %s to the synthetic path failed: %s.",
+                                job_fail(j, VFO_ERROR_SWITCH_FAILED, "Pinning %s to the synthetic path failed: %s.",
                                          j->mac, strerror(-r));
                                 return;
                         }
@@ -555,7 +555,7 @@ static void attach_step(Job *j) {
                         id = agent_conn_request(d->agent, &e, (usec_t) pa.deadline_ms * USEC_PER_MSEC + USEC_PER_SEC,
                                                 on_attach_ready, j);
                         if (id < 0) {
-                                job_fail(j, JOB_ERROR_NO_AGENT, "PrepareAttach could not be sent: %s.", strerror((int) -id));
+                                job_fail(j, VFO_ERROR_NO_AGENT, "PrepareAttach could not be sent: %s.", strerror((int) -id));
                                 return;
                         }
                         j->attach_request = id;
@@ -566,7 +566,7 @@ static void attach_step(Job *j) {
                         p.ping = &ping;
                         id = agent_conn_request(d->agent, &p, m->config->agent_timeout, on_barrier, j);
                         if (id < 0) {
-                                job_fail(j, JOB_ERROR_NO_AGENT, "Ping could not be sent: %s.", strerror((int) -id));
+                                job_fail(j, VFO_ERROR_NO_AGENT, "Ping could not be sent: %s.", strerror((int) -id));
                                 return;
                         }
                         j->barrier = id;
@@ -581,13 +581,13 @@ static void attach_step(Job *j) {
 
                         r = pool_device_xml(j->vf, port, &xml);
                         if (r < 0) {
-                                job_fail(j, JOB_ERROR_INTERNAL, "No device XML for VF %s.", j->vf->id);
+                                job_fail(j, VFO_ERROR_INTERNAL, "No device XML for VF %s.", j->vf->id);
                                 return;
                         }
                         r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_ATTACH_DEVICE, .uuid = d->uuid, .arg = xml },
                                           on_plugged);
                         if (r < 0)
-                                job_fail(j, JOB_ERROR_LIBVIRT, "libvirt could not plug VF %s into %s: %s.", j->vf->id,
+                                job_fail(j, VFO_ERROR_LIBVIRT, "libvirt could not plug VF %s into %s: %s.", j->vf->id,
                                          d->name, strerror(-r));
                         return;         /* on_plugged() */
                 }
@@ -619,7 +619,7 @@ static void attach_step(Job *j) {
         case JOB_PHASE_STEERING:
                 r = pool_steer(j->vf, port, j->abrupt ? VFO__PATH_KIND__PATH_KIND_UNSPECIFIED : VFO__PATH_KIND__PATH_KIND_VF);
                 if (r < 0) {
-                        job_fail(j, JOB_ERROR_SWITCH_FAILED, "Moving steering to VF %s failed: %s.", j->vf->id, strerror(-r));
+                        job_fail(j, VFO_ERROR_SWITCH_FAILED, "Moving steering to VF %s failed: %s.", j->vf->id, strerror(-r));
                         return;
                 }
                 j->steered = true;
@@ -632,7 +632,7 @@ static void attach_step(Job *j) {
                 job_set_phase(j, JOB_PHASE_SWITCHING);
                 r = send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_VF, on_path_changed);
                 if (r < 0)
-                        job_fail(j, JOB_ERROR_NO_AGENT, "SteeringMoved could not be sent: %s.", strerror(-r));
+                        job_fail(j, VFO_ERROR_NO_AGENT, "SteeringMoved could not be sent: %s.", strerror(-r));
                 return;
 
         default:
@@ -674,7 +674,7 @@ static int on_unplug_timeout(sd_event_source *s, uint64_t usec, void *userdata) 
                 job_device_removed(j, j->vf->alias);
                 return 0;
         }
-        job_fail(j, JOB_ERROR_UNPLUG_FAILED,
+        job_fail(j, VFO_ERROR_UNPLUG_FAILED,
                  "%s did not release VF %s within %.1f s (the guest did not finish the unplug); the VF stays attached.",
                  j->domain->name, j->vf->id, (double) j->manager->config->unplug_timeout / USEC_PER_SEC);
         return 0;
@@ -687,7 +687,7 @@ static void on_link_up(Virt *v, const char *uuid, int r, const VirtJobStats *st,
         if (!job_virt_returned(j) || j->phase != JOB_PHASE_CHECKING)
                 return;
         if (r < 0) {
-                job_fail(j, JOB_ERROR_LIBVIRT, "Could not bring the synthetic link of %s up: %s.", j->mac, strerror(-r));
+                job_fail(j, VFO_ERROR_LIBVIRT, "Could not bring the synthetic link of %s up: %s.", j->mac, strerror(-r));
                 return;
         }
         port = job_port(j);
@@ -707,7 +707,7 @@ static void on_unplug_requested(Virt *v, const char *uuid, int r, const VirtJobS
                 return;
         }
         if (r < 0) {
-                job_fail(j, JOB_ERROR_LIBVIRT, "libvirt could not unplug VF %s from %s: %s.", j->vf->id,
+                job_fail(j, VFO_ERROR_LIBVIRT, "libvirt could not unplug VF %s from %s: %s.", j->vf->id,
                          j->domain->name, strerror(-r));
                 return;
         }
@@ -715,7 +715,7 @@ static void on_unplug_requested(Virt *v, const char *uuid, int r, const VirtJobS
         r = sd_event_add_time_relative(j->manager->event, &j->timer, CLOCK_MONOTONIC,
                                        j->manager->config->unplug_timeout, 10 * USEC_PER_MSEC, on_unplug_timeout, j);
         if (r < 0)
-                job_fail(j, JOB_ERROR_LIBVIRT, "No timer: %s.", strerror(-r));
+                job_fail(j, VFO_ERROR_LIBVIRT, "No timer: %s.", strerror(-r));
 }
 
 static void detach_step(Job *j) {
@@ -729,7 +729,7 @@ static void detach_step(Job *j) {
         switch (j->phase) {
         case JOB_PHASE_CHECKING:
                 if (!port || !port->vf) {
-                        job_fail(j, JOB_ERROR_NOT_ATTACHED, "%s has no VF on %s.", d->name, j->mac);
+                        job_fail(j, VFO_ERROR_NOT_ATTACHED, "%s has no VF on %s.", d->name, j->mac);
                         return;
                 }
                 if (d->state == VIRT_DOMAIN_SHUTOFF) {
@@ -738,11 +738,11 @@ static void detach_step(Job *j) {
                         return;
                 }
                 if (d->state == VIRT_DOMAIN_PAUSED) {
-                        job_fail(j, JOB_ERROR_PAUSED, "%s is paused; a paused guest cannot finish an unplug. Resume it first.", d->name);
+                        job_fail(j, VFO_ERROR_PAUSED, "%s is paused; a paused guest cannot finish an unplug. Resume it first.", d->name);
                         return;
                 }
                 if (d->state != VIRT_DOMAIN_RUNNING) {
-                        job_fail(j, JOB_ERROR_NOT_RUNNING, "%s is not running.", d->name);
+                        job_fail(j, VFO_ERROR_NOT_RUNNING, "%s is not running.", d->name);
                         return;
                 }
                 if (port->link_down) {
@@ -751,7 +751,7 @@ static void detach_step(Job *j) {
                         r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_SET_LINK, .uuid = d->uuid, .arg = port->mac, .up = true },
                                           on_link_up);
                         if (r < 0)
-                                job_fail(j, JOB_ERROR_LIBVIRT, "Could not bring the synthetic link of %s up: %s.", j->mac, strerror(-r));
+                                job_fail(j, VFO_ERROR_LIBVIRT, "Could not bring the synthetic link of %s up: %s.", j->mac, strerror(-r));
                         return;
                 }
                 if (!agent_or_fallback(j, "abrupt unplug: vfo-agent not connected (NoAgent=abrupt); the guest loses what is in flight"))
@@ -777,7 +777,7 @@ static void detach_step(Job *j) {
 
                                 snprintf(why, sizeof(why), "PrepareDetach could not be sent (%s)", strerror((int) -id));
                                 if (!detach_fall_back(j, why))
-                                        job_fail(j, JOB_ERROR_NO_AGENT, "%s.", why);
+                                        job_fail(j, VFO_ERROR_NO_AGENT, "%s.", why);
                                 return;
                         }
                         j->request = id;
@@ -787,7 +787,7 @@ static void detach_step(Job *j) {
         case JOB_PHASE_STEERING:
                 r = pool_steer(j->vf, port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
                 if (r < 0) {
-                        job_fail(j, JOB_ERROR_SWITCH_FAILED, "Moving steering to the synthetic path failed: %s.", strerror(-r));
+                        job_fail(j, VFO_ERROR_SWITCH_FAILED, "Moving steering to the synthetic path failed: %s.", strerror(-r));
                         return;
                 }
                 j->steered = true;
@@ -803,7 +803,7 @@ static void detach_step(Job *j) {
 
                         snprintf(why, sizeof(why), "SteeringMoved could not be sent (%s)", strerror(-r));
                         if (!detach_fall_back(j, why))
-                                job_fail(j, JOB_ERROR_NO_AGENT, "%s.", why);
+                                job_fail(j, VFO_ERROR_NO_AGENT, "%s.", why);
                 }
                 return;
 
@@ -813,7 +813,7 @@ static void detach_step(Job *j) {
                 r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_DETACH_ALIAS, .uuid = d->uuid, .arg = j->vf->alias },
                                   on_unplug_requested);
                 if (r < 0)
-                        job_fail(j, JOB_ERROR_LIBVIRT, "libvirt could not unplug VF %s from %s: %s.", j->vf->id, d->name, strerror(-r));
+                        job_fail(j, VFO_ERROR_LIBVIRT, "libvirt could not unplug VF %s from %s: %s.", j->vf->id, d->name, strerror(-r));
                 return;         /* on_unplug_requested(), job_device_removed() */
 
         case JOB_PHASE_RELEASING:
@@ -849,7 +849,7 @@ void job_device_removal_failed(Job *j, const char *alias) {
         if (j->state != JOB_RUNNING || !j->vf || strcmp(alias, j->vf->alias) != 0)
                 return;
         if (j->phase == JOB_PHASE_UNPLUGGING)
-                job_fail(j, JOB_ERROR_UNPLUG_FAILED,
+                job_fail(j, VFO_ERROR_UNPLUG_FAILED,
                          "libvirt reported DEVICE_REMOVAL_FAILED for VF %s in %s; the VF stays attached.", j->vf->id,
                          j->domain->name);
 }
@@ -862,7 +862,7 @@ void job_domain_lost(Job *j, const char *why) {
         j->steered = false;
         j->switched = false;
         j->rollback_path = VFO__PATH_KIND__PATH_KIND_UNSPECIFIED;
-        job_fail(j, JOB_ERROR_NOT_RUNNING, "%s: %s.", j->domain->name, why);
+        job_fail(j, VFO_ERROR_NOT_RUNNING, "%s: %s.", j->domain->name, why);
 }
 
 /* --------------------------------------------------------------- rollback */

@@ -6,6 +6,7 @@
  * blocks the loop: its libvirt calls run off it (virt_call()). */
 #pragma once
 
+#include "agent/host/error.h"
 #include "agent/host/manager.h"
 
 typedef enum JobKind {
@@ -55,28 +56,6 @@ typedef enum JobState {
         _JOB_STATE_INVALID = -1,
 } JobState;
 
-/* Why a job failed. The bus names each (org.vfo1.Error.*, bus.c); the
- * message says the rest. */
-typedef enum JobError {
-        JOB_ERROR_NONE,
-        JOB_ERROR_BUSY,                 /* something else runs on the port or domain */
-        JOB_ERROR_NOT_RUNNING,          /* the domain is not running (or stopped meanwhile) */
-        JOB_ERROR_PAUSED,               /* a paused guest cannot take part */
-        JOB_ERROR_NO_AGENT,             /* no agent, or it could not be asked */
-        JOB_ERROR_AGENT_TIMEOUT,
-        JOB_ERROR_AGENT_REFUSED,
-        JOB_ERROR_LIBVIRT,              /* a libvirt call failed or timed out */
-        JOB_ERROR_UNPLUG_FAILED,        /* the guest did not let the VF go */
-        JOB_ERROR_SWITCH_FAILED,        /* programming the VF or the steering failed */
-        JOB_ERROR_NO_VF_FREE,           /* the destination has no VF for a port that requires one */
-        JOB_ERROR_NO_SUCH_PORT,
-        JOB_ERROR_NOT_ATTACHED,
-        JOB_ERROR_INTERNAL,             /* vfod could not build what it needed */
-        JOB_ERROR_CANCELLED,
-        _JOB_ERROR_MAX,
-        _JOB_ERROR_INVALID = -1,
-} JobError;
-
 const char *job_kind_to_string(JobKind k) _const_;
 JobKind job_kind_from_string(const char *s) _pure_;
 const char *job_reason_to_string(JobReason r) _const_;
@@ -110,7 +89,7 @@ struct Job {
         JobPhase failed_phase;  /* where it failed (Phase shows it once the job failed) */
         bool error_recorded;
         JobState state;
-        JobError error;         /* the first failure (the bus names it) */
+        VfoError error;         /* the first failure (the bus names it) */
         char *error_message;
         char *fallback;         /* why the agent was not used, if it was not */
         bool abrupt;
@@ -163,4 +142,4 @@ void job_domain_lost(Job *j, const char *why);
 /* The state change points of a job, for the kinds (job.c, migrate.c). */
 void job_set_phase(Job *j, JobPhase phase);
 void job_finish(Job *j, JobState state);
-void job_fail(Job *j, JobError error, const char *format, ...) _printf_(3, 4);
+void job_fail(Job *j, VfoError error, const char *format, ...) _printf_(3, 4);

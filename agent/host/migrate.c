@@ -232,12 +232,12 @@ static void on_child_done(Job *child, void *userdata) {
                 return;
         }
         if (mg->child_error) {
-                job_fail(j, JOB_ERROR_UNPLUG_FAILED, "Detaching the VFs before the migration failed: %s",
+                job_fail(j, VFO_ERROR_UNPLUG_FAILED, "Detaching the VFs before the migration failed: %s",
                          mg->child_error);
                 return;
         }
         if (mg->cancel_requested) {
-                job_fail(j, JOB_ERROR_CANCELLED, "Cancelled before the migration started");
+                job_fail(j, VFO_ERROR_CANCELLED, "Cancelled before the migration started");
                 return;
         }
         job_set_phase(j, JOB_PHASE_MIGRATING);
@@ -373,7 +373,7 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                 char *nl = strchr(mg->helper_out, '\n');
                 if (nl)
                         *nl = 0;
-                job_fail(j, mg->cancel_requested && !j->fallback ? JOB_ERROR_CANCELLED : JOB_ERROR_LIBVIRT, "%s%s",
+                job_fail(j, mg->cancel_requested && !j->fallback ? VFO_ERROR_CANCELLED : VFO_ERROR_LIBVIRT, "%s%s",
                          mg->cancel_requested && !j->fallback ? "cancelled: " :
                                                    j->fallback ? "timed out: " : "",
                          mg->helper_out[0] ? mg->helper_out : "the migration helper failed");
@@ -454,7 +454,7 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
         } else {
                 r = sd_bus_message_read(reply, "bs", &ok, &msg);
                 if (r >= 0 && !ok) {
-                        job_fail(j, JOB_ERROR_NO_VF_FREE, "The destination refuses: %s Nothing was unplugged.",
+                        job_fail(j, VFO_ERROR_NO_VF_FREE, "The destination refuses: %s Nothing was unplugged.",
                                  msg ?: "");
                         return 0;
                 }
@@ -609,7 +609,7 @@ static void on_resumed(Virt *v, const char *uuid, int r, const VirtJobStats *st,
         if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_CHECKING)
                 return;
         if (r < 0) {
-                job_fail(j, JOB_ERROR_LIBVIRT, "Could not resume %s: %s.", j->domain->name, strerror(-r));
+                job_fail(j, VFO_ERROR_LIBVIRT, "Could not resume %s: %s.", j->domain->name, strerror(-r));
                 return;
         }
         domain_set_state(j->domain, VIRT_DOMAIN_RUNNING);
@@ -626,7 +626,7 @@ static void migrate_step(Migration *mg) {
         case JOB_PHASE_CHECKING:
                 if (d->state == VIRT_DOMAIN_PAUSED) {
                         if (!mg->resume) {
-                                job_fail(j, JOB_ERROR_PAUSED,
+                                job_fail(j, VFO_ERROR_PAUSED,
                                          "%s is paused; a paused guest cannot finish an unplug, so nothing was done. Resume it, or migrate with --resume.",
                                          d->name);
                                 return;
@@ -636,16 +636,16 @@ static void migrate_step(Migration *mg) {
                         r = virt_call(m->virt, &(VirtRequest) { .op = VIRT_OP_RESUME, .uuid = d->uuid },
                                       m->config->libvirt_timeout, on_resumed, mg, &j->virt_call);
                         if (r < 0)
-                                job_fail(j, JOB_ERROR_LIBVIRT, "Could not resume %s: %s.", d->name, strerror(-r));
+                                job_fail(j, VFO_ERROR_LIBVIRT, "Could not resume %s: %s.", d->name, strerror(-r));
                         return;
                 }
                 if (d->state != VIRT_DOMAIN_RUNNING) {
-                        job_fail(j, JOB_ERROR_NOT_RUNNING, "%s is not running.", d->name);
+                        job_fail(j, VFO_ERROR_NOT_RUNNING, "%s is not running.", d->name);
                         return;
                 }
                 for (size_t i = 0; i < d->n_ports; i++)
                         if (d->ports[i]->job) {
-                                job_fail(j, JOB_ERROR_BUSY, "Job %" PRIu64 " runs on %s of %s; wait for it.",
+                                job_fail(j, VFO_ERROR_BUSY, "Job %" PRIu64 " runs on %s of %s; wait for it.",
                                          d->ports[i]->job->id, d->ports[i]->mac, d->name);
                                 return;
                         }
@@ -667,7 +667,7 @@ static void migrate_step(Migration *mg) {
                         vf_reserve(p->vf, p);
                         r = job_start(m, JOB_DETACH, JOB_REASON_MIGRATE, p, NULL, &child);
                         if (r < 0) {
-                                job_fail(j, JOB_ERROR_BUSY, "Cannot detach the VF of %s: %s.", p->mac, strerror(-r));
+                                job_fail(j, VFO_ERROR_BUSY, "Cannot detach the VF of %s: %s.", p->mac, strerror(-r));
                                 return;
                         }
                         job_on_done(child, on_child_done, mg);
@@ -680,7 +680,7 @@ static void migrate_step(Migration *mg) {
         case JOB_PHASE_MIGRATING:
                 mg->progress = 20;
                 if (mg->cancel_requested) {
-                        job_fail(j, JOB_ERROR_CANCELLED, "Cancelled before the migration started");
+                        job_fail(j, VFO_ERROR_CANCELLED, "Cancelled before the migration started");
                         return;
                 }
                 /* No pin may hold the ports' frames here once the domain
@@ -692,7 +692,7 @@ static void migrate_step(Migration *mg) {
                 }
                 r = spawn_helper(mg);
                 if (r < 0)
-                        job_fail(j, JOB_ERROR_LIBVIRT, "Cannot start the migration: %s.", strerror(-r));
+                        job_fail(j, VFO_ERROR_LIBVIRT, "Cannot start the migration: %s.", strerror(-r));
                 return;
         default:
                 return;
@@ -717,7 +717,7 @@ static int migration_cancel(Job *j) {
                 return virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_ABORT_JOB, .uuid = j->domain->uuid },
                                  j->manager->config->libvirt_timeout, NULL, NULL, NULL);
         if (j->phase == JOB_PHASE_CLAIMING_DESTINATION || j->phase == JOB_PHASE_CHECKING)
-                job_fail(j, JOB_ERROR_CANCELLED, "Cancelled before anything was unplugged");
+                job_fail(j, VFO_ERROR_CANCELLED, "Cancelled before anything was unplugged");
         return 0;       /* detaching: checked when the detaches end */
 }
 
