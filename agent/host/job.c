@@ -13,13 +13,6 @@
 
 #define JOB_RETRY_USEC (10 * USEC_PER_SEC)
 
-static const char *const job_kind_table[_JOB_KIND_MAX] = {
-        [JOB_ATTACH] = "attach",
-        [JOB_DETACH] = "detach",
-        [JOB_MIGRATE] = "migrate",
-};
-DEFINE_STRING_TABLE_LOOKUP(job_kind, JobKind, _JOB_KIND_MAX);
-
 static const char *const job_reason_table[_JOB_REASON_MAX] = {
         [JOB_REASON_USER] = "user",
         [JOB_REASON_SCHEDULER] = "scheduler",
@@ -29,25 +22,6 @@ static const char *const job_reason_table[_JOB_REASON_MAX] = {
         [JOB_REASON_MIGRATE] = "migrate",
 };
 DEFINE_STRING_TABLE_TO_STRING(job_reason, JobReason, _JOB_REASON_MAX);
-
-static const char *const job_phase_table[_JOB_PHASE_MAX] = {
-        [JOB_PHASE_CHECKING] = "checking",
-        [JOB_PHASE_CLAIMING] = "claiming",
-        [JOB_PHASE_PROGRAMMING] = "programming",
-        [JOB_PHASE_PREPARING] = "preparing",
-        [JOB_PHASE_PLUGGING] = "plugging",
-        [JOB_PHASE_WAITING_AGENT] = "waiting-agent",
-        [JOB_PHASE_STEERING] = "steering",
-        [JOB_PHASE_SWITCHING] = "switching",
-        [JOB_PHASE_UNPLUGGING] = "unplugging",
-        [JOB_PHASE_RELEASING] = "releasing",
-        [JOB_PHASE_CLAIMING_DESTINATION] = "claiming-destination",
-        [JOB_PHASE_DETACHING] = "detaching",
-        [JOB_PHASE_MIGRATING] = "migrating",
-        [JOB_PHASE_ROLLING_BACK] = "rolling-back",
-        [JOB_PHASE_DONE] = "done",
-};
-DEFINE_STRING_TABLE_LOOKUP(job_phase, JobPhase, _JOB_PHASE_MAX);
 
 static const char *const job_state_table[_JOB_STATE_MAX] = {
         [JOB_RUNNING] = "running",
@@ -91,6 +65,12 @@ unsigned job_progress(const Job *j) {
 void job_set_phase(Job *j, JobPhase phase) {
         if (j->phase == phase)
                 return;
+        if (!job_phase_allowed(j->kind, j->phase, phase)) {
+                log_error("Job %" PRIu64 " (%s): no move from %s to %s; this is a bug in vfod, please report it.",
+                          j->id, job_kind_to_string(j->kind), job_phase_to_string(j->phase),
+                          job_phase_to_string(phase) ?: "(none)");
+                return;
+        }
         log_debug("Job %" PRIu64 " (%s %s %s): %s -> %s", j->id, job_kind_to_string(j->kind),
                   j->domain ? j->domain->name : "?", j->mac, job_phase_to_string(j->phase),
                   job_phase_to_string(phase));
@@ -99,6 +79,10 @@ void job_set_phase(Job *j, JobPhase phase) {
         /* The journal is not rewritten for every phase: recovery needs the
          * job and the VF's state (vf_set_state() writes it), not the phase. */
         bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Phase", "Progress", NULL);
+}
+
+void job_advance(Job *j) {
+        job_set_phase(j, job_phase_next(j->kind, j->phase, j->abrupt));
 }
 
 static void job_timer_off(Job *j) {
@@ -320,10 +304,10 @@ static void on_path_changed(AgentConn *a, int error, const Vfo__Envelope *reply,
         j->switched = true;
         port_set_path(job_port(j), reply->path_changed->path);
         if (j->kind == JOB_ATTACH) {
-                job_set_phase(j, JOB_PHASE_DONE);
+                job_advance(j);
                 job_finish(j, JOB_DONE);
         } else {
-                job_set_phase(j, JOB_PHASE_UNPLUGGING);
+                job_advance(j);
                 detach_step(j);
         }
 }
@@ -335,7 +319,7 @@ static int on_retry_prepare(sd_event_source *s, uint64_t usec, void *userdata) {
         usec_t step_start = j->step_start;
 
         job_timer_off(j);
-        j->phase = j->kind == JOB_ATTACH ? JOB_PHASE_PROGRAMMING : JOB_PHASE_CHECKING;
+        job_set_phase(j, j->kind == JOB_ATTACH ? JOB_PHASE_PROGRAMMING : JOB_PHASE_CHECKING);
         if (j->kind == JOB_ATTACH)
                 attach_step(j);
         else
@@ -365,7 +349,7 @@ static void on_attach_ready(AgentConn *a, int error, const Vfo__Envelope *reply,
                   reply->attach_ready->vf_ifname, reply->attach_ready->wait_usec);
         if (j->phase == JOB_PHASE_WAITING_AGENT) {
                 agent_account(j);
-                job_set_phase(j, JOB_PHASE_STEERING);
+                job_advance(j);
                 attach_step(j);
         } else
                 j->attach_request = -1;         /* ready before we asked: remembered */
@@ -381,7 +365,7 @@ static void on_barrier(AgentConn *a, int error, const Vfo__Envelope *reply, void
                 job_fail(j, agent_error(error), "PrepareAttach: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
                 return;
         }
-        job_set_phase(j, JOB_PHASE_PLUGGING);
+        job_advance(j);
         attach_step(j);
 }
 
@@ -514,7 +498,7 @@ static void attach_step(Job *j) {
                 }
                 if (!agent_or_fallback(j, "abrupt plug: vfo-agent not connected (NoAgent=abrupt); the guest switches on its own and may lose packets"))
                         return;
-                job_set_phase(j, JOB_PHASE_PROGRAMMING);
+                job_advance(j);
                 __attribute__((fallthrough));
         case JOB_PHASE_PROGRAMMING:
                 r = pool_program(j->vf, port);
@@ -537,11 +521,11 @@ static void attach_step(Job *j) {
                         }
                 }
                 if (j->abrupt) {
-                        job_set_phase(j, JOB_PHASE_PLUGGING);
+                        job_advance(j);
                         attach_step(j);
                         return;
                 }
-                job_set_phase(j, JOB_PHASE_PREPARING);
+                job_advance(j);
                 {
                         Vfo__Envelope e = VFO__ENVELOPE__INIT, p = VFO__ENVELOPE__INIT;
                         Vfo__PrepareAttach pa = VFO__PREPARE_ATTACH__INIT;
@@ -601,14 +585,14 @@ static void attach_step(Job *j) {
                 port = job_port(j);
                 port_changed(port);
                 if (j->abrupt) {
-                        job_set_phase(j, JOB_PHASE_STEERING);
+                        job_advance(j);
                         attach_step(j);
                         return;
                 }
-                job_set_phase(j, JOB_PHASE_WAITING_AGENT);
+                job_advance(j);
                 if (j->attach_request == -1) {  /* AttachReady came already */
                         j->attach_request = 0;
-                        job_set_phase(j, JOB_PHASE_STEERING);
+                        job_advance(j);
                         attach_step(j);
                 }
                 return;
@@ -625,11 +609,11 @@ static void attach_step(Job *j) {
                 j->steered = true;
                 if (j->abrupt) {
                         port_set_path(port, VFO__PATH_KIND__PATH_KIND_UNSPECIFIED);
-                        job_set_phase(j, JOB_PHASE_DONE);
+                        job_advance(j);
                         job_finish(j, JOB_DONE);
                         return;
                 }
-                job_set_phase(j, JOB_PHASE_SWITCHING);
+                job_advance(j);
                 r = send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_VF, on_path_changed);
                 if (r < 0)
                         job_fail(j, VFO_ERROR_NO_AGENT, "SteeringMoved could not be sent: %s.", strerror(-r));
@@ -658,7 +642,7 @@ static void on_detach_ready(AgentConn *a, int error, const Vfo__Envelope *reply,
                 return;
         }
         j->rollback_path = VFO__PATH_KIND__PATH_KIND_VF;        /* the agent is prepared: tell it on rollback */
-        job_set_phase(j, JOB_PHASE_STEERING);
+        job_advance(j);
         detach_step(j);
 }
 
@@ -702,7 +686,7 @@ static void on_unplug_requested(Virt *v, const char *uuid, int r, const VirtJobS
         if (!job_virt_returned(j) || j->phase != JOB_PHASE_UNPLUGGING)
                 return;         /* ended, or DEVICE_REMOVED came first */
         if (r == -ENOENT) {
-                job_set_phase(j, JOB_PHASE_RELEASING);
+                job_advance(j);
                 detach_step(j);
                 return;
         }
@@ -733,7 +717,7 @@ static void detach_step(Job *j) {
                         return;
                 }
                 if (d->state == VIRT_DOMAIN_SHUTOFF) {
-                        job_set_phase(j, JOB_PHASE_RELEASING);
+                        job_set_phase(j, JOB_PHASE_RELEASING);  /* nothing to unplug */
                         detach_step(j);
                         return;
                 }
@@ -757,11 +741,11 @@ static void detach_step(Job *j) {
                 if (!agent_or_fallback(j, "abrupt unplug: vfo-agent not connected (NoAgent=abrupt); the guest loses what is in flight"))
                         return;
                 if (j->abrupt) {
-                        job_set_phase(j, JOB_PHASE_STEERING);
+                        job_advance(j);
                         detach_step(j);
                         return;
                 }
-                job_set_phase(j, JOB_PHASE_PREPARING);
+                job_advance(j);
                 {
                         Vfo__Envelope e = VFO__ENVELOPE__INIT;
                         Vfo__PrepareDetach pd = VFO__PREPARE_DETACH__INIT;
@@ -792,11 +776,11 @@ static void detach_step(Job *j) {
                 }
                 j->steered = true;
                 if (j->abrupt) {
-                        job_set_phase(j, JOB_PHASE_UNPLUGGING);
+                        job_advance(j);
                         detach_step(j);
                         return;
                 }
-                job_set_phase(j, JOB_PHASE_SWITCHING);
+                job_advance(j);
                 r = send_steering_moved(j, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, on_path_changed);
                 if (r < 0) {
                         char why[128];
@@ -818,7 +802,7 @@ static void detach_step(Job *j) {
 
         case JOB_PHASE_RELEASING:
                 release_vf_and_unpin(j);
-                job_set_phase(j, JOB_PHASE_DONE);
+                job_advance(j);
                 job_finish(j, JOB_DONE);
                 return;
 
@@ -836,7 +820,7 @@ void job_device_removed(Job *j, const char *alias) {
                 j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
                 j->virt_call = virt_call_cancel(j->virt_call);
                 job_timer_off(j);
-                job_set_phase(j, JOB_PHASE_RELEASING);
+                job_advance(j);
                 detach_step(j);
         } else if (j->phase == JOB_PHASE_ROLLING_BACK && j->plugged) {
                 j->plugged = false;

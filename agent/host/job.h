@@ -7,15 +7,8 @@
 #pragma once
 
 #include "agent/host/error.h"
+#include "agent/host/job-phase.h"
 #include "agent/host/manager.h"
-
-typedef enum JobKind {
-        JOB_ATTACH,
-        JOB_DETACH,
-        JOB_MIGRATE,
-        _JOB_KIND_MAX,
-        _JOB_KIND_INVALID = -1,
-} JobKind;
 
 typedef enum JobReason {
         JOB_REASON_USER,        /* D-Bus / vfoctl */
@@ -28,26 +21,6 @@ typedef enum JobReason {
         _JOB_REASON_INVALID = -1,
 } JobReason;
 
-typedef enum JobPhase {
-        JOB_PHASE_CHECKING,
-        JOB_PHASE_CLAIMING,
-        JOB_PHASE_PROGRAMMING,
-        JOB_PHASE_PREPARING,
-        JOB_PHASE_PLUGGING,
-        JOB_PHASE_WAITING_AGENT,
-        JOB_PHASE_STEERING,
-        JOB_PHASE_SWITCHING,
-        JOB_PHASE_UNPLUGGING,
-        JOB_PHASE_RELEASING,
-        JOB_PHASE_CLAIMING_DESTINATION,
-        JOB_PHASE_DETACHING,
-        JOB_PHASE_MIGRATING,
-        JOB_PHASE_ROLLING_BACK,
-        JOB_PHASE_DONE,
-        _JOB_PHASE_MAX,
-        _JOB_PHASE_INVALID = -1,
-} JobPhase;
-
 typedef enum JobState {
         JOB_RUNNING,
         JOB_DONE,
@@ -56,11 +29,7 @@ typedef enum JobState {
         _JOB_STATE_INVALID = -1,
 } JobState;
 
-const char *job_kind_to_string(JobKind k) _const_;
-JobKind job_kind_from_string(const char *s) _pure_;
 const char *job_reason_to_string(JobReason r) _const_;
-const char *job_phase_to_string(JobPhase p) _const_;
-JobPhase job_phase_from_string(const char *s) _pure_;
 const char *job_state_to_string(JobState s) _const_;
 
 /* What differs between the kinds of job. job.c drives every job through
@@ -139,7 +108,10 @@ void job_device_removal_failed(Job *j, const char *alias);
 /* The domain stopped or vanished, or its agent went away. */
 void job_domain_lost(Job *j, const char *why);
 
-/* The state change points of a job, for the kinds (job.c, migrate.c). */
+/* The state change points of a job, for the kinds (job.c, migrate.c).
+ * job_set_phase() makes only the moves job_phase_allowed(); job_advance()
+ * makes the next one. */
 void job_set_phase(Job *j, JobPhase phase);
+void job_advance(Job *j);
 void job_finish(Job *j, JobState state);
 void job_fail(Job *j, VfoError error, const char *format, ...) _printf_(3, 4);

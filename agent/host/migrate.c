@@ -240,7 +240,7 @@ static void on_child_done(Job *child, void *userdata) {
                 job_fail(j, VFO_ERROR_CANCELLED, "Cancelled before the migration started");
                 return;
         }
-        job_set_phase(j, JOB_PHASE_MIGRATING);
+        job_advance(j);
         migrate_step(mg);
 }
 
@@ -362,7 +362,7 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         usec_t took = now_usec(CLOCK_MONOTONIC) - j->step_start;
 
         /* the rest of its output */
-        while (mg->helper_io && on_helper_output(NULL, mg->helper_fd, EPOLLIN, j) >= 0 && mg->helper_io)
+        while (mg->helper_io && on_helper_output(NULL, mg->helper_fd, EPOLLIN, mg) >= 0 && mg->helper_io)
                 ;
         mg->helper_child = sd_event_source_disable_unref(mg->helper_child);
         mg->helper_pid = 0;
@@ -386,7 +386,7 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         clear_reservations(d);
         (void) domain_refresh(d);       /* gone or shut off here now: its devices went with it */
         mg->progress = 100;
-        job_set_phase(j, JOB_PHASE_DONE);
+        job_advance(j);
         job_finish(j, JOB_DONE);
         return 0;
 }
@@ -460,7 +460,7 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
                 }
                 log_info("Job %" PRIu64 ": the destination claimed VFs: %s", j->id, msg ?: "");
         }
-        job_set_phase(j, JOB_PHASE_DETACHING);
+        job_advance(j);
         migrate_step(mg);
         return 0;
 }
@@ -650,11 +650,11 @@ static void migrate_step(Migration *mg) {
                                 return;
                         }
                 ports_set_migrating(d, true);
-                job_set_phase(j, JOB_PHASE_CLAIMING_DESTINATION);
+                job_advance(j);
                 mg->progress = 2;
                 if (ask_destination(mg) > 0)
                         return;
-                job_set_phase(j, JOB_PHASE_DETACHING);
+                job_advance(j);
                 __attribute__((fallthrough));
         case JOB_PHASE_DETACHING:
                 mg->progress = 5;
@@ -675,7 +675,7 @@ static void migrate_step(Migration *mg) {
                 }
                 if (mg->children > 0)
                         return;         /* on_child_done() */
-                job_set_phase(j, JOB_PHASE_MIGRATING);
+                job_advance(j);
                 __attribute__((fallthrough));
         case JOB_PHASE_MIGRATING:
                 mg->progress = 20;
