@@ -42,6 +42,3 @@ typedef struct Netdev {
         bool carrier;           /* IFF_LOWER_UP */
         NetdevStats stats;
 } Netdev;
-
-/* "52:54:00:aa:bb:cc" into buf (>= 18 bytes). */
-const char *netdev_mac_to_string(const uint8_t mac[6], char buf[static 18]);

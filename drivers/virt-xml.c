@@ -18,6 +18,7 @@
 #include "drivers/virt-xml.h"
 #include "lib/log.h"
 #include "lib/macro.h"
+#include "lib/parse-util.h"
 #include "lib/string-table.h"
 
 #define VIRT_AGENT_CHANNEL "org.vfo.agent.0"
@@ -208,32 +209,6 @@ static int virt_parse_interface(xmlXPathContext *ctx, xmlNode *node, VirtInterfa
         return 0;
 }
 
-static int virt_parse_priority(const char *s, unsigned *ret) {
-        unsigned v = 0;
-
-        if (!s[0] || strlen(s) > 4)
-                return -EINVAL;
-        for (const char *p = s; *p; p++) {
-                if (*p < '0' || *p > '9')
-                        return -EINVAL;
-                v = v * 10 + (unsigned) (*p - '0');
-        }
-        if (v > VIRT_PRIORITY_MAX)
-                return -ERANGE;
-        *ret = v;
-        return 0;
-}
-
-static int virt_parse_bool(const char *s, bool *ret) {
-        if (strcmp(s, "yes") == 0 || strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-                *ret = true;
-        else if (strcmp(s, "no") == 0 || strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-                *ret = false;
-        else
-                return -EINVAL;
-        return 0;
-}
-
 /* -EINVAL for a bad attribute: the caller logs and treats the policy as absent. */
 static int virt_parse_policy(xmlNode *node, VirtPolicy *ret) {
         _cleanup_(virt_xml_charp) xmlChar *pool = NULL, *priority = NULL, *required = NULL;
@@ -247,14 +222,21 @@ static int virt_parse_policy(xmlNode *node, VirtPolicy *ret) {
                 log_warning("Domain XML: vfo policy pool name is too long.");
                 return -EINVAL;
         }
-        if (priority && virt_parse_priority((const char *) priority, &p.priority) < 0) {
+        if (priority && parse_uint((const char *) priority, 0, VIRT_PRIORITY_MAX, &p.priority) < 0) {
                 log_warning("Domain XML: vfo policy priority '%s' is not a number 0…%u.", (const char *) priority,
                             VIRT_PRIORITY_MAX);
                 return -EINVAL;
         }
-        if (required && virt_parse_bool((const char *) required, &p.required) < 0) {
-                log_warning("Domain XML: vfo policy required='%s' is not yes or no.", (const char *) required);
-                return -EINVAL;
+        if (required) {
+                /* The booleans of vfod.conf and vfoctl (yes/no, true/false, …, any case). */
+                int b = parse_boolean((const char *) required);
+
+                if (b < 0) {
+                        log_warning("Domain XML: vfo policy required='%s' is not yes or no.",
+                                    (const char *) required);
+                        return -EINVAL;
+                }
+                p.required = b;
         }
 
         *ret = p;

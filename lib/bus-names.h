@@ -2,6 +2,12 @@
 /* The names of vfod's D-Bus API (man/org.vfo1.5), for vfod and vfoctl. */
 #pragma once
 
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lib/parse-util.h"
+
 #define VFO_SERVICE "org.vfo1"
 #define VFO_PATH "/org/vfo1"
 #define VFO_MANAGER_IFACE "org.vfo1.Manager"
@@ -13,6 +19,16 @@
 #define VFO_POOL_PREFIX "/org/vfo1/pool"
 #define VFO_VF_PREFIX "/org/vfo1/vf"
 #define VFO_JOB_PREFIX "/org/vfo1/job"
+
+/* The N of a job's object path VFO_JOB_PREFIX "/N": 0, or -EINVAL if 'path'
+ * is not under VFO_JOB_PREFIX, or parse_uint64()'s error for N. */
+static inline int vfo_job_path_id(const char *path, uint64_t *ret) {
+        const size_t n = strlen(VFO_JOB_PREFIX "/");
+
+        if (!path || strncmp(path, VFO_JOB_PREFIX "/", n) != 0)
+                return -EINVAL;
+        return parse_uint64(path + n, 0, UINT64_MAX, ret);
+}
 
 /* Errors: BUS_ERROR_PREFIX and a name */
 #define BUS_ERROR_PREFIX "org.vfo1.Error."

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "agent/ctl/common.h"
-#include "lib/parse-util.h"
+#include "lib/bus-names.h"
 #include "lib/validate.h"
 
 bool arg_json = false;
@@ -102,9 +102,7 @@ int ctl_bus_error(const sd_bus_error *error, int r, const char *what) {
 uint64_t job_id_from_path(const char *object) {
         uint64_t id;
 
-        if (!object || strncmp(object, VFO_JOB_PREFIX "/", strlen(VFO_JOB_PREFIX "/")) != 0)
-                return 0;
-        return parse_uint64(object + strlen(VFO_JOB_PREFIX "/"), 0, UINT64_MAX, &id) < 0 ? 0 : id;
+        return vfo_job_path_id(object, &id) < 0 ? 0 : id;
 }
 
 uint64_t job_duration(const VfoJob *j) {

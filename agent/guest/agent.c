@@ -25,6 +25,7 @@
 #include "drivers/udev.h"
 #include "lib/channel.h"
 #include "lib/log.h"
+#include "lib/parse-util.h"
 
 /* One port the agent tracks: its switching state and its announcements. */
 typedef struct AgentPort {
@@ -466,7 +467,7 @@ static void agent_apply_bonds(Agent *a, const Inventory *inv) {
                 const AgentConfigBond *b = &a->config.bonds[i];
                 BondPlan plan = ports_plan_bond(inv->links, inv->n_links, b->mac, b->name);
                 AgentBondTry t = agent_bond_try(inv, &plan);
-                char mac[18];
+                char mac[MAC_STRING_MAX];
                 int r = 0;
 
                 if (plan.action == BOND_ACTION_NONE) {
@@ -476,7 +477,7 @@ static void agent_apply_bonds(Agent *a, const Inventory *inv) {
                 if (agent_bond_try_equal(&t, &a->bond_tries[i]))
                         continue;       /* failed on these very links: wait for a change */
 
-                netdev_mac_to_string(b->mac, mac);
+                mac_to_string(b->mac, mac);
                 log_debug("Port %s: Bond=%s: %s.", mac, b->name, bond_action_to_string(plan.action));
                 switch (plan.action) {
                 case BOND_ACTION_CREATE:
@@ -534,12 +535,12 @@ static void agent_rescan(Agent *a) {
                 const Port *port = &inv.ports[i];
                 const Netdev *vf = port->vf >= 0 ? &inv.links[port->vf] : NULL;
                 PortPath kernel_path = port_active_path(port, inv.links);
-                char mac[18];
+                char mac[MAC_STRING_MAX];
                 DatapathPort dp;
                 bool vf_ready;
                 AgentPort *p;
 
-                netdev_mac_to_string(port->mac, mac);
+                mac_to_string(port->mac, mac);
                 if (agent_config_port_ignored(&a->config, mac))
                         continue;       /* vfo-agent.conf: Mode=ignore */
                 if (port->vf_unjoined >= 0)

@@ -9,6 +9,7 @@
 
 #include "agent/guest/inventory.h"
 #include "drivers/rtnl.h"
+#include "lib/parse-util.h"
 
 int inventory_collect(Udev *u, Inventory *ret) {
         Inventory inv = {};
@@ -104,7 +105,7 @@ int inventory_to_reply(Inventory *inv) {
                 Vfo__Port *m = &inv->msg_ports[i];
 
                 *m = (Vfo__Port) VFO__PORT__INIT;
-                m->mac = (char *) netdev_mac_to_string(p->mac, inv->macs[i]);
+                m->mac = (char *) mac_to_string(p->mac, inv->macs[i]);
                 m->synthetic_ifname = (char *) syn->name;
                 m->vf_ifname = vf ? (char *) vf->name : (char *) "";
                 m->master_ifname = p->master >= 0 ? (char *) inv->links[p->master].name : (char *) "";
@@ -140,9 +141,9 @@ void inventory_print(const Inventory *inv, FILE *f, bool json) {
                 const Netdev *syn = &inv->links[p->synthetic];
                 const Netdev *vf = p->vf >= 0 ? &inv->links[p->vf] : NULL;
                 const char *master = p->master >= 0 ? inv->links[p->master].name : "";
-                char mac[18];
+                char mac[MAC_STRING_MAX];
 
-                netdev_mac_to_string(p->mac, mac);
+                mac_to_string(p->mac, mac);
                 if (json)
                         fprintf(f,
                                 "%s{\"mac\":\"%s\",\"datapath\":\"%s\",\"master\":\"%s\",\"synthetic\":\"%s\","

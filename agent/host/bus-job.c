@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.vfo1.Job: /org/vfo1/job/N, the running and the last finished jobs. */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "agent/host/bus-internal.h"
@@ -13,16 +12,10 @@
 static int job_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                     sd_bus_error *error) {
         Manager *m = userdata;
-        const char *e = startswith(path, VFO_JOB_PREFIX "/");
-        char *end;
         uint64_t id;
         Job *j;
 
-        if (!e || !*e)
-                return 0;
-        errno = 0;
-        id = strtoull(e, &end, 10);
-        if (errno != 0 || *end)
+        if (vfo_job_path_id(path, &id) < 0)
                 return 0;
         j = manager_find_job(m, id);
         if (!j)

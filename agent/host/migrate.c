@@ -31,6 +31,7 @@
 #include "agent/host/migrate-options.h"
 #include "agent/host/migrate.h"
 #include "lib/log.h"
+#include "lib/parse-util.h"
 #include "lib/spawn.h"
 #include "lib/string-util.h"
 
@@ -801,7 +802,12 @@ int migrate_helper_main(int argc, char *argv[]) {
         o.undefine_source = streq(argv[8], "undefine-source");
         o.migrate_uri = streq(argv[9], "-") ? NULL : argv[9];
         o.listen_address = streq(argv[10], "-") ? NULL : argv[10];
-        o.bandwidth = strtoull(argv[11], NULL, 10);
+        r = parse_uint64(argv[11], 0, UINT64_MAX, &o.bandwidth);
+        if (r < 0) {
+                printf("internal error: the migration helper got bandwidth '%s', not a number of MiB/s\n",
+                       argv[11]);
+                return EXIT_FAILURE;
+        }
         r = virt_migrate_blocking(isempty(argv[2]) ? NULL : argv[2], argv[3], argv[4], &o, &msg);
         if (r < 0) {
                 printf("%s\n", msg ?: strerror(-r));

@@ -234,6 +234,21 @@ static void test_migrate_refusals(void **state) {
 /* The migration helper of migrate.c runs this program again. */
 int migrate_helper_main(int argc, char *argv[]);
 
+/* A bandwidth that is not a number stops the helper before libvirt is asked. */
+static void test_helper_bad_bandwidth(void **state) {
+        static const char *const bad[] = { "", "12x", "-1", "0x10", "99999999999999999999" };
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *argv[] = {
+                        (char *) "vfod", (char *) "--migrate-helper", (char *) "", (char *) "uuid",
+                        (char *) DESTINATION, (char *) "live", (char *) "p2p", (char *) "-", (char *) "-",
+                        (char *) "-", (char *) "-", (char *) bad[i], NULL,
+                };
+
+                assert_int_equal(migrate_helper_main(12, argv), EXIT_FAILURE);
+        }
+}
+
 int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_migrate_fails),
@@ -242,6 +257,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_migrate_succeeds),
                 cmocka_unit_test(test_migrate_detach_refused),
                 cmocka_unit_test(test_migrate_refusals),
+                cmocka_unit_test(test_helper_bad_bandwidth),
         };
 
         if (argc > 1 && strcmp(argv[1], "--migrate-helper") == 0)

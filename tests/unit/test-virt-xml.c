@@ -221,6 +221,10 @@ static void test_policy_bounds_and_spellings(void **state) {
                 { "required='no'", 100, false },
                 { "required='false'", 100, false },
                 { "required='0'", 100, false },
+                /* lib/parse-util's booleans, as in vfod.conf and vfoctl */
+                { "required='YES'", 100, true },
+                { "required='on'", 100, true },
+                { "required='n'", 100, false },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
