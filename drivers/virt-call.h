@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Inside the libvirt driver: the worker processes behind virt_call()
- * (drivers/virt-call.c) and what they need of drivers/libvirt.c. */
+ * (drivers/virt-call.c), as the connection (drivers/libvirt.c) uses them,
+ * and the blocking connection a worker opens (virt_open_blocking(), in
+ * drivers/libvirt.c); the operations themselves are in virt-domain.c. */
 #pragma once
 
 #include "drivers/libvirt.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* PortSwitch: one port's path transitions (DESIGN.md "The graceful detach"
- * and its mirror for attach), driven by host requests, by what the kernel
+/* PortSwitch: one port's path transitions (ARCHITECTURE.md "11 The guest":
+ * the graceful detach and its mirror for attach), driven by host requests, by what the kernel
  * shows of the VF, and by deadlines. The state machine is a pure function;
  * PortSwitch applies it through the datapath driver and reports through
  * callbacks, so tests run it with a fake driver and a fake clock. */

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Jobs: the graceful detach and attach of one port, step by step as
- * DESIGN.md sequences them. Each step has a deadline; a failure rolls back
- * to the last state that carried traffic. A job is driven by callbacks
- * (agent replies, libvirt's calls and DEVICE_REMOVED, timers); it never
- * blocks the loop: its libvirt calls run off it (virt_call()). */
+ * ARCHITECTURE.md ("6 Detach", "7 Attach") sequences them. Each step has a
+ * deadline; a failure rolls back to the last state that carried traffic. A
+ * job is driven by callbacks (agent replies, libvirt's calls and
+ * DEVICE_REMOVED, timers); it never blocks the loop: its libvirt calls run
+ * off it (virt_call()). */
 #pragma once
 
 #include "agent/host/error.h"

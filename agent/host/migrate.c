@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Live migration of a domain that holds VFs (DESIGN.md "Migration"):
+/* Live migration of a domain that holds VFs (ARCHITECTURE.md "8 Migration"):
  *
  *   checking               running (a paused domain is refused, or resumed
  *                          with the "resume" option); no job on its ports

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A stand-in for drivers/libvirt.c (drivers/libvirt.h) without libvirt:
+/* A stand-in for the libvirt driver's libvirt.c, virt-event.c and
+ * virt-domain.c (drivers/libvirt.h) without libvirt:
  * linked into a test build of vfod (tests/integration/vfod-fakevirt).
  *
  * The domains are the *.xml files of the directory $VFO_FAKE_LIBVIRT_DIR,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* drivers/libvirt.c against libvirt itself: its event loop on a real
+/* The libvirt driver (drivers/libvirt.c, virt-event.c, virt-domain.c,
+ * virt-call.c) against libvirt itself: its event loop on a real
  * sd-event loop (timeouts, fd handles, deferred free callbacks), then a Virt
  * on libvirt's in-process test driver (test:///default: no libvirtd, no
  * root): connection callback, domains, policy metadata and its event,

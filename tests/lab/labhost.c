@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vfo-labhost: the host side of the protocol for lab scenarios until vfod
  * drives them: connects to a domain's channel socket, runs the graceful
- * detach or attach sequence of DESIGN.md with the lab's steering and
- * unplug commands, and prints one JSON line of timings. A one-shot tool, so
- * it blocks, but every wait has a deadline. */
+ * detach or attach sequence (ARCHITECTURE.md "6 Detach", "7 Attach") with
+ * the lab's steering and unplug commands, and prints one JSON line of
+ * timings. A one-shot tool, so it blocks, but every wait has a deadline. */
 
 #include <errno.h>
 #include <getopt.h>
