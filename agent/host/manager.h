@@ -178,6 +178,11 @@ Vf *manager_find_vf(Manager *m, const char *id);
 Vf *manager_find_vf_by_alias(Manager *m, const char *alias);
 Job *manager_find_job(Manager *m, uint64_t id);
 
+/* The time of the loop's current iteration (sd_event_now(), CLOCK_MONOTONIC):
+ * what the core's decisions go by (deadlines, retries, claims, the
+ * scheduler's plan). Durations it reports are measured with the clock. */
+usec_t manager_now(Manager *m);
+
 /* Runs the scheduler soon (coalesced), or at 'when' (CLOCK_MONOTONIC). */
 void manager_schedule(Manager *m);
 void manager_schedule_at(Manager *m, usec_t when);
@@ -245,3 +250,15 @@ void port_set_path(Port *p, Vfo__PathKind path);
 void port_changed(Port *p);             /* emits Domain.Ports */
 void domain_changed(Domain *d, const char *property);
 void pool_changed(Pool *p);
+
+/* For the core's own files (domain.c, manager.c, placement.c): */
+Domain *domain_by_uuid(Manager *m, const char *uuid);       /* no libvirt call */
+Domain *domain_get_or_new(Manager *m, const char *uuid);
+void domain_apply(Domain *d, VirtDomain *v);                /* libvirt's view of it, read just now */
+void domain_stopped(Domain *d, const char *why);
+void domain_free(Domain *d);
+void domain_update_export(Domain *d);                       /* on the bus while opted in or holding a VF */
+void domain_agent_update(Domain *d);                        /* its agent connection follows its state */
+typedef struct JournalState JournalState;
+/* Claims the VFs libvirt shows in the domain (journal: what the last run knew; may be NULL). */
+void domain_adopt_devices(Domain *d, const JournalState *journal);

@@ -323,7 +323,7 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
         Migration *mg = userdata;
         Job *j = mg->job;
 
-        if (mg->timeout > 0 && now_usec(CLOCK_MONOTONIC) - j->step_start >= mg->timeout && !mg->cancel_requested) {
+        if (mg->timeout > 0 && manager_now(j->manager) - j->step_start >= mg->timeout && !mg->cancel_requested) {
                 log_warning("Job %" PRIu64 ": migration of %s still running after %.0f s: aborting it.", j->id,
                             j->domain->name, (double) mg->timeout / USEC_PER_SEC);
                 mg->cancel_requested = true;
