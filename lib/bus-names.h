@@ -20,6 +20,11 @@
 #define VFO_VF_PREFIX "/org/vfo1/vf"
 #define VFO_JOB_PREFIX "/org/vfo1/job"
 
+/* The bus's NameOwnerChanged for VFO_SERVICE: vfod starting or going away. */
+#define VFO_OWNER_CHANGED_MATCH                                                                    \
+        "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"               \
+        "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" VFO_SERVICE "'"
+
 /* The N of a job's object path VFO_JOB_PREFIX "/N": 0, or -EINVAL if 'path'
  * is not under VFO_JOB_PREFIX, or parse_uint64()'s error for N. */
 static inline int vfo_job_path_id(const char *path, uint64_t *ret) {

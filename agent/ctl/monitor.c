@@ -382,11 +382,7 @@ int cmd_monitor(sd_bus *bus) {
                              on_vfo_signal, &mon);
         if (r < 0)
                 return ctl_bus_error(&error, r, "Cannot subscribe to vfod's signals");
-        r = sd_bus_add_match(bus, &owner_slot,
-                             "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                             "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" VFO_SERVICE
-                             "'",
-                             on_owner_changed, &mon);
+        r = sd_bus_add_match(bus, &owner_slot, VFO_OWNER_CHANGED_MATCH, on_owner_changed, &mon);
         if (r < 0)
                 return ctl_bus_error(&error, r, "Cannot subscribe to NameOwnerChanged");
 

@@ -355,11 +355,7 @@ int follow_job(sd_bus *bus, const char *object, bool cancel_on_interrupt) {
         if (r < 0)
                 return ctl_bus_error(&error, r, "Cannot subscribe to JobFinished");
 
-        r = sd_bus_add_match(bus, &owner_slot,
-                             "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                             "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='" VFO_SERVICE
-                             "'",
-                             on_vfod_owner_changed, &f);
+        r = sd_bus_add_match(bus, &owner_slot, VFO_OWNER_CHANGED_MATCH, on_vfod_owner_changed, &f);
         if (r < 0)
                 return ctl_bus_error(&error, r, "Cannot subscribe to NameOwnerChanged");
 

@@ -35,25 +35,6 @@ struct Journal {
         uint64_t n_writes;
 };
 
-static bool journal_state_equal(const JournalState *a, const JournalState *b) {
-        if (a->next_job_id != b->next_job_id || a->n_claims != b->n_claims || a->n_jobs != b->n_jobs)
-                return false;
-        for (size_t i = 0; i < a->n_claims; i++) {
-                const JournalClaim *x = &a->claims[i], *y = &b->claims[i];
-
-                if (strcmp(x->vf, y->vf) != 0 || strcmp(x->domain, y->domain) != 0 || strcmp(x->mac, y->mac) != 0)
-                        return false;
-        }
-        for (size_t i = 0; i < a->n_jobs; i++) {
-                const JournalJob *x = &a->jobs[i], *y = &b->jobs[i];
-
-                if (x->id != y->id || strcmp(x->kind, y->kind) != 0 || strcmp(x->domain, y->domain) != 0 ||
-                    strcmp(x->mac, y->mac) != 0 || strcmp(x->vf, y->vf) != 0 || strcmp(x->phase, y->phase) != 0)
-                        return false;
-        }
-        return true;
-}
-
 int journal_flush(Journal *j) {
         _cleanup_(journal_state_done) JournalState s = {};
         int r;

@@ -15,6 +15,7 @@
  * Unknown record types are an error (a newer vfod wrote the file). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +46,8 @@ typedef struct JournalState {
 } JournalState;
 
 void journal_state_done(JournalState *s);
+/* The same claims and jobs, in the same order, and the same next job id. */
+bool journal_state_equal(const JournalState *a, const JournalState *b);
 
 /* Reads 'path'. A missing file is an empty state (0). A malformed file is
  * -EBADMSG with "FILE:LINE: reason" in 'ret_message'; other errors say
