@@ -19,6 +19,7 @@
 
 #include "drivers/sriov.h"
 #include "lib/macro.h"
+#include "lib/parse-util.h"
 
 /* The kernel allows at most 65535 VFs per PF (sriov_totalvfs is a u16). */
 #define SRIOV_MAX_VFS 65535U
@@ -55,20 +56,11 @@ static bool sysname_is_valid(const char *s, size_t max) {
         return true;
 }
 
+/* A sysfs number as libudev gives it (its trailing newline stripped). */
 static int parse_unsigned(const char *s, unsigned *ret) {
-        unsigned long v;
-        char *end;
-
         if (!s)
                 return -ENODATA;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0 || end == s || (*end != '\0' && *end != '\n') || s[0] == '-')
-                return -EINVAL;
-        if (v > UINT_MAX)
-                return -ERANGE;
-        *ret = (unsigned) v;
-        return 0;
+        return parse_uint(s, 0, UINT_MAX, ret);
 }
 
 /* The last path component of the link 'name' in the directory 'syspath':
