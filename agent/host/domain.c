@@ -311,7 +311,7 @@ void domain_stopped(Domain *d, const char *why) {
                 }
                 p->waiting_since = 0;
                 p->recover = false;
-                p->path = VFO__PATH_KIND__PATH_KIND_UNSPECIFIED;
+                port_set_path(p, VFO__PATH_KIND__PATH_KIND_UNSPECIFIED);
         }
         /* claims of jobs that had not plugged yet */
         for (size_t i = 0; i < d->manager->n_pools; i++)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A live migration of a domain that holds VFs (agent/host/migrate.c). A
- * Migration belongs to its Domain while it runs (Domain.migration); on the
- * bus it is a Job of kind "migrate", whose phases it drives. Its VFs leave
+/* A live migration of a domain that holds VFs (agent/host/migrate.c). On
+ * the bus it is a Job of kind "migrate", which owns it (Job.data, freed by
+ * its JobOps) and whose phases it drives; its Domain points to it while it
+ * runs (Domain.migration). Its VFs leave
  * and come back through child jobs (detach, attach), whose ends it is told
  * of (job_on_done()). */
 #pragma once
