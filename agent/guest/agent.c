@@ -323,7 +323,8 @@ static void agent_port_view(const Inventory *inv, const Port *port, DatapathPort
 }
 
 /* Slaves must not run IPv6: the standby and the VF would both solicit with
- * the shared MAC and make bridges flap (LAB.md). netvsc marks its VF as a
+ * the shared MAC and make bridges flap (seen in the lab: the bridge's FDB
+ * entry for the MAC moved between the two taps). netvsc marks its VF as a
  * slave itself. */
 static void agent_port_hygiene(const Inventory *inv, const Port *port) {
         int idx[] = { port->kind != PORT_KIND_NETVSC ? port->synthetic : -1, port->vf };

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Port path switching; see switch.h. The order on detach is the one that
- * measured 0 lost (LAB.md): both paths deliver -> host steers -> transmit
+ * measured 0 lost in the lab (agent-switch scenario): both paths deliver -> host steers -> transmit
  * moves -> VF unplugged -> helper off. Attach mirrors it. */
 
 #include <assert.h>

@@ -27,7 +27,7 @@ const volatile __u32 master_ifindex = 0;
 
 /* Set by the agent while the VF cannot receive broadcast/multicast (.bss, mmapped by the
  * skeleton). While it is 0 the VF delivers them itself, and handing them over as well would
- * deliver them twice (LAB.md: +19 duplicates of 20 broadcast pings with a plain mirred).
+ * deliver them twice (measured in the lab: +19 duplicates of 20 broadcast pings with a plain mirred).
  * Ignored while 'dedupe' is set. */
 volatile __u32 handover_multicast = 0;
 

@@ -42,7 +42,7 @@ mkdir -p "$dir"
 lab_vf_xml 1 >"$dir/vf.xml"
 
 tap_of() { virsh -q -c "$uri" domiflist vm1 | awk -v m="$1" '$4 == m { print $1; exit }'; }
-# Host-side steering in the lab: pin the MAC to a tap (LAB.md: static sticky).
+# Host-side steering in the lab: pin the MAC to a tap (a static sticky FDB entry: a plain static one moves when the MAC is seen elsewhere).
 steer_cmd() {
         printf "ip netns exec %q bridge fdb replace %q dev \"\$(virsh -q -c %q domiflist vm1 | awk '\$4 == \"%s\" { print \$1; exit }')\" master static sticky" \
                 "$LAB_NS" "$mac" "$uri" "$1"

@@ -5,7 +5,7 @@
 # is hot-plugged with virsh attach-device --live and nothing else. The guest's
 # net_failover makes the VF primary and drops what still arrives on the
 # standby until the bridge learns the MAC on the VF's tap (nobody announces).
-# The meter runs long enough to see traffic come back (LAB.md: 12-16 s).
+# The meter runs long enough to see traffic come back (measured: 12-16 s under TCG).
 # Prints one JSON line. Exit 0 when measured, 1 if not, 77 skip.
 #   VFO_BENCH_REATTACH_S   seconds of meter after the attach (default 30)
 set -euo pipefail

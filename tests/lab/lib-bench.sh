@@ -35,7 +35,7 @@ bench_fdb_show() {
 }
 
 # bench_fdb_pin MAC TAP: the lab's host-side steering: a static sticky FDB
-# entry (LAB.md: without sticky the bridge moves even a static entry).
+# entry (without sticky the bridge moves even a static entry when the MAC is seen on another port).
 bench_fdb_pin() {
         lab_ns bridge fdb replace "$1" dev "$2" master static sticky
 }
@@ -179,7 +179,7 @@ bench_vm_on_virtio() {
 }
 
 # bench_migrate VM SRC DST [VIRSH OPTIONS...]: live p2p migration between
-# two lab instances (LAB.md: the qemu+unix URI form, migration data on
+# two lab instances (the qemu+unix URI form, migration data on
 # 127.0.0.1 inside the lab netns). On success the VM belongs to DST.
 bench_migrate() {
         local vm=$1 src=$2 dst=$3

@@ -171,7 +171,7 @@ static void test_switch_graceful_attach(void **state) {
         /* No VF registered: the standby delivers broadcast itself. */
         assert_false(fake_datapath_log.helper_multicast);
 
-        /* The VF appears; carrier comes ~2.5 s later (LAB.md). */
+        /* The VF appears; carrier comes ~2.5 s later (measured in the lab under TCG). */
         port_switch_update(f->s, &vf_no_carrier, "eth1", false, PORT_PATH_SYNTHETIC, T0 + 200000);
         assert_int_equal(f->n_sent, 0);
         /* Up, even without carrier yet, the VF receives broadcast itself. */
