@@ -77,7 +77,7 @@ struct Job {
         usec_t virt_start;
         Vfo__PathKind rollback_path;
 
-        /* what kind of job it is: job.c's attach and detach, migrate.c's migration */
+        /* what kind of job it is: job-port.c's attach and detach, migrate.c's migration */
         const JobOps *ops;
         void *data;             /* the kind's own object (a Migration) */
         /* told once when the job ends (a migration's child jobs) */
