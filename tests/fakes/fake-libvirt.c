@@ -18,7 +18,8 @@
  *                         $VFO_FAKE_UNPLUG_MSEC later (default 50);
  *                         $VFO_FAKE_UNPLUG=never: the guest never lets go
  *                         (no event, the device stays), =fail:
- *                         device_removal_failed instead;
+ *                         device_removal_failed instead (read at every
+ *                         unplug: a test may change it on the way);
  *   virt_set_link(), virt_set_policy() (with its metadata_changed event),
  *   virt_suspend(), virt_resume() (lifecycle events) edit the live state;
  *   job stats say "no job"; migration and its knobs are -EOPNOTSUPP,
@@ -33,7 +34,10 @@
  *                         for a domain whose UUID is a line of the file
  *                         "wedged" in the directory (read at every call):
  *                         its QEMU does not answer, the call ends at its
- *                         deadline and the domain's next calls wait for it.
+ *                         deadline and the domain's next calls wait for it;
+ *                         for a domain whose UUID is a line of the file
+ *                         "failing", it fails at once with -EIO (libvirt's
+ *                         internal error; also read at every call).
  *
  * The contract of the real driver holds: every callback comes from the
  * sd-event loop, never from inside a call; "up" comes first, from the loop,
@@ -103,6 +107,7 @@ typedef struct FakeUnplug {
         sd_event_source *timer;
         char uuid[37];
         char alias[128];
+        FakeUnplugMode mode;
 } FakeUnplug;
 
 struct Virt {
@@ -118,7 +123,6 @@ struct Virt {
         char **taps;            /* $VFO_FAKE_TAPS */
         size_t n_taps;
         usec_t unplug_usec;
-        FakeUnplugMode unplug_mode;
 
         FakeEvent *first, *last; /* delivered one per loop iteration */
         sd_event_source *dispatch;
@@ -457,6 +461,24 @@ finish:
         return r;
 }
 
+/* $VFO_FAKE_UNPLUG, read at every unplug (and checked at the start). */
+static int fake_unplug_mode(FakeUnplugMode *ret) {
+        const char *s = getenv("VFO_FAKE_UNPLUG");
+        FakeUnplugMode mode;
+
+        if (isempty(s) || streq(s, "remove"))
+                mode = FAKE_UNPLUG_REMOVE;
+        else if (streq(s, "never"))
+                mode = FAKE_UNPLUG_NEVER;
+        else if (streq(s, "fail"))
+                mode = FAKE_UNPLUG_FAIL;
+        else
+                return log_error_errno(EINVAL, "fake libvirt: VFO_FAKE_UNPLUG='%s' is not remove, never or fail.", s);
+        if (ret)
+                *ret = mode;
+        return 0;
+}
+
 static int fake_parse_env(Virt *v) {
         const char *s;
 
@@ -492,16 +514,7 @@ static int fake_parse_env(Virt *v) {
                         return log_error_errno(EINVAL, "fake libvirt: VFO_FAKE_UNPLUG_MSEC='%s' is not 0..3600000.", s);
                 v->unplug_usec = ms * USEC_PER_MSEC;
         }
-        s = getenv("VFO_FAKE_UNPLUG");
-        if (isempty(s) || streq(s, "remove"))
-                v->unplug_mode = FAKE_UNPLUG_REMOVE;
-        else if (streq(s, "never"))
-                v->unplug_mode = FAKE_UNPLUG_NEVER;
-        else if (streq(s, "fail"))
-                v->unplug_mode = FAKE_UNPLUG_FAIL;
-        else
-                return log_error_errno(EINVAL, "fake libvirt: VFO_FAKE_UNPLUG='%s' is not remove, never or fail.", s);
-        return 0;
+        return fake_unplug_mode(NULL);
 }
 
 /*****************************************************************************
@@ -512,10 +525,14 @@ static bool fake_wedged(const char *uuid) {
 }
 
 /* The executor of virt_call(): the blocking functions of this file, but
- * no answer at all for a wedged domain. */
+ * no answer at all for a wedged domain, and an error for a failing one. */
 static int fake_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats) {
         if (fake_wedged(req->uuid))
                 return -EINPROGRESS;
+        if (fake_listed("failing", req->uuid)) {
+                log_debug("fake libvirt: %s is listed in \"failing\": the call fails.", req->uuid);
+                return -EIO;
+        }
         return virt_execute(v, req, ret_stats);
 }
 
@@ -803,6 +820,7 @@ static int fake_unplug_handler(sd_event_source *s, uint64_t usec, void *userdata
         Virt *v = u->virt;
         FakeDomain *d = fake_find(v, u->uuid);
         char uuid[37], alias[128];
+        FakeUnplugMode mode = u->mode;
         int removed = 0;
 
         for (FakeUnplug **p = &v->unplugs; *p; p = &(*p)->next)
@@ -817,7 +835,7 @@ static int fake_unplug_handler(sd_event_source *s, uint64_t usec, void *userdata
 
         if (!d || d->state == VIRT_DOMAIN_SHUTOFF)
                 return 0;
-        if (v->unplug_mode == FAKE_UNPLUG_FAIL) {
+        if (mode == FAKE_UNPLUG_FAIL) {
                 if (v->cb.device_removal_failed)
                         v->cb.device_removal_failed(v, uuid, alias, v->userdata);
                 return 0;
@@ -831,6 +849,7 @@ static int fake_unplug_handler(sd_event_source *s, uint64_t usec, void *userdata
 }
 
 int virt_detach_alias(Virt *v, const char *uuid, const char *alias) {
+        FakeUnplugMode mode;
         FakeUnplug *u;
         FakeDomain *d;
         int r;
@@ -844,7 +863,10 @@ int virt_detach_alias(Virt *v, const char *uuid, const char *alias) {
                 log_debug("Domain %s has no device with alias %s.", uuid, alias);
                 return -ENOENT;
         }
-        if (v->unplug_mode == FAKE_UNPLUG_NEVER) {
+        r = fake_unplug_mode(&mode);
+        if (r < 0)
+                return r;
+        if (mode == FAKE_UNPLUG_NEVER) {
                 log_debug("fake libvirt: %s: unplug of %s requested; the guest never lets go.", uuid, alias);
                 return 0;
         }
@@ -853,6 +875,7 @@ int virt_detach_alias(Virt *v, const char *uuid, const char *alias) {
         if (!u)
                 return -ENOMEM;
         u->virt = v;
+        u->mode = mode;
         snprintf(u->uuid, sizeof(u->uuid), "%s", d->uuid);
         snprintf(u->alias, sizeof(u->alias), "%s", alias);
         r = sd_event_add_time_relative(v->event, &u->timer, CLOCK_MONOTONIC, v->unplug_usec, USEC_PER_MSEC,

@@ -1,13 +1,47 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A stand-in for the switch programming of drivers/vfprog.h (bridge FDB,
  * VF settings, tap queues) that needs no bridge and no privilege: every
- * call succeeds and changes nothing. For the host core's fuzz target, where
- * the kernel objects are not the subject (tests/integration/test-vfprog
- * runs the real driver against the kernel). */
+ * call succeeds and changes nothing, unless the test asked for a failure
+ * (fake-vfprog.h: one kind of call on one interface). For the host core's
+ * unit tests and its fuzz target, where the kernel objects are not the
+ * subject (tests/integration/test-vfprog runs the real driver against the
+ * kernel). */
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "drivers/vfprog.h"
+#include "tests/fakes/fake-vfprog.h"
+
+static struct {
+        char ifname[64];
+        int error;
+        unsigned failed;
+} fail[_FAKE_VFPROG_CALL_MAX];
+
+void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error) {
+        if ((unsigned) call >= _FAKE_VFPROG_CALL_MAX)
+                return;
+        snprintf(fail[call].ifname, sizeof(fail[call].ifname), "%s", ifname ?: "");
+        fail[call].error = error;
+}
+
+void fake_vfprog_reset(void) {
+        memset(fail, 0, sizeof(fail));
+}
+
+unsigned fake_vfprog_failed(FakeVfprogCall call) {
+        return (unsigned) call < _FAKE_VFPROG_CALL_MAX ? fail[call].failed : 0;
+}
+
+/* The error the test asked for this call, or 0. */
+static int fake_result(FakeVfprogCall call, const char *ifname) {
+        if (fail[call].error == 0 || !ifname || strcmp(fail[call].ifname, ifname) != 0)
+                return 0;
+        fail[call].failed++;
+        return fail[call].error;
+}
 
 void vf_settings_neutral(VfSettings *ret) {
         *ret = (VfSettings) {
@@ -17,15 +51,15 @@ void vf_settings_neutral(VfSettings *ret) {
 }
 
 int vfprog_set(const char *pf_ifname, unsigned vf_index, const VfSettings *s) {
-        return 0;
+        return fake_result(FAKE_VFPROG_SET, pf_ifname);
 }
 
 int fdb_steer(const char *port_ifname, const uint8_t mac[6], bool sticky) {
-        return 0;
+        return fake_result(FAKE_VFPROG_FDB_STEER, port_ifname);
 }
 
 int fdb_forget(const char *port_ifname, const uint8_t mac[6]) {
-        return 0;
+        return fake_result(FAKE_VFPROG_FDB_FORGET, port_ifname);
 }
 
 int fdb_lookup(const char *bridge_ifname, const uint8_t mac[6], char ret_port[16], bool *ret_static) {

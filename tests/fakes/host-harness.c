@@ -19,6 +19,7 @@
 #include "agent/host/bus.h"
 #include "lib/log.h"
 #include "lib/string-util.h"
+#include "tests/fakes/fake-vfprog.h"
 #include "tests/fakes/host-harness.h"
 
 #define HARNESS_START_USEC (5 * USEC_PER_SEC)
@@ -53,6 +54,7 @@ sd_event *harness_event(void) {
 /* ------------------------------------------------------- the guest agent */
 
 static void agent_close(HarnessDomain *d) {
+        d->delayed = sd_event_source_disable_unref(d->delayed);
         d->io = sd_event_source_disable_unref(d->io);
         if (d->fd >= 0)
                 close(d->fd);
@@ -86,6 +88,33 @@ static void agent_send(HarnessDomain *d, uint64_t id, Vfo__Envelope *e) {
         (void) channel_send(d->channel, e);
 }
 
+/* PrepareAttach's answer (request 'id'), as 'd' says. */
+static void agent_answer_prepare_attach(HarnessDomain *d, uint64_t id) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__AttachReady ar = VFO__ATTACH_READY__INIT;
+
+        if (d->prepare_attach == HARNESS_ANSWER_REFUSE) {
+                (void) channel_send_error(d->channel, id, VFO__ERROR_CODE__ERROR_CODE_INTERNAL, "the test refuses");
+                return;
+        }
+        ar.mac = d->mac;
+        ar.vf_ifname = (char *) "eth1";
+        e.body_case = VFO__ENVELOPE__BODY_ATTACH_READY;
+        e.attach_ready = &ar;
+        agent_send(d, id, &e);
+}
+
+static int on_agent_delayed(sd_event_source *s, uint64_t usec, void *userdata) {
+        HarnessDomain *d = userdata;
+
+        d->delayed = sd_event_source_disable_unref(d->delayed);
+        if (!d->channel)
+                return 0;
+        agent_answer_prepare_attach(d, d->delayed_id);
+        agent_flush(d);
+        return 0;
+}
+
 static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
         Vfo__Envelope e = VFO__ENVELOPE__INIT;
 
@@ -93,6 +122,13 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
         case VFO__ENVELOPE__BODY_PING: {
                 Vfo__Pong pong = VFO__PONG__INIT;
 
+                if (d->ping == HARNESS_ANSWER_SILENT)
+                        return;
+                if (d->ping == HARNESS_ANSWER_REFUSE) {
+                        (void) channel_send_error(d->channel, m->id, VFO__ERROR_CODE__ERROR_CODE_INTERNAL,
+                                                  "the test refuses");
+                        return;
+                }
                 e.body_case = VFO__ENVELOPE__BODY_PONG;
                 e.pong = &pong;
                 agent_send(d, m->id, &e);
@@ -102,14 +138,16 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
                 Vfo__InventoryReply inv = VFO__INVENTORY_REPLY__INIT;
                 Vfo__Port p = VFO__PORT__INIT, *pp = &p;
 
+                bool vf = d->agent_path == VFO__PATH_KIND__PATH_KIND_VF;
+
                 p.mac = d->mac;
                 p.synthetic_ifname = (char *) "eth0nsby";
-                p.vf_ifname = (char *) "";
+                p.vf_ifname = (char *) (vf ? "eth1" : "");
                 p.master_ifname = (char *) "eth0";
                 p.datapath = VFO__DATAPATH_KIND__DATAPATH_KIND_NET_FAILOVER;
-                p.active_path = VFO__PATH_KIND__PATH_KIND_SYNTHETIC;
+                p.active_path = d->agent_path;
                 p.synthetic_link = VFO__LINK_STATE__LINK_STATE_UP;
-                p.vf_link = VFO__LINK_STATE__LINK_STATE_ABSENT;
+                p.vf_link = vf ? VFO__LINK_STATE__LINK_STATE_UP : VFO__LINK_STATE__LINK_STATE_ABSENT;
                 inv.ports = &pp;
                 inv.n_ports = 1;
                 e.body_case = VFO__ENVELOPE__BODY_INVENTORY_REPLY;
@@ -134,30 +172,38 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
                 agent_send(d, m->id, &e);
                 return;
         }
-        case VFO__ENVELOPE__BODY_PREPARE_ATTACH: {
-                Vfo__AttachReady ar = VFO__ATTACH_READY__INIT;
-
+        case VFO__ENVELOPE__BODY_PREPARE_ATTACH:
                 d->n_prepare_attach++;
                 if (d->prepare_attach == HARNESS_ANSWER_SILENT)
                         return;
-                if (d->prepare_attach == HARNESS_ANSWER_REFUSE) {
-                        (void) channel_send_error(d->channel, m->id, VFO__ERROR_CODE__ERROR_CODE_INTERNAL,
-                                                  "the test refuses");
+                if (d->prepare_attach_delay > 0) {
+                        d->delayed = sd_event_source_disable_unref(d->delayed);
+                        d->delayed_id = m->id;
+                        if (sd_event_add_time_relative(harness_event(), &d->delayed, CLOCK_MONOTONIC,
+                                                       d->prepare_attach_delay, USEC_PER_MSEC, on_agent_delayed, d) < 0)
+                                die("sd_event_add_time_relative", ENOMEM);
                         return;
                 }
-                ar.mac = d->mac;
-                ar.vf_ifname = (char *) "eth1";
-                e.body_case = VFO__ENVELOPE__BODY_ATTACH_READY;
-                e.attach_ready = &ar;
-                agent_send(d, m->id, &e);
+                agent_answer_prepare_attach(d, m->id);
                 return;
-        }
         case VFO__ENVELOPE__BODY_STEERING_MOVED:
         case VFO__ENVELOPE__BODY_SET_PATH: {
                 Vfo__PathChanged pc = VFO__PATH_CHANGED__INIT;
 
+                if (m->body_case == VFO__ENVELOPE__BODY_STEERING_MOVED) {
+                        d->n_steering_moved++;
+                        if (d->steering_moved == HARNESS_ANSWER_SILENT)
+                                return;
+                        if (d->steering_moved == HARNESS_ANSWER_REFUSE) {
+                                (void) channel_send_error(d->channel, m->id, VFO__ERROR_CODE__ERROR_CODE_INTERNAL,
+                                                          "the test refuses");
+                                return;
+                        }
+                }
+
                 pc.mac = d->mac;
                 pc.path = m->body_case == VFO__ENVELOPE__BODY_SET_PATH ? m->set_path->path : m->steering_moved->path;
+                d->agent_path = pc.path;
                 pc.reason = VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_REQUESTED;
                 e.body_case = VFO__ENVELOPE__BODY_PATH_CHANGED;
                 e.path_changed = &pc;
@@ -287,6 +333,7 @@ Harness *harness_new(unsigned n_vfs, const char *extra) {
                 die("setenv", errno);
         (void) unsetenv("VFO_FAKE_UNPLUG");
         (void) unsetenv("VFO_FAKE_MIGRATE");
+        fake_vfprog_reset();
         return h;
 }
 
@@ -299,7 +346,11 @@ HarnessDomain *harness_add_domain(Harness *h, const char *name, unsigned priorit
         if (i >= HARNESS_DOMAINS_MAX)
                 die("too many domains", E2BIG);
         d = &h->domains[h->n_domains++];
-        *d = (HarnessDomain) { .listen_fd = -EBADF, .fd = -EBADF };
+        *d = (HarnessDomain) {
+                .listen_fd = -EBADF,
+                .fd = -EBADF,
+                .agent_path = with_vf ? VFO__PATH_KIND__PATH_KIND_VF : VFO__PATH_KIND__PATH_KIND_SYNTHETIC,
+        };
         snprintf(d->name, sizeof(d->name), "%s", name);
         snprintf(d->uuid, sizeof(d->uuid), "6d1c1e0a-3b1f-4d4c-9a8e-5f0c2b7a9e%02zx", i + 1);
         snprintf(d->mac, sizeof(d->mac), "52:54:00:f0:00:%02zx", i + 1);
@@ -325,6 +376,16 @@ HarnessDomain *harness_add_domain(Harness *h, const char *name, unsigned priorit
         snprintf(path, sizeof(path), "%s/domains/%s.xml", h->dir, name);
         write_file(path, xml);
         return d;
+}
+
+void harness_libvirt_list(Harness *h, const char *name, HarnessDomain *d) {
+        char path[192];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/domains/%s", h->dir, name);
+        f = fopen(path, "ae");
+        if (!f || fprintf(f, "%s\n", d->uuid) < 0 || fclose(f) != 0)
+                die(path, errno);
 }
 
 void harness_write_journal(Harness *h, const char *text) {
@@ -775,6 +836,20 @@ char *harness_port_vf(Harness *h, HarnessDomain *d) {
         while (sd_bus_message_read(reply, "(ssoso)", &mac, &path, &vf, &state, &job) > 0)
                 if (strcasecmp(mac, d->mac) == 0 && !streq(vf, "/"))
                         copy = strdup(vf);
+        sd_bus_message_unref(reply);
+        return copy;
+}
+
+char *harness_port_path(Harness *h, HarnessDomain *d) {
+        sd_bus_message *reply = get_property(h, d->path, VFO_DOMAIN_IFACE, "Ports", "a(ssoso)");
+        const char *mac, *path, *vf, *state, *job;
+        char *copy = NULL;
+
+        if (sd_bus_message_enter_container(reply, 'a', "(ssoso)") < 0)
+                die("enter a(ssoso)", EINVAL);
+        while (sd_bus_message_read(reply, "(ssoso)", &mac, &path, &vf, &state, &job) > 0)
+                if (strcasecmp(mac, d->mac) == 0)
+                        copy = strdup(path);
         sd_bus_message_unref(reply);
         return copy;
 }

@@ -9,7 +9,8 @@
  *
  * The scripted agent answers as vfo-agent does (Sync, Inventory, Prepare*,
  * SteeringMoved, SetPath, Ping); each domain says how it answers a
- * PrepareDetach and a PrepareAttach (HarnessAnswer).
+ * PrepareDetach, a PrepareAttach, a SteeringMoved and a Ping (HarnessAnswer),
+ * and how long after a PrepareAttach its answer comes.
  *
  * One Harness at a time: the fake libvirt binds to the process's one loop
  * (harness_event()), and reads its directory from the environment. */
@@ -36,13 +37,21 @@ typedef struct HarnessDomain {
         char mac[18];
         char path[128];                 /* the domain's D-Bus object path, once known */
         HarnessAnswer prepare_detach, prepare_attach;
+        HarnessAnswer steering_moved;   /* PathChanged, or not (SetPath is always answered) */
+        HarnessAnswer ping;             /* Pong (vfod's barrier after PrepareAttach), or not */
+        usec_t prepare_attach_delay;    /* 0: at once (before the plug); else the answer comes that much later */
+        Vfo__PathKind agent_path;       /* where the agent sends: its Inventory says so; a SteeringMoved or
+                                         * SetPath it answers moves it (the VF's if it starts with one) */
         bool no_agent;                  /* nobody listens on the channel */
         unsigned n_prepare_detach, n_prepare_attach;   /* requests seen */
+        unsigned n_steering_moved;
 
         /* the agent's end of the channel */
         int listen_fd, fd;
         sd_event_source *listen_io, *io;
         Channel *channel;
+        sd_event_source *delayed;       /* the PrepareAttach answer that waits */
+        uint64_t delayed_id;
 } HarnessDomain;
 
 #define HARNESS_DOMAINS_MAX 4
@@ -75,6 +84,9 @@ Harness *harness_new(unsigned n_vfs, const char *extra);
  * 'with_vf': the emulated VF lab-N (N = 'vf_index') is plugged already. */
 HarnessDomain *harness_add_domain(Harness *h, const char *name, unsigned priority, bool with_vf,
                                   unsigned vf_index);
+/* Makes 'd' a line of the fake libvirt's file 'name' ("wedged": its calls
+ * never return; "failing": they fail; tests/fakes/fake-libvirt.c). */
+void harness_libvirt_list(Harness *h, const char *name, HarnessDomain *d);
 /* Writes the journal vfod reads at its start. */
 void harness_write_journal(Harness *h, const char *text);
 /* Starts vfod's core: Manager, its bus, the first reconcile; returns once
@@ -111,6 +123,8 @@ uint32_t harness_pool_free(Harness *h);
 char *harness_vf_state(Harness *h, unsigned index);
 /* The VF object path of 'd's port (Domain.Ports), or NULL if it holds none. */
 char *harness_port_vf(Harness *h, HarnessDomain *d);
+/* The path of 'd's port as Domain.Ports shows it ("vf", "synthetic", "unknown"). */
+char *harness_port_path(Harness *h, HarnessDomain *d);
 /* Waits until the job at 'path' ends; returns its State ("done",
  * "failed"; "running" if it did not end within 'timeout'). */
 char *harness_wait_job(Harness *h, const char *path, usec_t timeout);

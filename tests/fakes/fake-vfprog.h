@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What a test can ask of tests/fakes/fake-vfprog.c: a call of the switch
+ * programming that fails, to make a job fail at the phase that makes it. */
+#pragma once
+
+typedef enum FakeVfprogCall {
+        FAKE_VFPROG_SET,                /* vfprog_set(): the PF's name */
+        FAKE_VFPROG_FDB_STEER,          /* fdb_steer(): the port the MAC is pinned to */
+        FAKE_VFPROG_FDB_FORGET,         /* fdb_forget(): the port the pin is dropped from */
+        _FAKE_VFPROG_CALL_MAX,
+} FakeVfprogCall;
+
+/* From now on every 'call' on the interface 'ifname' fails with 'error'
+ * (a negative errno); 'error' 0 makes them succeed again. */
+void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error);
+/* Every call succeeds again, and the counts are zero. */
+void fake_vfprog_reset(void);
+/* How many times 'call' failed as asked since the last reset. */
+unsigned fake_vfprog_failed(FakeVfprogCall call);
