@@ -70,9 +70,18 @@ static void agent_account(Job *j) {
         j->agent_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
 }
 
-static void ignore_reply(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+/* The answer to a rollback's SteeringMoved comes after the job ended: the
+ * port's path follows what the agent reports (the domain owns the agent
+ * connection, so it outlives the request). */
+static void on_rollback_path_changed(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+        Domain *d = userdata;
+
+        if (error < 0 || reply->body_case != VFO__ENVELOPE__BODY_PATH_CHANGED)
+                return;
+        port_set_path(domain_find_port(d, reply->path_changed->mac), reply->path_changed->path);
 }
 
+/* 'fn' NULL: a rollback's, answered by on_rollback_path_changed(). */
 static int send_steering_moved(Job *j, Vfo__PathKind path, AgentReplyFn fn) {
         Vfo__Envelope e = VFO__ENVELOPE__INIT;
         Vfo__SteeringMoved sm = VFO__STEERING_MOVED__INIT;
@@ -82,7 +91,9 @@ static int send_steering_moved(Job *j, Vfo__PathKind path, AgentReplyFn fn) {
         sm.path = path;
         e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
         e.steering_moved = &sm;
-        id = agent_conn_request(j->domain->agent, &e, j->manager->config->agent_timeout, fn ?: ignore_reply, j);
+        id = fn ? agent_conn_request(j->domain->agent, &e, j->manager->config->agent_timeout, fn, j)
+                : agent_conn_request(j->domain->agent, &e, j->manager->config->agent_timeout,
+                                     on_rollback_path_changed, j->domain);
         if (id < 0)
                 return (int) id;
         if (fn)
@@ -229,6 +240,7 @@ static bool detach_may_go_abrupt(const Job *j) {
                 [JOB_REASON_POLICY] = DETACH_REASON_POLICY,
                 [JOB_REASON_MIGRATE] = DETACH_REASON_MIGRATE,
                 [JOB_REASON_RECOVERY] = DETACH_REASON_RECOVERY,
+                [JOB_REASON_DRAIN] = DETACH_REASON_DRAIN,
         };
 
         return j->kind == JOB_DETACH && j->reason >= 0 && j->reason < _JOB_REASON_MAX &&
