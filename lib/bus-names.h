@@ -57,4 +57,5 @@ static inline int vfo_job_path_id(const char *path, uint64_t *ret) {
 #define BUS_ERROR_ALREADY_ATTACHED "org.vfo1.Error.AlreadyAttached"
 #define BUS_ERROR_NOT_ATTACHED "org.vfo1.Error.NotAttached"
 #define BUS_ERROR_CANCELLED "org.vfo1.Error.Cancelled"
+#define BUS_ERROR_DRAINED "org.vfo1.Error.Drained"
 #define BUS_ERROR_INTERNAL "org.vfo1.Error.Internal"

@@ -23,6 +23,7 @@ int exit_code_from_error_name(const char *name) {
                 { DBUS_ERROR_PREFIX "AccessDenied", EXIT_ACCESS },
                 { BUS_ERROR_BUSY, EXIT_BUSY },
                 { BUS_ERROR_NO_VF_FREE, EXIT_BUSY },
+                { BUS_ERROR_DRAINED, EXIT_BUSY },
                 { BUS_ERROR_INVALID_ARGUMENT, EXIT_USAGE },
                 { DBUS_ERROR_PREFIX "InvalidArgs", EXIT_USAGE },
                 { DBUS_ERROR_PREFIX "ServiceUnknown", EXIT_UNREACHABLE },

@@ -19,7 +19,7 @@ enum {
         EXIT_NO_SUCH = 3,       /* org.vfo1.Error.NoSuchDomain/NoSuchPort/NoSuchPool */
         EXIT_ACCESS = 4,        /* org.vfo1.Error.AccessDenied, org.freedesktop.DBus.Error.AccessDenied */
         EXIT_UNREACHABLE = 5,   /* vfod not running or not answering, bus not reachable */
-        EXIT_BUSY = 6,          /* org.vfo1.Error.Busy, org.vfo1.Error.NoVfFree */
+        EXIT_BUSY = 6,          /* org.vfo1.Error.Busy, NoVfFree, Drained */
 };
 
 /* The exit code for a D-Bus error name; NULL or "" is success, an unknown

@@ -69,6 +69,10 @@ int manager_attach(Manager *m, Domain *d, const char *mac, Job **ret, Failure *f
                 return failure_set(f, VFO_ERROR_NO_SUCH_POOL, "%s asks for pool '%s', which vfod.conf does not define.",
                                    d->name, d->policy.pool);
         }
+        if (pool->drained)
+                return failure_set(f, VFO_ERROR_DRAINED,
+                                   "Pool %s is drained for host servicing and grants no VF; 'vfoctl restore %s' ends that.",
+                                   pool->config.name, pool->config.name);
         vf = pool_first_free(pool, p);
         if (!vf)
                 return failure_set(f, VFO_ERROR_NO_VF_FREE,
@@ -106,6 +110,63 @@ int manager_detach(Manager *m, Domain *d, const char *mac, Job **ret, Failure *f
         if (r < 0)
                 return failure_set(f, VFO_ERROR_INTERNAL, "Cannot start the job: %s", strerror(-r));
         p->manual_synthetic = true;     /* until a user attaches it again */
+        return 0;
+}
+
+/* ------------------------------------------------------- host servicing */
+
+static int lookup_pools(Manager *m, const char *name, Pool **one, Failure *f) {
+        *one = NULL;
+        if (isempty(name))
+                return 0;
+        *one = manager_find_pool(m, name);
+        if (!*one)
+                return failure_set(f, VFO_ERROR_NO_SUCH_POOL, "No pool '%s' in vfod.conf; see 'vfoctl pools'.", name);
+        return 0;
+}
+
+int manager_drain(Manager *m, const char *name, Job ***ret_jobs, size_t *ret_n, Failure *f) {
+        _cleanup_free_ Job **jobs = NULL;
+        size_t n = 0;
+        Pool *one;
+        int r;
+
+        r = lookup_pools(m, name, &one, f);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (!one || m->pools[i] == one) {
+                        pool_set_drained(m->pools[i], true);
+                        manager_detach_drained(m, m->pools[i], true);
+                }
+        /* what runs on the ports that hold its VFs (a detach's port still holds its VF) */
+        for (size_t i = 0; i < m->n_jobs; i++) {
+                Job *j = m->jobs[i], **a;
+
+                if (j->state != JOB_RUNNING || j->kind == JOB_MIGRATE || !j->vf || !j->vf->pool->drained ||
+                    (one && j->vf->pool != one))
+                        continue;
+                a = reallocarray(jobs, n + 1, sizeof(Job *));
+                if (!a)
+                        return failure_set(f, VFO_ERROR_INTERNAL, "Out of memory.");
+                jobs = a;
+                jobs[n++] = j;
+        }
+        *ret_jobs = TAKE_PTR(jobs);
+        *ret_n = n;
+        return 0;
+}
+
+int manager_restore(Manager *m, const char *name, Failure *f) {
+        Pool *one;
+        int r;
+
+        r = lookup_pools(m, name, &one, f);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_pools; i++)
+                if (!one || m->pools[i] == one)
+                        pool_set_drained(m->pools[i], false);
         return 0;
 }
 

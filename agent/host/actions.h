@@ -22,6 +22,20 @@ int manager_attach(Manager *m, Domain *d, const char *mac, Job **ret, Failure *f
 /* A user's detach: the port stays synthetic until a user attaches it. */
 int manager_detach(Manager *m, Domain *d, const char *mac, Job **ret, Failure *f);
 
+/* Host servicing: drains the pool 'pool' ("" or NULL: every pool), so that
+ * it grants no VF until restored (it stays drained across a restart: the
+ * journal), and starts a graceful detach (reason drain) of every VF it
+ * lends. 'ret_jobs' (malloc'd, may be NULL with 'ret_n' 0) is every
+ * running job on a port holding one of its VFs: the detaches, and attaches
+ * that were running (the scheduler detaches their VF when they end; the
+ * next Drain returns those detaches). Draining a drained pool is not an
+ * error. NoSuchPool for a name vfod.conf does not define. */
+int manager_drain(Manager *m, const char *pool, Job ***ret_jobs, size_t *ret_n, Failure *f);
+/* Ends the servicing of 'pool' ("" or NULL: every pool): the scheduler
+ * grants its VFs again. Restoring a pool that is not drained is not an
+ * error. */
+int manager_restore(Manager *m, const char *pool, Failure *f);
+
 /* Stores the policy of 'd' in its libvirt metadata ('policy' NULL: clears
  * it), off the loop; 'fn' is called once with the outcome (r < 0: 'f'
  * says why). Returns < 0 (and fills 'f') if it cannot start. */

@@ -318,6 +318,55 @@ static int method_clear_policy(sd_bus_message *msg, void *userdata, sd_bus_error
         return bus_set_policy(msg, d, NULL, NULL, error);
 }
 
+/* Host servicing: Drain(pool) -> the jobs to wait for; Restore(pool). */
+static int method_drain(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ Job **jobs = NULL;
+        Manager *m = userdata;
+        const char *pool;
+        Failure f = {};
+        size_t n = 0;
+        int r;
+
+        r = bus_check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &pool);
+        if (r < 0)
+                return r;
+        r = manager_drain(m, pool, &jobs, &n, &f);
+        if (r < 0)
+                return bus_set_failure(error, r, &f);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "o");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(reply, "o", jobs[i]->path);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_restore(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *pool;
+        Failure f = {};
+        int r;
+
+        r = bus_check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &pool);
+        if (r < 0)
+                return r;
+        r = manager_restore(m, pool, &f);
+        if (r < 0)
+                return bus_set_failure(error, r, &f);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_free_ char *why = NULL;
         Manager *m = userdata;
@@ -393,6 +442,10 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("ClearPolicy", SD_BUS_ARGS("s", domain), SD_BUS_NO_RESULT, method_clear_policy,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reload", NULL, NULL, method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Drain", SD_BUS_ARGS("s", pool), SD_BUS_RESULT("ao", jobs), method_drain,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Restore", SD_BUS_ARGS("s", pool), SD_BUS_NO_RESULT, method_restore,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Migrate", SD_BUS_ARGS("s", domain, "s", destination_uri, "a{sv}", options),
                                 SD_BUS_RESULT("o", job), method_migrate, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("HookMigrateBegin", SD_BUS_ARGS("s", domain_xml),

@@ -53,6 +53,8 @@ static int pool_prop(sd_bus *bus, const char *path, const char *interface, const
                 return sd_bus_message_append(reply, "u", (uint32_t) p->n_vfs);
         if (strcmp(property, "Free") == 0)
                 return sd_bus_message_append(reply, "u", pool_count_free(p));
+        if (strcmp(property, "Drained") == 0)
+                return sd_bus_message_append(reply, "b", p->drained);
         if (strcmp(property, "Waiting") == 0) {
                 uint32_t n = 0;
                 for (size_t i = 0; i < m->n_domains; i++)
@@ -80,6 +82,7 @@ static const sd_bus_vtable pool_vtable[] = {
         SD_BUS_PROPERTY("Total", "u", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Free", "u", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Waiting", "u", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Drained", "b", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("VFs", "ao", pool_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_VTABLE_END,
 };

@@ -126,6 +126,7 @@ const char *bus_error_name(VfoError e) {
                 [VFO_ERROR_ALREADY_ATTACHED] = BUS_ERROR_ALREADY_ATTACHED,
                 [VFO_ERROR_INTERNAL] = BUS_ERROR_INTERNAL,
                 [VFO_ERROR_CANCELLED] = BUS_ERROR_CANCELLED,
+                [VFO_ERROR_DRAINED] = BUS_ERROR_DRAINED,
         };
         return e >= 0 && e < _VFO_ERROR_MAX && table[e] ? table[e] : BUS_ERROR_INTERNAL;
 }

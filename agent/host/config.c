@@ -350,7 +350,7 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                 return 0;
         }
         if (strcmp(key, "AbruptFallback") == 0) {
-                static const char *const names[] = { "user", "preempt", "policy", "migrate", "recovery" };
+                static const char *const names[] = { "user", "preempt", "policy", "migrate", "recovery", "drain" };
                 _cleanup_free_ char *copy = strdup(value);
                 char *w, *save = NULL;
                 unsigned bits = 0;
@@ -372,7 +372,7 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                                 ;
                         if (i == ELEMENTSOF(names))
                                 return parser_error(p, line,
-                                                    "AbruptFallback= takes none, or any of user, preempt, policy, migrate and recovery, got '%.32s'",
+                                                    "AbruptFallback= takes none, or any of user, preempt, policy, migrate, recovery and drain, got '%.32s'",
                                                     w);
                         bits |= 1U << i;
                 }

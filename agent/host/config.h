@@ -81,7 +81,8 @@ typedef enum DetachReasonFlag {
         DETACH_REASON_POLICY = 1 << 2,          /* "policy": the domain opted out or changed pool */
         DETACH_REASON_MIGRATE = 1 << 3,         /* "migrate": the VF leaves before a live migration */
         DETACH_REASON_RECOVERY = 1 << 4,        /* "recovery": finishing a detach a restart interrupted */
-        DETACH_REASON_ALL = (1 << 5) - 1,
+        DETACH_REASON_DRAIN = 1 << 5,           /* "drain": the pool is drained for host servicing */
+        DETACH_REASON_ALL = (1 << 6) - 1,
 } DetachReasonFlag;
 
 typedef struct Config {

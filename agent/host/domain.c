@@ -110,6 +110,21 @@ void domain_set_state(Domain *d, VirtDomainState state) {
         domain_changed(d, "State");
 }
 
+void pool_set_drained(Pool *p, bool drained) {
+        if (p->drained == drained)
+                return;
+        p->drained = drained;
+        if (drained)    /* a drained pool takes no incoming domain's VF either */
+                for (size_t i = 0; i < p->n_vfs; i++)
+                        p->vfs[i]->incoming_uuid[0] = 0;
+        log_notice("Pool %s %s.", p->config.name,
+                   drained ? "drained for host servicing: its VFs are detached, none is granted until restored"
+                           : "restored: its VFs are granted again");
+        (void) manager_save(p->manager);
+        bus_emit_changed(p->manager, p->path, VFO_POOL_IFACE, "Drained", "Free", "Waiting", NULL);
+        manager_schedule(p->manager);
+}
+
 void port_set_path(Port *p, Vfo__PathKind path) {
         if (!p || p->path == path)
                 return;

@@ -27,6 +27,7 @@ int vfo_error_to_errno(VfoError error) {
                 [VFO_ERROR_ALREADY_ATTACHED] = EEXIST,
                 [VFO_ERROR_NOT_ATTACHED] = ENOENT,
                 [VFO_ERROR_CANCELLED] = ECANCELED,
+                [VFO_ERROR_DRAINED] = EBUSY,
                 [VFO_ERROR_INTERNAL] = ENOMEM,
         };
 

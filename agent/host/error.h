@@ -28,6 +28,7 @@ typedef enum VfoError {
         VFO_ERROR_ALREADY_ATTACHED,
         VFO_ERROR_NOT_ATTACHED,
         VFO_ERROR_CANCELLED,
+        VFO_ERROR_DRAINED,              /* the pool is drained for host servicing (vfoctl drain) */
         VFO_ERROR_INTERNAL,             /* vfod could not build what it needed */
         _VFO_ERROR_MAX,
         _VFO_ERROR_INVALID = -1,

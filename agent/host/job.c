@@ -24,6 +24,7 @@ static const char *const job_reason_table[_JOB_REASON_MAX] = {
         [JOB_REASON_RECOVERY] = "recovery",
         [JOB_REASON_POLICY] = "policy",
         [JOB_REASON_MIGRATE] = "migrate",
+        [JOB_REASON_DRAIN] = "drain",
 };
 DEFINE_STRING_TABLE_TO_STRING(job_reason, JobReason, _JOB_REASON_MAX);
 

@@ -18,6 +18,7 @@ typedef enum JobReason {
         JOB_REASON_RECOVERY,    /* finishing a job a restart interrupted */
         JOB_REASON_POLICY,      /* the domain opted out or changed pool */
         JOB_REASON_MIGRATE,     /* part of a migration: VFs out before, back after a failure */
+        JOB_REASON_DRAIN,       /* the pool is drained for host servicing (Manager.Drain) */
         _JOB_REASON_MAX,
         _JOB_REASON_INVALID = -1,
 } JobReason;

@@ -41,12 +41,17 @@ void journal_state_done(JournalState *s) {
                 return;
         free(s->claims);
         free(s->jobs);
+        free(s->drained);
         *s = (JournalState) {};
 }
 
 bool journal_state_equal(const JournalState *a, const JournalState *b) {
-        if (a->next_job_id != b->next_job_id || a->n_claims != b->n_claims || a->n_jobs != b->n_jobs)
+        if (a->next_job_id != b->next_job_id || a->n_claims != b->n_claims || a->n_jobs != b->n_jobs ||
+            a->n_drained != b->n_drained)
                 return false;
+        for (size_t i = 0; i < a->n_drained; i++)
+                if (strcmp(a->drained[i].pool, b->drained[i].pool) != 0)
+                        return false;
         for (size_t i = 0; i < a->n_claims; i++) {
                 const JournalClaim *x = &a->claims[i], *y = &b->claims[i];
 
@@ -71,6 +76,18 @@ static bool vf_is_valid(const char *s) {
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (!isalnum((unsigned char) s[i]) && !strchr("_.:-", s[i]))
+                        return false;
+        return true;
+}
+
+/* [A-Za-z0-9_.-]{1,63}: what vfod.conf takes as a pool name. */
+static bool pool_name_is_valid(const char *s) {
+        size_t n = strnlen(s, sizeof_field(JournalDrained, pool));
+
+        if (n == 0 || n >= sizeof_field(JournalDrained, pool))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("_.-", s[i]))
                         return false;
         return true;
 }
@@ -138,8 +155,8 @@ static size_t split_fields(char *line, char *fields[static JOURNAL_FIELDS_MAX]) 
 }
 
 /* The checks across records, shared by reading and writing. Returns the
- * index (into claims, or n_claims + index into jobs) of the first bad
- * record and a reason, or -1. */
+ * index (into claims, or n_claims + index into jobs, or n_claims + n_jobs
+ * + index into drained) of the first bad record and a reason, or -1. */
 static ssize_t journal_check_records(const JournalState *s, char *why, size_t why_size) {
         for (size_t i = 0; i < s->n_claims; i++)
                 for (size_t j = 0; j < i; j++)
@@ -159,6 +176,12 @@ static ssize_t journal_check_records(const JournalState *s, char *why, size_t wh
                                 return (ssize_t) (s->n_claims + i);
                         }
         }
+        for (size_t i = 0; i < s->n_drained; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(s->drained[i].pool, s->drained[j].pool) == 0) {
+                                snprintf(why, why_size, "pool %s is drained twice", s->drained[i].pool);
+                                return (ssize_t) (s->n_claims + s->n_jobs + i);
+                        }
         return -1;
 }
 
@@ -231,7 +254,7 @@ int journal_read(const char *path, JournalState *ret, char **ret_message) {
 int journal_parse(FILE *f, const char *path, JournalState *ret, char **ret_message) {
         _cleanup_(journal_state_done) JournalState s = {};
         _cleanup_free_ char *buf = NULL;
-        _cleanup_free_ unsigned *claim_lines = NULL, *job_lines = NULL;
+        _cleanup_free_ unsigned *claim_lines = NULL, *job_lines = NULL, *drained_lines = NULL;
         size_t allocated = 0;
         unsigned line = 0, next_job_line = 0;
         ssize_t len, bad;
@@ -360,6 +383,31 @@ int journal_parse(FILE *f, const char *path, JournalState *ret, char **ret_messa
                         }
                         job_lines = p;
                         job_lines[s.n_jobs++] = line;
+                } else if (strcmp(fields[0], "drained") == 0) {
+                        if (n != 2) {
+                                r = journal_error(ret_message, path, line, "drained needs 1 field (POOL), got %zu",
+                                                  n - 1);
+                                goto finish;
+                        }
+                        if (!pool_name_is_valid(fields[1])) {
+                                r = journal_error(ret_message, path, line, "invalid pool name '%.64s'", fields[1]);
+                                goto finish;
+                        }
+                        p = reallocarray(s.drained, s.n_drained + 1, sizeof(JournalDrained));
+                        if (!p) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        s.drained = p;
+                        s.drained[s.n_drained] = (JournalDrained) {};
+                        strcpy(s.drained[s.n_drained].pool, fields[1]);
+                        p = reallocarray(drained_lines, s.n_drained + 1, sizeof(unsigned));
+                        if (!p) {
+                                r = -ENOMEM;
+                                goto finish;
+                        }
+                        drained_lines = p;
+                        drained_lines[s.n_drained++] = line;
                 } else {
                         r = journal_error(ret_message, path, line,
                                           "unknown record type '%.32s' (written by a newer vfod?)",
@@ -389,7 +437,9 @@ int journal_parse(FILE *f, const char *path, JournalState *ret, char **ret_messa
         if (bad >= 0) {
                 r = journal_error(ret_message, path,
                                   (size_t) bad < s.n_claims ? claim_lines[bad]
-                                                            : job_lines[(size_t) bad - s.n_claims],
+                                  : (size_t) bad < s.n_claims + s.n_jobs
+                                          ? job_lines[(size_t) bad - s.n_claims]
+                                          : drained_lines[(size_t) bad - s.n_claims - s.n_jobs],
                                   "%s", why);
                 goto finish;
         }
@@ -403,8 +453,11 @@ finish:
 static bool journal_state_is_valid(const JournalState *s) {
         char why[256];
 
-        if ((s->n_claims > 0 && !s->claims) || (s->n_jobs > 0 && !s->jobs))
+        if ((s->n_claims > 0 && !s->claims) || (s->n_jobs > 0 && !s->jobs) || (s->n_drained > 0 && !s->drained))
                 return false;
+        for (size_t i = 0; i < s->n_drained; i++)
+                if (!pool_name_is_valid(s->drained[i].pool))
+                        return false;
         for (size_t i = 0; i < s->n_claims; i++) {
                 const JournalClaim *c = &s->claims[i];
 
@@ -439,6 +492,8 @@ static int journal_format(const JournalState *s, char **ret, size_t *ret_size) {
                 fprintf(f, "job %" PRIu64 " %s %s %s %s %s\n", j->id, j->kind, j->domain, j->mac, j->vf,
                         j->phase);
         }
+        for (size_t i = 0; i < s->n_drained; i++)
+                fprintf(f, "drained %s\n", s->drained[i].pool);
         if (ferror(f)) {
                 fclose(f);
                 free(text);

@@ -10,9 +10,13 @@
  *   next-job N
  *   claim VF DOMAIN-UUID MAC
  *   job ID KIND DOMAIN-UUID MAC VF PHASE
+ *   drained POOL
  *
- * VF, MAC and PHASE are tokens without spaces; KIND is "attach" or "detach".
- * Unknown record types are an error (a newer vfod wrote the file). */
+ * VF, MAC and PHASE are tokens without spaces; KIND is "attach" or "detach";
+ * POOL is a pool name as vfod.conf allows it (a drained pool grants no VF
+ * until restored: vfoctl drain). A journal without "drained" records (as
+ * older vfods wrote) has nothing drained. Unknown record types are an error
+ * (a newer vfod wrote the file). */
 #pragma once
 
 #include <stdbool.h>
@@ -37,16 +41,23 @@ typedef struct JournalJob {
         char phase[32];
 } JournalJob;
 
+typedef struct JournalDrained {
+        char pool[64];          /* [A-Za-z0-9_.-]{1,63}, as vfod.conf's [Pool NAME] */
+} JournalDrained;
+
 typedef struct JournalState {
         JournalClaim *claims;
         size_t n_claims;
         JournalJob *jobs;
         size_t n_jobs;
+        JournalDrained *drained;
+        size_t n_drained;
         uint64_t next_job_id;   /* "next-job N" record: job ids are never reused */
 } JournalState;
 
 void journal_state_done(JournalState *s);
-/* The same claims and jobs, in the same order, and the same next job id. */
+/* The same claims, jobs and drained pools, in the same order, and the same
+ * next job id. */
 bool journal_state_equal(const JournalState *a, const JournalState *b);
 
 /* Reads 'path'. A missing file is an empty state (0). A malformed file is
@@ -59,7 +70,7 @@ int journal_parse(FILE *f, const char *name, JournalState *ret, char **ret_messa
 /* Writes 'state' atomically to 'path' (tmp + fsync + rename + fsync dir).
  * Returns 0 or a negative errno. -EINVAL: 'state' holds something
  * journal_read() would refuse (a bad field, a VF claimed twice, a job id
- * twice or not below next_job_id); nothing is written. On any other failure
+ * twice or not below next_job_id, a pool drained twice); nothing is written. On any other failure
  * before the rename, 'path' keeps its old content and "PATH.tmp" is removed.
  * A failing fsync of the directory after the rename returns its errno: the
  * new state is in place but may not survive a power loss. */

@@ -123,6 +123,17 @@ int manager_claim_incoming(Manager *m, Pool *pool, const char *uuid, char **macs
                 if (strcasecmp(pool->vfs[i]->incoming_uuid, uuid) == 0)
                         pool->vfs[i]->incoming_uuid[0] = 0;
 
+        /* A drained pool claims nothing: the domain may come and run
+         * synthetic, unless it requires a VF. */
+        if (pool->drained) {
+                if (ret_message && asprintf(ret_message,
+                                            "Pool %s on this host is drained for host servicing%s",
+                                            pool->config.name,
+                                            required ? ", and the domain requires a VF." : "; the domain runs synthetic until it is restored.") < 0)
+                        *ret_message = NULL;
+                return required && n_macs > 0 ? -ENOSPC : 0;
+        }
+
         for (size_t k = 0; k < n_macs; k++) {
                 Vf *vf = NULL;
 
@@ -197,6 +208,19 @@ static int journal_build(Manager *m, JournalState *s) {
                 snprintf(jj->vf, sizeof(jj->vf), "%s", job->vf ? job->vf->id : "-");
                 snprintf(jj->phase, sizeof(jj->phase), "%s", job_phase_to_string(job->phase));
         }
+        for (size_t i = 0; i < m->n_pools; i++) {
+                JournalDrained *dr;
+
+                if (!m->pools[i]->drained)
+                        continue;
+                dr = reallocarray(s->drained, s->n_drained + 1, sizeof(*dr));
+                if (!dr)
+                        return -ENOMEM;
+                s->drained = dr;
+                dr += s->n_drained++;
+                *dr = (JournalDrained) {};
+                snprintf(dr->pool, sizeof(dr->pool), "%s", m->pools[i]->config.name);
+        }
         return 0;
 }
 
@@ -242,6 +266,16 @@ static int manager_reconcile(Manager *m) {
         if (first) {
                 (void) journal_load(m->journal, &journal);     /* an unreadable one is kept aside, logged */
                 m->next_job_id = MAX(m->next_job_id, journal.next_job_id);
+                /* Drained before the restart: still drained (before anything is granted). */
+                for (size_t i = 0; i < journal.n_drained; i++) {
+                        Pool *pool = manager_find_pool(m, journal.drained[i].pool);
+
+                        if (pool)
+                                pool_set_drained(pool, true);
+                        else
+                                log_warning("The journal says pool %s was drained, but vfod.conf has no such pool any more.",
+                                            journal.drained[i].pool);
+                }
         }
 
         for (size_t i = 0; i < m->n_domains; i++)

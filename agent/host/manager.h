@@ -83,6 +83,7 @@ struct Pool {
         char *path;
         Vf **vfs;
         size_t n_vfs;
+        bool drained;           /* host servicing: grants no VF, its VFs are detached (pool_set_drained()) */
 };
 
 struct Port {
@@ -205,6 +206,10 @@ void vf_unreserve(Vf *vf);
 void port_set_vf(Port *p, Vf *vf);
 /* The one place a domain's state changes: Domain.State. */
 void domain_set_state(Domain *d, VirtDomainState state);
+/* The one place a pool is drained or restored: Pool.Drained and Waiting,
+ * the journal, the scheduler (placement.c detaches the VFs of a drained
+ * pool and grants none); draining drops the pool's incoming claims. */
+void pool_set_drained(Pool *p, bool drained);
 
 /* pool.c: the pool drivers (emulated, sriov); same interface above them. */
 int pool_new(Manager *m, const PoolConfig *config, Pool **ret);
@@ -245,6 +250,10 @@ bool vf_incoming_claimed(const Vf *vf);
 int manager_claim_incoming(Manager *m, Pool *pool, const char *uuid, char **macs, size_t n_macs, bool required,
                            usec_t lifetime, char **ret_message);
 Vf *pool_first_free(Pool *p, const Port *for_port);
+/* placement.c: a graceful detach (reason drain) for every port that holds
+ * a VF of the drained 'pool' and has no job; 'now_too' ignores a port's
+ * retry_after (a user asked again). */
+void manager_detach_drained(Manager *m, Pool *pool, bool now_too);
 PortState port_get_state(const Port *p);
 void port_set_path(Port *p, Vfo__PathKind path);
 void port_changed(Port *p);             /* emits Domain.Ports */

@@ -192,7 +192,9 @@ static void migration_rollback(Job *j) {
                                 Port *p = vf->reserved_for;
                                 Job *child = NULL;
 
-                                if (!p || p->domain != d || vf->state != VF_FREE || p->vf || p->job)
+                                /* a drained pool gives nothing back: the port stays synthetic */
+                                if (!p || p->domain != d || vf->state != VF_FREE || p->vf || p->job ||
+                                    vf->pool->drained)
                                         continue;
                                 if (job_start(m, JOB_ATTACH, JOB_REASON_MIGRATE, p, vf, &child) < 0)
                                         continue;

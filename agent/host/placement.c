@@ -1,7 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Which port holds which VF: the scheduler's plan (scheduler.c, pure) put
- * into jobs — recovery of interrupted jobs, policy changes, VFs claimed for
- * incoming domains, free VFs to waiting ports, and preemption. */
+ * into jobs — recovery of interrupted jobs, policy changes, drained pools,
+ * VFs claimed for incoming domains, free VFs to waiting ports, and
+ * preemption.
+ *
+ * A drained pool (host servicing, pool_set_drained()) grants nothing: its
+ * VFs are not offered to sched_plan() (no attach, no preemption into it),
+ * VFs reserved for a port or claimed for an incoming domain are not
+ * attached, and every port holding one of its VFs gets a graceful detach
+ * (reason drain), all at once (each port runs its own job). A port whose
+ * attach runs is left to finish, then detached. Its ports keep waiting:
+ * once restored, the scheduler serves them as before. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +37,32 @@ static bool port_can_wait(Manager *m, Port *p, usec_t now) {
                !p->migrating &&
                now >= p->retry_after &&
                (agent_conn_is_synced(d->agent) || m->config->no_agent == NO_AGENT_ABRUPT);
+}
+
+void manager_detach_drained(Manager *m, Pool *pool, bool now_too) {
+        usec_t now = manager_now(m);
+
+        if (!pool->drained || !m->reconciled || !virt_is_connected(m->virt))
+                return;
+        for (size_t i = 0; i < pool->n_vfs; i++) {
+                Vf *vf = pool->vfs[i];
+                Port *p = vf->holder;
+
+                /* a running job (an attach: detached once it ended), an
+                 * interrupted one (recovered first), a migration (its own
+                 * detach takes the VF), a paused domain (when it runs again) */
+                if (!p || p->vf != vf || vf->state != VF_ATTACHED || p->job || p->recover || p->migrating ||
+                    p->domain->state != VIRT_DOMAIN_RUNNING)
+                        continue;
+                /* The scheduler's own (after a restart, after a job ended)
+                 * waits for the agent to come, so that the detach is
+                 * graceful, and does not retry a failure at once; a user's
+                 * Drain does not wait: AbruptFallback= decides. */
+                if (!now_too && (now < p->retry_after ||
+                                 (p->domain->channel_path && !agent_conn_is_synced(p->domain->agent))))
+                        continue;
+                (void) job_start(m, JOB_DETACH, JOB_REASON_DRAIN, p, NULL, NULL);
+        }
 }
 
 static int on_schedule_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -89,6 +124,10 @@ static void manager_run_schedule(Manager *m) {
                 }
         }
 
+        /* Drained pools: every VF out */
+        for (size_t i = 0; i < m->n_pools; i++)
+                manager_detach_drained(m, m->pools[i], false);
+
         /* VFs claimed for a domain that migrated in: attach as soon as it runs */
         for (size_t i = 0; i < m->n_pools; i++)
                 for (size_t j = 0; j < m->pools[i]->n_vfs; j++) {
@@ -96,7 +135,7 @@ static void manager_run_schedule(Manager *m) {
                         Domain *d;
                         Port *p;
 
-                        if (vf->state != VF_FREE || !vf_incoming_claimed(vf))
+                        if (vf->state != VF_FREE || !vf_incoming_claimed(vf) || vf->pool->drained)
                                 continue;
                         d = manager_find_domain(m, vf->incoming_uuid);
                         p = d ? domain_find_port(d, vf->incoming_mac) : NULL;
@@ -113,7 +152,8 @@ static void manager_run_schedule(Manager *m) {
 
                         if (!p || vf->state != VF_FREE)
                                 continue;
-                        if (!p->job && port_can_wait(m, p, now) && manager_pool_for(m, p->domain) == vf->pool)
+                        if (!p->job && port_can_wait(m, p, now) && manager_pool_for(m, p->domain) == vf->pool &&
+                            !vf->pool->drained)
                                 (void) job_start(m, JOB_ATTACH,
                                                  p->domain->migration ? JOB_REASON_MIGRATE : JOB_REASON_PREEMPT, p, vf,
                                                  NULL);
@@ -136,13 +176,13 @@ static void manager_run_schedule(Manager *m) {
                 size_t k = 0;
 
                 for (size_t i = 0; i < m->n_pools; i++)
-                        free_vfs[i] = pool_count_free(m->pools[i]);
+                        free_vfs[i] = m->pools[i]->drained ? 0 : pool_count_free(m->pools[i]);
                 for (size_t i = 0; i < m->n_domains; i++) {
                         Domain *d = m->domains[i];
                         Pool *pool = manager_pool_for(m, d);
                         size_t pool_index = 0;
 
-                        if (!pool || d->gone)
+                        if (!pool || d->gone || pool->drained)     /* neither a winner nor a victim there */
                                 continue;
                         while (m->pools[pool_index] != pool)
                                 pool_index++;

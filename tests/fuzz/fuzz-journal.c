@@ -66,8 +66,19 @@ static bool terminated(const char *s, size_t size) {
 }
 
 static void check_state(const JournalState *s) {
-        if ((s->n_claims > 0 && !s->claims) || (s->n_jobs > 0 && !s->jobs))
+        if ((s->n_claims > 0 && !s->claims) || (s->n_jobs > 0 && !s->jobs) || (s->n_drained > 0 && !s->drained))
                 abort();
+        for (size_t i = 0; i < s->n_drained; i++) {
+                const char *pool = s->drained[i].pool;
+
+                if (!terminated(pool, sizeof(s->drained[i].pool)) || strspn(pool, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                                   "abcdefghijklmnopqrstuvwxyz"
+                                                                                   "0123456789_.-") != strlen(pool))
+                        abort();
+                for (size_t j = 0; j < i; j++)
+                        if (strcmp(s->drained[j].pool, pool) == 0)
+                                abort();        /* a pool is drained once */
+        }
         for (size_t i = 0; i < s->n_claims; i++) {
                 const JournalClaim *c = &s->claims[i];
 
@@ -136,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         }
         /* On any error 'ret' is left empty, and the message names the file. */
-        if (s.claims || s.jobs || s.n_claims || s.n_jobs || s.next_job_id)
+        if (s.claims || s.jobs || s.drained || s.n_claims || s.n_jobs || s.n_drained || s.next_job_id)
                 abort();
         if (r != -ENOMEM && (!message || strncmp(message, FUZZ_NAME ":", strlen(FUZZ_NAME ":")) != 0))
                 abort();

@@ -104,11 +104,18 @@ static JournalState sample_state(void) {
                   .phase = "unplug" },
         };
 
+        static JournalDrained drained[] = {
+                { .pool = "lab" },
+                { .pool = "fast_2.b-c" },
+        };
+
         return (JournalState) {
                 .claims = claims,
                 .n_claims = ELEMENTSOF(claims),
                 .jobs = jobs,
                 .n_jobs = ELEMENTSOF(jobs),
+                .drained = drained,
+                .n_drained = ELEMENTSOF(drained),
                 .next_job_id = 42,
         };
 }
@@ -118,12 +125,18 @@ static const char sample_text[] = "vfo-journal 1\n"
                                   "claim 0000:03:00.2 " UUID1 " 52:54:00:12:34:56\n"
                                   "claim lab-3 " UUID2 " 52:54:00:AB:cd:EF\n"
                                   "job 7 attach " UUID1 " 52:54:00:12:34:56 0000:03:00.2 wait-plugged\n"
-                                  "job 41 detach " UUID2 " 52:54:00:ab:cd:ef lab-3 unplug\n";
+                                  "job 41 detach " UUID2 " 52:54:00:ab:cd:ef lab-3 unplug\n"
+                                  "drained lab\n"
+                                  "drained fast_2.b-c\n";
 
 static void assert_state_equal(const JournalState *a, const JournalState *b) {
         assert_int_equal(a->next_job_id, b->next_job_id);
         assert_int_equal(a->n_claims, b->n_claims);
         assert_int_equal(a->n_jobs, b->n_jobs);
+        assert_int_equal(a->n_drained, b->n_drained);
+        for (size_t i = 0; i < a->n_drained; i++)
+                assert_string_equal(a->drained[i].pool, b->drained[i].pool);
+        assert_true(journal_state_equal(a, b));
         for (size_t i = 0; i < a->n_claims; i++) {
                 assert_string_equal(a->claims[i].vf, b->claims[i].vf);
                 assert_string_equal(a->claims[i].domain, b->claims[i].domain);
@@ -160,7 +173,8 @@ static void test_journal_round_trip(void **state) {
         journal_state_done(&out);
         assert_null(out.claims);
         assert_null(out.jobs);
-        assert_int_equal(out.n_claims + out.n_jobs + out.next_job_id, 0);
+        assert_null(out.drained);
+        assert_int_equal(out.n_claims + out.n_jobs + out.n_drained + out.next_job_id, 0);
 
         /* Rewriting replaces the whole state, down to empty. */
         empty.next_job_id = 43;
@@ -270,6 +284,14 @@ static void test_journal_malformed(void **state) {
                   ":4: job 9 is not below next-job 9" },
                 { "vfo-journal 1\n" JOB("12", "attach", "vf0", "plug") "next-job 9\n",
                   ":2: job 12 is not below next-job 9" },
+                /* drained */
+                { H "drained\n", ":3: drained needs 1 field (POOL), got 0" },
+                { H "drained lab fast\n", ":3: drained needs 1 field (POOL), got 2" },
+                { H "drained la/b\n", ":3: invalid pool name 'la/b'" },
+                { H "drained 0000:03:00.2\n", ":3: invalid pool name '0000:03:00.2'" },
+                { H "drained 0123456789012345678901234567890123456789012345678901234567890123\n",
+                  ":3: invalid pool name '0123456789012345678901234567890123456789012345678901234567890123'" },
+                { H "drained lab\n" CLAIM "drained fast\ndrained lab\n", ":6: pool lab is drained twice" },
                 /* damage */
                 { H CLAIM "claim lab-1 " UUID2 " 52:54:00:00:00:01",
                   ":4: truncated record (no newline at its end)" },
@@ -351,6 +373,19 @@ static void test_journal_write_refuses_invalid(void **state) {
         job.id = 0;
         strcpy(job.phase, "phase");
         assert_int_equal(journal_write(f->path, &bad), -EINVAL);
+
+        {
+                JournalDrained drained[2] = { { .pool = "lab" }, { .pool = "lab" } };
+
+                bad = (JournalState) { .drained = drained, .n_drained = 2, .next_job_id = 1 };
+                assert_int_equal(journal_write(f->path, &bad), -EINVAL);
+                strcpy(drained[1].pool, "la b");
+                assert_int_equal(journal_write(f->path, &bad), -EINVAL);
+                strcpy(drained[1].pool, "");
+                assert_int_equal(journal_write(f->path, &bad), -EINVAL);
+                bad.drained = NULL;
+                assert_int_equal(journal_write(f->path, &bad), -EINVAL);
+        }
 
         text = read_text(f->path);
         assert_string_equal(text, sample_text);
@@ -531,6 +566,12 @@ static int world_build(void *userdata, JournalState *ret) {
                 assert_non_null(ret->jobs);
                 memcpy(ret->jobs, w->state.jobs, w->state.n_jobs * sizeof(JournalJob));
                 ret->n_jobs = w->state.n_jobs;
+        }
+        if (w->state.n_drained > 0) {
+                ret->drained = calloc(w->state.n_drained, sizeof(JournalDrained));
+                assert_non_null(ret->drained);
+                memcpy(ret->drained, w->state.drained, w->state.n_drained * sizeof(JournalDrained));
+                ret->n_drained = w->state.n_drained;
         }
         return 0;
 }
