@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vfoctl: the commands that change vfod's state: attach, detach, migrate,
- * set-policy, clear-policy, reload. */
+ * set-policy, clear-policy, reload, drain, restore. */
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/ctl/common.h"
@@ -234,5 +235,179 @@ int cmd_reload(sd_bus *bus, char **args) {
                 json_end_line(&w);
         } else if (!arg_quiet)
                 printf("vfod reloaded its configuration.\n");
+        return EXIT_OK;
+}
+
+/* ------------------------------------------------------- host servicing */
+
+/* drain asks again after its jobs ended (an attach that was running is
+ * detached only then); a pool that still lends a VF after this many rounds
+ * is reported. */
+#define DRAIN_ROUNDS_MAX 8
+
+static const char *pool_or_every(const char *pool) {
+        return pool && *pool ? pool : "every pool";
+}
+
+/* Manager.Drain(pool): the jobs to wait for (a NULL-terminated list). */
+static int call_drain(sd_bus *bus, const char *pool, char ***ret_jobs) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        log_debug("Calling Drain(\"%s\").", pool);
+        r = sd_bus_call_method(bus, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, "Drain", &error, &reply, "s", pool);
+        if (r < 0) {
+                int code = ctl_bus_error(&error, r, "Drain");
+
+                if (sd_bus_error_has_name(&error, "org.freedesktop.DBus.Error.UnknownMethod"))
+                        (void) ctl_error(code, "This vfod cannot drain; update it.");
+                return -code;
+        }
+        r = sd_bus_message_read_strv(reply, ret_jobs);
+        if (r < 0)
+                return -ctl_error(EXIT_FAILED, "Cannot parse the reply to Drain: %s.", strerror(-r));
+        return 0;
+}
+
+/* The VFs of 'pool' (NULL: of every pool) that a port holds or is getting. */
+static int count_held(sd_bus *bus, const char *pool, unsigned *ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(vfo_manager_done) VfoManager m = {};
+        unsigned n = 0;
+        int r;
+
+        r = vfo_manager_load(bus, &m, &error);
+        if (r < 0)
+                return -ctl_bus_error(&error, r, "Cannot read vfod's pools");
+        for (char **i = m.pools; i && *i; i++) {
+                _cleanup_(vfo_pool_done) VfoPool p = {};
+
+                r = vfo_pool_load(bus, *i, &p, &error);
+                if (r < 0)
+                        return -ctl_bus_error(&error, r, "Cannot read a pool");
+                if (pool && *pool && strcmp(str_or_empty(p.name), pool) != 0)
+                        continue;
+                for (char **v = p.vfs; v && *v; v++) {
+                        _cleanup_(vfo_vf_done) VfoVf vf = {};
+
+                        r = vfo_vf_load(bus, *v, &vf, &error);
+                        if (r < 0)
+                                return -ctl_bus_error(&error, r, "Cannot read a VF");
+                        n += vf.state && (strcmp(vf.state, "claimed") == 0 || strcmp(vf.state, "attached") == 0 ||
+                                          strcmp(vf.state, "releasing") == 0);
+                }
+        }
+        *ret = n;
+        return 0;
+}
+
+static void strv_free_list(char **l) {
+        for (char **i = l; i && *i; i++)
+                free(*i);
+        free(l);
+}
+
+int cmd_drain(sd_bus *bus, char **args) {
+        const char *pool = args[0] ?: "";
+        unsigned held = 0, n_jobs = 0;
+        int r, code = EXIT_OK;
+
+        for (unsigned round = 0; round < DRAIN_ROUNDS_MAX; round++) {
+                char **jobs = NULL;
+                size_t n = 0;
+
+                r = call_drain(bus, pool, &jobs);
+                if (r < 0)
+                        return -r;
+                while (jobs && jobs[n])
+                        n++;
+                if (arg_no_wait) {
+                        if (arg_json) {
+                                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                                json_begin_object(&w);
+                                json_field_string(&w, "pool", pool);
+                                json_key(&w, "jobs");
+                                json_begin_array(&w);
+                                for (size_t i = 0; i < n; i++)
+                                        json_string(&w, jobs[i]);
+                                json_end_array(&w);
+                                json_end_object(&w);
+                                json_end_line(&w);
+                        } else if (!arg_quiet)
+                                for (size_t i = 0; i < n; i++)
+                                        printf("%s\n", jobs[i]);
+                        strv_free_list(jobs);
+                        return EXIT_OK;
+                }
+                if (n == 0) {
+                        strv_free_list(jobs);
+                        break;
+                }
+                if (!arg_json && !arg_quiet) {
+                        printf("Draining %s: %zu job%s.\n", pool_or_every(pool), n, n == 1 ? "" : "s");
+                        fflush(stdout);
+                }
+                /* vfod runs them at once; vfoctl follows one after the other */
+                for (size_t i = 0; i < n; i++) {
+                        r = follow_job(bus, jobs[i], false);
+                        if (r != EXIT_OK && code == EXIT_OK)
+                                code = r;
+                }
+                n_jobs += (unsigned) n;
+                strv_free_list(jobs);
+                if (code != EXIT_OK)
+                        break;  /* not again: a failure that lasts would loop */
+        }
+
+        r = count_held(bus, pool, &held);
+        if (r < 0)
+                return -r;
+        if (arg_json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                json_begin_object(&w);
+                json_field_string(&w, "event", "drained");
+                json_field_string(&w, "pool", pool);
+                json_field_uint(&w, "jobs", n_jobs);
+                json_field_uint(&w, "held", held);
+                json_end_object(&w);
+                json_end_line(&w);
+        } else if (!arg_quiet && held == 0)
+                printf("%s%s drained: no VF is lent, none is granted until 'vfoctl restore%s%s'.\n",
+                       *pool ? "Pool " : "Every pool is", pool, *pool ? " " : "", pool);
+        if (held > 0 && code == EXIT_OK)
+                code = ctl_error(EXIT_FAILED,
+                                 "%s is drained, but %u VF%s still lent (a paused domain, or a job that failed): "
+                                 "see 'vfoctl vfs' and 'vfoctl jobs', and run 'vfoctl drain%s%s' again.",
+                                 *pool ? pool : "Every pool", held, held == 1 ? " is" : "s are", *pool ? " " : "",
+                                 pool);
+        else if (held > 0)
+                (void) ctl_error(code, "%u VF%s of %s still lent; 'vfoctl drain%s%s' tries again.", held,
+                                 held == 1 ? " is" : "s are", pool_or_every(pool), *pool ? " " : "", pool);
+        return code;
+}
+
+int cmd_restore(sd_bus *bus, char **args) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *pool = args[0] ?: "";
+        int r;
+
+        r = sd_bus_call_method(bus, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE, "Restore", &error, NULL, "s", pool);
+        if (r < 0)
+                return ctl_bus_error(&error, r, "Restore");
+
+        if (arg_json) {
+                JsonWriter w = JSON_WRITER_INIT(stdout);
+
+                json_begin_object(&w);
+                json_field_string(&w, "pool", pool);
+                json_field_bool(&w, "drained", false);
+                json_end_object(&w);
+                json_end_line(&w);
+        } else if (!arg_quiet)
+                printf("%s%s restored: the scheduler grants %s VFs again.\n", *pool ? "Pool " : "Every pool", pool,
+                       *pool ? "its" : "their");
         return EXIT_OK;
 }

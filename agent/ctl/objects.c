@@ -133,6 +133,7 @@ static const PropMap pool_map[] = {
         { "Total", PROP_U32, offsetof(VfoPool, total) },
         { "Free", PROP_U32, offsetof(VfoPool, free) },
         { "Waiting", PROP_U32, offsetof(VfoPool, waiting) },
+        { "Drained", PROP_BOOL, offsetof(VfoPool, drained) },
         { "VFs", PROP_STRV, offsetof(VfoPool, vfs) },
         {}
 };

@@ -52,6 +52,7 @@ typedef struct VfoPool {
         uint32_t total;
         uint32_t free;
         uint32_t waiting;
+        bool drained;           /* false from a vfod without host servicing */
         char **vfs;
 } VfoPool;
 

@@ -20,6 +20,7 @@ static void json_pool(JsonWriter *w, const VfoPool *p) {
         json_field_uint(w, "total", p->total);
         json_field_uint(w, "free", p->free);
         json_field_uint(w, "waiting", p->waiting);
+        json_field_bool(w, "drained", p->drained);
         json_key(w, "vfs");
         json_begin_array(w);
         for (char **i = p->vfs; i && *i; i++) {
@@ -135,7 +136,7 @@ static int job_compare(const void *a, const void *b) {
 }
 
 static void print_pools_table(const VfoPool *pools, size_t n) {
-        static const char *const headers[] = { "POOL", "TYPE", "STEERING", "TOTAL", "FREE", "WAITING" };
+        static const char *const headers[] = { "POOL", "TYPE", "STEERING", "TOTAL", "FREE", "WAITING", "DRAINED" };
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(headers), headers);
 
         if (!t) {
@@ -144,7 +145,8 @@ static void print_pools_table(const VfoPool *pools, size_t n) {
         }
         for (size_t i = 0; i < n; i++) {
                 char total[16], nfree[16], waiting[16];
-                const char *row[] = {pools[i].name, pools[i].type, pools[i].steering, total, nfree, waiting};
+                const char *row[] = {pools[i].name, pools[i].type, pools[i].steering, total, nfree, waiting,
+                                     yes_no(pools[i].drained)};
 
                 snprintf(total, sizeof(total), "%" PRIu32, pools[i].total);
                 snprintf(nfree, sizeof(nfree), "%" PRIu32, pools[i].free);

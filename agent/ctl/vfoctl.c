@@ -41,6 +41,8 @@ static const Verb verbs[] = {
         { "set-policy", 1, 1, cmd_set_policy },
         { "clear-policy", 1, 1, cmd_clear_policy },
         { "reload", 0, 0, cmd_reload },
+        { "drain", 0, 1, cmd_drain },
+        { "restore", 0, 1, cmd_restore },
         { "monitor", 0, 0, cmd_monitor_args },
 };
 
@@ -68,6 +70,10 @@ static void help(void) {
                "                          detached first and given again on the destination; wait\n"
                "                          for the job (Ctrl-C cancels it and rolls back)\n"
                "  reload                  Make vfod re-read vfod.conf\n"
+               "  drain [POOL]            Host servicing: detach every VF of POOL (default: of\n"
+               "                          every pool) gracefully, grant none until restored, and\n"
+               "                          wait for the jobs\n"
+               "  restore [POOL]          End the servicing: the pool's VFs are granted again\n"
                "  monitor                 Print every change of vfod's objects until interrupted\n\n"
                "Options:\n"
                "  -h --help               Show this help\n"
@@ -76,11 +82,11 @@ static void help(void) {
                "                          progress and monitor\n"
                "  -q --quiet              No progress and no success messages; errors and\n"
                "                          requested listings are still printed\n"
-               "     --no-wait            attach/detach/migrate: print the job's object path and\n"
-               "                          return\n"
-               "     --timeout SEC        attach/detach: stop waiting after SEC seconds (default 120;\n"
-               "                          0 waits forever); the job itself goes on. migrate: see\n"
-               "                          below\n"
+               "     --no-wait            attach/detach/migrate/drain: print the jobs' object paths\n"
+               "                          and return\n"
+               "     --timeout SEC        attach/detach/drain: stop waiting for a job after SEC\n"
+               "                          seconds (default 120; 0 waits forever); the job itself\n"
+               "                          goes on. migrate: see below\n"
                "     --pool NAME          set-policy: the pool (\"\" is the default pool)\n"
                "     --priority N         set-policy: 0..1000, higher wins a VF first\n"
                "     --required yes|no    set-policy: the domain must hold a VF to run well\n\n"

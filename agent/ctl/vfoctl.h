@@ -33,6 +33,10 @@ int cmd_migrate(sd_bus *bus, char **args);
 int cmd_set_policy(sd_bus *bus, char **args);
 int cmd_clear_policy(sd_bus *bus, char **args);
 int cmd_reload(sd_bus *bus, char **args);
+/* Host servicing: drain [POOL] waits until every VF of the pool (or of
+ * every pool) is detached; restore [POOL] ends it. */
+int cmd_drain(sd_bus *bus, char **args);
+int cmd_restore(sd_bus *bus, char **args);
 
 /* monitor.c: every change of vfod's objects until interrupted. */
 int cmd_monitor(sd_bus *bus);

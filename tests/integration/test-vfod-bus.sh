@@ -189,6 +189,27 @@ grep -q "vfo-agent is not connected" "$dir/out" || { echo "FAIL: NoAgent message
 check "the failed job left no claim: both VFs free" \
         bash -c "busctl get-property org.vfo1 /org/vfo1/pool/lab org.vfo1.Pool Free | grep -qx 'u 2'"
 
+# Host servicing: drain, a restart (SIGKILL) keeps it, restore.
+drained_is() { busctl get-property org.vfo1 /org/vfo1/pool/lab org.vfo1.Pool Drained | grep -qx "b $1"; }
+check "vfoctl pools --json shows drained: false" \
+        bash -c "'$VFOCTL' --json pools | python3 -c 'import json,sys; assert json.load(sys.stdin)[0][\"drained\"] is False'"
+check "nobody may not drain: exit 4 (bus policy)" rc_is 4 as_nobody "$VFOCTL" drain lab
+check "drain of an unknown pool: NoSuchPool, exit 3" rc_is 3 "$VFOCTL" drain nope
+check "vfoctl drain lab (nothing lent): exit 0" rc_is 0 "$VFOCTL" drain lab
+grep -q "Pool lab drained" "$dir/out" || { echo "FAIL: drain's message"; failed=$((failed + 1)); }
+check "Pool.Drained is true" drained_is true
+check "vfoctl drain lab again is no error" rc_is 0 "$VFOCTL" drain lab
+check "attach on a drained pool: org.vfo1.Error.Drained, exit 6" rc_is 6 "$VFOCTL" attach vm1
+grep -q "vfoctl restore lab" "$dir/out" || { echo "FAIL: Drained message"; failed=$((failed + 1)); }
+check "vfoctl --json --no-wait drain lists no job" \
+        bash -c "'$VFOCTL' --json --no-wait drain | python3 -c 'import json,sys; assert json.load(sys.stdin) == {\"pool\": \"\", \"jobs\": []}'"
+kill -9 "$vfod_pid"; wait "$vfod_pid" || true
+check "vfod restarts after SIGKILL" start_vfod
+check "the pool is still drained" drained_is true
+check "vfoctl restore lab: exit 0" rc_is 0 "$VFOCTL" restore lab
+check "Pool.Drained is false" drained_is false
+check "restore of an unknown pool: exit 3" rc_is 3 "$VFOCTL" restore nope
+
 # Reload: a broken file is refused with its line, the old one stays.
 cp "$dir/vfod.conf" "$dir/vfod.conf.good"
 printf '[Pool bad]\nType=emulated\nCount=zero\n' >>"$dir/vfod.conf"
@@ -205,6 +226,8 @@ check "vfod starts on a bus without its policy" start_vfod
 check "nobody, let through by the bus, is refused by vfod: exit 4" \
         rc_is 4 as_nobody "$VFOCTL" set-policy vm0 --priority 10
 grep -q "AdminGroup" "$dir/out" || { echo "FAIL: daemon's AccessDenied message"; failed=$((failed + 1)); }
+check "nobody, let through by the bus, may not drain: exit 4" rc_is 4 as_nobody "$VFOCTL" drain
+check "nor restore: exit 4" rc_is 4 as_nobody "$VFOCTL" restore
 stop_vfod
 write_conf nogroup
 start_vfod
