@@ -229,6 +229,37 @@ static void test_drain_refusing_agent(void **state) {
         harness_free(h);
 }
 
+/* Without "drain" in AbruptFallback= the guest's refusal holds: the job
+ * fails, the VF stays; a Drain asks again at once (the scheduler would wait
+ * for the port's retry time). */
+static void test_drain_refused_kept(void **state) {
+        Harness *h = harness_new(1, "AbruptFallback=user");
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *jobs[JOBS_MAX], *s;
+        size_t n = 0;
+
+        d->prepare_detach = HARNESS_ANSWER_REFUSE;
+        harness_start(h);
+        assert_int_equal(drain(h, "lab", jobs, &n, NULL), 0);
+        assert_int_equal(n, 1);
+        s = harness_wait_job(h, jobs[0], WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        free(jobs[0]);
+        assert_true(port_holds_vf(h, d));
+        assert_true(pool_drained(h));
+
+        assert_int_equal(drain(h, "lab", jobs, &n, NULL), 0);
+        assert_int_equal(n, 1);
+        assert_job_is(h, jobs[0], "detach", "drain");
+        s = harness_wait_job(h, jobs[0], WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        free(jobs[0]);
+        assert_int_equal(d->n_prepare_detach, 2);
+        harness_free(h);
+}
+
 /* The journal a drained vfod left, read back into 'buf'. */
 static void read_journal(Harness *h, char *buf, size_t size) {
         char path[128];
@@ -437,6 +468,7 @@ int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_drain_restore),
                 cmocka_unit_test(test_drain_refusing_agent),
+                cmocka_unit_test(test_drain_refused_kept),
                 cmocka_unit_test(test_drain_survives_restart),
                 cmocka_unit_test(test_drain_journal_vf_plugged),
                 cmocka_unit_test(test_drain_while_attaching),

@@ -75,6 +75,10 @@ static void test_config_abrupt_fallback(void **state) {
         assert_int_equal(parse("[Daemon]\nAbruptFallback=user\tpolicy recovery\n", &c, NULL), 0);
         assert_int_equal(c->abrupt_fallback, DETACH_REASON_USER | DETACH_REASON_POLICY | DETACH_REASON_RECOVERY);
         c = config_free(c);
+        assert_int_equal(parse("[Daemon]\nAbruptFallback=drain\n", &c, NULL), 0);
+        assert_int_equal(c->abrupt_fallback, DETACH_REASON_DRAIN);
+        assert_true(DETACH_REASON_ALL & DETACH_REASON_DRAIN);   /* the default has it */
+        c = config_free(c);
         assert_int_equal(parse("[Daemon]\n\nAbruptFallback=preempt never\n", &c, &msg), -EINVAL);
         assert_non_null(strstr(msg, ":3:"));
         assert_non_null(strstr(msg, "'never'"));
