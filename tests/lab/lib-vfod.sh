@@ -25,6 +25,24 @@ vfod_requirements() {
         command -v nsenter >/dev/null || lab_skip "nsenter not installed"
 }
 
+# vfod_lab_vms N: one lab "host" (libvirtd a on the lab's bus) with vm1..vmN
+# booted, running vfo-agent and reachable from the peer; skips or fails the
+# scenario otherwise.
+vfod_lab_vms() {
+        local i
+        lab_requirements
+        vfod_requirements
+        lab_init
+        lab_dbus_start
+        lab_libvirtd_start a
+        for i in $(seq "$1"); do lab_vm_start a "vm$i" "$i"; done
+        for i in $(seq "$1"); do
+                lab_require "vm$i boots to VFO-GUEST-READY" lab_vm_ready "vm$i" 180
+                lab_require "vm$i runs vfo-agent" lab_wait_console "vm$i" 'vfo-agent pid' 10
+        done
+        for i in $(seq "$1"); do lab_require "peer reaches vm$i" lab_ping "$(lab_vm_ip4 "$i")"; done
+}
+
 # vfod_config INSTANCE COUNT [EXTRA DAEMON LINES]: vfod.conf for an emulated
 # pool "lab" of COUNT VFs on the lab bridge.
 vfod_config() {

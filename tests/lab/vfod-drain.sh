@@ -21,17 +21,7 @@ set -euo pipefail
 RATE=${VFO_LAB_RATE:-1000}
 MAX_LOST=${VFO_LAB_MAX_LOST:-0}
 
-lab_requirements
-vfod_requirements
-lab_init
-lab_dbus_start
-lab_libvirtd_start a
-for i in 1 2 3; do lab_vm_start a "vm$i" "$i"; done
-for i in 1 2 3; do
-        lab_require "vm$i boots to VFO-GUEST-READY" lab_vm_ready "vm$i" 180
-        lab_require "vm$i runs vfo-agent" lab_wait_console "vm$i" 'vfo-agent pid' 10
-done
-for i in 1 2 3; do lab_require "peer reaches vm$i" lab_ping "$(lab_vm_ip4 "$i")"; done
+vfod_lab_vms 3
 vfod_start a 3
 lab_require "vfod is on the bus and connected to libvirt" lab_wait 20 "vfod" vfod_connected
 for i in 1 2 3; do lab_check "vfoctl set-policy vm$i" "$VFOCTL" set-policy "vm$i" --pool lab --priority 50; done
