@@ -13,6 +13,8 @@ typedef struct NetdevStats {
         uint64_t tx_bytes;
         uint64_t rx_dropped;
         uint64_t tx_dropped;
+        uint64_t rx_nohandler;  /* received, delivered to nobody: net_failover's standby
+                                 * while a VF is registered counts what it drops here */
 } NetdevStats;
 
 /* What udev made of the device (contrib/udev/81-vfo-net-failover.rules marks
@@ -40,5 +42,7 @@ typedef struct Netdev {
         NetdevUdevMark udev_mark;
         bool admin_up;          /* IFF_UP */
         bool carrier;           /* IFF_LOWER_UP */
+        bool oper_up;           /* IFLA_OPERSTATE up or unknown: the kernel's link watch has
+                                 * seen the carrier, and activated the queue discipline */
         NetdevStats stats;
 } Netdev;

@@ -63,6 +63,7 @@ static int rtnl_link_cb(const struct nlmsghdr *nlh, void *data) {
 
         d.admin_up = ifi->ifi_flags & IFF_UP;
         d.carrier = ifi->ifi_flags & IFF_LOWER_UP;
+        d.oper_up = true;       /* without IFLA_OPERSTATE (never from a real kernel), the carrier */
 
         mnl_attr_for_each(a, nlh, sizeof(*ifi)) {
                 switch (mnl_attr_get_type(a)) {
@@ -82,6 +83,10 @@ static int rtnl_link_cb(const struct nlmsghdr *nlh, void *data) {
                                 d.has_perm_mac = true;
                         }
                         break;
+                case IFLA_OPERSTATE:
+                        if (mnl_attr_validate(a, MNL_TYPE_U8) >= 0)
+                                d.oper_up = mnl_attr_get_u8(a) == IF_OPER_UP || mnl_attr_get_u8(a) == IF_OPER_UNKNOWN;
+                        break;
                 case IFLA_MASTER:
                         if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
                                 d.master = (int) mnl_attr_get_u32(a);
@@ -90,10 +95,12 @@ static int rtnl_link_cb(const struct nlmsghdr *nlh, void *data) {
                         rtnl_parse_linkinfo(a, &d);
                         break;
                 case IFLA_STATS64:
-                        if (mnl_attr_get_payload_len(a) >= sizeof(struct rtnl_link_stats64)) {
-                                struct rtnl_link_stats64 s;
+                        /* An older kernel's struct is shorter than ours: what it lacks stays 0. */
+                        if (mnl_attr_get_payload_len(a) >= offsetof(struct rtnl_link_stats64, rx_nohandler)) {
+                                struct rtnl_link_stats64 s = {};
 
-                                memcpy(&s, mnl_attr_get_payload(a), sizeof(s));
+                                memcpy(&s, mnl_attr_get_payload(a),
+                                       MIN((size_t) mnl_attr_get_payload_len(a), sizeof(s)));
                                 d.stats = (NetdevStats) {
                                         .rx_packets = s.rx_packets,
                                         .rx_bytes = s.rx_bytes,
@@ -101,6 +108,7 @@ static int rtnl_link_cb(const struct nlmsghdr *nlh, void *data) {
                                         .tx_bytes = s.tx_bytes,
                                         .rx_dropped = s.rx_dropped,
                                         .tx_dropped = s.tx_dropped,
+                                        .rx_nohandler = s.rx_nohandler,
                                 };
                         }
                         break;

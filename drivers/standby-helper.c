@@ -27,8 +27,10 @@ struct StandbyHelper {
         struct standby_rx_bpf *skel;
         uint32_t prog_id;   /* the program our filter runs, 0 until attached */
         uint32_t master_prog_id; /* the program of our filter on the master, 0 none */
+        uint32_t tx_prog_id;     /* the program of our filter on the master's egress, 0 none */
         bool handover_multicast; /* our copy of the .bss flags, for the syscall fallback */
         bool dedupe;
+        bool hold_tx;
 };
 
 static int standby_helper_link_exists(int ifindex) {
@@ -39,11 +41,11 @@ static int standby_helper_link_exists(int ifindex) {
         return 0;
 }
 
-/* Removes our filter from the tc ingress of 'ifindex', only if it still runs 'prog_id' (0: we
+/* Removes our filter from the tc hook 'point' of 'ifindex', only if it still runs 'prog_id' (0: we
  * attached none). Someone may have replaced the filter in our slot since: theirs stays. Gone
  * (the link went away, or the qdisc was deleted) is fine too. */
-static void standby_helper_remove_filter(int ifindex, uint32_t prog_id) {
-        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+static void standby_helper_remove_filter(int ifindex, enum bpf_tc_attach_point point, uint32_t prog_id) {
+        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
         DECLARE_LIBBPF_OPTS(bpf_tc_opts, query, .handle = STANDBY_HELPER_TC_HANDLE,
                             .priority = STANDBY_HELPER_TC_PRIORITY);
         DECLARE_LIBBPF_OPTS(bpf_tc_opts, del, .handle = STANDBY_HELPER_TC_HANDLE,
@@ -59,11 +61,13 @@ StandbyHelper *standby_helper_detach(StandbyHelper *h) {
         if (!h)
                 return NULL;
 
-        /* The standby first: once its program is gone net_failover drops the standby's copies
-         * again and tags no more of them, so the master's program has nothing left to do. The
-         * other way round, tagged frames would reach the master with nobody to clear the mark. */
-        standby_helper_remove_filter(h->standby_ifindex, h->prog_id);
-        standby_helper_remove_filter(h->master_ifindex, h->master_prog_id);
+        /* Transmit first goes back to net_failover's choice. Then the standby: once its program
+         * is gone net_failover drops the standby's copies again and tags no more of them, so the
+         * master's program has nothing left to do. The other way round, tagged frames would
+         * reach the master with nobody to clear the mark. */
+        standby_helper_remove_filter(h->master_ifindex, BPF_TC_EGRESS, h->tx_prog_id);
+        standby_helper_remove_filter(h->standby_ifindex, BPF_TC_INGRESS, h->prog_id);
+        standby_helper_remove_filter(h->master_ifindex, BPF_TC_INGRESS, h->master_prog_id);
 
         /* The clsact qdiscs (the master's too) stay: deleting it on a live standby lost frames in
          * the 6.1 guest (lab, agent-switch: 1 frame in 3 of 4 detaches with
@@ -94,10 +98,11 @@ static int standby_helper_libbpf_print(enum libbpf_print_level level, const char
         return 0;
 }
 
-/* Attaches 'prog' to our slot on the tc ingress of 'ifindex', creating the clsact qdisc if there
- * is none. */
-static int standby_helper_add_filter(int ifindex, struct bpf_program *prog, uint32_t *ret_prog_id) {
-        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+/* Attaches 'prog' to our slot on the tc hook 'point' of 'ifindex', creating the clsact qdisc if
+ * there is none. */
+static int standby_helper_add_filter(int ifindex, enum bpf_tc_attach_point point, struct bpf_program *prog,
+                                     uint32_t *ret_prog_id) {
+        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
         int r;
 
         r = standby_helper_install_hook(ifindex);
@@ -153,6 +158,7 @@ static int standby_helper_attach_full(int standby_ifindex, int master_ifindex, b
 
         /* .rodata is frozen at load: the verifier sees a constant, not a compile-time guess. */
         h->skel->rodata->master_ifindex = (uint32_t) master_ifindex;
+        h->skel->rodata->standby_ifindex = (uint32_t) standby_ifindex;
 
         /* Only the standby's program of this mode is loaded: verifying the other one would cost
          * a slow guest CPU time at the start of every transition, for nothing. */
@@ -160,6 +166,11 @@ static int standby_helper_attach_full(int standby_ifindex, int master_ifindex, b
                                       false);
         if (r < 0)
                 return r;
+        if (tag_only) {         /* a bond's active slave is chosen by the agent: nothing to hold */
+                r = bpf_program__set_autoload(h->skel->progs.standby_tx_hold, false);
+                if (r < 0)
+                        return r;
+        }
 
         r = standby_rx_bpf__load(h->skel);
         if (r < 0)
@@ -167,7 +178,7 @@ static int standby_helper_attach_full(int standby_ifindex, int master_ifindex, b
 
         /* The master's program first, so that the standby tags nothing the master does not clear:
          * dedupe goes on only once it is there. Without it the flag decides, as before. */
-        r_master = standby_helper_add_filter(master_ifindex, h->skel->progs.standby_rx_master,
+        r_master = standby_helper_add_filter(master_ifindex, BPF_TC_INGRESS, h->skel->progs.standby_rx_master,
                                              &h->master_prog_id);
         /* Tagging is all a bond's helper does: without the master's program it has no use. */
         if (r_master < 0 && tag_only)
@@ -178,7 +189,7 @@ static int standby_helper_attach_full(int standby_ifindex, int master_ifindex, b
                         return r;
         }
 
-        r = standby_helper_add_filter(standby_ifindex,
+        r = standby_helper_add_filter(standby_ifindex, BPF_TC_INGRESS,
                                       tag_only ? h->skel->progs.standby_rx_tag : h->skel->progs.standby_rx,
                                       &h->prog_id);
         if (r < 0)
@@ -204,16 +215,13 @@ int standby_helper_attach_tagger(int slave_ifindex, int bond_ifindex, StandbyHel
         return standby_helper_attach_full(slave_ifindex, bond_ifindex, true, ret);
 }
 
-int standby_helper_remove_stale(int ifindex) {
-        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+static int standby_helper_remove_stale_at(int ifindex, enum bpf_tc_attach_point point) {
+        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
         DECLARE_LIBBPF_OPTS(bpf_tc_opts, query, .handle = STANDBY_HELPER_TC_HANDLE,
                             .priority = STANDBY_HELPER_TC_PRIORITY);
         DECLARE_LIBBPF_OPTS(bpf_tc_opts, del, .handle = STANDBY_HELPER_TC_HANDLE,
                             .priority = STANDBY_HELPER_TC_PRIORITY);
         int r;
-
-        if (ifindex <= 0)
-                return -EINVAL;
 
         r = bpf_tc_query(&hook, &query);
         if (r == -ENOENT || r == -EINVAL)
@@ -223,6 +231,20 @@ int standby_helper_remove_stale(int ifindex) {
 
         r = bpf_tc_detach(&hook, &del);
         return r < 0 ? r : 1;
+}
+
+int standby_helper_remove_stale(int ifindex) {
+        int r, k;
+
+        if (ifindex <= 0)
+                return -EINVAL;
+
+        /* The egress first: a dead agent's transmit hold would keep the master on the standby. */
+        k = standby_helper_remove_stale_at(ifindex, BPF_TC_EGRESS);
+        r = standby_helper_remove_stale_at(ifindex, BPF_TC_INGRESS);
+        if (r < 0 || k < 0)
+                return r < 0 ? r : k;
+        return r > 0 || k > 0;
 }
 
 /* .bss is mmapped on every kernel that has BPF_F_MMAPABLE (5.5+); the syscall is the fallback
@@ -239,6 +261,7 @@ static int standby_helper_set_flag(StandbyHelper *h, uint32_t *flag, bool on) {
         bss = (struct standby_rx_bpf__bss){
                 .handover_multicast = h->handover_multicast,
                 .dedupe = h->dedupe,
+                .hold_tx = h->hold_tx,
         };
         return bpf_map__update_elem(h->skel->maps.bss, &key, sizeof(key), &bss, sizeof(bss), BPF_ANY);
 }
@@ -259,6 +282,29 @@ int standby_helper_set_dedupe(StandbyHelper *h, bool on) {
                 return -ENOTCONN;
         h->dedupe = on;
         return standby_helper_set_flag(h, h->skel->bss ? &h->skel->bss->dedupe : NULL, on);
+}
+
+int standby_helper_hold_transmit(StandbyHelper *h, bool on) {
+        int r;
+
+        assert(h);
+
+        if (on && h->tx_prog_id == 0) {
+                /* Loaded only for net_failover (standby_helper_attach()). */
+                if (!h->skel->progs.standby_tx_hold || bpf_program__fd(h->skel->progs.standby_tx_hold) < 0)
+                        return -EOPNOTSUPP;
+                r = standby_helper_add_filter(h->master_ifindex, BPF_TC_EGRESS, h->skel->progs.standby_tx_hold,
+                                              &h->tx_prog_id);
+                if (r < 0)
+                        return r;
+        }
+        h->hold_tx = on;
+        return standby_helper_set_flag(h, h->skel->bss ? &h->skel->bss->hold_tx : NULL, on);
+}
+
+bool standby_helper_holds_transmit(StandbyHelper *h) {
+        assert(h);
+        return h->hold_tx;
 }
 
 bool standby_helper_dedupes(StandbyHelper *h) {
@@ -295,6 +341,7 @@ int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret) {
                 sum.duplicates_standby += percpu[i].duplicates_standby;
                 sum.duplicates_vf += percpu[i].duplicates_vf;
                 sum.tagged_multicast += percpu[i].tagged_multicast;
+                sum.held_tx += percpu[i].held_tx;
         }
 
         *ret = sum;

@@ -20,6 +20,7 @@ typedef struct StandbyHelperCounters {
         uint64_t duplicates_standby;   /* dedupe: dropped at the master, the standby's copy came second */
         uint64_t duplicates_vf;        /* dedupe: dropped at the master, the VF's copy came second */
         uint64_t tagged_multicast;     /* tag-only: broadcast and multicast marked as the standby's */
+        uint64_t held_tx;              /* transmitted by the master, sent out of the standby (hold) */
 } StandbyHelperCounters;
 
 /* Loads the programs for 'master_ifindex' and attaches them to the tc ingress (clsact) hooks of
@@ -46,7 +47,7 @@ int standby_helper_attach_tagger(int slave_ifindex, int bond_ifindex, StandbyHel
  * created one, 0 if there was one. */
 int standby_helper_install_hook(int standby_ifindex);
 
-/* Removes a filter left in our slot on 'ifindex' (a standby, or a failover
+/* Removes a filter left in our slot (tc ingress or egress) on 'ifindex' (a standby, or a failover
  * master) by an agent that died mid-transition (one agent per guest: a filter
  * there at start-up is nobody's). Returns 1 if one was removed, 0 if there was
  * none. */
@@ -67,6 +68,15 @@ int standby_helper_set_multicast(StandbyHelper *h, bool on);
  * when the master's program is not attached. */
 int standby_helper_set_dedupe(StandbyHelper *h, bool on);
 bool standby_helper_dedupes(StandbyHelper *h);
+
+/* net_failover only. true: what the master transmits leaves through the standby, whatever
+ * net_failover would choose (a program on the master's tc egress, attached at the first call);
+ * false: net_failover chooses again. Held while a VF is attached and the host still steers to the
+ * standby: net_failover moves transmit to the VF at its carrier-on, before the VF's queue
+ * discipline is active, and the frames sent in between are dropped (drivers/bpf/standby-rx.bpf.c,
+ * standby_tx_hold). -EOPNOTSUPP for a bond's helper. */
+int standby_helper_hold_transmit(StandbyHelper *h, bool on);
+bool standby_helper_holds_transmit(StandbyHelper *h);
 
 /* Totals over all CPUs since attach. */
 int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret);

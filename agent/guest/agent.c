@@ -305,8 +305,11 @@ static void agent_port_view(const Inventory *inv, const Port *port, DatapathPort
                 .vf_ifindex = vf ? vf->ifindex : 0,
                 .vf_up = vf && vf->admin_up,
         };
-        /* A bond also wants to have seen the link itself (miimon). */
-        *ret_vf_ready = vf && vf->admin_up && vf->carrier && (port->kind != PORT_KIND_BONDING || vf->bond_link_up);
+        /* Ready once the kernel's link watch has seen the carrier (operational state up): it
+         * activates the VF's queue discipline in the same step, and transmit may move only then.
+         * A bond also wants to have seen the link itself (miimon). */
+        *ret_vf_ready = vf && vf->admin_up && vf->carrier && vf->oper_up &&
+                        (port->kind != PORT_KIND_BONDING || vf->bond_link_up);
 }
 
 static void agent_rescan(Agent *a) {

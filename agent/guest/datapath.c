@@ -116,6 +116,18 @@ int datapath_vf_receives(Datapath *dp, bool yes) {
         return standby_helper_set_multicast(dp->helper, !yes);
 }
 
+int datapath_hold_transmit(Datapath *dp, bool on) {
+        assert(dp);
+
+        if (dp->port.kind != PORT_KIND_NET_FAILOVER)
+                return 0;
+        if (!dp->helper)
+                return on ? -ENOTCONN : 0;
+        if (!on && !standby_helper_holds_transmit(dp->helper))
+                return 0;
+        return standby_helper_hold_transmit(dp->helper, on);
+}
+
 int datapath_transmit_on(Datapath *dp, PortPath path) {
         assert(dp);
 
@@ -170,9 +182,10 @@ int datapath_receive_normal(Datapath *dp) {
                 else
                         log_info("Standby helper on ifindex %d: handed over %" PRIu64 " unicast and %" PRIu64
                                  " broadcast/multicast frames, dropped %" PRIu64
-                                 " duplicates from the standby and %" PRIu64 " from the VF%s.",
+                                 " duplicates from the standby and %" PRIu64 " from the VF, held %" PRIu64
+                                 " transmitted frames on the standby%s.",
                                  dp->port.synthetic_ifindex, c.redirected_unicast, c.redirected_multicast,
-                                 c.duplicates_standby, c.duplicates_vf,
+                                 c.duplicates_standby, c.duplicates_vf, c.held_tx,
                                  standby_helper_dedupes(dp->helper) ? "" : " (no deduplication)");
         }
         /* A bond stops delivering from its backup slave first: the other way round, the two

@@ -41,6 +41,12 @@ int datapath_vf_receives(Datapath *dp, bool yes);
 /* Move transmit to 'path' (net_failover, netvsc: the VF's admin state;
  * bonding: the active slave). */
 int datapath_transmit_on(Datapath *dp, PortPath path);
+/* attach: keep transmit on the synthetic path while the VF joins (net_failover
+ * would move it at the VF's carrier-on, before the VF can send: see
+ * standby_helper_hold_transmit()); false lets the kernel choose again. Needs
+ * datapath_receive_both() first; 0 for bonding and netvsc, where the agent
+ * moves transmit itself. */
+int datapath_hold_transmit(Datapath *dp, bool on);
 /* detach: what was sent to the VF has come in and transmit has moved to the
  * synthetic NIC, so nothing more is wanted from the VF. Bonding: the bond
  * stops delivering from the VF (all_slaves_active off), which still receives

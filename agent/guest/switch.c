@@ -353,6 +353,13 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
                 r = datapath_receive_both(s->dp);
                 if (r >= 0)
                         r = port_switch_sync_multicast(s);
+                /* Transmit stays synthetic until the host steers to the VF. Without the hold
+                 * the switch goes on, as before: a few frames may be lost at the VF's carrier-on. */
+                if (r >= 0) {
+                        int k = datapath_hold_transmit(s->dp, true);
+                        if (k < 0)
+                                port_switch_note(s, k, "cannot hold transmit on the synthetic path");
+                }
                 break;
         case SWITCH_STATE_ATTACH_READY:
                 r = port_switch_sync_multicast(s);
@@ -382,6 +389,11 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
         r = datapath_transmit_on(s->dp, path);
         if (r < 0)
                 return r;
+        if (path == PORT_PATH_VF) {
+                r = datapath_hold_transmit(s->dp, false);
+                if (r < 0)
+                        return r;
+        }
         if (s->cb->clock)               /* transmit has moved: that is the switch time */
                 now = MAX(now, s->cb->clock(s->userdata));
 

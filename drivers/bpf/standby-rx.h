@@ -38,4 +38,5 @@ struct standby_rx_counters {
         __u64 duplicates_standby;   /* master: dropped a standby copy, the VF's came first */
         __u64 duplicates_vf;        /* master: dropped a VF copy, the standby's came first */
         __u64 tagged_multicast;     /* standby, tag-only (bond): broadcast and multicast marked */
+        __u64 held_tx;              /* master egress: frames sent out of the standby while holding */
 };

@@ -52,6 +52,16 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         return 0;
 }
 
+int datapath_hold_transmit(Datapath *dp, bool on) {
+        if (!on && !fake_datapath_log.hold_transmit)
+                return 0;
+        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = on ? 'H' : 'h';
+        if (on && !fake_datapath_log.receive_both)
+                return -ENOTCONN;
+        fake_datapath_log.hold_transmit = on;
+        return 0;
+}
+
 int datapath_vf_drained(Datapath *dp) {
         fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = 'D';
         return 0;
@@ -61,5 +71,6 @@ int datapath_receive_normal(Datapath *dp) {
         fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = 'N';
         fake_datapath_log.receive_both = false;
         fake_datapath_log.helper_multicast = false;
+        fake_datapath_log.hold_transmit = false;
         return 0;
 }

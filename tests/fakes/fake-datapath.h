@@ -9,8 +9,9 @@
 typedef struct FakeDatapathLog {
         bool receive_both;              /* helper / all_slaves_active in effect */
         bool helper_multicast;          /* broadcast handed over from the standby */
+        bool hold_transmit;             /* transmit held on the synthetic path */
         PortPath transmit;
-        char calls[FAKE_DATAPATH_CALLS + 1];    /* B both, D VF drained, N normal, M/m VF receives yes/no, V/S transmit */
+        char calls[FAKE_DATAPATH_CALLS + 1];    /* B both, D VF drained, N normal, M/m VF receives yes/no, V/S transmit, H/h hold on/off */
         unsigned n_calls;
         int fail_receive_both;          /* negative errno to fail with */
         int fail_transmit;

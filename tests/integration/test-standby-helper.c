@@ -111,6 +111,13 @@ static bool link_has(const char *dev, const char *what, const char *needle) {
         return strstr(out, needle) != NULL;
 }
 
+/* Our programs on the master's tc egress (the transmit hold). */
+static bool master_egress_has(const char *needle) {
+        _cleanup_free_ char *out = sh_output("tc filter show dev " MASTER " egress");
+
+        return strstr(out, needle) != NULL;
+}
+
 static bool standby_has(const char *what, const char *needle) {
         return link_has(STANDBY, what, needle);
 }
@@ -291,6 +298,7 @@ static int teardown(void **state) {
         /* No filter of ours survives a test; the qdiscs stay by design. */
         assert_false(standby_has("filter", "standby_rx"));
         assert_false(master_has("filter", "standby_rx"));
+        assert_false(master_egress_has("standby_tx_hold"));
         sh("tc qdisc del dev " STANDBY " clsact 2>/dev/null || true");
         sh("tc qdisc del dev " MASTER " clsact 2>/dev/null || true");
         return 0;
@@ -775,6 +783,74 @@ static void test_standby_helper_tagger_passes_frames_on(void **state) {
         assert_tagged(f->helper, 2);
 }
 
+/* The transmit hold: what the master sends leaves through the standby while held, through the
+ * master's own link otherwise (MASTER_PEER stands for the VF, PEER for the host behind the
+ * standby); the egress filter goes with the helper. */
+static void test_standby_helper_hold_transmit(void **state) {
+        Fixture *f = *state;
+        int peer_fd = packet_socket(f->peer_ifindex, ETH_P_VFO_TEST);
+        int vf_fd = packet_socket(f->master_peer_ifindex, ETH_P_VFO_TEST);
+        StandbyHelperCounters c;
+        Received r;
+        uint32_t tag;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_false(standby_helper_holds_transmit(f->helper));
+
+        tag = next_tag++;
+        send_frames_on(f, f->master_ifindex, mac_unicast, tag, 3);
+        r = receive_frames(vf_fd, tag, 3, 2000);
+        assert_int_equal(received_total(&r), 3);
+        r = receive_frames(peer_fd, tag, UINT_MAX, 200);
+        assert_int_equal(received_total(&r), 0);
+
+        assert_int_equal(standby_helper_hold_transmit(f->helper, true), 0);
+        assert_true(standby_helper_holds_transmit(f->helper));
+        assert_true(master_egress_has("standby_tx_hold"));
+        tag = next_tag++;
+        send_frames_on(f, f->master_ifindex, mac_unicast, tag, 4);
+        r = receive_frames(peer_fd, tag, 4, 2000);
+        assert_int_equal(received_total(&r), 4);
+        r = receive_frames(vf_fd, tag, UINT_MAX, 200);
+        assert_int_equal(received_total(&r), 0);
+        assert_int_equal(standby_helper_get_counters(f->helper, &c), 0);
+        assert_int_equal(c.held_tx, 4);
+
+        assert_int_equal(standby_helper_hold_transmit(f->helper, false), 0);
+        tag = next_tag++;
+        send_frames_on(f, f->master_ifindex, mac_unicast, tag, 2);
+        r = receive_frames(vf_fd, tag, 2, 2000);
+        assert_int_equal(received_total(&r), 2);
+        r = receive_frames(peer_fd, tag, UINT_MAX, 200);
+        assert_int_equal(received_total(&r), 0);
+
+        /* Held when the helper goes: the filter goes with it, transmit is the kernel's again. */
+        assert_int_equal(standby_helper_hold_transmit(f->helper, true), 0);
+        f->helper = standby_helper_detach(f->helper);
+        assert_false(master_egress_has("bpf"));
+        tag = next_tag++;
+        send_frames_on(f, f->master_ifindex, mac_unicast, tag, 2);
+        r = receive_frames(vf_fd, tag, 2, 2000);
+        assert_int_equal(received_total(&r), 2);
+
+        (void) close(peer_fd);
+        (void) close(vf_fd);
+}
+
+/* A dead agent's hold is removed at start-up like its other filters. */
+static void test_standby_helper_stale_hold_is_removed(void **state) {
+        Fixture *f = *state;
+        StandbyHelper *h;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &h), 0);
+        assert_int_equal(standby_helper_hold_transmit(h, true), 0);
+        /* What an agent killed while holding leaves on the master: both of its filters go. */
+        assert_int_equal(standby_helper_remove_stale(f->master_ifindex), 1);
+        assert_false(master_egress_has("bpf"));
+        assert_false(master_has("filter", "bpf"));
+        h = standby_helper_detach(h);
+}
+
 static void test_standby_helper_tagger_needs_the_bond_program(void **state) {
         Fixture *f = *state;
         StandbyHelper *other = NULL;
@@ -795,6 +871,8 @@ static void test_standby_helper_tagger_needs_the_bond_program(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_standby_helper_unicast_reaches_master, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_hold_transmit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_stale_hold_is_removed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_broadcast_only_when_multicast_on, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_detach_removes_filter_keeps_qdisc, setup,

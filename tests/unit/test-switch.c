@@ -170,6 +170,8 @@ static void test_switch_graceful_attach(void **state) {
         assert_true(fake_datapath_log.receive_both);
         /* No VF registered: the standby delivers broadcast itself. */
         assert_false(fake_datapath_log.helper_multicast);
+        /* Transmit is held on the synthetic path until the host steers to the VF. */
+        assert_true(fake_datapath_log.hold_transmit);
 
         /* The VF appears; carrier comes ~2.5 s later (measured in the lab under TCG). */
         port_switch_update(f->s, &vf_no_carrier, "eth1", false, PORT_PATH_SYNTHETIC, T0 + 200000);
@@ -190,10 +192,12 @@ static void test_switch_graceful_attach(void **state) {
         assert_string_equal(last(f)->vf_ifname, "eth1");
         assert_false(fake_datapath_log.helper_multicast);
         assert_true(fake_datapath_log.receive_both);            /* until steering moved */
+        assert_true(fake_datapath_log.hold_transmit);           /* the VF has carrier, the host still steers to the standby */
 
         request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 4, VFO__PATH_KIND__PATH_KIND_VF, T0 + 2800000);
         assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_DRAINING);
         assert_int_equal(fake_datapath_log.transmit, PORT_PATH_VF);
+        assert_false(fake_datapath_log.hold_transmit);          /* released as transmit moves */
         /* The standby keeps delivering what was already sent to it. */
         assert_true(fake_datapath_log.receive_both);
         port_switch_timeout(f->s, T0 + 2800000 + SWITCH_DRAIN_USEC);
