@@ -203,7 +203,8 @@ const char *envelope_body_to_string(Vfo__Envelope__BodyCase body) {
 
 /* Requests and replies carry a non-zero id; events and errors may use 0. */
 static bool envelope_body_needs_id(Vfo__Envelope__BodyCase body) {
-        return body != VFO__ENVELOPE__BODY_PATH_CHANGED && body != VFO__ENVELOPE__BODY_ERROR;
+        return body != VFO__ENVELOPE__BODY_PATH_CHANGED && body != VFO__ENVELOPE__BODY_ERROR &&
+               body != VFO__ENVELOPE__BODY_SWITCH_REPORT;
 }
 
 bool envelope_body_allowed(PeerRole sender, Vfo__Envelope__BodyCase body) {
@@ -220,6 +221,7 @@ bool envelope_body_allowed(PeerRole sender, Vfo__Envelope__BodyCase body) {
         case VFO__ENVELOPE__BODY_DETACH_READY:
         case VFO__ENVELOPE__BODY_ATTACH_READY:
         case VFO__ENVELOPE__BODY_PATH_CHANGED:
+        case VFO__ENVELOPE__BODY_SWITCH_REPORT:
                 return sender == PEER_ROLE_GUEST;
         case VFO__ENVELOPE__BODY_PING:
         case VFO__ENVELOPE__BODY_PONG:
@@ -375,6 +377,13 @@ int envelope_validate(const Vfo__Envelope *e, PeerRole sender, char *why, size_t
                       "PathChanged: invalid reason");
                 CHECK(e->path_changed->switched_usec >= e->path_changed->request_usec,
                       "PathChanged: switched before it was requested");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_SWITCH_REPORT:
+                CHECK(mac_is_valid(e->switch_report->mac), "SwitchReport: invalid MAC");
+                CHECK(path_ok(e->switch_report->path), "SwitchReport: invalid path");
+                CHECK(e->switch_report->end_usec >= e->switch_report->start_usec,
+                      "SwitchReport: ended before it started");
                 return 0;
 
         case VFO__ENVELOPE__BODY_PING:

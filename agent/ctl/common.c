@@ -143,6 +143,14 @@ void json_job_fields(JsonWriter *w, sd_bus *bus, const VfoJob *j) {
         json_field_uint(w, "duration_usec", job_duration(j));
         json_field_uint(w, "libvirt_usec", j->libvirt_usec);
         json_field_uint(w, "agent_usec", j->agent_usec);
+        json_field_string(w, "loss", j->loss ?: "unknown");
+        json_field_uint(w, "synthetic_rx_packets", j->synthetic_rx);
+        json_field_uint(w, "synthetic_tx_packets", j->synthetic_tx);
+        json_field_uint(w, "vf_rx_packets", j->vf_rx);
+        json_field_uint(w, "vf_tx_packets", j->vf_tx);
+        json_field_uint(w, "handed_over", j->handed_over);
+        json_field_uint(w, "held_tx", j->held_tx);
+        json_field_uint(w, "guest_drops", j->guest_drops);
 }
 
 void json_end_line(JsonWriter *w) {

@@ -98,6 +98,7 @@ void vfo_job_done(VfoJob *j) {
         free(j->error);
         free(j->error_message);
         free(j->fallback);
+        free(j->loss);
         free(j->destination);
         *j = (VfoJob) {};
 }
@@ -167,6 +168,14 @@ static const PropMap job_map[] = {
         { "LibvirtUSec", PROP_U64, offsetof(VfoJob, libvirt_usec) },
         { "AgentUSec", PROP_U64, offsetof(VfoJob, agent_usec) },
         { "Destination", PROP_STRING, offsetof(VfoJob, destination) },
+        { "Loss", PROP_STRING, offsetof(VfoJob, loss) },
+        { "SyntheticRxPackets", PROP_U64, offsetof(VfoJob, synthetic_rx) },
+        { "SyntheticTxPackets", PROP_U64, offsetof(VfoJob, synthetic_tx) },
+        { "VFRxPackets", PROP_U64, offsetof(VfoJob, vf_rx) },
+        { "VFTxPackets", PROP_U64, offsetof(VfoJob, vf_tx) },
+        { "HandedOver", PROP_U64, offsetof(VfoJob, handed_over) },
+        { "HeldTx", PROP_U64, offsetof(VfoJob, held_tx) },
+        { "GuestDrops", PROP_U64, offsetof(VfoJob, guest_drops) },
         {}
 };
 

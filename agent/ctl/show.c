@@ -159,7 +159,7 @@ static void print_pools_table(const VfoPool *pools, size_t n) {
 /* all: every job, with STATE and ERROR; otherwise running jobs only, without them */
 static void print_jobs_table(sd_bus *bus, const VfoJob *jobs, size_t n, bool all) {
         static const char *const headers_all[] = {
-                "JOB", "KIND", "REASON", "DOMAIN", "MAC", "PHASE", "PROGRESS", "STATE", "DURATION", "ERROR",
+                "JOB", "KIND", "REASON", "DOMAIN", "MAC", "PHASE", "PROGRESS", "STATE", "DURATION", "LOSS", "ERROR",
         };
         static const char *const headers_running[] = {
                 "JOB", "KIND", "REASON", "DOMAIN", "MAC", "PHASE", "PROGRESS", "DURATION",
@@ -177,7 +177,7 @@ static void print_jobs_table(sd_bus *bus, const VfoJob *jobs, size_t n, bool all
                 const char *row_all[] = {
                         id, jobs[i].kind, jobs[i].reason, domain,
                         jobs[i].mac, jobs[i].phase, progress, jobs[i].state,
-                        duration, error_name_short(jobs[i].error),
+                        duration, jobs[i].loss ?: "unknown", error_name_short(jobs[i].error),
                 };
                 const char *row_running[] = {
                         id, jobs[i].kind, jobs[i].reason, domain, jobs[i].mac, jobs[i].phase, progress, duration,

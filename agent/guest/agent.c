@@ -19,6 +19,7 @@
 #include "agent/guest/config.h"
 #include "agent/guest/inventory.h"
 #include "agent/guest/links.h"
+#include "agent/guest/report.h"
 #include "agent/guest/switch.h"
 #include "drivers/announce.h"
 #include "drivers/rtnl.h"
@@ -36,6 +37,7 @@ typedef struct AgentPort {
         unsigned announce_left;         /* rounds still to send */
         usec_t announce_next;
         bool seen;                      /* found by the latest rescan */
+        SwitchTally tally;              /* counters of the running transition */
 } AgentPort;
 
 struct Agent {
@@ -271,11 +273,55 @@ static usec_t agent_switch_clock(void *userdata) {
         return now_usec(CLOCK_MONOTONIC);
 }
 
+/* Loss accounting: counters at the start of a transition, and at its end a
+ * log line and a SwitchReport (to hosts of protocol version 2 or later). */
+static void agent_switch_transition(void *userdata, PortSwitch *sw, bool ended, usec_t now) {
+        Agent *a = userdata;
+        AgentPort *p = agent_port_by_switch(a, sw);
+        _cleanup_free_ Netdev *links = NULL;
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__SwitchReport rep;
+        Vfo__PathCounters storage[3];
+        StandbyHelperCounters h;
+        uint64_t drops;
+        size_t n = 0;
+        int r;
+
+        if (!p || (ended && !p->tally.active))
+                return;
+        r = rtnl_dump_links(&links, &n);
+        if (r < 0) {
+                log_warning_errno(r, "Port %s: cannot read the counters, no report for this transition: %m", sw->mac);
+                p->tally = (SwitchTally) {};
+                return;
+        }
+        if (!ended) {
+                switch_tally_begin(&p->tally, &sw->port, links, n, now);
+                return;
+        }
+
+        datapath_get_counters(sw->dp, &h);
+        switch_tally_end(&p->tally, &sw->port, links, n, &h, sw->mac, sw->active_path, now, &rep, storage);
+        drops = switch_report_drops(&rep);
+        log_info("Port %s: transition to the %s path ended after %" PRIu64 " ms: synthetic rx %" PRIu64 " tx %" PRIu64
+                 ", VF rx %" PRIu64 " tx %" PRIu64 ", handed over %" PRIu64 ", held %" PRIu64 ", drops seen %" PRIu64 " (%s).",
+                 sw->mac, port_path_to_string(sw->active_path), (rep.end_usec - rep.start_usec) / USEC_PER_MSEC,
+                 rep.synthetic->rx_packets, rep.synthetic->tx_packets, rep.vf->rx_packets, rep.vf->tx_packets,
+                 rep.handed_over, rep.held_tx, drops, drops == 0 ? "clean" : "lossy");
+
+        if (channel_get_peer_protocol(a->channel) < 2)
+                return;         /* an older vfod does not know the message */
+        e.body_case = VFO__ENVELOPE__BODY_SWITCH_REPORT;
+        e.switch_report = &rep;
+        agent_switch_send(a, sw, &e);
+}
+
 static const SwitchCallbacks agent_switch_callbacks = {
         .send = agent_switch_send,
         .announce = agent_switch_announce,
         .note = agent_switch_note,
         .clock = agent_switch_clock,
+        .transition = agent_switch_transition,
 };
 
 static void agent_port_request(Agent *a, const Vfo__Envelope *m) {
@@ -375,8 +421,10 @@ static void agent_rescan(Agent *a) {
                         log_info("Port %s: %s, synthetic '%s'%s%s, on the %s path.", mac,
                                  port_kind_to_string(port->kind), inv.links[port->synthetic].name,
                                  vf ? ", VF " : "", vf ? vf->name : "", port_path_to_string(kernel_path));
-                } else
+                } else {
+                        switch_tally_update(&p->tally, &dp, inv.links, inv.n_links);
                         port_switch_update(p->sw, &dp, vf ? vf->name : NULL, vf_ready, kernel_path, now);
+                }
 
                 p->announce_ifindex = dp.master_ifindex ?: dp.synthetic_ifindex;
                 p->seen = true;
@@ -465,6 +513,7 @@ static void agent_handle_message(Agent *a, const Vfo__Envelope *m) {
         case VFO__ENVELOPE__BODY_DETACH_READY:
         case VFO__ENVELOPE__BODY_ATTACH_READY:
         case VFO__ENVELOPE__BODY_PATH_CHANGED:
+        case VFO__ENVELOPE__BODY_SWITCH_REPORT:
         case VFO__ENVELOPE__BODY__NOT_SET:
         case _VFO__ENVELOPE__BODY__CASE_IS_INT_SIZE:
                 break;

@@ -18,6 +18,7 @@ struct Datapath {
         StandbyHelper *helper;          /* net_failover: attached while receiving on both paths;
                                          * bonding: the deduplication, alongside all_slaves_active */
         bool all_slaves_active;         /* bonding: set by us */
+        StandbyHelperCounters last;     /* the helper's counters when it was last detached */
 };
 
 int datapath_new(const DatapathPort *p, Datapath **ret) {
@@ -73,6 +74,7 @@ int datapath_receive_both(Datapath *dp) {
         case PORT_KIND_NET_FAILOVER:
                 if (dp->helper)
                         return 0;
+                dp->last = (StandbyHelperCounters) {};
                 r = standby_helper_attach(dp->port.synthetic_ifindex, dp->port.master_ifindex, &dp->helper);
                 if (r < 0)
                         return r;
@@ -84,6 +86,7 @@ int datapath_receive_both(Datapath *dp) {
                  * ms in a slow guest. Without it frames arrive twice, but none is lost, so the
                  * switch goes on. */
                 if (!dp->helper) {
+                        dp->last = (StandbyHelperCounters) {};
                         r = standby_helper_attach_tagger(dp->port.synthetic_ifindex, dp->port.master_ifindex,
                                                          &dp->helper);
                         if (r < 0)
@@ -114,6 +117,14 @@ int datapath_vf_receives(Datapath *dp, bool yes) {
         if (!dp->helper || standby_helper_dedupes(dp->helper))
                 return 0;
         return standby_helper_set_multicast(dp->helper, !yes);
+}
+
+void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret) {
+        assert(dp);
+        assert(ret);
+
+        if (!dp->helper || standby_helper_get_counters(dp->helper, ret) < 0)
+                *ret = dp->last;
 }
 
 int datapath_hold_transmit(Datapath *dp, bool on) {
@@ -173,6 +184,7 @@ int datapath_receive_normal(Datapath *dp) {
         assert(dp);
 
         if (dp->helper && standby_helper_get_counters(dp->helper, &c) >= 0) {
+                dp->last = c;
                 if (dp->port.kind == PORT_KIND_BONDING)
                         log_info("Broadcast deduplication on bond ifindex %d: tagged %" PRIu64
                                  " broadcast/multicast frames on the synthetic slave, dropped %" PRIu64

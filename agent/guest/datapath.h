@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "agent/guest/ports.h"
+#include "drivers/standby-helper.h"
 
 typedef struct DatapathPort {
         PortKind kind;
@@ -47,6 +48,9 @@ int datapath_transmit_on(Datapath *dp, PortPath path);
  * datapath_receive_both() first; 0 for bonding and netvsc, where the agent
  * moves transmit itself. */
 int datapath_hold_transmit(Datapath *dp, bool on);
+/* The helper's counters: live while it is attached, else as it left them
+ * (zero before the first transition). */
+void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret);
 /* detach: what was sent to the VF has come in and transmit has moved to the
  * synthetic NIC, so nothing more is wanted from the VF. Bonding: the bond
  * stops delivering from the VF (all_slaves_active off), which still receives

@@ -322,6 +322,8 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
         s->state = state;
         if (old != state)
                 port_switch_note(s, 0, switch_state_to_string(state));
+        if (old == SWITCH_STATE_IDLE && state != SWITCH_STATE_IDLE && s->cb->transition)
+                s->cb->transition(s->userdata, s, false, s->trigger_usec);
 
         switch (state) {
         case SWITCH_STATE_IDLE:
@@ -368,6 +370,8 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
         case _SWITCH_STATE_INVALID:
                 assert_not_reached();
         }
+        if (old != SWITCH_STATE_IDLE && state == SWITCH_STATE_IDLE && s->cb->transition)
+                s->cb->transition(s->userdata, s, true, s->cb->clock ? s->cb->clock(s->userdata) : s->trigger_usec);
         return r;
 }
 

@@ -64,6 +64,9 @@ typedef struct SwitchCallbacks {
         /* Optional: the clock, read once transmit has moved, so PathChanged
          * carries the real switch time (the 'now' handed in is the request's). */
         usec_t (*clock)(void *userdata);
+        /* Optional: a transition began (left idle) or ended (back to idle,
+         * the datapath's normal handling restored: its counters are final). */
+        void (*transition)(void *userdata, PortSwitch *s, bool ended, usec_t now);
 } SwitchCallbacks;
 
 struct PortSwitch {

@@ -72,6 +72,22 @@ static int job_prop(sd_bus *bus, const char *path, const char *interface, const 
                 return sd_bus_message_append(reply, "t", j->libvirt_usec);
         if (strcmp(property, "AgentUSec") == 0)
                 return sd_bus_message_append(reply, "t", j->agent_usec);
+        if (strcmp(property, "Loss") == 0)
+                return sd_bus_message_append(reply, "s", job_loss(j));
+        if (strcmp(property, "SyntheticRxPackets") == 0)
+                return sd_bus_message_append(reply, "t", j->traffic.synthetic_rx);
+        if (strcmp(property, "SyntheticTxPackets") == 0)
+                return sd_bus_message_append(reply, "t", j->traffic.synthetic_tx);
+        if (strcmp(property, "VFRxPackets") == 0)
+                return sd_bus_message_append(reply, "t", j->traffic.vf_rx);
+        if (strcmp(property, "VFTxPackets") == 0)
+                return sd_bus_message_append(reply, "t", j->traffic.vf_tx);
+        if (strcmp(property, "HandedOver") == 0)
+                return sd_bus_message_append(reply, "t", j->traffic.handed_over);
+        if (strcmp(property, "HeldTx") == 0)
+                return sd_bus_message_append(reply, "t", j->traffic.held_tx);
+        if (strcmp(property, "GuestDrops") == 0)
+                return sd_bus_message_append(reply, "t", j->traffic.drops);
         if (strcmp(property, "Destination") == 0)
                 return sd_bus_message_append(reply, "s", migration_from_job(j) ? migration_destination(migration_from_job(j)) : "");
         return -ENOENT;
@@ -114,6 +130,14 @@ static const sd_bus_vtable job_vtable[] = {
         SD_BUS_PROPERTY("LibvirtUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("AgentUSec", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Destination", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Loss", "s", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("SyntheticRxPackets", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("SyntheticTxPackets", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VFRxPackets", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("VFTxPackets", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HandedOver", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HeldTx", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GuestDrops", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Cancel", NULL, NULL, job_cancel_method, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

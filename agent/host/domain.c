@@ -439,10 +439,31 @@ static void on_agent_state(AgentConn *a, bool synced, void *userdata) {
         manager_schedule(d->manager);
 }
 
+/* The guest's counters of a transition go to the job that moved the port:
+ * the running one (a detach ends after the VF is gone), or the latest (an
+ * attach ends before the guest's drain does). */
+static void on_switch_report(Domain *d, const Vfo__SwitchReport *r) {
+        Port *p = domain_find_port(d, r->mac);
+        Job *j;
+
+        if (!p)
+                return;
+        j = p->job ?: manager_find_job(d->manager, p->last_job);
+        if (!j || j->domain != d || strcasecmp(j->mac, p->mac) != 0 || j->traffic.reported) {
+                log_debug("%s: a report of the guest's counters for %s matches no job, ignored.", d->name, p->mac);
+                return;
+        }
+        job_set_traffic(j, r);
+}
+
 static void on_agent_event(AgentConn *a, const Vfo__Envelope *e, void *userdata) {
         Domain *d = userdata;
         Port *p;
 
+        if (e->body_case == VFO__ENVELOPE__BODY_SWITCH_REPORT) {
+                on_switch_report(d, e->switch_report);
+                return;
+        }
         if (e->body_case != VFO__ENVELOPE__BODY_PATH_CHANGED)
                 return;
         p = domain_find_port(d, e->path_changed->mac);

@@ -243,6 +243,41 @@ void job_forget_done(Manager *m, void *userdata) {
                 }
 }
 
+const char *job_loss(const Job *j) {
+        if (j->abrupt && j->kind == JOB_DETACH)
+                return "lossy";
+        if (!j->traffic.reported)
+                return "unknown";
+        return j->traffic.drops == 0 ? "clean" : "lossy";
+}
+
+void job_set_traffic(Job *j, const Vfo__SwitchReport *r) {
+        const Vfo__PathCounters none = VFO__PATH_COUNTERS__INIT;
+        const Vfo__PathCounters *syn = r->synthetic ?: &none, *vf = r->vf ?: &none;
+        JobTraffic *t = &j->traffic;
+
+        *t = (JobTraffic) {
+                .reported = true,
+                .synthetic_rx = syn->rx_packets,
+                .synthetic_tx = syn->tx_packets,
+                .vf_rx = vf->rx_packets,
+                .vf_tx = vf->tx_packets,
+                .handed_over = r->handed_over,
+                .held_tx = r->held_tx,
+                .duplicates_dropped = r->duplicates_dropped,
+                .drops = syn->rx_dropped + syn->tx_dropped + syn->rx_nohandler + vf->rx_dropped + vf->tx_dropped +
+                         vf->rx_nohandler,
+        };
+        log_info("Job %" PRIu64 ": %s of %s on %s: the guest counted synthetic rx %" PRIu64 " tx %" PRIu64
+                 ", VF rx %" PRIu64 " tx %" PRIu64 ", handed over %" PRIu64 ", held %" PRIu64 ", drops %" PRIu64
+                 " over %" PRIu64 " ms: %s.",
+                 j->id, job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?", t->synthetic_rx,
+                 t->synthetic_tx, t->vf_rx, t->vf_tx, t->handed_over, t->held_tx, t->drops,
+                 (r->end_usec - r->start_usec) / USEC_PER_MSEC, job_loss(j));
+        bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Loss", "SyntheticRxPackets", "SyntheticTxPackets",
+                         "VFRxPackets", "VFTxPackets", "HandedOver", "HeldTx", "GuestDrops", NULL);
+}
+
 int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Job **ret) {
         Job *j;
         int r;
@@ -263,6 +298,7 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
         if (kind == JOB_ATTACH)
                 j->phase = JOB_PHASE_CLAIMING;
         port->job = j;
+        port->last_job = j->id;
         if (kind == JOB_ATTACH) {
                 port_set_vf(port, NULL);
                 vf_set_state(vf, VF_CLAIMED, port);

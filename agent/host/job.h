@@ -47,6 +47,15 @@ typedef struct JobOps {
 
 typedef void (*JobDoneFn)(Job *j, void *userdata);
 
+/* What the guest counted while the job moved its port (the agent's
+ * SwitchReport; ARCHITECTURE.md "11 The guest", loss accounting). */
+typedef struct JobTraffic {
+        bool reported;
+        uint64_t synthetic_rx, synthetic_tx, vf_rx, vf_tx;
+        uint64_t handed_over, held_tx, duplicates_dropped;
+        uint64_t drops;         /* drops the guest saw on its NICs, and what they delivered to nobody */
+} JobTraffic;
+
 struct Job {
         Manager *manager;
         uint64_t id;
@@ -77,6 +86,7 @@ struct Job {
         VirtOp virt_op;
         usec_t virt_start;
         Vfo__PathKind rollback_path;
+        JobTraffic traffic;
 
         /* what kind of job it is: job-port.c's attach and detach, migrate.c's migration */
         const JobOps *ops;
@@ -103,6 +113,14 @@ void job_forget_done(Manager *m, void *userdata);
 int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Job **ret);
 Job *job_free(Job *j);
 unsigned job_progress(const Job *j);
+
+/* The agent's SwitchReport for the job's port: kept, on the bus, logged. */
+void job_set_traffic(Job *j, const Vfo__SwitchReport *r);
+/* "clean": the guest reported the move and saw no drop; "lossy": it saw
+ * drops, or the VF was taken away without the agent (frames in flight to it
+ * are lost where the guest cannot count them); "unknown": no report (an
+ * agent without loss accounting, or the job did not move the port). */
+const char *job_loss(const Job *j);
 
 /* libvirt told us a device is gone / could not be removed. */
 void job_device_removed(Job *j, const char *alias);

@@ -52,6 +52,10 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         return 0;
 }
 
+void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret) {
+        *ret = fake_datapath_log.counters;
+}
+
 int datapath_hold_transmit(Datapath *dp, bool on) {
         if (!on && !fake_datapath_log.hold_transmit)
                 return 0;

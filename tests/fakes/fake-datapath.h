@@ -15,6 +15,7 @@ typedef struct FakeDatapathLog {
         unsigned n_calls;
         int fail_receive_both;          /* negative errno to fail with */
         int fail_transmit;
+        StandbyHelperCounters counters; /* what datapath_get_counters() gives */
 } FakeDatapathLog;
 
 extern FakeDatapathLog fake_datapath_log;

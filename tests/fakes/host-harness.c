@@ -208,6 +208,28 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
                 e.body_case = VFO__ENVELOPE__BODY_PATH_CHANGED;
                 e.path_changed = &pc;
                 agent_send(d, m->id, &e);
+                if (d->report) {
+                        Vfo__Envelope re = VFO__ENVELOPE__INIT;
+                        Vfo__SwitchReport r = VFO__SWITCH_REPORT__INIT;
+                        Vfo__PathCounters syn = VFO__PATH_COUNTERS__INIT, vf = VFO__PATH_COUNTERS__INIT;
+
+                        syn.rx_packets = 100;
+                        syn.tx_packets = 90;
+                        syn.rx_nohandler = d->report_drops;
+                        vf.rx_packets = 10;
+                        vf.tx_packets = 20;
+                        r.mac = d->mac;
+                        r.path = pc.path;
+                        r.start_usec = 1000;
+                        r.end_usec = 2000;
+                        r.synthetic = &syn;
+                        r.vf = &vf;
+                        r.handed_over = 5;
+                        r.held_tx = 7;
+                        re.body_case = VFO__ENVELOPE__BODY_SWITCH_REPORT;
+                        re.switch_report = &r;
+                        agent_send(d, 0, &re);
+                }
                 return;
         }
         default:
@@ -773,6 +795,16 @@ uint32_t harness_get_u32(Harness *h, const char *path, const char *interface, co
                 die("read u", EINVAL);
         sd_bus_message_unref(reply);
         return u;
+}
+
+uint64_t harness_get_u64(Harness *h, const char *path, const char *interface, const char *property) {
+        sd_bus_message *reply = get_property(h, path, interface, property, "t");
+        uint64_t t;
+
+        if (sd_bus_message_read(reply, "t", &t) < 0)
+                die("read t", EINVAL);
+        sd_bus_message_unref(reply);
+        return t;
 }
 
 bool harness_get_bool(Harness *h, const char *path, const char *interface, const char *property) {

@@ -43,6 +43,8 @@ typedef struct HarnessDomain {
         Vfo__PathKind agent_path;       /* where the agent sends: its Inventory says so; a SteeringMoved or
                                          * SetPath it answers moves it (the VF's if it starts with one) */
         bool no_agent;                  /* nobody listens on the channel */
+        bool report;                    /* a SwitchReport follows each PathChanged it sends */
+        uint64_t report_drops;          /* ... with this many frames the standby delivered to nobody */
         unsigned n_prepare_detach, n_prepare_attach;   /* requests seen */
         unsigned n_steering_moved;
 
@@ -113,6 +115,7 @@ int harness_call(Harness *h, const char *path, const char *interface, const char
 /* Properties, read through org.freedesktop.DBus.Properties.Get. */
 char *harness_get_string(Harness *h, const char *path, const char *interface, const char *property);
 uint32_t harness_get_u32(Harness *h, const char *path, const char *interface, const char *property);
+uint64_t harness_get_u64(Harness *h, const char *path, const char *interface, const char *property);
 bool harness_get_bool(Harness *h, const char *path, const char *interface, const char *property);
 /* The 'index'th object path of an "ao" property (a copy), or NULL. */
 char *harness_get_object(Harness *h, const char *path, const char *interface, const char *property, size_t index);

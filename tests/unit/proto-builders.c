@@ -77,6 +77,17 @@ Vfo__Envelope *test_message_init(TestMessage *m, Vfo__Envelope__BodyCase body, u
                 m->path_changed.switched_usec = 250;
                 m->envelope.path_changed = &m->path_changed;
                 break;
+        case VFO__ENVELOPE__BODY_SWITCH_REPORT:
+                m->counters = (Vfo__PathCounters) VFO__PATH_COUNTERS__INIT;
+                m->counters.rx_packets = 1000;
+                m->switch_report = (Vfo__SwitchReport) VFO__SWITCH_REPORT__INIT;
+                m->switch_report.mac = (char *) "52:54:00:77:00:11";
+                m->switch_report.path = VFO__PATH_KIND__PATH_KIND_VF;
+                m->switch_report.start_usec = 100;
+                m->switch_report.end_usec = 400;
+                m->switch_report.synthetic = &m->counters;
+                m->envelope.switch_report = &m->switch_report;
+                break;
         case VFO__ENVELOPE__BODY_ERROR:
                 m->error = (Vfo__Error) VFO__ERROR__INIT;
                 m->error.code = VFO__ERROR_CODE__ERROR_CODE_UNKNOWN_PORT;

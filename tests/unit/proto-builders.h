@@ -21,6 +21,8 @@ typedef struct TestMessage {
         Vfo__PrepareDetach prepare_detach;
         Vfo__SteeringMoved steering_moved;
         Vfo__PathChanged path_changed;
+        Vfo__SwitchReport switch_report;
+        Vfo__PathCounters counters;
         Vfo__Error error;
 } TestMessage;
 

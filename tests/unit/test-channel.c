@@ -130,7 +130,7 @@ static void test_channel_handshake_and_requests(void **state) {
 
         handshake(f);
         assert_string_equal(channel_get_peer_version(f->host), "agent-1");
-        assert_int_equal(channel_get_peer_protocol(f->host), 1);
+        assert_int_equal(channel_get_peer_protocol(f->host), VFO_PROTOCOL_VERSION);
         assert_true(channel_peer_has_capability(f->host, VFO__CAPABILITY__CAPABILITY_STANDBY_RX_HELPER));
         assert_false(channel_peer_has_capability(f->host, VFO__CAPABILITY__CAPABILITY_BONDING));
 

@@ -52,6 +52,57 @@ static bool port_holds_vf(Harness *h, void *userdata) {
         return holds;
 }
 
+static void assert_loss(Harness *h, const char *job, const char *loss) {
+        char *l = harness_get_string(h, job, VFO_JOB_IFACE, "Loss");
+
+        assert_string_equal(l, loss);
+        free(l);
+}
+
+static bool job_reported(Harness *h, void *userdata) {
+        char *l = harness_get_string(h, userdata, VFO_JOB_IFACE, "Loss");
+        bool reported = strcmp(l, "unknown") != 0;
+
+        free(l);
+        return reported;
+}
+
+/* Loss accounting: the agent's SwitchReport after PathChanged goes to the
+ * job (also after an attach has ended); no drops is clean, drops are lossy;
+ * an agent that sends none leaves it unknown. */
+static void test_loss_accounting(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job;
+
+        harness_start(h);
+        job = harness_detach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        assert_loss(h, job, "unknown");
+        free(job);
+
+        d->report = true;
+        job = harness_attach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
+        assert_loss(h, job, "clean");
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "SyntheticRxPackets"), 100);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "VFTxPackets"), 20);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HandedOver"), 5);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HeldTx"), 7);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "GuestDrops"), 0);
+        free(job);
+
+        d->report_drops = 3;
+        job = harness_detach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
+        assert_loss(h, job, "lossy");
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "GuestDrops"), 3);
+        free(job);
+        harness_free(h);
+}
+
 /* Opted in, no VF: the scheduler attaches the free one. A user detach
  * gives it back, and the port stays synthetic; a user attach takes it. */
 static void test_attach_detach(void **state) {
@@ -127,6 +178,8 @@ static void test_detach_agent_refuses_abrupt(void **state) {
         fallback = harness_get_string(h, job, VFO_JOB_IFACE, "Fallback");
         assert_non_null(strstr(fallback, "abrupt"));
         free(fallback);
+        /* frames in flight to the VF are lost where the guest cannot count them */
+        assert_loss(h, job, "lossy");
         free(job);
         assert_int_equal(d->n_prepare_detach, 1);
         assert_vf(h, 0, "free");
@@ -404,6 +457,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_attach_detach),
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_detach_agent_refuses_abrupt),
+                cmocka_unit_test(test_loss_accounting),
                 cmocka_unit_test(test_attach_no_agent),
         };
         struct CMUnitTest tests[ELEMENTSOF(fixed) + ELEMENTSOF(rollback_rows)];

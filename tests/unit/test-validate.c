@@ -151,6 +151,7 @@ static void test_validate_good_messages_pass(void **state) {
                 { VFO__ENVELOPE__BODY_PREPARE_DETACH, PEER_ROLE_HOST },
                 { VFO__ENVELOPE__BODY_STEERING_MOVED, PEER_ROLE_HOST },
                 { VFO__ENVELOPE__BODY_PATH_CHANGED, PEER_ROLE_GUEST },
+                { VFO__ENVELOPE__BODY_SWITCH_REPORT, PEER_ROLE_GUEST },
                 { VFO__ENVELOPE__BODY_ERROR, PEER_ROLE_GUEST },
                 { VFO__ENVELOPE__BODY_ERROR, PEER_ROLE_HOST },
         };
@@ -169,6 +170,8 @@ static void test_validate_direction_is_enforced(void **state) {
         assert_int_equal(roundtrip(test_message_init(&m, VFO__ENVELOPE__BODY_PATH_CHANGED, 0), PEER_ROLE_HOST),
                          -EBADMSG);
         assert_int_equal(roundtrip(test_message_init(&m, VFO__ENVELOPE__BODY_SYNC_REPLY, 7), PEER_ROLE_HOST),
+                         -EBADMSG);
+        assert_int_equal(roundtrip(test_message_init(&m, VFO__ENVELOPE__BODY_SWITCH_REPORT, 0), PEER_ROLE_HOST),
                          -EBADMSG);
 }
 
@@ -275,6 +278,17 @@ static void test_validate_numbers(void **state) {
 
         e = test_message_init(&m, VFO__ENVELOPE__BODY_PATH_CHANGED, 7);
         m.path_changed.switched_usec = m.path_changed.request_usec - 1;
+        assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), -EBADMSG);
+
+        e = test_message_init(&m, VFO__ENVELOPE__BODY_SWITCH_REPORT, 0);
+        assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), 0);
+        m.switch_report.end_usec = m.switch_report.start_usec - 1;
+        assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), -EBADMSG);
+        e = test_message_init(&m, VFO__ENVELOPE__BODY_SWITCH_REPORT, 0);
+        m.switch_report.mac = (char *) "52:54:00:77:00";
+        assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), -EBADMSG);
+        e = test_message_init(&m, VFO__ENVELOPE__BODY_SWITCH_REPORT, 0);
+        m.switch_report.path = (Vfo__PathKind) 9;
         assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), -EBADMSG);
 }
 
