@@ -279,6 +279,10 @@ static int channel_reply_sync(Channel *c, const Vfo__Envelope *sync) {
         Vfo__Envelope e = VFO__ENVELOPE__INIT;
         Vfo__SyncReply s = VFO__SYNC_REPLY__INIT;
 
+        /* The guest speaks the lower of the two versions from now on. */
+        snprintf(c->peer_version, sizeof(c->peer_version), "%s", sync->sync->host_version);
+        c->peer_protocol = MIN(sync->sync->protocol_version, VFO_PROTOCOL_VERSION);
+
         s.nonce = sync->sync->nonce;
         s.protocol_version = VFO_PROTOCOL_VERSION;
         s.agent_version = c->version;

@@ -304,13 +304,18 @@ static void agent_switch_transition(void *userdata, PortSwitch *sw, bool ended, 
         switch_tally_end(&p->tally, &sw->port, links, n, &h, sw->mac, sw->active_path, now, &rep, storage);
         drops = switch_report_drops(&rep);
         log_info("Port %s: transition to the %s path ended after %" PRIu64 " ms: synthetic rx %" PRIu64 " tx %" PRIu64
-                 ", VF rx %" PRIu64 " tx %" PRIu64 ", handed over %" PRIu64 ", held %" PRIu64 ", drops seen %" PRIu64 " (%s).",
+                 ", VF rx %" PRIu64 " tx %" PRIu64 ", handed over %" PRIu64 ", held %" PRIu64 ", drops seen %" PRIu64
+                 " (synthetic rx/tx/undelivered %" PRIu64 "/%" PRIu64 "/%" PRIu64 ", VF %" PRIu64 "/%" PRIu64 "/%" PRIu64
+                 "): %s.",
                  sw->mac, port_path_to_string(sw->active_path), (rep.end_usec - rep.start_usec) / USEC_PER_MSEC,
                  rep.synthetic->rx_packets, rep.synthetic->tx_packets, rep.vf->rx_packets, rep.vf->tx_packets,
-                 rep.handed_over, rep.held_tx, drops, drops == 0 ? "clean" : "lossy");
+                 rep.handed_over, rep.held_tx, drops, rep.synthetic->rx_dropped, rep.synthetic->tx_dropped,
+                 rep.synthetic->rx_nohandler, rep.vf->rx_dropped, rep.vf->tx_dropped, rep.vf->rx_nohandler,
+                 drops == 0 ? "clean" : "lossy");
 
         if (channel_get_peer_protocol(a->channel) < 2)
                 return;         /* an older vfod does not know the message */
+        rep.request_id = sw->trigger_id;
         e.body_case = VFO__ENVELOPE__BODY_SWITCH_REPORT;
         e.switch_report = &rep;
         agent_switch_send(a, sw, &e);

@@ -322,8 +322,6 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
         s->state = state;
         if (old != state)
                 port_switch_note(s, 0, switch_state_to_string(state));
-        if (old == SWITCH_STATE_IDLE && state != SWITCH_STATE_IDLE && s->cb->transition)
-                s->cb->transition(s->userdata, s, false, s->trigger_usec);
 
         switch (state) {
         case SWITCH_STATE_IDLE:
@@ -369,6 +367,15 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
         case _SWITCH_STATE_MAX:
         case _SWITCH_STATE_INVALID:
                 assert_not_reached();
+        }
+        /* The counters start once the entry actions ran: before the helper is on,
+         * the standby drops its copies of broadcast the VF delivers (harmless,
+         * but counted as undelivered). They end once the helper is off. */
+        if (old == SWITCH_STATE_IDLE && state != SWITCH_STATE_IDLE) {
+                if (state != SWITCH_STATE_DETACH_PREPARED && state != SWITCH_STATE_ATTACH_PREPARED)
+                        s->trigger_id = 0;      /* not begun by a request */
+                if (s->cb->transition)
+                        s->cb->transition(s->userdata, s, false, s->trigger_usec);
         }
         if (old != SWITCH_STATE_IDLE && state == SWITCH_STATE_IDLE && s->cb->transition)
                 s->cb->transition(s->userdata, s, true, s->cb->clock ? s->cb->clock(s->userdata) : s->trigger_usec);
@@ -439,8 +446,10 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
 
         switch (e) {
         case SWITCH_EVENT_PREPARE_DETACH:
-                if (old == SWITCH_STATE_IDLE)
+                if (old == SWITCH_STATE_IDLE) {
                         s->trigger_usec = now;
+                        s->trigger_id = id;
+                }
                 if (next == SWITCH_STATE_DETACHED) {   /* already done: answer again */
                         port_switch_send_detach_ready(s, id, now);
                         return;
@@ -454,8 +463,10 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
                 return;
 
         case SWITCH_EVENT_PREPARE_ATTACH:
-                if (old == SWITCH_STATE_IDLE)
+                if (old == SWITCH_STATE_IDLE) {
                         s->trigger_usec = now;
+                        s->trigger_id = id;
+                }
                 s->pending_id = id;
                 r = port_switch_set_state(s, next, old == SWITCH_STATE_IDLE ? deadline : s->deadline);
                 if (r < 0) {

@@ -78,6 +78,7 @@ struct PortSwitch {
         PortPath kernel_path;   /* where the kernel said it goes at the last update */
         SwitchState state;
         uint64_t pending_id;    /* PrepareAttach waiting for AttachReady, SteeringMoved for PathChanged */
+        uint64_t trigger_id;    /* the PrepareDetach/PrepareAttach that began the transition, 0 none */
         usec_t trigger_usec;    /* when the current transition's trigger arrived */
         usec_t deadline;        /* USEC_INFINITY when no transition is timed */
         Datapath *dp;

@@ -439,18 +439,16 @@ static void on_agent_state(AgentConn *a, bool synced, void *userdata) {
         manager_schedule(d->manager);
 }
 
-/* The guest's counters of a transition go to the job that moved the port:
- * the running one (a detach ends after the VF is gone), or the latest (an
- * attach ends before the guest's drain does). */
+/* The guest's counters of a transition go to the job whose PrepareAttach or
+ * PrepareDetach began it (the report comes when the guest's transition ends:
+ * after an attach job has ended, and maybe after the next job began). */
 static void on_switch_report(Domain *d, const Vfo__SwitchReport *r) {
         Port *p = domain_find_port(d, r->mac);
-        Job *j;
+        Job *j = p ? job_by_prepare(d->manager, d, p->mac, r->request_id) : NULL;
 
-        if (!p)
-                return;
-        j = p->job ?: manager_find_job(d->manager, p->last_job);
-        if (!j || j->domain != d || strcasecmp(j->mac, p->mac) != 0 || j->traffic.reported) {
-                log_debug("%s: a report of the guest's counters for %s matches no job, ignored.", d->name, p->mac);
+        if (!j || j->traffic.reported) {
+                log_debug("%s: the guest's counters of a transition of %s (request %" PRIu64 ") match no job, ignored.",
+                          d->name, r->mac, r->request_id);
                 return;
         }
         job_set_traffic(j, r);

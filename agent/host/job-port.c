@@ -398,6 +398,7 @@ static void attach_step(Job *j) {
                                 return;
                         }
                         j->attach_request = id;
+                        job_prepare_sent(j, id);
                         /* The helper must be on before the VF appears: Ping is
                          * answered only after PrepareAttach was processed. */
                         ping.timestamp_usec = now_usec(CLOCK_MONOTONIC);
@@ -620,6 +621,7 @@ static void detach_step(Job *j) {
                                 return;
                         }
                         j->request = id;
+                        job_prepare_sent(j, id);
                 }
                 return;
 

@@ -243,6 +243,25 @@ void job_forget_done(Manager *m, void *userdata) {
                 }
 }
 
+void job_prepare_sent(Job *j, int64_t id) {
+        if (j->prepare_first == 0)
+                j->prepare_first = id;
+        j->prepare_last = id;
+}
+
+Job *job_by_prepare(Manager *m, const Domain *d, const char *mac, uint64_t id) {
+        if (id == 0 || id > INT64_MAX)
+                return NULL;
+        for (size_t i = 0; i < m->n_jobs; i++) {
+                Job *j = m->jobs[i];
+
+                if (j->domain == d && (j->kind == JOB_ATTACH || j->kind == JOB_DETACH) && j->prepare_first > 0 &&
+                    strcasecmp(j->mac, mac) == 0 && (int64_t) id >= j->prepare_first && (int64_t) id <= j->prepare_last)
+                        return j;
+        }
+        return NULL;
+}
+
 const char *job_loss(const Job *j) {
         if (j->abrupt && j->kind == JOB_DETACH)
                 return "lossy";
@@ -298,7 +317,6 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
         if (kind == JOB_ATTACH)
                 j->phase = JOB_PHASE_CLAIMING;
         port->job = j;
-        port->last_job = j->id;
         if (kind == JOB_ATTACH) {
                 port_set_vf(port, NULL);
                 vf_set_state(vf, VF_CLAIMED, port);

@@ -82,6 +82,7 @@ struct Job {
         int64_t request;        /* pending agent request */
         int64_t barrier;
         int64_t attach_request; /* PrepareAttach: answered with AttachReady later */
+        int64_t prepare_first, prepare_last; /* ids of its PrepareAttach/PrepareDetach (SwitchReport names one) */
         VirtCall *virt_call;    /* the job's libvirt call under way */
         VirtOp virt_op;
         usec_t virt_start;
@@ -114,6 +115,11 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
 Job *job_free(Job *j);
 unsigned job_progress(const Job *j);
 
+/* A PrepareAttach or PrepareDetach of the job went out as request 'id'. */
+void job_prepare_sent(Job *j, int64_t id);
+/* The port job of 'd' and 'mac' whose PrepareAttach or PrepareDetach was
+ * request 'id' (the transition a SwitchReport is about), or NULL. */
+Job *job_by_prepare(Manager *m, const Domain *d, const char *mac, uint64_t id);
 /* The agent's SwitchReport for the job's port: kept, on the bus, logged. */
 void job_set_traffic(Job *j, const Vfo__SwitchReport *r);
 /* "clean": the guest reported the move and saw no drop; "lossy": it saw

@@ -95,7 +95,6 @@ struct Port {
         char vf_tap[64];        /* host side of an emulated VF */
         bool link_down;         /* the synthetic NIC's libvirt link state */
         Job *job;               /* running job, if any */
-        uint64_t last_job;      /* id of its latest attach or detach (its SwitchReport comes after it) */
         usec_t waiting_since;   /* CLOCK_MONOTONIC: when it started waiting (0: not waiting) */
         usec_t last_change;     /* CLOCK_MONOTONIC: when it last gained or lost a VF */
         usec_t retry_after;     /* CLOCK_MONOTONIC: a job of the scheduler failed; not before then */

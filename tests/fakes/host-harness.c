@@ -159,6 +159,7 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
                 Vfo__DetachReady dr = VFO__DETACH_READY__INIT;
 
                 d->n_prepare_detach++;
+                d->last_prepare_id = m->id;
                 if (d->prepare_detach == HARNESS_ANSWER_SILENT)
                         return;
                 if (d->prepare_detach == HARNESS_ANSWER_REFUSE) {
@@ -174,6 +175,7 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
         }
         case VFO__ENVELOPE__BODY_PREPARE_ATTACH:
                 d->n_prepare_attach++;
+                d->last_prepare_id = m->id;
                 if (d->prepare_attach == HARNESS_ANSWER_SILENT)
                         return;
                 if (d->prepare_attach_delay > 0) {
@@ -226,6 +228,7 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
                         r.vf = &vf;
                         r.handed_over = 5;
                         r.held_tx = 7;
+                        r.request_id = d->last_prepare_id;
                         re.body_case = VFO__ENVELOPE__BODY_SWITCH_REPORT;
                         re.switch_report = &r;
                         agent_send(d, 0, &re);

@@ -45,6 +45,7 @@ typedef struct HarnessDomain {
         bool no_agent;                  /* nobody listens on the channel */
         bool report;                    /* a SwitchReport follows each PathChanged it sends */
         uint64_t report_drops;          /* ... with this many frames the standby delivered to nobody */
+        uint64_t last_prepare_id;       /* the latest PrepareAttach/PrepareDetach, which the report names */
         unsigned n_prepare_detach, n_prepare_attach;   /* requests seen */
         unsigned n_steering_moved;
 

@@ -1,14 +1,20 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Graceful attaches and detaches under load: vfod with an emulated pool of 3
-# VFs held by 3 VMs running vfo-agent; a loss meter on every VM at
-# VFO_LAB_RATE pps (default 1000) and, unless VFO_LAB_BUSY=0, one busy
-# process on the host (a core's worth of background load). VFO_LAB_CYCLES
-# cycles (default 3); in each, every VM in turn is detached (vfoctl detach)
-# and attached again (vfoctl attach), and every VM's meter covers the whole
-# cycle. Checks: every job ends done and graceful; at most VFO_LAB_MAX_LOST
-# (default 0) lost and 0 duplicated per VM and cycle. A lossy cycle prints
-# its meter line, the jobs of the cycle and the guests' agent lines.
+# Graceful attaches and detaches under load, and the loss accounting against
+# the loss meter: vfod with an emulated pool of 4 VFs, 3 of them held by 3
+# VMs running vfo-agent; a loss meter on every VM at VFO_LAB_RATE pps
+# (default 1000) and, unless VFO_LAB_BUSY=0, one busy process on the host (a
+# core's worth of background load).
+#   1. VFO_LAB_CYCLES cycles (default 3); in each, every VM in turn is
+#      detached (vfoctl detach) and attached again (vfoctl attach), and every
+#      VM's meter covers the whole cycle. Checks: every job ends done; at most
+#      VFO_LAB_MAX_LOST (default 0) lost and 0 duplicated per VM and cycle;
+#      every job has the guest's report (Job.Loss is not "unknown"), and none
+#      says "lossy" in a cycle the meters saw clean. A lossy cycle prints its
+#      meter line, the jobs of the cycle and the guests' agent lines.
+#   2. A deliberately lossy move: vfod is restarted with NoAgent=abrupt;
+#      vm4 runs without vfo-agent, gets the fourth VF and is detached
+#      abruptly; its meter sees loss and the job says "lossy".
 # Prints ATTACH-UNDER-LOAD {...} with the totals.
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
@@ -25,7 +31,7 @@ CYCLES=${VFO_LAB_CYCLES:-3}
 VMS=(vm1 vm2 vm3)
 
 vfod_lab_vms 3
-vfod_start a 3
+vfod_start a 4
 lab_require "vfod is on the bus and connected to libvirt" lab_wait 20 "vfod" vfod_connected
 for vm in "${VMS[@]}"; do lab_check "vfoctl set-policy $vm" "$VFOCTL" set-policy "$vm" --pool lab --priority 50; done
 lab_require "vm1, vm2 and vm3 hold a VF" lab_wait 90 "three VMs on VFs" vfod_holds vm1 vm2 vm3
@@ -60,6 +66,17 @@ capture_stop() {
 }
 
 attaches=0 detaches=0 lost=0 duplicated=0 lossy=0 failed=0 worst=0
+declare -A LOSS=([clean]=0 [lossy]=0 [unknown]=0)
+false_alarms=0
+# job_losses N: the Loss of the last N finished jobs, one per line
+job_losses() {
+        "$VFOCTL" jobs --json | python3 -c '
+import json, sys
+jobs = [j for j in json.load(sys.stdin) if j.get("state") == "done"]
+jobs.sort(key=lambda j: j["id"])
+for j in jobs[-int(sys.argv[1]):]:
+    print(j.get("loss", "unknown"))' "$1"
+}
 for c in $(seq "$CYCLES"); do
         capture_start
         vfod_meters_start "cycle$c" "${VMS[@]}"
@@ -107,6 +124,15 @@ for c in $(seq "$CYCLES"); do
                 lossy=$((lossy + 1))
                 vfod_job_figures | tail -n 6
         fi
+        # the guest's reports arrive after the attach ends (its drain)
+        sleep 1
+        # what the guests counted, per job (vfod's log)
+        grep -a "the guest counted" "$LAB_STATE/vfod-a.log" | tail -n $((2 * ${#VMS[@]})) | sed 's/^<[0-9]>/  /'
+        for vm in "${VMS[@]}"; do grep -a "transition to the" "$(lab_vm_console "$vm")" | tail -n 2; done
+        for l in $(job_losses $((2 * ${#VMS[@]}))); do
+                LOSS[$l]=$((${LOSS[$l]:-0} + 1))
+                [ "$bad" = 1 ] || [ "$l" != lossy ] || false_alarms=$((false_alarms + 1))
+        done
         lab_log "cycle $c of $CYCLES: $attaches attaches, $detaches detaches, $lost lost, $duplicated duplicated so far"
 done
 
@@ -118,9 +144,36 @@ for vm in "${VMS[@]}"; do
 done
 lab_log "frames the guests transmitted on the synthetic path while a VF joined (transmit hold): $held"
 
+lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
+
 lab_check "every vfoctl attach and detach succeeded" test "$failed" = 0
+lab_check "every job of the cycles has the guest's report (${LOSS[unknown]} unknown)" test "${LOSS[unknown]}" = 0
+lab_check "no job says lossy in a cycle the meters saw clean ($false_alarms)" test "$false_alarms" = 0
 lab_check "$attaches attaches and $detaches detaches: $lost lost (<= $MAX_LOST per VM and cycle), $duplicated duplicated" \
         test "$worst" -le "$MAX_LOST" -a "$duplicated" = 0
 lab_check "libvirt and vfod agree, no VF in two domains" vfod_consistent
-echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-1},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held}"
+
+# ------------------------------------------- 2. a deliberately lossy move
+# vfod again, now going on without an agent (only from here: at start-up the
+# scheduler would attach abruptly before the agents are connected)
+vfod_stop
+vfod_start a 4 "NoAgent=abrupt"
+lab_require "vfod is back on the bus" lab_wait 20 "vfod" vfod_connected
+VFO_LAB_CMDLINE="${VFO_LAB_CMDLINE:-} vfo.noagent=1" lab_vm_start a vm4 4
+lab_require "vm4 boots to VFO-GUEST-READY" lab_vm_ready vm4 180
+lab_check "vfoctl set-policy vm4" "$VFOCTL" set-policy vm4 --pool lab --priority 50
+lab_require "vm4 gets the fourth VF without an agent (NoAgent=abrupt)" lab_wait 60 "vm4 on a VF" vfod_holds vm1 vm2 vm3 vm4
+lab_require "jobs settled" lab_wait 30 "no running job" vfod_idle
+vfod_meters_start abrupt vm4
+lab_check "vfoctl detach vm4 (abrupt: no agent)" "$VFOCTL" detach vm4
+vfod_meters_stop
+j=$(cat "$LAB_STATE/abrupt.vm4.loss")
+echo "LOSS abrupt vm4: $j"
+abrupt_lost=$(lab_json_num "$j" lost)
+abrupt_loss=$(job_losses 1)
+lab_log "abrupt detach of vm4: the meter lost ${abrupt_lost:-?}, the job says ${abrupt_loss:-?}"
+lab_check "the abrupt detach lost frames (meter: ${abrupt_lost:-?})" test "${abrupt_lost:-0}" -gt 0
+lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt_loss" = lossy
+
+echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-1},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
 lab_finish

@@ -124,6 +124,24 @@ static void send_msg(Channel *c, Vfo__Envelope__BodyCase body, uint64_t id) {
         assert_int_equal(channel_send(c, test_message_init(&m, body, id)), 0);
 }
 
+/* A host of protocol version 1 (before SwitchReport): the guest speaks 1. */
+static void test_channel_old_host(void **state) {
+        Fixture *f = *state;
+        Events ev = { 0 };
+        TestMessage m;
+        uint8_t buf[256];
+        size_t n;
+
+        assert_int_equal(channel_reset(f->guest, 0), 0);
+        test_message_init(&m, VFO__ENVELOPE__BODY_SYNC, 0x1234);
+        m.sync.protocol_version = 1;
+        n = test_frame(&m.envelope, true, buf, sizeof(buf));
+        feed(f->guest, buf, n, n, f->now, &ev);
+        assert_int_equal(ev.n[CHANNEL_EVENT_SYNCED], 1);
+        assert_int_equal(channel_get_peer_protocol(f->guest), 1);
+        assert_string_equal(channel_get_peer_version(f->guest), "0.1");
+}
+
 static void test_channel_handshake_and_requests(void **state) {
         Fixture *f = *state;
         Events ev = { 0 };
@@ -131,6 +149,9 @@ static void test_channel_handshake_and_requests(void **state) {
         handshake(f);
         assert_string_equal(channel_get_peer_version(f->host), "agent-1");
         assert_int_equal(channel_get_peer_protocol(f->host), VFO_PROTOCOL_VERSION);
+        /* The guest knows the host's too: it sends SwitchReport only to a host of version 2. */
+        assert_string_equal(channel_get_peer_version(f->guest), "host-1");
+        assert_int_equal(channel_get_peer_protocol(f->guest), VFO_PROTOCOL_VERSION);
         assert_true(channel_peer_has_capability(f->host, VFO__CAPABILITY__CAPABILITY_STANDBY_RX_HELPER));
         assert_false(channel_peer_has_capability(f->host, VFO__CAPABILITY__CAPABILITY_BONDING));
 
@@ -404,6 +425,7 @@ static void test_channel_state_table(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_channel_old_host, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_channel_handshake_and_requests, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_channel_send_checks_state_and_content, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_channel_split_frames_one_byte_at_a_time, setup, teardown),
