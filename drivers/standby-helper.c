@@ -342,6 +342,7 @@ int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret) {
                 sum.duplicates_vf += percpu[i].duplicates_vf;
                 sum.tagged_multicast += percpu[i].tagged_multicast;
                 sum.held_tx += percpu[i].held_tx;
+                sum.markers += percpu[i].markers;
         }
 
         *ret = sum;

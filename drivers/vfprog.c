@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <libmnl/libmnl.h>
 
+#include "drivers/bpf/standby-rx.h"
 #include "drivers/netlink.h"
 #include "drivers/vfprog.h"
 #include "lib/log.h"
@@ -213,9 +214,9 @@ int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old) {
         return vfprog_transact(nlh, NULL, NULL);
 }
 
-int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
-        /* A minimum-size frame of the local experimental EtherType, which
-         * a guest drops without a word if it ever gets it. */
+/* One minimum-size frame of the local experimental EtherType to 'dst', with
+ * 'payload' (at most ETH_ZLEN - ETH_HLEN bytes), out of the tap 'ifname'. */
+static int netdev_queue_frame(const char *ifname, const uint8_t dst[6], const char *payload) {
         uint8_t frame[ETH_ZLEN] = {};
         struct sockaddr_ll sa = {
                 .sll_family = AF_PACKET,
@@ -234,7 +235,7 @@ int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
         frame[6] = 0x02;        /* a locally administered source */
         frame[12] = ETH_P_802_EX1 >> 8;
         frame[13] = ETH_P_802_EX1 & 0xff;
-        memcpy(frame + ETH_HLEN, "vfo handover", 12);
+        memcpy(frame + ETH_HLEN, payload, MIN(strlen(payload), sizeof(frame) - ETH_HLEN));
 
         fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
         if (fd < 0)
@@ -243,6 +244,17 @@ int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
         r = n < 0 ? -errno : 0;
         close(fd);
         return r;
+}
+
+int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
+        /* A guest drops it without a word if it ever gets it. */
+        return netdev_queue_frame(ifname, dst, "vfo handover");
+}
+
+_Static_assert(STANDBY_RX_MARKER_ETHERTYPE == ETH_P_802_EX1, "the drain marker is sent as ETH_P_802_EX1");
+
+int netdev_queue_drain_marker(const char *ifname, const uint8_t dst[6]) {
+        return netdev_queue_frame(ifname, dst, STANDBY_RX_MARKER_MAGIC);
 }
 
 typedef struct FdbLookup {

@@ -57,3 +57,9 @@ int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old);
  * incoming migration reads the first frame of its tap before the domain
  * runs and loses it; this is that frame. AF_PACKET, CAP_NET_RAW. */
 int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]);
+
+/* Puts the drain marker (drivers/bpf/standby-rx.h) to 'dst' into the queue
+ * of the tap 'ifname', behind whatever is queued there: the guest's standby
+ * helper knows from it that the synthetic path has delivered everything sent
+ * before. AF_PACKET, CAP_NET_RAW. */
+int netdev_queue_drain_marker(const char *ifname, const uint8_t dst[6]);

@@ -191,6 +191,8 @@ static void agent_arm_timer(Agent *a) {
 
         for (size_t i = 0; i < a->n_ports; i++) {
                 next = MIN(next, a->ports[i].sw->deadline);
+                if (port_switch_awaits_marker(a->ports[i].sw))
+                        next = MIN(next, usec_add(agent_now(a), SWITCH_MARKER_POLL_USEC));
                 if (a->ports[i].announce_left > 0)
                         next = MIN(next, a->ports[i].announce_next);
         }
@@ -456,6 +458,7 @@ static int agent_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         for (size_t i = 0; i < a->n_ports; i++) {
                 AgentPort *p = &a->ports[i];
 
+                port_switch_poll(p->sw, now);
                 port_switch_timeout(p->sw, now);
                 if (p->announce_left > 0 && p->announce_next <= now) {
                         int n = agent_announce_round(p);

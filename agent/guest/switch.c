@@ -327,6 +327,7 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
         case SWITCH_STATE_IDLE:
                 s->deadline = USEC_INFINITY;
                 s->pending_id = 0;
+                s->await_marker = false;
                 r = datapath_receive_normal(s->dp);
                 break;
         case SWITCH_STATE_DETACH_PREPARED:
@@ -500,7 +501,8 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
                 }
                 r = port_switch_set_state(s, next,
                                           next == SWITCH_STATE_ATTACH_DRAINING && old != next
-                                                  ? usec_add(now, s->drain)
+                                                  ? usec_add(now, s->await_marker ? MAX(s->drain, SWITCH_DRAIN_MARKER_MAX_USEC)
+                                                                                  : s->drain)
                                                   : s->deadline);
                 if (r < 0)
                         port_switch_note(s, r, "Failed to update receive handling.");
@@ -607,6 +609,9 @@ void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now) {
                 path = m->body_case == VFO__ENVELOPE__BODY_SET_PATH ? m->set_path->path : m->steering_moved->path;
                 if (path == VFO__PATH_KIND__PATH_KIND_VF && s->port.vf_ifindex <= 0)
                         break;
+                if (s->state != SWITCH_STATE_ATTACH_DRAINING)
+                        s->await_marker = m->body_case == VFO__ENVELOPE__BODY_STEERING_MOVED &&
+                                          path == VFO__PATH_KIND__PATH_KIND_VF && m->steering_moved->drain_marker;
                 port_switch_dispatch(s,
                                      path == VFO__PATH_KIND__PATH_KIND_VF ? SWITCH_EVENT_STEERED_VF
                                                                           : SWITCH_EVENT_STEERED_SYNTHETIC,
@@ -664,5 +669,24 @@ void port_switch_timeout(PortSwitch *s, usec_t now) {
 
         if (s->deadline == USEC_INFINITY || now < s->deadline)
                 return;
+        port_switch_dispatch(s, SWITCH_EVENT_DEADLINE, 0, 0, now);
+}
+
+bool port_switch_awaits_marker(const PortSwitch *s) {
+        return s->state == SWITCH_STATE_ATTACH_DRAINING && s->await_marker;
+}
+
+void port_switch_poll(PortSwitch *s, usec_t now) {
+        StandbyHelperCounters c;
+
+        assert(s);
+
+        if (!port_switch_awaits_marker(s))
+                return;
+        /* The helper came with this transition: any marker it saw is this one's. */
+        datapath_get_counters(s->dp, &c);
+        if (c.markers == 0)
+                return;
+        port_switch_note(s, 0, "drain marker arrived");
         port_switch_dispatch(s, SWITCH_EVENT_DEADLINE, 0, 0, now);
 }

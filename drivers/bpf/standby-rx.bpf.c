@@ -18,6 +18,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/pkt_cls.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "drivers/bpf/standby-rx.h"
@@ -223,6 +224,24 @@ int standby_rx(struct __sk_buff *skb) {
 
         if (ifindex == 0 || (void *) (eth + 1) > data_end)
                 goto pass;
+
+        /* The host's drain marker: counted, and no further. */
+        if (eth->h_proto == bpf_htons(STANDBY_RX_MARKER_ETHERTYPE)) {
+                static const char want[] = STANDBY_RX_MARKER_MAGIC;
+                char magic[sizeof(want) - 1];
+                int same = 1;
+
+                if (bpf_skb_load_bytes(skb, sizeof(*eth), magic, sizeof(magic)) == 0) {
+#pragma clang loop unroll(full)
+                        for (int i = 0; i < (int) sizeof(magic); i++)
+                                same &= magic[i] == want[i];
+                        if (same) {
+                                if (c)
+                                        c->markers++;
+                                return TC_ACT_SHOT;
+                        }
+                }
+        }
 
         /* I/G bit of the destination: broadcast and multicast. */
         if (eth->h_dest[0] & 1) {

@@ -18,6 +18,14 @@
  * their twin arrives and both delivered. */
 #define STANDBY_RX_DEDUPE_ENTRIES 8192
 
+/* The drain marker: after moving steering to the VF, the host puts one frame of this EtherType
+ * (IEEE local experimental 1) to the port's MAC, whose payload starts with these 8 bytes, into
+ * the synthetic NIC's tap. Tap queues are first in, first out: once the standby's program has
+ * seen it, everything the host sent to the synthetic path before the move has arrived, and the
+ * helper may go. The program drops it and counts it (standby_rx_counters.markers). */
+#define STANDBY_RX_MARKER_ETHERTYPE 0x88B5
+#define STANDBY_RX_MARKER_MAGIC     "vfodrain"
+
 /* The path a frame came in on, bit 0 of standby_rx_seen.stamp. */
 #define STANDBY_RX_PATH_STANDBY 0ULL
 #define STANDBY_RX_PATH_VF      1ULL
@@ -39,4 +47,5 @@ struct standby_rx_counters {
         __u64 duplicates_vf;        /* master: dropped a VF copy, the standby's came first */
         __u64 tagged_multicast;     /* standby, tag-only (bond): broadcast and multicast marked */
         __u64 held_tx;              /* master egress: frames sent out of the standby while holding */
+        __u64 markers;              /* standby: drain markers seen (and dropped) */
 };

@@ -75,3 +75,7 @@ int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old) {
 int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
         return 0;
 }
+
+int netdev_queue_drain_marker(const char *ifname, const uint8_t dst[6]) {
+        return 0;
+}

@@ -837,6 +837,41 @@ static void test_standby_helper_hold_transmit(void **state) {
         (void) close(vf_fd);
 }
 
+/* The host's drain marker is counted and goes no further; our other frames of
+ * the same EtherType are not markers. */
+static void test_standby_helper_drain_marker(void **state) {
+        Fixture *f = *state;
+        uint8_t frame[ETH_ZLEN] = {};
+        struct sockaddr_ll sll = {
+                .sll_family = AF_PACKET,
+                .sll_ifindex = f->peer_ifindex,
+                .sll_halen = ETH_ALEN,
+        };
+        StandbyHelperCounters c;
+        Received r;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        r = send_and_observe(f, mac_unicast, 3, 3);
+        assert_int_equal(r.host, 3);
+        assert_int_equal(standby_helper_get_counters(f->helper, &c), 0);
+        assert_int_equal(c.markers, 0);
+
+        memcpy(frame, mac_unicast, ETH_ALEN);
+        frame[6] = 0x02;
+        frame[12] = STANDBY_RX_MARKER_ETHERTYPE >> 8;
+        frame[13] = STANDBY_RX_MARKER_ETHERTYPE & 0xff;
+        memcpy(frame + ETH_HLEN, STANDBY_RX_MARKER_MAGIC, strlen(STANDBY_RX_MARKER_MAGIC));
+        memcpy(sll.sll_addr, mac_unicast, ETH_ALEN);
+        assert_int_equal(sendto(f->tx_fd, frame, sizeof(frame), 0, (struct sockaddr *) &sll, sizeof(sll)),
+                         (ssize_t) sizeof(frame));
+        for (int i = 0; i < 200 && c.markers == 0; i++) {
+                (void) poll(NULL, 0, 10);
+                assert_int_equal(standby_helper_get_counters(f->helper, &c), 0);
+        }
+        assert_int_equal(c.markers, 1);
+        assert_int_equal(c.redirected_unicast, 3);      /* not handed over */
+}
+
 /* A dead agent's hold is removed at start-up like its other filters. */
 static void test_standby_helper_stale_hold_is_removed(void **state) {
         Fixture *f = *state;
@@ -872,6 +907,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_standby_helper_unicast_reaches_master, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_hold_transmit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_drain_marker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_stale_hold_is_removed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_broadcast_only_when_multicast_on, setup,
                                                 teardown),

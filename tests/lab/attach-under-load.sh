@@ -141,7 +141,9 @@ held=0
 for vm in "${VMS[@]}"; do
         n=$(grep -a -o 'held [0-9]* transmitted' "$(lab_vm_console "$vm")" | awk '{ s += $2 } END { print s + 0 }')
         held=$((held + n))
+        markers=$((${markers:-0} + $(grep -a -c 'drain marker arrived' "$(lab_vm_console "$vm")")))
 done
+lab_log "attaches whose drain ended at the host's marker: ${markers:-0}"
 lab_log "frames the guests transmitted on the synthetic path while a VF joined (transmit hold): $held"
 
 lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
@@ -175,5 +177,5 @@ lab_log "abrupt detach of vm4: the meter lost ${abrupt_lost:-?}, the job says ${
 lab_check "the abrupt detach lost frames (meter: ${abrupt_lost:-?})" test "${abrupt_lost:-0}" -gt 0
 lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt_loss" = lossy
 
-echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-1},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
+echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-1},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
 lab_finish

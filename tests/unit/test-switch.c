@@ -114,6 +114,73 @@ static void request(Fixture *f, Vfo__Envelope__BodyCase body, uint64_t id, int a
         port_switch_request(f->s, &e, now);
 }
 
+/* SteeringMoved{VF} with a drain marker: the standby delivers until the
+ * helper has seen the marker (polled), or for at most
+ * SWITCH_DRAIN_MARKER_MAX_USEC; a marker that came before the request
+ * counts too. */
+static void test_switch_attach_drain_marker(void **state) {
+        Fixture *f = *state;
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__SteeringMoved sm = VFO__STEERING_MOVED__INIT;
+
+        port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 3, 20000, T0);
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 1000);
+        assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_READY);
+
+        sm.mac = (char *) MAC;
+        sm.path = VFO__PATH_KIND__PATH_KIND_VF;
+        sm.drain_marker = true;
+        e.id = 4;
+        e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
+        e.steering_moved = &sm;
+        port_switch_request(f->s, &e, T0 + 2000);
+        assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_DRAINING);
+        assert_true(port_switch_awaits_marker(f->s));
+        assert_int_equal(f->s->deadline, T0 + 2000 + SWITCH_DRAIN_MARKER_MAX_USEC);
+
+        /* Past the fixed drain, no marker yet: the standby still delivers. */
+        port_switch_poll(f->s, T0 + 2000 + SWITCH_DRAIN_USEC);
+        port_switch_timeout(f->s, T0 + 2000 + SWITCH_DRAIN_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_DRAINING);
+        assert_true(fake_datapath_log.receive_both);
+
+        fake_datapath_log.counters.markers = 1;
+        port_switch_poll(f->s, T0 + 2000 + 300000);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_false(fake_datapath_log.receive_both);
+        assert_false(port_switch_awaits_marker(f->s));
+        fake_datapath_log.counters.markers = 0;
+
+        /* Without the marker, the drain ends at its deadline. */
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 5, 5000, T0 + 400000);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 6, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 401000);
+        port_switch_timeout(f->s, T0 + 401000 + SWITCH_DRAIN_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        port_switch_update(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC, T0 + 500000);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 7, 20000, T0 + 600000);
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 700000);
+        /* A marker that the helper saw before the request is this transition's. */
+        fake_datapath_log.counters.markers = 1;
+        port_switch_request(f->s, &e, T0 + 800000);
+        assert_true(port_switch_awaits_marker(f->s));
+        port_switch_poll(f->s, T0 + 800000);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        fake_datapath_log.counters.markers = 0;
+
+        /* Without the flag, the fixed drain as before. */
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 8, 5000, T0 + 900000);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 9, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 901000);
+        port_switch_timeout(f->s, T0 + 901000 + SWITCH_DRAIN_USEC);
+        port_switch_update(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC, T0 + 1000000);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 10, 20000, T0 + 1100000);
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 1200000);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 11, VFO__PATH_KIND__PATH_KIND_VF, T0 + 1300000);
+        assert_false(port_switch_awaits_marker(f->s));
+        assert_int_equal(f->s->deadline, T0 + 1300000 + SWITCH_DRAIN_USEC);
+}
+
 static void test_switch_graceful_detach(void **state) {
         Fixture *f = *state;
 
@@ -352,6 +419,7 @@ static void test_switch_state_table(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_switch_attach_drain_marker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_graceful_detach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_graceful_attach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_prepare_attach_with_vf_present, setup, teardown),
