@@ -27,7 +27,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 rc=0
-VFO_LAB_CYCLES=$cycles VFO_LAB_RATE=1000 VFO_LAB_BUSY=1 VFO_LAB_CAPTURE=${VFO_LAB_CAPTURE:-1} \
+VFO_LAB_CYCLES=$cycles VFO_LAB_RATE=1000 VFO_LAB_BUSY=${VFO_LAB_BUSY:-1} VFO_LAB_CAPTURE=${VFO_LAB_CAPTURE:-0} \
         VFO_LAB_TIMEOUT=$((300 + cycles * 30)) \
         bash "$lab/run-lab.sh" attach-under-load 2>&1 | tee "$log" | grep -E '^(=== lab|PASS|FAIL|ATTACH-UNDER-LOAD|\[)' || rc=$?
 

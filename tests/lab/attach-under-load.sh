@@ -65,6 +65,11 @@ capture_stop() {
         for p in "${CAPTURE_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 
+# tap_drops TAP: frames the tap dropped (its queue was full: QEMU did not read it)
+tap_drops() {
+        [ -n "$1" ] && lab_ns cat "/sys/class/net/$1/statistics/tx_dropped" 2>/dev/null || echo 0
+}
+
 attaches=0 detaches=0 lost=0 duplicated=0 lossy=0 failed=0 worst=0
 declare -A LOSS=([clean]=0 [lossy]=0 [unknown]=0)
 false_alarms=0
@@ -79,6 +84,8 @@ for j in jobs[-int(sys.argv[1]):]:
 }
 for c in $(seq "$CYCLES"); do
         capture_start
+        declare -A SYN_DROPS0=()
+        for vm in "${VMS[@]}"; do SYN_DROPS0[$vm]=$(tap_drops "$(bench_tap "$vm" virtio)"); done
         vfod_meters_start "cycle$c" "${VMS[@]}"
         cycle_t0=$(lab_ms)
         for vm in "${VMS[@]}"; do
@@ -108,6 +115,8 @@ for c in $(seq "$CYCLES"); do
                 if [ "${l:-1}" != 0 ] || [ "${d:-1}" != 0 ]; then
                         bad=1
                         lab_log "cycle $c (started at lab ms $cycle_t0): $vm: $j"
+                        # frames the host's taps dropped because the guest did not read them
+                        lab_log "cycle $c: $vm: synthetic tap dropped $(($(tap_drops "$(bench_tap "$vm" virtio)") - ${SYN_DROPS0[$vm]:-0})), the VF's tap of this attach $(tap_drops "$(bench_tap "$vm" e1000e)")"
                         grep -a -E 'Port |helper' "$(lab_vm_console "$vm")" | tail -n 40 || true
                         if [ "$CAPTURE" = 1 ]; then
                                 seqs=$(printf '%s\n' "$j" | sed 's/.*"lost_at_ms":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
