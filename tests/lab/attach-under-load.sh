@@ -134,8 +134,12 @@ for c in $(seq "$CYCLES"); do
                 lossy=$((lossy + 1))
                 vfod_job_figures | tail -n 6
         fi
-        # the guest's reports arrive after the attach ends (its drain)
-        sleep 1
+        # the guest's reports arrive after the attach ends (its drain, up to
+        # 2 s): wait for the last job's, at most 10 s
+        for _ in $(seq 20); do
+                [ "$(job_losses 1)" = unknown ] || break
+                sleep 0.5
+        done
         # what the guests counted, per job (vfod's log)
         grep -a "the guest counted" "$LAB_STATE/vfod-a.log" | tail -n $((2 * ${#VMS[@]})) | sed 's/^<[0-9]>/  /'
         for vm in "${VMS[@]}"; do grep -a "transition to the" "$(lab_vm_console "$vm")" | tail -n 2; done
