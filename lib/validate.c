@@ -194,6 +194,15 @@ bool text_is_printable(const char *s, size_t max_bytes) {
         return utf8_check(s, max_bytes, true);
 }
 
+static uint64_t path_drops(const Vfo__PathCounters *c) {
+        return c ? c->rx_dropped + c->tx_dropped + c->rx_nohandler : 0;
+}
+
+uint64_t switch_report_drops(const Vfo__SwitchReport *r) {
+        assert(r);
+        return path_drops(r->synthetic) + path_drops(r->vf);
+}
+
 const char *envelope_body_to_string(Vfo__Envelope__BodyCase body) {
         const ProtobufCFieldDescriptor *f;
 

@@ -54,6 +54,12 @@ bool envelope_body_allowed(PeerRole sender, Vfo__Envelope__BodyCase body) _pure_
 
 /* Returns 0 when every field of 'e', sent by 'sender', is acceptable;
  * -EBADMSG otherwise, with a short reason (no guest data in it) in 'why'. */
+/* Frames a SwitchReport says the guest saw dropped: drops on the synthetic
+ * NIC and the VF, and what they delivered to nobody (not the master's:
+ * net_failover and bonding add up their slaves'). 0 for a clean move as far
+ * as the guest can tell. */
+uint64_t switch_report_drops(const Vfo__SwitchReport *r);
+
 int envelope_validate(const Vfo__Envelope *e, PeerRole sender, char *why, size_t why_size);
 
 const char *envelope_body_to_string(Vfo__Envelope__BodyCase body) _pure_;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent/guest/inventory.h"
+#include "agent/guest/report.h"
 #include "drivers/rtnl.h"
 #include "lib/parse-util.h"
 
@@ -59,18 +60,6 @@ static Vfo__LinkState link_state(const Netdev *d) {
         return d->carrier ? VFO__LINK_STATE__LINK_STATE_UP : VFO__LINK_STATE__LINK_STATE_NO_CARRIER;
 }
 
-static void counters_from(Vfo__PathCounters *c, const Netdev *d) {
-        *c = (Vfo__PathCounters) VFO__PATH_COUNTERS__INIT;
-        if (!d)
-                return;
-        c->rx_packets = d->stats.rx_packets;
-        c->rx_bytes = d->stats.rx_bytes;
-        c->tx_packets = d->stats.tx_packets;
-        c->tx_bytes = d->stats.tx_bytes;
-        c->rx_dropped = d->stats.rx_dropped;
-        c->tx_dropped = d->stats.tx_dropped;
-}
-
 static Vfo__DatapathKind datapath_kind(PortKind k) {
         switch (k) {
         case PORT_KIND_NET_FAILOVER:
@@ -114,8 +103,8 @@ int inventory_to_reply(Inventory *inv) {
                                                                                 : VFO__PATH_KIND__PATH_KIND_SYNTHETIC;
                 m->synthetic_link = link_state(syn);
                 m->vf_link = link_state(vf);
-                counters_from(&inv->msg_counters[2 * i], syn);
-                counters_from(&inv->msg_counters[2 * i + 1], vf);
+                path_counters_from_stats(&inv->msg_counters[2 * i], syn ? &syn->stats : NULL);
+                path_counters_from_stats(&inv->msg_counters[2 * i + 1], vf ? &vf->stats : NULL);
                 m->synthetic_counters = &inv->msg_counters[2 * i];
                 m->vf_counters = &inv->msg_counters[2 * i + 1];
                 inv->msg_port_ptrs[i] = m;

@@ -49,8 +49,10 @@ static void stats_add(NetdevStats *to, const NetdevStats *s) {
         to->rx_nohandler += s->rx_nohandler;
 }
 
-static void counters_from(Vfo__PathCounters *c, const NetdevStats *s) {
+void path_counters_from_stats(Vfo__PathCounters *c, const NetdevStats *s) {
         *c = (Vfo__PathCounters) VFO__PATH_COUNTERS__INIT;
+        if (!s)
+                return;
         c->rx_packets = s->rx_packets;
         c->rx_bytes = s->rx_bytes;
         c->tx_packets = s->tx_packets;
@@ -130,9 +132,9 @@ void switch_tally_end(SwitchTally *t, const DatapathPort *p, const Netdev *links
         ret->path = path == PORT_PATH_VF ? VFO__PATH_KIND__PATH_KIND_VF : VFO__PATH_KIND__PATH_KIND_SYNTHETIC;
         ret->start_usec = t->start_usec;
         ret->end_usec = MAX(now, t->start_usec);
-        counters_from(&storage[0], &syn);
-        counters_from(&storage[1], &vf);
-        counters_from(&storage[2], &master);
+        path_counters_from_stats(&storage[0], &syn);
+        path_counters_from_stats(&storage[1], &vf);
+        path_counters_from_stats(&storage[2], &master);
         ret->synthetic = &storage[0];
         ret->vf = &storage[1];
         ret->master = &storage[2];
@@ -141,14 +143,4 @@ void switch_tally_end(SwitchTally *t, const DatapathPort *p, const Netdev *links
         ret->held_tx = helper->held_tx;
 
         *t = (SwitchTally) {};
-}
-
-static uint64_t path_drops(const Vfo__PathCounters *c) {
-        return c ? c->rx_dropped + c->tx_dropped + c->rx_nohandler : 0;
-}
-
-uint64_t switch_report_drops(const Vfo__SwitchReport *r) {
-        assert(r);
-        /* Not the master's: net_failover and bonding add up their slaves'. */
-        return path_drops(r->synthetic) + path_drops(r->vf);
 }

@@ -37,7 +37,5 @@ void switch_tally_end(SwitchTally *t, const DatapathPort *p, const Netdev *links
                       const StandbyHelperCounters *helper, const char *mac, PortPath path, usec_t now,
                       Vfo__SwitchReport *ret, Vfo__PathCounters storage[3]);
 
-/* Frames the guest saw dropped in a report: drops on the synthetic NIC and
- * the VF, and what they delivered to nobody. 0 for a clean move as far as
- * the guest can tell. */
-uint64_t switch_report_drops(const Vfo__SwitchReport *r);
+/* A netdev's statistics as the protocol's PathCounters (all 0 for NULL). */
+void path_counters_from_stats(Vfo__PathCounters *c, const NetdevStats *s);

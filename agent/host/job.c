@@ -14,6 +14,7 @@
 #include "lib/channel.h"
 #include "lib/log.h"
 #include "lib/string-table.h"
+#include "lib/validate.h"
 
 #define JOB_RETRY_USEC (10 * USEC_PER_SEC)
 
@@ -284,8 +285,7 @@ void job_set_traffic(Job *j, const Vfo__SwitchReport *r) {
                 .handed_over = r->handed_over,
                 .held_tx = r->held_tx,
                 .duplicates_dropped = r->duplicates_dropped,
-                .drops = syn->rx_dropped + syn->tx_dropped + syn->rx_nohandler + vf->rx_dropped + vf->tx_dropped +
-                         vf->rx_nohandler,
+                .drops = switch_report_drops(r),
         };
         log_info("Job %" PRIu64 ": %s of %s on %s: the guest counted synthetic rx %" PRIu64 " tx %" PRIu64
                  ", VF rx %" PRIu64 " tx %" PRIu64 ", handed over %" PRIu64 ", held %" PRIu64 ", drops %" PRIu64

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "agent/guest/report.h"
+#include "lib/validate.h"
 
 enum { SYN = 2, MASTER = 3, VF = 7, VF2 = 9 };
 
