@@ -54,6 +54,7 @@ LAB_DBUS_PID=
 LAB_WATCHDOG=
 LAB_CHECKS_PASSED=0
 LAB_CHECKS_FAILED=0
+LAB_FAILED_NAMES=()
 
 # ---------------------------------------------------------------- helpers
 
@@ -87,6 +88,7 @@ lab_check() {
         else
                 echo "FAIL: $name"
                 LAB_CHECKS_FAILED=$((LAB_CHECKS_FAILED + 1))
+                LAB_FAILED_NAMES+=("$name")
         fi
 }
 
@@ -265,6 +267,7 @@ lab_teardown() {
         lab_log "teardown of $LAB_ID (exit status $rc)"
         [ -n "$LAB_WATCHDOG" ] && kill "$LAB_WATCHDOG" 2>/dev/null
         local inst vm d p
+        [ "$rc" -eq 0 ] || lab_failure_context
 
         # 1. domains, politely (qemu gets SIGTERM from libvirt)
         for inst in "${LAB_INSTANCES[@]}"; do
@@ -330,7 +333,36 @@ lab_teardown() {
         else
                 lab_log "teardown: clean (no process, namespace, mount or state left)"
         fi
+        # last, so that a log's tail names what failed
+        for p in "${LAB_FAILED_NAMES[@]}"; do lab_log "failed check: $p"; done
         exit "$rc"
+}
+
+# lab_failure_context: what a failed run's logs say, before teardown removes
+# them (CI keeps only the output): the domains every libvirtd knows and the
+# last lines of libvirtd's errors, of every QEMU log and of every vfod log.
+lab_failure_context() {
+        local inst f
+        for inst in "${LAB_INSTANCES[@]}"; do
+                lab_log "context: libvirtd $inst: domains"
+                timeout 10 virsh -q -c "${LAB_URI[$inst]}" list --all 2>&1 | sed 's/^/    /' >&2
+                f=$LAB_STATE/$inst/log/libvirtd.log
+                if [ -s "$f" ]; then
+                        lab_log "context: libvirtd $inst: its last errors (startup noise left out)"
+                        grep -Ev 'dnsmasq|system bus|udevGetDMIData|dmidecode|/dev/mem|security driver|tainted|^$' "$f" |
+                                tail -n 8 | cut -c1-300 | sed 's/^/    /' >&2
+                fi
+                for f in "$LAB_STATE/$inst"/log/qemu/*.log; do
+                        [ -s "$f" ] || continue
+                        lab_log "context: libvirtd $inst: ${f##*/}"
+                        tail -n 4 "$f" | cut -c1-300 | sed 's/^/    /' >&2
+                done
+        done
+        for f in "$LAB_STATE"/vfod-*.log; do
+                [ -s "$f" ] || continue
+                lab_log "context: ${f##*/}"
+                tail -n 12 "$f" | cut -c1-300 | sed 's/^/    /' >&2
+        done
 }
 
 # ---------------------------------------------------------------- libvirtd
