@@ -343,6 +343,7 @@ int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret) {
                 sum.tagged_multicast += percpu[i].tagged_multicast;
                 sum.held_tx += percpu[i].held_tx;
                 sum.markers += percpu[i].markers;
+                sum.markers_vf += percpu[i].markers_vf;
         }
 
         *ret = sum;

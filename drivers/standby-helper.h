@@ -22,6 +22,7 @@ typedef struct StandbyHelperCounters {
         uint64_t tagged_multicast;     /* tag-only: broadcast and multicast marked as the standby's */
         uint64_t held_tx;              /* transmitted by the master, sent out of the standby (hold) */
         uint64_t markers;              /* the host's drain markers seen on the standby */
+        uint64_t markers_vf;           /* the host's drain markers that came through the VF */
 } StandbyHelperCounters;
 
 /* Loads the programs for 'master_ifindex' and attaches them to the tc ingress (clsact) hooks of

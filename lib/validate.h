@@ -10,7 +10,7 @@
 #include "lib/parse-util.h"     /* mac_is_valid(), uuid_is_valid() */
 #include "proto/vfo.pb-c.h"
 
-#define VFO_PROTOCOL_VERSION 2U   /* 2: SwitchReport */
+#define VFO_PROTOCOL_VERSION 3U   /* 2: SwitchReport; 3: a drain marker at a detach too */
 
 #define VALIDATE_VERSION_MAX 64U        /* Sync.host_version, SyncReply.agent_version */
 #define VALIDATE_ERROR_MESSAGE_MAX 256U

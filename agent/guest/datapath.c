@@ -119,6 +119,11 @@ int datapath_vf_receives(Datapath *dp, bool yes) {
         return standby_helper_set_multicast(dp->helper, !yes);
 }
 
+bool datapath_sees_markers(Datapath *dp) {
+        assert(dp);
+        return dp->helper != NULL;
+}
+
 void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret) {
         assert(dp);
         assert(ret);

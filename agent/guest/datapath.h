@@ -48,6 +48,9 @@ int datapath_transmit_on(Datapath *dp, PortPath path);
  * datapath_receive_both() first; 0 for bonding and netvsc, where the agent
  * moves transmit itself. */
 int datapath_hold_transmit(Datapath *dp, bool on);
+/* A helper is attached that counts the host's drain markers (net_failover,
+ * bonding: from datapath_receive_both() on). */
+bool datapath_sees_markers(Datapath *dp);
 /* The helper's counters: live while it is attached, else as it left them
  * (zero before the first transition). */
 void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret);

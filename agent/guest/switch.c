@@ -313,6 +313,11 @@ static int port_switch_sync_multicast(PortSwitch *s) {
         return datapath_vf_receives(s->dp, !handover);
 }
 
+/* When the drain that begins now ends at the latest. */
+static usec_t port_switch_drain_deadline(const PortSwitch *s, usec_t now) {
+        return usec_add(now, s->await_marker ? MAX(s->drain, SWITCH_DRAIN_MARKER_MAX_USEC) : s->drain);
+}
+
 /* The one place that changes s->state; entry actions run here, also on
  * self-transitions where they are idempotent. */
 static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadline) {
@@ -488,10 +493,11 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
                         s->trigger_usec = now;
                 if (next == SWITCH_STATE_DETACH_DRAINING) {
                         /* Transmit moves (the VF goes down) once what was
-                         * already sent to the VF has come in. */
+                         * already sent to the VF has come in: the host's
+                         * marker behind it arrived, or the drain passed. */
                         s->pending_id = id;
                         if (old != next)
-                                (void) port_switch_set_state(s, next, usec_add(now, s->drain));
+                                (void) port_switch_set_state(s, next, port_switch_drain_deadline(s, now));
                         return;
                 }
                 r = port_switch_move(s, path, id, VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_REQUESTED, now);
@@ -501,8 +507,7 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
                 }
                 r = port_switch_set_state(s, next,
                                           next == SWITCH_STATE_ATTACH_DRAINING && old != next
-                                                  ? usec_add(now, s->await_marker ? MAX(s->drain, SWITCH_DRAIN_MARKER_MAX_USEC)
-                                                                                  : s->drain)
+                                                  ? port_switch_drain_deadline(s, now)
                                                   : s->deadline);
                 if (r < 0)
                         port_switch_note(s, r, "Failed to update receive handling.");
@@ -609,9 +614,11 @@ void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now) {
                 path = m->body_case == VFO__ENVELOPE__BODY_SET_PATH ? m->set_path->path : m->steering_moved->path;
                 if (path == VFO__PATH_KIND__PATH_KIND_VF && s->port.vf_ifindex <= 0)
                         break;
-                if (s->state != SWITCH_STATE_ATTACH_DRAINING)
+                /* The marker is behind what the host sent to the path it left: the synthetic
+                 * NIC's at an attach, the VF's at a detach. Only a helper sees it. */
+                if (s->state != SWITCH_STATE_ATTACH_DRAINING && s->state != SWITCH_STATE_DETACH_DRAINING)
                         s->await_marker = m->body_case == VFO__ENVELOPE__BODY_STEERING_MOVED &&
-                                          path == VFO__PATH_KIND__PATH_KIND_VF && m->steering_moved->drain_marker;
+                                          m->steering_moved->drain_marker && datapath_sees_markers(s->dp);
                 port_switch_dispatch(s,
                                      path == VFO__PATH_KIND__PATH_KIND_VF ? SWITCH_EVENT_STEERED_VF
                                                                           : SWITCH_EVENT_STEERED_SYNTHETIC,
@@ -673,7 +680,8 @@ void port_switch_timeout(PortSwitch *s, usec_t now) {
 }
 
 bool port_switch_awaits_marker(const PortSwitch *s) {
-        return s->state == SWITCH_STATE_ATTACH_DRAINING && s->await_marker;
+        return (s->state == SWITCH_STATE_ATTACH_DRAINING || s->state == SWITCH_STATE_DETACH_DRAINING) &&
+               s->await_marker;
 }
 
 void port_switch_poll(PortSwitch *s, usec_t now) {
@@ -685,7 +693,7 @@ void port_switch_poll(PortSwitch *s, usec_t now) {
                 return;
         /* The helper came with this transition: any marker it saw is this one's. */
         datapath_get_counters(s->dp, &c);
-        if (c.markers == 0)
+        if ((s->state == SWITCH_STATE_ATTACH_DRAINING ? c.markers : c.markers_vf) == 0)
                 return;
         port_switch_note(s, 0, "drain marker arrived");
         port_switch_dispatch(s, SWITCH_EVENT_DEADLINE, 0, 0, now);

@@ -51,11 +51,11 @@ const char *switch_event_to_string(SwitchEvent e) _const_;
  * their way to it (tap queues, device rings) still arrive after the host
  * moved steering. */
 #define SWITCH_DRAIN_USEC (150 * USEC_PER_MSEC)
-/* Attach, when the host put a drain marker behind what it sent to the
- * synthetic path (SteeringMoved.drain_marker): the standby keeps delivering
- * until the marker arrived, checked every SWITCH_MARKER_POLL_USEC, for at
- * most this long. Measured in the lab under load: frames still arrived on
- * the standby 150-360 ms after the move. */
+/* When the host put a drain marker behind what it sent to the path it left
+ * (SteeringMoved.drain_marker: the synthetic path at an attach, the VF's at a
+ * detach), that path keeps delivering until the marker arrived, checked every
+ * SWITCH_MARKER_POLL_USEC, for at most this long. Measured in the lab under
+ * load: frames still arrived on the standby 150-360 ms after the move. */
 #define SWITCH_DRAIN_MARKER_MAX_USEC (2 * USEC_PER_SEC)
 #define SWITCH_MARKER_POLL_USEC (5 * USEC_PER_MSEC)
 
@@ -86,7 +86,7 @@ struct PortSwitch {
         SwitchState state;
         uint64_t pending_id;    /* PrepareAttach waiting for AttachReady, SteeringMoved for PathChanged */
         uint64_t trigger_id;    /* the PrepareDetach/PrepareAttach that began the transition, 0 none */
-        bool await_marker;      /* attach-draining ends when the host's drain marker arrived */
+        bool await_marker;      /* attach-/detach-draining ends when the host's drain marker arrived */
         usec_t trigger_usec;    /* when the current transition's trigger arrived */
         usec_t deadline;        /* USEC_INFINITY when no transition is timed */
         Datapath *dp;

@@ -423,6 +423,10 @@ const char *agent_conn_get_version(const AgentConn *a) {
         return a && a->synced ? channel_get_peer_version(a->channel) : "";
 }
 
+uint32_t agent_conn_get_protocol(const AgentConn *a) {
+        return a && a->synced ? channel_get_peer_protocol(a->channel) : 0;
+}
+
 const char *agent_conn_get_path(const AgentConn *a) {
         return a->socket_path;
 }

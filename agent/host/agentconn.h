@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <systemd/sd-event.h>
 
@@ -35,6 +36,8 @@ DEFINE_CLEANUP_FUNC(AgentConn, agent_conn_free);
 
 bool agent_conn_is_synced(const AgentConn *a);
 const char *agent_conn_get_version(const AgentConn *a);
+/* The protocol both sides speak (the lower of the two versions), 0 before the sync. */
+uint32_t agent_conn_get_protocol(const AgentConn *a);
 const char *agent_conn_get_path(const AgentConn *a);
 
 /* Sends 'e' (its id is assigned here) and calls 'fn' once: with the reply,

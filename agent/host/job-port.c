@@ -89,10 +89,14 @@ static int send_steering_moved(Job *j, Vfo__PathKind path, AgentReplyFn fn) {
 
         sm.mac = j->mac;
         sm.path = path;
-        /* Frames already on the synthetic path arrive after the move; the
-         * marker tells the guest when the last of them did. */
-        if (path == VFO__PATH_KIND__PATH_KIND_VF && fn)
-                sm.drain_marker = pool_queue_drain_marker(job_port(j)) >= 0;
+        /* Frames already on the path steering left arrive after the move;
+         * the marker tells the guest when the last of them did. An agent
+         * before protocol 3 knows none at a detach: it would take the
+         * marker for a frame its stack dropped. */
+        if (fn && path == VFO__PATH_KIND__PATH_KIND_VF)
+                sm.drain_marker = pool_queue_drain_marker(job_port(j), VFO__PATH_KIND__PATH_KIND_SYNTHETIC) >= 0;
+        else if (fn && path == VFO__PATH_KIND__PATH_KIND_SYNTHETIC && agent_conn_get_protocol(j->domain->agent) >= 3)
+                sm.drain_marker = pool_queue_drain_marker(job_port(j), VFO__PATH_KIND__PATH_KIND_VF) >= 0;
         e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
         e.steering_moved = &sm;
         id = fn ? agent_conn_request(j->domain->agent, &e, j->manager->config->agent_timeout, fn, j)

@@ -221,10 +221,12 @@ int pool_program(Vf *vf, const Port *port);
 /* Moves where frames to the port's MAC go: SYNTHETIC, VF, or UNSPECIFIED
  * (no pin: the switch learns again). */
 int pool_steer(Vf *vf, const Port *port, Vfo__PathKind to);
-/* After steering moved to the VF: the drain marker behind what is queued on
- * the port's synthetic tap (the guest's helper stays until it arrives). 0
- * when it was queued; -ENODEV when the port has no tap. */
-int pool_queue_drain_marker(const Port *port);
+/* After steering moved away from the path 'left': the drain marker behind
+ * what is queued on that path's tap (the guest's helper stays until it
+ * arrives): the synthetic tap at an attach, an emulated VF's tap at a detach.
+ * 0 when it was queued; -ENODEV when the port has no such tap (an SR-IOV VF
+ * has none: the guest drains for a fixed time). */
+int pool_queue_drain_marker(const Port *port, Vfo__PathKind left);
 /* The same for a port that may hold no VF ('vf' NULL): the synthetic path. */
 int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to);
 /* The tap of the port's synthetic NIC on the pool's bridge, found by the MAC

@@ -310,16 +310,19 @@ int pool_handover_in(Pool *pool, Port *port) {
         return r < 0 ? r : 1;
 }
 
-int pool_queue_drain_marker(const Port *port) {
+int pool_queue_drain_marker(const Port *port, Vfo__PathKind left) {
+        const char *tap = left == VFO__PATH_KIND__PATH_KIND_SYNTHETIC ? port->synthetic_tap
+                        : left == VFO__PATH_KIND__PATH_KIND_VF        ? port->vf_tap
+                                                                      : "";
         uint8_t mac[6];
         int r;
 
-        if (port->synthetic_tap[0] == 0 || parse_mac(port->mac, mac) < 0)
+        if (tap[0] == 0 || parse_mac(port->mac, mac) < 0)
                 return -ENODEV;
-        r = netdev_queue_drain_marker(port->synthetic_tap, mac);
+        r = netdev_queue_drain_marker(tap, mac);
         if (r < 0)
                 log_debug_errno(r, "%s: cannot queue the drain marker on %s, the guest drains for a fixed time: %m",
-                                port->domain->name, port->synthetic_tap);
+                                port->domain->name, tap);
         return r;
 }
 

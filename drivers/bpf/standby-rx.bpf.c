@@ -214,6 +214,21 @@ static __always_inline struct standby_rx_counters *standby_rx_get_counters(void)
         return bpf_map_lookup_elem(&standby_rx_stats, &key);
 }
 
+/* The host's drain marker (standby-rx.h): its EtherType and the first bytes of its payload. */
+static __always_inline int is_drain_marker(struct __sk_buff *skb, const struct ethhdr *eth) {
+        static const char want[] = STANDBY_RX_MARKER_MAGIC;
+        char magic[sizeof(want) - 1];
+        int same = 1;
+
+        if (eth->h_proto != bpf_htons(STANDBY_RX_MARKER_ETHERTYPE) ||
+            bpf_skb_load_bytes(skb, sizeof(*eth), magic, sizeof(magic)) != 0)
+                return 0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < (int) sizeof(magic); i++)
+                same &= magic[i] == want[i];
+        return same;
+}
+
 SEC("tc")
 int standby_rx(struct __sk_buff *skb) {
         void *data = (void *) (long) skb->data;
@@ -226,21 +241,10 @@ int standby_rx(struct __sk_buff *skb) {
                 goto pass;
 
         /* The host's drain marker: counted, and no further. */
-        if (eth->h_proto == bpf_htons(STANDBY_RX_MARKER_ETHERTYPE)) {
-                static const char want[] = STANDBY_RX_MARKER_MAGIC;
-                char magic[sizeof(want) - 1];
-                int same = 1;
-
-                if (bpf_skb_load_bytes(skb, sizeof(*eth), magic, sizeof(magic)) == 0) {
-#pragma clang loop unroll(full)
-                        for (int i = 0; i < (int) sizeof(magic); i++)
-                                same &= magic[i] == want[i];
-                        if (same) {
-                                if (c)
-                                        c->markers++;
-                                return TC_ACT_SHOT;
-                        }
-                }
+        if (is_drain_marker(skb, eth)) {
+                if (c)
+                        c->markers++;
+                return TC_ACT_SHOT;
         }
 
         /* I/G bit of the destination: broadcast and multicast. */
@@ -277,7 +281,16 @@ int standby_rx_tag(struct __sk_buff *skb) {
         const struct ethhdr *eth = data;
         struct standby_rx_counters *c;
 
-        if (!dedupe || (void *) (eth + 1) > data_end || !(eth->h_dest[0] & 1))
+        if ((void *) (eth + 1) > data_end)
+                return TC_ACT_UNSPEC;
+        /* The host's drain marker: counted, and no further (as in standby_rx). */
+        if (is_drain_marker(skb, eth)) {
+                c = standby_rx_get_counters();
+                if (c)
+                        c->markers++;
+                return TC_ACT_SHOT;
+        }
+        if (!dedupe || !(eth->h_dest[0] & 1))
                 return TC_ACT_UNSPEC;
 
         skb->mark = STANDBY_RX_MARK;
@@ -289,7 +302,8 @@ int standby_rx_tag(struct __sk_buff *skb) {
 
 /* On the master's tc ingress: unicast, and everything while 'dedupe' is 0, passes untouched.
  * Broadcast/multicast come from the standby (our tag in skb->mark, cleared here) or else from
- * the VF; a copy whose twin came from the other path within the window is dropped. */
+ * the VF; a copy whose twin came from the other path within the window is dropped. A drain
+ * marker here came from the VF (the standby's programs drop the standby's): counted, dropped. */
 SEC("tc")
 int standby_rx_master(struct __sk_buff *skb) {
         void *data = (void *) (long) skb->data;
@@ -298,7 +312,15 @@ int standby_rx_master(struct __sk_buff *skb) {
         struct standby_rx_counters *c;
         __u64 path = STANDBY_RX_PATH_VF;
 
-        if (!dedupe || (void *) (eth + 1) > data_end || !(eth->h_dest[0] & 1))
+        if ((void *) (eth + 1) > data_end)
+                return TC_ACT_OK;
+        if (is_drain_marker(skb, eth)) {
+                c = standby_rx_get_counters();
+                if (c)
+                        c->markers_vf++;
+                return TC_ACT_SHOT;
+        }
+        if (!dedupe || !(eth->h_dest[0] & 1))
                 return TC_ACT_OK;
 
         if (skb->mark == STANDBY_RX_MARK) {

@@ -22,7 +22,10 @@
  * (IEEE local experimental 1) to the port's MAC, whose payload starts with these 8 bytes, into
  * the synthetic NIC's tap. Tap queues are first in, first out: once the standby's program has
  * seen it, everything the host sent to the synthetic path before the move has arrived, and the
- * helper may go. The program drops it and counts it (standby_rx_counters.markers). */
+ * helper may go. The program drops it and counts it (standby_rx_counters.markers). At a detach
+ * the host puts one into the VF's path after moving steering to the synthetic NIC (an emulated
+ * VF's tap); it reaches the master's program through the VF (markers_vf), and the VF may go
+ * down once it did. */
 #define STANDBY_RX_MARKER_ETHERTYPE 0x88B5
 #define STANDBY_RX_MARKER_MAGIC     "vfodrain"
 
@@ -48,4 +51,5 @@ struct standby_rx_counters {
         __u64 tagged_multicast;     /* standby, tag-only (bond): broadcast and multicast marked */
         __u64 held_tx;              /* master egress: frames sent out of the standby while holding */
         __u64 markers;              /* standby: drain markers seen (and dropped) */
+        __u64 markers_vf;           /* master: drain markers that came through the VF (dropped) */
 };

@@ -52,6 +52,10 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         return 0;
 }
 
+bool datapath_sees_markers(Datapath *dp) {
+        return fake_datapath_log.receive_both && !fake_datapath_log.no_markers;
+}
+
 void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret) {
         *ret = fake_datapath_log.counters;
 }

@@ -16,6 +16,7 @@ typedef struct FakeDatapathLog {
         int fail_receive_both;          /* negative errno to fail with */
         int fail_transmit;
         StandbyHelperCounters counters; /* what datapath_get_counters() gives */
+        bool no_markers;                /* datapath_sees_markers() false (netvsc, no helper) */
 } FakeDatapathLog;
 
 extern FakeDatapathLog fake_datapath_log;

@@ -194,6 +194,10 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
 
                 if (m->body_case == VFO__ENVELOPE__BODY_STEERING_MOVED) {
                         d->n_steering_moved++;
+                        if (m->steering_moved->drain_marker && m->steering_moved->path == VFO__PATH_KIND__PATH_KIND_VF)
+                                d->n_marked_vf++;
+                        else if (m->steering_moved->drain_marker)
+                                d->n_marked_synthetic++;
                         if (d->steering_moved == HARNESS_ANSWER_SILENT)
                                 return;
                         if (d->steering_moved == HARNESS_ANSWER_REFUSE) {

@@ -48,6 +48,7 @@ typedef struct HarnessDomain {
         uint64_t last_prepare_id;       /* the latest PrepareAttach/PrepareDetach, which the report names */
         unsigned n_prepare_detach, n_prepare_attach;   /* requests seen */
         unsigned n_steering_moved;
+        unsigned n_marked_vf, n_marked_synthetic;      /* ... with drain_marker, by path */
 
         /* the agent's end of the channel */
         int listen_fd, fd;

@@ -837,24 +837,15 @@ static void test_standby_helper_hold_transmit(void **state) {
         (void) close(vf_fd);
 }
 
-/* The host's drain marker is counted and goes no further; our other frames of
- * the same EtherType are not markers. */
-static void test_standby_helper_drain_marker(void **state) {
-        Fixture *f = *state;
+/* Sends the host's drain marker to the shared MAC into 'ifindex' (PEER: the
+ * synthetic path; MASTER_PEER: the VF's). */
+static void send_marker_on(Fixture *f, int ifindex) {
         uint8_t frame[ETH_ZLEN] = {};
         struct sockaddr_ll sll = {
                 .sll_family = AF_PACKET,
-                .sll_ifindex = f->peer_ifindex,
+                .sll_ifindex = ifindex,
                 .sll_halen = ETH_ALEN,
         };
-        StandbyHelperCounters c;
-        Received r;
-
-        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
-        r = send_and_observe(f, mac_unicast, 3, 3);
-        assert_int_equal(r.host, 3);
-        assert_int_equal(standby_helper_get_counters(f->helper, &c), 0);
-        assert_int_equal(c.markers, 0);
 
         memcpy(frame, mac_unicast, ETH_ALEN);
         frame[6] = 0x02;
@@ -864,12 +855,96 @@ static void test_standby_helper_drain_marker(void **state) {
         memcpy(sll.sll_addr, mac_unicast, ETH_ALEN);
         assert_int_equal(sendto(f->tx_fd, frame, sizeof(frame), 0, (struct sockaddr *) &sll, sizeof(sll)),
                          (ssize_t) sizeof(frame));
-        for (int i = 0; i < 200 && c.markers == 0; i++) {
+}
+
+/* The helper's counters once 'field' is non-zero, or after 2 s. */
+static StandbyHelperCounters counters_once(StandbyHelper *h, size_t field) {
+        StandbyHelperCounters c = {};
+
+        for (int i = 0; i < 200; i++) {
+                assert_int_equal(standby_helper_get_counters(h, &c), 0);
+                if (*(const uint64_t *) ((const uint8_t *) &c + field) != 0)
+                        break;
                 (void) poll(NULL, 0, 10);
-                assert_int_equal(standby_helper_get_counters(f->helper, &c), 0);
         }
+        return c;
+}
+
+/* Drain markers that reach 'fd' within 'timeout_msec'. */
+static unsigned markers_at(int fd, unsigned timeout_msec) {
+        uint64_t deadline = now_msec() + timeout_msec;
+        unsigned n = 0;
+
+        for (uint64_t now = now_msec(); now < deadline; now = now_msec()) {
+                uint8_t frame[128];
+                ssize_t len = recv(fd, frame, sizeof(frame), 0);
+
+                if (len < 0) {
+                        assert_int_equal(errno, EAGAIN);
+                        (void) poll(&(struct pollfd){.fd = fd, .events = POLLIN}, 1, (int) (deadline - now));
+                        continue;
+                }
+                if ((size_t) len >= ETH_HLEN + strlen(STANDBY_RX_MARKER_MAGIC) &&
+                    memcmp(frame + ETH_HLEN, STANDBY_RX_MARKER_MAGIC, strlen(STANDBY_RX_MARKER_MAGIC)) == 0)
+                        n++;
+        }
+        return n;
+}
+
+/* The host's drain marker is counted and goes no further; our other frames of
+ * the same EtherType are not markers. */
+static void test_standby_helper_drain_marker(void **state) {
+        Fixture *f = *state;
+        StandbyHelperCounters c;
+        Received r;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        r = send_and_observe(f, mac_unicast, 3, 3);
+        assert_int_equal(r.host, 3);
+        assert_int_equal(standby_helper_get_counters(f->helper, &c), 0);
+        assert_int_equal(c.markers, 0);
+
+        send_marker_on(f, f->peer_ifindex);
+        c = counters_once(f->helper, offsetof(StandbyHelperCounters, markers));
         assert_int_equal(c.markers, 1);
+        assert_int_equal(c.markers_vf, 0);
         assert_int_equal(c.redirected_unicast, 3);      /* not handed over */
+        assert_int_equal(markers_at(f->master_fd, 200), 0);
+}
+
+/* A detach's marker comes through the VF: the master's program counts it apart
+ * from the standby's and drops it. */
+static void test_standby_helper_drain_marker_vf(void **state) {
+        Fixture *f = *state;
+        StandbyHelperCounters c;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        send_marker_on(f, f->master_peer_ifindex);
+        c = counters_once(f->helper, offsetof(StandbyHelperCounters, markers_vf));
+        assert_int_equal(c.markers_vf, 1);
+        assert_int_equal(c.markers, 0);
+        assert_int_equal(markers_at(f->master_fd, 200), 0);
+        /* Without a helper the marker goes on to the master's stack. */
+        f->helper = standby_helper_detach(f->helper);
+        send_marker_on(f, f->master_peer_ifindex);
+        assert_int_equal(markers_at(f->master_fd, 2000), 1);
+}
+
+/* A bond's tagger counts and drops the standby's marker too (the bond's
+ * rx_handler would deliver it to the bond). */
+static void test_standby_helper_tagger_drain_marker(void **state) {
+        Fixture *f = *state;
+        StandbyHelperCounters c;
+
+        assert_int_equal(standby_helper_attach_tagger(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        send_marker_on(f, f->peer_ifindex);
+        c = counters_once(f->helper, offsetof(StandbyHelperCounters, markers));
+        assert_int_equal(c.markers, 1);
+        assert_int_equal(c.markers_vf, 0);
+        send_marker_on(f, f->master_peer_ifindex);
+        c = counters_once(f->helper, offsetof(StandbyHelperCounters, markers_vf));
+        assert_int_equal(c.markers_vf, 1);
+        assert_int_equal(markers_at(f->master_fd, 200), 0);
 }
 
 /* A dead agent's hold is removed at start-up like its other filters. */
@@ -908,6 +983,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_standby_helper_unicast_reaches_master, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_hold_transmit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_drain_marker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_drain_marker_vf, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_tagger_drain_marker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_stale_hold_is_removed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_broadcast_only_when_multicast_on, setup,
                                                 teardown),

@@ -103,6 +103,29 @@ static void test_loss_accounting(void **state) {
         harness_free(h);
 }
 
+/* An emulated VF has a tap of its own: a detach's SteeringMoved{SYNTHETIC}
+ * says a drain marker follows what was sent to it, as an attach's
+ * SteeringMoved{VF} does for the synthetic tap. */
+static void test_drain_markers(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job;
+
+        harness_start(h);
+        job = harness_detach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        free(job);
+        assert_int_equal(d->n_marked_synthetic, 1);
+        assert_int_equal(d->n_marked_vf, 0);
+
+        job = harness_attach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        free(job);
+        assert_int_equal(d->n_marked_vf, 1);
+        assert_int_equal(d->n_marked_synthetic, 1);
+        harness_free(h);
+}
+
 /* Opted in, no VF: the scheduler attaches the free one. A user detach
  * gives it back, and the port stays synthetic; a user attach takes it. */
 static void test_attach_detach(void **state) {
@@ -458,6 +481,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_detach_agent_refuses_abrupt),
                 cmocka_unit_test(test_loss_accounting),
+                cmocka_unit_test(test_drain_markers),
                 cmocka_unit_test(test_attach_no_agent),
         };
         struct CMUnitTest tests[ELEMENTSOF(fixed) + ELEMENTSOF(rollback_rows)];

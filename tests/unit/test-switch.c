@@ -181,6 +181,70 @@ static void test_switch_attach_drain_marker(void **state) {
         assert_int_equal(f->s->deadline, T0 + 1300000 + SWITCH_DRAIN_USEC);
 }
 
+/* SteeringMoved{SYNTHETIC} with a drain marker (behind what the host sent to
+ * the VF): the VF stays up and transmitting until the marker came through it
+ * (markers_vf; a standby marker is not it), or for at most
+ * SWITCH_DRAIN_MARKER_MAX_USEC; without a helper to see it, the fixed drain. */
+static void test_switch_detach_drain_marker(void **state) {
+        Fixture *f = *state;
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__SteeringMoved sm = VFO__STEERING_MOVED__INIT;
+
+        port_switch_seed(f->s, &with_vf, "eth1", true, PORT_PATH_VF);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 3, 5000, T0);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_PREPARED);
+
+        sm.mac = (char *) MAC;
+        sm.path = VFO__PATH_KIND__PATH_KIND_SYNTHETIC;
+        sm.drain_marker = true;
+        e.id = 4;
+        e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
+        e.steering_moved = &sm;
+        port_switch_request(f->s, &e, T0 + 1000);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        assert_true(port_switch_awaits_marker(f->s));
+        assert_int_equal(f->s->deadline, T0 + 1000 + SWITCH_DRAIN_MARKER_MAX_USEC);
+
+        /* Past the fixed drain, no marker yet; the standby's marker is an attach's. */
+        fake_datapath_log.counters.markers = 1;
+        port_switch_poll(f->s, T0 + 1000 + SWITCH_DRAIN_USEC);
+        port_switch_timeout(f->s, T0 + 1000 + SWITCH_DRAIN_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        assert_null(strchr(fake_datapath_log.calls, 'S'));     /* transmit has not moved */
+
+        fake_datapath_log.counters.markers_vf = 1;
+        port_switch_poll(f->s, T0 + 1000 + 400000);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        assert_int_equal(fake_datapath_log.transmit, PORT_PATH_SYNTHETIC);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_PATH_CHANGED);
+        assert_int_equal(last(f)->id, 4);
+        assert_false(port_switch_awaits_marker(f->s));
+        fake_datapath_log.counters = (StandbyHelperCounters) {};
+        port_switch_update(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC, T0 + 500000);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+
+        /* No marker: the VF goes down at SWITCH_DRAIN_MARKER_MAX_USEC. */
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 600000);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 5, 5000, T0 + 700000);
+        e.id = 6;
+        port_switch_request(f->s, &e, T0 + 701000);
+        port_switch_timeout(f->s, T0 + 701000 + SWITCH_DRAIN_MARKER_MAX_USEC - 1);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        port_switch_timeout(f->s, T0 + 701000 + SWITCH_DRAIN_MARKER_MAX_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        assert_int_equal(last(f)->id, 6);
+        port_switch_update(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC, T0 + 3000000);
+
+        /* A datapath whose helper cannot see markers (netvsc): the fixed drain. */
+        fake_datapath_log.no_markers = true;
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 3100000);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 7, 5000, T0 + 3200000);
+        e.id = 8;
+        port_switch_request(f->s, &e, T0 + 3201000);
+        assert_false(port_switch_awaits_marker(f->s));
+        assert_int_equal(f->s->deadline, T0 + 3201000 + SWITCH_DRAIN_USEC);
+}
+
 static void test_switch_graceful_detach(void **state) {
         Fixture *f = *state;
 
@@ -420,6 +484,7 @@ static void test_switch_state_table(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_switch_attach_drain_marker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_detach_drain_marker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_graceful_detach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_graceful_attach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_prepare_attach_with_vf_present, setup, teardown),
