@@ -5,8 +5,9 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdlib.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/guest/switch.h"
@@ -686,6 +687,7 @@ bool port_switch_awaits_marker(const PortSwitch *s) {
 
 void port_switch_poll(PortSwitch *s, usec_t now) {
         StandbyHelperCounters c;
+        char what[64];
 
         assert(s);
 
@@ -695,6 +697,8 @@ void port_switch_poll(PortSwitch *s, usec_t now) {
         datapath_get_counters(s->dp, &c);
         if ((s->state == SWITCH_STATE_ATTACH_DRAINING ? c.markers : c.markers_vf) == 0)
                 return;
-        port_switch_note(s, 0, "drain marker arrived");
+        snprintf(what, sizeof(what), "drain marker arrived %" PRIu64 " ms after the move",
+                 (uint64_t) (usec_sub_unsigned(now, s->trigger_usec) / USEC_PER_MSEC));
+        port_switch_note(s, 0, what);
         port_switch_dispatch(s, SWITCH_EVENT_DEADLINE, 0, 0, now);
 }
