@@ -439,6 +439,31 @@ static void on_agent_state(AgentConn *a, bool synced, void *userdata) {
         manager_schedule(d->manager);
 }
 
+/* The guest moved its transmit on its own, outside any job of ours: a VF of
+ * ours that came late (its attach had been rolled back, the unplug still
+ * pending), lost its link, or came back. Steering follows, or the guest's
+ * kernel drops what arrives on the other path (net_failover delivers
+ * nothing from the standby while a VF is registered). A job or a migration
+ * of the port steers for itself. */
+static bool port_steer_after_guest(Port *p, Vfo__PathKind path, Vfo__PathChangeReason reason) {
+        Domain *d = p->domain;
+        const char *to = path == VFO__PATH_KIND__PATH_KIND_VF ? "VF" : "synthetic";
+        int r;
+
+        if (p->job || d->migration || !p->vf || (p->vf->state != VF_ATTACHED && p->vf->state != VF_RELEASING))
+                return false;
+        if (path == VFO__PATH_KIND__PATH_KIND_VF && !p->vf_tap[0])
+                (void) domain_refresh(d);       /* an emulated VF's tap, if it came late */
+        r = pool_steer(p->vf, p, path);
+        if (r < 0)
+                log_warning_errno(r, "%s: the agent moved %s to the %s path on its own (reason %d); steering it there failed: %m",
+                                  d->name, p->mac, to, (int) reason);
+        else
+                log_notice("%s: the agent moved %s to the %s path on its own (reason %d); steering follows (VF %s, %s).",
+                           d->name, p->mac, to, (int) reason, p->vf->id, vf_state_to_string(p->vf->state));
+        return true;
+}
+
 /* The guest's counters of a transition go to the job whose PrepareAttach or
  * PrepareDetach began it (the report comes when the guest's transition ends:
  * after an attach job has ended, and maybe after the next job began). */
@@ -467,10 +492,11 @@ static void on_agent_event(AgentConn *a, const Vfo__Envelope *e, void *userdata)
         p = domain_find_port(d, e->path_changed->mac);
         if (!p || p->path == e->path_changed->path)
                 return;         /* nothing new: not worth a log line (agentconn.c limits how many come) */
-        log_info("%s: the agent moved %s to the %s path on its own (reason %d).", d->name, p->mac,
-                 e->path_changed->path == VFO__PATH_KIND__PATH_KIND_VF ? "VF" : "synthetic",
-                 (int) e->path_changed->reason);
         port_set_path(p, e->path_changed->path);
+        if (!port_steer_after_guest(p, e->path_changed->path, e->path_changed->reason))
+                log_info("%s: the agent moved %s to the %s path on its own (reason %d).", d->name, p->mac,
+                         e->path_changed->path == VFO__PATH_KIND__PATH_KIND_VF ? "VF" : "synthetic",
+                         (int) e->path_changed->reason);
 }
 
 /* A UUID from a caller (a hook, a source host) becomes a Domain object only

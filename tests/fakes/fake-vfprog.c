@@ -19,6 +19,7 @@ static struct {
         int error;
         unsigned failed;
 } fail[_FAKE_VFPROG_CALL_MAX];
+static char last_steer[64];     /* the port of the last fdb_steer() that succeeded */
 
 void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error) {
         if ((unsigned) call >= _FAKE_VFPROG_CALL_MAX)
@@ -29,6 +30,7 @@ void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error) {
 
 void fake_vfprog_reset(void) {
         memset(fail, 0, sizeof(fail));
+        last_steer[0] = 0;
 }
 
 unsigned fake_vfprog_failed(FakeVfprogCall call) {
@@ -54,8 +56,16 @@ int vfprog_set(const char *pf_ifname, unsigned vf_index, const VfSettings *s) {
         return fake_result(FAKE_VFPROG_SET, pf_ifname);
 }
 
+const char *fake_vfprog_last_steer(void) {
+        return last_steer;
+}
+
 int fdb_steer(const char *port_ifname, const uint8_t mac[6], bool sticky) {
-        return fake_result(FAKE_VFPROG_FDB_STEER, port_ifname);
+        int r = fake_result(FAKE_VFPROG_FDB_STEER, port_ifname);
+
+        if (r == 0)
+                snprintf(last_steer, sizeof(last_steer), "%s", port_ifname ?: "");
+        return r;
 }
 
 int fdb_forget(const char *port_ifname, const uint8_t mac[6]) {

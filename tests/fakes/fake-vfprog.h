@@ -17,3 +17,5 @@ void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error);
 void fake_vfprog_reset(void);
 /* How many times 'call' failed as asked since the last reset. */
 unsigned fake_vfprog_failed(FakeVfprogCall call);
+/* The port the last fdb_steer() that succeeded pinned a MAC to ("" none since the reset). */
+const char *fake_vfprog_last_steer(void);

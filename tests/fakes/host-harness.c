@@ -88,6 +88,20 @@ static void agent_send(HarnessDomain *d, uint64_t id, Vfo__Envelope *e) {
         (void) channel_send(d->channel, e);
 }
 
+void harness_agent_path_changed(Harness *h, HarnessDomain *d, Vfo__PathKind path, Vfo__PathChangeReason reason) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__PathChanged pc = VFO__PATH_CHANGED__INIT;
+
+        pc.mac = d->mac;
+        pc.path = path;
+        pc.reason = reason;
+        e.body_case = VFO__ENVELOPE__BODY_PATH_CHANGED;
+        e.path_changed = &pc;
+        d->agent_path = path;
+        agent_send(d, 0, &e);
+        agent_flush(d);
+}
+
 /* PrepareAttach's answer (request 'id'), as 'd' says. */
 static void agent_answer_prepare_attach(HarnessDomain *d, uint64_t id) {
         Vfo__Envelope e = VFO__ENVELOPE__INIT;

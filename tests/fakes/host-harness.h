@@ -135,5 +135,7 @@ char *harness_port_path(Harness *h, HarnessDomain *d);
 char *harness_wait_job(Harness *h, const char *path, usec_t timeout);
 /* Manager.Attach / Manager.Detach of 'd's port: the job's path, or NULL
  * with the D-Bus error in 'ret_error'. */
+/* The agent of 'd' reports, unasked, that the guest moved to 'path'. */
+void harness_agent_path_changed(Harness *h, HarnessDomain *d, Vfo__PathKind path, Vfo__PathChangeReason reason);
 char *harness_attach(Harness *h, HarnessDomain *d, sd_bus_error *ret_error);
 char *harness_detach(Harness *h, HarnessDomain *d, sd_bus_error *ret_error);

@@ -103,6 +103,20 @@ static void test_loss_accounting(void **state) {
         harness_free(h);
 }
 
+typedef struct PathWait {
+        HarnessDomain *domain;
+        const char *path;
+} PathWait;
+
+static bool port_path_is(Harness *h, void *userdata) {
+        const PathWait *w = userdata;
+        char *path = harness_port_path(h, w->domain);
+        bool ok = path && streq(path, w->path);
+
+        free(path);
+        return ok;
+}
+
 /* An emulated VF has a tap of its own: a detach's SteeringMoved{SYNTHETIC}
  * says a drain marker follows what was sent to it, as an attach's
  * SteeringMoved{VF} does for the synthetic tap. */
@@ -123,6 +137,46 @@ static void test_drain_markers(void **state) {
         free(job);
         assert_int_equal(d->n_marked_vf, 1);
         assert_int_equal(d->n_marked_synthetic, 1);
+        harness_free(h);
+}
+
+static bool vf0_releasing(Harness *h, void *userdata) {
+        char *s = harness_vf_state(h, 0);
+        bool yes = s && streq(s, "releasing");
+
+        free(s);
+        return yes;
+}
+
+/* A stalled guest: the attach ran out of time and was rolled back, but the
+ * guest never let the VF go (the unplug hangs) and brings it up late. The
+ * agent says so, and steering follows the guest to the VF's tap; when the
+ * guest loses the VF's link, back to the synthetic tap. */
+static void test_late_vf_steering_follows_guest(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, false, 0);
+        char *path;
+
+        d->prepare_attach = HARNESS_ANSWER_SILENT;
+        assert_int_equal(setenv("VFO_FAKE_UNPLUG", "never", 1), 0);
+        harness_start(h);
+        assert_true(harness_run_until(h, vf0_releasing, NULL, JOB_USEC));
+        harness_run_for(h, 300 * USEC_PER_MSEC);        /* past UnplugTimeoutSec: the job failed */
+        assert_vf(h, 0, "releasing");
+        assert_string_equal(fake_vfprog_last_steer(), "tap0");
+
+        harness_agent_path_changed(h, d, VFO__PATH_KIND__PATH_KIND_VF,
+                                   VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_APPEARED);
+        assert_true(harness_run_until(h, port_path_is, &(PathWait) {d, "vf"}, JOB_USEC));
+        assert_string_equal(fake_vfprog_last_steer(), "vf0");
+
+        harness_agent_path_changed(h, d, VFO__PATH_KIND__PATH_KIND_SYNTHETIC,
+                                   VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_VF_LINK_LOST);
+        assert_true(harness_run_until(h, port_path_is, &(PathWait) {d, "synthetic"}, JOB_USEC));
+        assert_string_equal(fake_vfprog_last_steer(), "tap0");
+        path = harness_port_path(h, d);
+        assert_string_equal(path, "synthetic");
+        free(path);
         harness_free(h);
 }
 
@@ -308,20 +362,6 @@ static void started_not_running(Harness *h, HarnessDomain *d, Domain *domain) {
         domain_set_state(domain, VIRT_DOMAIN_OTHER);     /* crashed, shutting down… */
 }
 
-typedef struct PathWait {
-        HarnessDomain *domain;
-        const char *path;
-} PathWait;
-
-static bool port_path_is(Harness *h, void *userdata) {
-        const PathWait *w = userdata;
-        char *path = harness_port_path(h, w->domain);
-        bool ok = path && streq(path, w->path);
-
-        free(path);
-        return ok;
-}
-
 static const RollbackRow rollback_rows[] = {
         /* attach: the VF is free again, the port holds none, its path is synthetic */
         { "attach-claiming-paused", true, NULL, NULL, started_paused,
@@ -482,6 +522,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_detach_agent_refuses_abrupt),
                 cmocka_unit_test(test_loss_accounting),
                 cmocka_unit_test(test_drain_markers),
+                cmocka_unit_test(test_late_vf_steering_follows_guest),
                 cmocka_unit_test(test_attach_no_agent),
         };
         struct CMUnitTest tests[ELEMENTSOF(fixed) + ELEMENTSOF(rollback_rows)];
