@@ -19,6 +19,9 @@
 # Prints ATTACH-UNDER-LOAD {...} with the totals.
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
+# the guests print their UDP error counters: a datagram the echo socket had
+# no room for (the guest stalled) is told apart from one a path lost
+export VFO_LAB_CMDLINE="vfo.udpstats=1${VFO_LAB_CMDLINE:+ $VFO_LAB_CMDLINE}"
 # shellcheck source=tests/lab/lib.sh
 . "${VFO_LAB_SRCDIR:-$(dirname "$0")}/lib.sh"
 # shellcheck source=tests/lab/lib-vfod.sh
@@ -71,7 +74,13 @@ tap_drops() {
         [ -n "$1" ] && lab_ns cat "/sys/class/net/$1/statistics/tx_dropped" 2>/dev/null || echo 0
 }
 
-attaches=0 detaches=0 lost=0 duplicated=0 lossy=0 failed=0 worst=0
+# rcvbuf_errors VM: the guest's UDP RcvbufErrors as it last printed them
+rcvbuf_errors() {
+        grep -a -o 'VFO-GUEST: udp in_errors=[0-9]* rcvbuf_errors=[0-9]*' "$(lab_vm_console "$1")" 2>/dev/null |
+                tail -n 1 | sed 's/.*rcvbuf_errors=//' | grep . || echo 0
+}
+
+attaches=0 detaches=0 lost=0 duplicated=0 lossy=0 failed=0 worst=0 overflows=0
 declare -A LOSS=([clean]=0 [lossy]=0 [unknown]=0)
 false_alarms=0
 # job_losses N: the Loss of the last N finished jobs, one per line
@@ -85,8 +94,11 @@ for j in jobs[-int(sys.argv[1]):]:
 }
 for c in $(seq "$CYCLES"); do
         capture_start
-        declare -A SYN_DROPS0=()
-        for vm in "${VMS[@]}"; do SYN_DROPS0[$vm]=$(tap_drops "$(bench_tap "$vm" virtio)"); done
+        declare -A SYN_DROPS0=() RCVBUF0=()
+        for vm in "${VMS[@]}"; do
+                SYN_DROPS0[$vm]=$(tap_drops "$(bench_tap "$vm" virtio)")
+                RCVBUF0[$vm]=$(rcvbuf_errors "$vm")
+        done
         vfod_meters_start "cycle$c" "${VMS[@]}"
         cycle_t0=$(lab_ms)
         for vm in "${VMS[@]}"; do
@@ -105,6 +117,7 @@ for c in $(seq "$CYCLES"); do
         done
         vfod_meters_stop
         capture_stop
+        sleep 1.2       # the guests' UDP counters of the cycle's end (printed every second)
         bad=0
         for vm in "${VMS[@]}"; do
                 j=$(cat "$LAB_STATE/cycle$c.$vm.loss")
@@ -118,6 +131,10 @@ for c in $(seq "$CYCLES"); do
                         lab_log "cycle $c (started at lab ms $cycle_t0): $vm: $j"
                         # frames the host's taps dropped because the guest did not read them
                         lab_log "cycle $c: $vm: synthetic tap dropped $(($(tap_drops "$(bench_tap "$vm" virtio)") - ${SYN_DROPS0[$vm]:-0})), the VF's tap of this attach $(tap_drops "$(bench_tap "$vm" e1000e)")"
+                        # datagrams that came in but found the echo socket full
+                        o=$(($(rcvbuf_errors "$vm") - ${RCVBUF0[$vm]:-0}))
+                        overflows=$((overflows + o))
+                        lab_log "cycle $c: $vm: the guest's echo socket had no room for $o of them (UDP RcvbufErrors: the guest stalled, no path lost them)"
                         grep -a -E 'Port |helper' "$(lab_vm_console "$vm")" | tail -n 40 || true
                         if [ "$CAPTURE" = 1 ]; then
                                 seqs=$(printf '%s\n' "$j" | sed 's/.*"lost_at_ms":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
@@ -159,7 +176,8 @@ for vm in "${VMS[@]}"; do
         n=$(awk '/drain marker arrived/ { k++ } END { print k + 0 }' "$(lab_vm_console "$vm")" 2>/dev/null) || n=0
         markers=$((markers + ${n:-0}))
 done
-lab_log "attaches whose drain ended at the host's marker: $markers"
+lab_log "drains (attach and detach) that ended at the host's marker: $markers"
+lab_log "datagrams lost because the guests' echo sockets were full (UDP RcvbufErrors, in lossy cycles): $overflows of $lost"
 lab_log "frames the guests transmitted on the synthetic path while a VF joined (transmit hold): $held"
 
 lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
@@ -193,5 +211,5 @@ lab_log "abrupt detach of vm4: the meter lost ${abrupt_lost:-?}, the job says ${
 lab_check "the abrupt detach lost frames (meter: ${abrupt_lost:-?})" test "${abrupt_lost:-0}" -gt 0
 lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt_loss" = lossy
 
-echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
+echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
 lab_finish
