@@ -45,7 +45,7 @@ tap_of() { virsh -q -c "$uri" domiflist vm1 | awk -v m="$1" '$4 == m { print $1;
 # Host-side steering in the lab: pin the MAC to a tap (a static sticky FDB entry: a plain static one moves when the MAC is seen elsewhere).
 steer_cmd() {
         printf "ip netns exec %q bridge fdb replace %q dev \"\$(virsh -q -c %q domiflist vm1 | awk '\$4 == \"%s\" { print \$1; exit }')\" master static sticky" \
-                "$LAB_NS" "$mac" "$uri" "$1"
+                "$(lab_host_ns a)" "$mac" "$uri" "$1"
 }
 plug_cmd() { printf 'virsh -q -c %q attach-device vm1 %q --live >/dev/null' "$uri" "$dir/vf.xml"; }
 # Unplug and wait until libvirt no longer lists the device (DEVICE_REMOVED).

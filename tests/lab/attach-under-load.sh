@@ -42,6 +42,9 @@ lab_require "vm1, vm2 and vm3 hold a VF" lab_wait 90 "three VMs on VFs" vfod_hol
 lab_require "jobs settled" lab_wait 30 "no running job" vfod_idle
 
 if [ "${VFO_LAB_BUSY:-0}" != 0 ]; then
+        # The starved guests answer seconds late (RTT up to 6.5 s measured):
+        # a reply still on its way when a meter stops is no loss.
+        VFO_LAB_DRAIN=${VFO_LAB_DRAIN:-10}
         # one core's worth of background load, ended by the teardown
         bash -c 'while :; do :; done' &
         lab_pid_record $!
@@ -58,7 +61,7 @@ capture_start() {
         [ "$CAPTURE" = 1 ] || return 0
         CAPTURE_PIDS=()
         rm -f "$LAB_STATE"/*.pcap
-        ip netns exec "$LAB_NS" tcpdump -i any -s 128 -w "$LAB_STATE/any.pcap" -U udp port "$LAB_ECHO_PORT" 2>/dev/null &
+        ip netns exec "$(lab_host_ns a)" tcpdump -i any -s 128 -w "$LAB_STATE/any.pcap" -U udp port "$LAB_ECHO_PORT" 2>/dev/null &
         lab_pid_record $!
         CAPTURE_PIDS+=($!)
         sleep 1
@@ -71,7 +74,7 @@ capture_stop() {
 
 # tap_drops TAP: frames the tap dropped (its queue was full: QEMU did not read it)
 tap_drops() {
-        [ -n "$1" ] && lab_ns cat "/sys/class/net/$1/statistics/tx_dropped" 2>/dev/null || echo 0
+        [ -n "$1" ] && ip netns exec "$(lab_dev_ns "$1")" cat "/sys/class/net/$1/statistics/tx_dropped" 2>/dev/null || echo 0
 }
 
 # rcvbuf_errors VM: the guest's UDP RcvbufErrors as it last printed them
@@ -141,8 +144,8 @@ for c in $(seq "$CYCLES"); do
                                         awk -v r="$RATE" 'NF { s = int($1 * r / 1000 + 0.5); for (i = s - 3; i <= s + 3; i++) print i }' |
                                         sort -nu | paste -sd,)
                                 python3 "$LAB_SRCDIR/meter-capture.py" "$(lab_vm_ip4 "${LAB_VM_INDEX[$vm]}")" "$seqs" \
-                                        "$LAB_STATE/any.pcap" "$(lab_ns cat /sys/class/net/$LAB_BRIDGE/ifindex)=br" \
-                                        "$(lab_ns cat /sys/class/net/$(bench_tap "$vm" virtio)/ifindex)=syn" || true
+                                        "$LAB_STATE/any.pcap" "$(lab_on_host_ns a cat /sys/class/net/$LAB_BRIDGE/ifindex)=br" \
+                                        "$(lab_on_host_ns a cat /sys/class/net/$(bench_tap "$vm" virtio)/ifindex)=syn" || true
                                 grep -E "steered|$vm" "$LAB_STATE/vfod-a.log" | tail -n 30
                         fi
                 fi

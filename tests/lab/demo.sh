@@ -30,7 +30,7 @@ set -euo pipefail
 
 RATE=${VFO_LAB_RATE:-1000}
 MAX_LOST=${VFO_LAB_MAX_LOST:-0}
-MIG_OPTS=(--live --p2p --migrate-uri tcp://127.0.0.1 --listen-address 127.0.0.1 --managed-switchover)
+MIG_OPTS=(--live --p2p --managed-switchover)
 ROWS=$LAB_STATE/demo.rows
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -127,7 +127,7 @@ say "act 3 — 'vfoctl migrate vm1 --managed-switchover' a -> b: the VF leaves g
 act_start "3-vfoctl-migrate" vm1 vm2 vm3
 t0=$(lab_ms)
 rc=0
-on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[b]}" \
+on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" $(lab_mig_opts b) --destination-bus "${LAB_BUS[b]}" \
         >"$LAB_STATE/demo-migrate.out" 2>&1 || rc=$?
 vfo_ms=$(($(lab_ms) - t0))
 sed 's/^/  /' "$LAB_STATE/demo-migrate.out"

@@ -23,7 +23,8 @@ bench_tap() {
 }
 
 # bench_fdb_port MAC: the bridge port the lab bridge forwards MAC to
-# (empty when unknown).
+# (empty when unknown). With VFO_LAB_TOPOLOGY=twohost the lab bridge is the
+# switch: its ports are the hosts' uplinks (tor-INSTANCE).
 bench_fdb_port() {
         bridge -netns "$LAB_NS" fdb show br "$LAB_BRIDGE" 2>/dev/null |
                 awk -v mac="$1" '$1 == mac && $2 == "dev" && $0 !~ / self/ { print $3; exit }'
@@ -37,7 +38,7 @@ bench_fdb_show() {
 # bench_fdb_pin MAC TAP: the lab's host-side steering: a static sticky FDB
 # entry (without sticky the bridge moves even a static entry when the MAC is seen on another port).
 bench_fdb_pin() {
-        lab_ns bridge fdb replace "$1" dev "$2" master static sticky
+        ip netns exec "$(lab_dev_ns "$2")" bridge fdb replace "$1" dev "$2" master static sticky
 }
 
 # bench_fdb_forget MAC: drop the learned (dynamic) entries for MAC, so the
@@ -180,12 +181,12 @@ bench_vm_on_virtio() {
 
 # bench_migrate VM SRC DST [VIRSH OPTIONS...]: live p2p migration between
 # two lab instances (the qemu+unix URI form, migration data on
-# 127.0.0.1 inside the lab netns). On success the VM belongs to DST.
+# lab_host_addr DST). On success the VM belongs to DST.
 bench_migrate() {
         local vm=$1 src=$2 dst=$3
         shift 3
         lab_virsh "$src" migrate --live --p2p "$@" "$vm" "${LAB_URI[$dst]}" \
-                --migrateuri tcp://127.0.0.1 --listen-address 127.0.0.1 || return 1
+                --migrateuri "tcp://$(lab_host_addr "$dst")" --listen-address "$(lab_host_addr "$dst")" || return 1
         LAB_VM_INST[$vm]=$dst
         lab_pidfile_record "$LAB_STATE/$dst/run/qemu/$vm.pid"
 }

@@ -218,14 +218,15 @@ vfod_show() {
         "$VFOCTL" vfs 2>&1 | sed 's/^/  /' || true
 }
 
-# vfod_meters_start PHASE VM...: a loss meter on each VM until vfod_meters_stop.
+# vfod_meters_start PHASE VM...: a loss meter on each VM until vfod_meters_stop,
+# which waits VFO_LAB_DRAIN seconds (default 1) at most for late replies.
 vfod_meters_start() {
         local vm
         VFOD_PHASE=$1
         shift
         VFOD_METER=()
         for vm in "$@"; do
-                lab_lossmeter_bg "$vm" "$LAB_STATE/$VFOD_PHASE.$vm.loss" --rate "$RATE" --duration 600 --drain 1 \
+                lab_lossmeter_bg "$vm" "$LAB_STATE/$VFOD_PHASE.$vm.loss" --rate "$RATE" --duration 600 --drain "${VFO_LAB_DRAIN:-1}" \
                         --label "$VFOD_PHASE-$vm"
                 VFOD_METER[$vm]=$LAB_LAST_PID
         done

@@ -5,8 +5,10 @@
 #
 # A lab run owns, and removes again in lab_teardown (EXIT trap, also on
 # Ctrl-C): one network namespace "vfolab-<pid>" with the bridge vfobr0
-# (10.77.0.1/24, fd77::1/64), a state directory, private libvirtd/virtlogd
-# instances (each in its own mount namespace inside the lab netns), an
+# (10.77.0.1/24, fd77::1/64) and the traffic peer (with
+# VFO_LAB_TOPOLOGY=twohost also one netns per host, below), a state
+# directory, private libvirtd/virtlogd instances (each in its own mount
+# namespace inside the lab netns or its host's), an
 # optional private system D-Bus, the VMs and the loss meters. Nothing
 # touches the machine's own interfaces, /etc/libvirt or /run/libvirt.
 #
@@ -25,6 +27,15 @@
 #   VFO_LAB_HOLD=1     at the end of a scenario, keep the lab up until Ctrl-C
 #   VFO_LAB_TIMEOUT=S  a scenario still running after S seconds (default 600)
 #                      is ended (SIGTERM, then its hung child) and torn down
+#   VFO_LAB_TOPOLOGY=  single (default): every libvirtd instance in the lab
+#                      netns, on its one bridge; twohost: the lab netns is
+#                      the top-of-rack switch (a learning bridge vfobr0 with
+#                      the peer, never a static FDB entry) and every
+#                      libvirtd instance is a host of its own: a netns
+#                      "vfolab-<pid>-<instance>" with its own vfobr0, an
+#                      uplink veth into the switch, and an address on a
+#                      separate host network (10.78.0.0/24, lab_host_addr)
+#                      for the migration stream
 
 LAB_SRCDIR=${VFO_LAB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 LAB_BUILDDIR=${VFO_LAB_BUILDDIR:-$LAB_SRCDIR}
@@ -50,6 +61,9 @@ declare -A LAB_HOOK=()      # instance -> command line of its qemu hook (set bef
 declare -A LAB_VM_INST=()   # VM name -> instance
 declare -A LAB_VM_INDEX=()  # VM name -> index (MAC, addresses)
 declare -A LAB_VM_T0=()     # VM name -> lab ms when virsh create was called
+LAB_TOPOLOGY=${VFO_LAB_TOPOLOGY:-single}
+declare -A LAB_HOST_NS=()   # instance -> its netns (twohost; single: the lab netns)
+declare -A LAB_HOST_ADDR=() # instance -> its address on the host network (twohost)
 LAB_DBUS_PID=
 LAB_WATCHDOG=
 LAB_CHECKS_PASSED=0
@@ -167,6 +181,73 @@ lab_kernel() { cat "$LAB_KERNEL_PATH_FILE"; }
 # Run a command inside the lab's network namespace.
 lab_ns() { ip netns exec "$LAB_NS" "$@"; }
 
+# lab_host_ns INSTANCE: the netns of libvirtd INSTANCE (its taps, bridge
+# and vfod): its own with VFO_LAB_TOPOLOGY=twohost, else the lab netns.
+lab_host_ns() { echo "${LAB_HOST_NS[$1]:-$LAB_NS}"; }
+
+# lab_on_host_ns INSTANCE CMD...: run CMD in that netns.
+lab_on_host_ns() {
+        local inst=$1
+        shift
+        ip netns exec "$(lab_host_ns "$inst")" "$@"
+}
+
+# lab_vm_ns VM: the netns of the host VM runs on now.
+lab_vm_ns() { lab_host_ns "${LAB_VM_INST[$1]}"; }
+
+# lab_dev_ns DEV: the lab netns that has the link DEV (a tap), the lab
+# netns when none has it.
+lab_dev_ns() {
+        local d
+        for d in "${LAB_HOST_NS[@]}"; do
+                ip -n "$d" link show "$1" >/dev/null 2>&1 && { echo "$d"; return 0; }
+        done
+        echo "$LAB_NS"
+}
+
+# lab_host_addr INSTANCE: where a migration to INSTANCE goes (its address on
+# the host network; 127.0.0.1 when all instances share the lab netns).
+lab_host_addr() { echo "${LAB_HOST_ADDR[$1]:-127.0.0.1}"; }
+
+# lab_mig_opts DST: vfoctl migrate's options for the migration stream to
+# instance DST (words without blanks: for an unquoted $(...)).
+lab_mig_opts() { echo "--migrate-uri tcp://$(lab_host_addr "$1") --listen-address $(lab_host_addr "$1")"; }
+
+# lab_host_net NAME: with VFO_LAB_TOPOLOGY=twohost, the netns of host NAME:
+# its bridge, its uplink into the switch (the lab netns's bridge) and its
+# address on the host network (a second bridge in the lab netns, vfohost0).
+lab_host_net() {
+        local name=$1 ns k
+        [ "$LAB_TOPOLOGY" = twohost ] || return 0
+        [ -z "${LAB_HOST_NS[$name]:-}" ] || return 0
+        ns=$LAB_ID-$name
+        k=$((${#LAB_HOST_NS[@]} + 1))
+        [ "$k" -le 9 ] || lab_die "twohost: at most 9 hosts"
+        ip netns add "$ns" || lab_die "cannot create netns $ns"
+        LAB_HOST_NS[$name]=$ns
+        LAB_HOST_ADDR[$name]=10.78.0.$((10 + k))
+        ip -n "$ns" link set lo up
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip -n "$ns" link add "$LAB_BRIDGE" address "02:77:00:00:0$k:01" type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+        ip -n "$ns" link set "$LAB_BRIDGE" up
+        # the uplink: host side on the host's bridge, the switch's port on the
+        # switch's bridge (it only learns)
+        ip -n "$ns" link add uplink type veth peer name "tor-$name" netns "$LAB_NS"
+        ip -n "$ns" link set uplink master "$LAB_BRIDGE" up
+        lab_ns ip link set "tor-$name" master "$LAB_BRIDGE" up
+        # the host network, for the migration stream
+        if ! lab_ns ip link show vfohost0 >/dev/null 2>&1; then
+                lab_ns ip link add vfohost0 type bridge stp_state 0 forward_delay 0
+                lab_ns ip link set vfohost0 up
+        fi
+        ip -n "$ns" link add hostnet type veth peer name "hn-$name" netns "$LAB_NS"
+        lab_ns ip link set "hn-$name" master vfohost0 up
+        ip -n "$ns" addr add "${LAB_HOST_ADDR[$name]}/24" dev hostnet
+        ip -n "$ns" link set hostnet up
+        lab_log "host $name: netns $ns, its own $LAB_BRIDGE, uplink into the switch (tor-$name), address ${LAB_HOST_ADDR[$name]}"
+}
+
 # ---------------------------------------------------------------- processes
 
 lab_pid_starttime() {
@@ -283,11 +364,12 @@ lab_teardown() {
                         [ -f "$p" ] && lab_pidfile_record "$p"
                 done
         done
-        if [ -n "$LAB_NS" ] && [ -e "/run/netns/$LAB_NS" ]; then
-                for p in $(ip netns pids "$LAB_NS" 2>/dev/null); do
+        for d in "$LAB_NS" "${LAB_HOST_NS[@]}"; do
+                [ -n "$d" ] && [ -e "/run/netns/$d" ] || continue
+                for p in $(ip netns pids "$d" 2>/dev/null); do
                         lab_pid_record "$p"
                 done
-        fi
+        done
         local live=()
         for p in "${LAB_PIDS[@]}"; do
                 lab_pid_alive "$p" && live+=("$p")
@@ -310,14 +392,18 @@ lab_teardown() {
         fi
 
         # 3. namespace (its mount namespaces died with their processes)
-        [ -e "/run/netns/$LAB_NS" ] && ip netns del "$LAB_NS"
+        for d in "${LAB_HOST_NS[@]}" "$LAB_NS"; do
+                [ -n "$d" ] && [ -e "/run/netns/$d" ] && ip netns del "$d"
+        done
 
         # 4. verify
         local left=()
         for p in "${LAB_PIDS[@]}"; do
                 lab_pid_alive "$p" && left+=("process ${p%%:*} $(cat "/proc/${p%%:*}/comm" 2>/dev/null)")
         done
-        ip netns list 2>/dev/null | grep -w "$LAB_NS" >/dev/null && left+=("netns $LAB_NS")
+        for d in "$LAB_NS" "${LAB_HOST_NS[@]}"; do
+                [ -n "$d" ] && ip netns list 2>/dev/null | grep -qw -- "$d" && left+=("netns $d")
+        done
         grep -q "$LAB_ID" /proc/mounts && left+=("mounts: $(grep "$LAB_ID" /proc/mounts | cut -d' ' -f2 | tr '\n' ' ')")
 
         if [ "${VFO_LAB_KEEP:-0}" = 1 ]; then
@@ -418,8 +504,9 @@ EOF
         done
 
         t0=$(lab_ms)
+        lab_host_net "$name"
         # shellcheck disable=SC2016
-        lab_ns unshare -m --propagation private bash -c '
+        lab_on_host_ns "$name" unshare -m --propagation private bash -c '
                 set -e
                 d=$1
                 mkdir -p /run/libvirt

@@ -37,6 +37,7 @@ cleanup_stale() {
         for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
                 case $ns in vfolab-[0-9]*) ;; *) continue ;; esac
                 pid=${ns#vfolab-}
+                pid=${pid%%-*}          # a host's netns: vfolab-<pid>-<instance>
                 case $pid in *[!0-9]*) continue ;; esac
                 kill -0 "$pid" 2>/dev/null && continue
                 echo "run-lab: removing stale lab $ns"

@@ -45,7 +45,7 @@ set -euo pipefail
 RATE=${VFO_LAB_RATE:-1000}
 MAX_LOST=${VFO_LAB_MAX_LOST:-0}
 RUNS=${VFO_LAB_MIGRATE_RUNS:-5}
-MIG_OPTS=(--live --p2p --migrate-uri tcp://127.0.0.1 --listen-address 127.0.0.1)
+MIG_OPTS=(--live --p2p)
 # VFO_LAB_MANAGED=1 (the default): vfoctl migrate --managed-switchover, the
 # destination takes the traffic before QEMU switches over (see vfod(8)); the
 # migrations must then lose at most MAX_LOST. With 0, QEMU switches over by
@@ -147,7 +147,7 @@ kernel_doc() {
                 bench_fdb_pin "$mac1" "$tap_a" &&
                 bench_migrate vm1 a b >"$LAB_STATE/kernel-doc.log" 2>&1 || { meter_stop; return 1; }
         tap_b=$(bench_tap vm1 virtio)
-        lab_ns bridge fdb del "$mac1" dev "$tap_b" master 2>/dev/null || true
+        lab_on_host_ns b bridge fdb del "$mac1" dev "$tap_b" master 2>/dev/null || true
         lab_virsh b attach-device vm1 "$vfxml" --live >/dev/null &&
                 lab_virsh b domif-setlink vm1 "$tap_b" down >/dev/null || { meter_stop; return 1; }
         KDOC_MS=$(($(lab_ms) - t0))
@@ -161,7 +161,7 @@ kernel_doc() {
         lab_virsh b domif-setlink vm1 "$tap_b" up >/dev/null
         lab_virsh b detach-device vm1 "$vfxml" --live >/dev/null
         lab_wait 30 "the VF left vm1" bash -c "! virsh -q -c '${LAB_URI[b]}' dumpxml vm1 | grep -q ua-vfo-vf0"
-        lab_ns bridge fdb del "$mac1" dev "$tap_b" master 2>/dev/null || true
+        lab_on_host_ns b bridge fdb del "$mac1" dev "$tap_b" master 2>/dev/null || true
         bench_migrate vm1 b a >>"$LAB_STATE/kernel-doc.log" 2>&1
 }
 lab_check "baseline: the kernel's documented procedure a -> b, and vm1 back on a" kernel_doc
@@ -222,7 +222,7 @@ migrate_vfo() {
         MIGRATE_SRC=$src
         meter_start "$label"
         t0=$(lab_ms)
-        on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" \
+        on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" $(lab_mig_opts $dst) \
                 --destination-bus "${LAB_BUS[$dst]}" >"$LAB_STATE/$label.out" 2>&1 || rc=$?
         vfo_ms+=($(($(lab_ms) - t0)))
         cat "$LAB_STATE/$label.out"
@@ -268,7 +268,7 @@ lab_wait 30 "idle on b" on_host b vfod_idle || true
 mark=$(log_mark)
 meter_start refused
 rc=0
-on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[b]}" \
+on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" $(lab_mig_opts b) --destination-bus "${LAB_BUS[b]}" \
         >"$LAB_STATE/refused.out" 2>&1 || rc=$?
 meter_stop
 cat "$LAB_STATE/refused.out"
@@ -281,7 +281,7 @@ lab_check "refused: 0 lost" loss_ok 0
 # ---------------------- 3. the destination's hook refuses (no pre-claim)
 meter_start hook-refuses
 rc=0
-on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" >"$LAB_STATE/hook.out" 2>&1 || rc=$?
+on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" $(lab_mig_opts b) >"$LAB_STATE/hook.out" 2>&1 || rc=$?
 cat "$LAB_STATE/hook.out"
 lab_wait 60 "vm1 back on its VF" on_host a vfod_holds vm1 || true
 lab_wait 30 "idle on a" on_host a vfod_idle || true
@@ -296,7 +296,7 @@ lab_require "vm1 no longer requires a VF" on_host a "$VFOCTL" set-policy vm1 --r
 mark=$(wc -l <"$LAB_STATE/vfod-a.log")
 meter_start synthetic
 rc=0
-on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[b]}" \
+on_host a "$VFOCTL" migrate vm1 "${LAB_URI[b]}" "${MIG_OPTS[@]}" $(lab_mig_opts b) --destination-bus "${LAB_BUS[b]}" \
         >"$LAB_STATE/synthetic.out" 2>&1 || rc=$?
 cat "$LAB_STATE/synthetic.out"
 if [ $rc = 0 ]; then
@@ -339,7 +339,7 @@ kill_mid_migration() {
         lab_wait 60 "vm1 attached on $src" on_host "$src" vfod_attached vm1 || true
         lab_wait 30 "idle on $src" on_host "$src" vfod_idle || true
         mark=$(wc -l <"$LAB_STATE/vfod-$src.log")
-        on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[$dst]}" \
+        on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" "${MIG_OPTS[@]}" $(lab_mig_opts $dst) --destination-bus "${LAB_BUS[$dst]}" \
                 >"$LAB_STATE/kill-$side.out" 2>&1 &
         local mig=$!
         lab_wait 60 "the migration runs" bash -c "tail -n +$((mark + 1)) '$LAB_STATE/vfod-$src.log' | grep -q -- '-> migrating'" ||
@@ -379,7 +379,7 @@ abort_mid_migration() {
         lab_wait 30 "idle on b" on_host b vfod_idle || true
         mark=$(wc -l <"$LAB_STATE/vfod-b.log")
         meter_start "$label"
-        DBUS_SYSTEM_BUS_ADDRESS=${LAB_BUS[b]} "$VFOCTL" migrate vm1 "${LAB_URI[a]}" "${MIG_OPTS[@]}" "${opts[@]}" \
+        DBUS_SYSTEM_BUS_ADDRESS=${LAB_BUS[b]} "$VFOCTL" migrate vm1 "${LAB_URI[a]}" "${MIG_OPTS[@]}" $(lab_mig_opts a) "${opts[@]}" \
                 --destination-bus "${LAB_BUS[a]}" >"$LAB_STATE/$label.out" 2>&1 &
         mig=$!
         lab_wait 60 "the migration runs" bash -c "tail -n +$((mark + 1)) '$LAB_STATE/vfod-b.log' | grep -q -- '-> migrating'" || true
@@ -420,7 +420,7 @@ if [ "$where" = a ]; then
 fi
 mark=$(wc -l <"$LAB_STATE/vfod-b.log")
 meter_start dest-killed
-on_host b "$VFOCTL" migrate vm1 "${LAB_URI[a]}" "${MIG_OPTS[@]}" --destination-bus "${LAB_BUS[a]}" \
+on_host b "$VFOCTL" migrate vm1 "${LAB_URI[a]}" "${MIG_OPTS[@]}" $(lab_mig_opts a) --destination-bus "${LAB_BUS[a]}" \
         >"$LAB_STATE/killed.out" 2>&1 &
 mig=$!
 lab_wait 60 "the migration is running" bash -c "tail -n +$((mark + 1)) '$LAB_STATE/vfod-b.log' | grep -q -- '-> migrating'" || true
