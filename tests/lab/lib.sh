@@ -449,6 +449,24 @@ lab_failure_context() {
                 lab_log "context: ${f##*/}"
                 tail -n 12 "$f" | cut -c1-300 | sed 's/^/    /' >&2
         done
+        # frames a link of the lab dropped (a tap whose QEMU did not read it),
+        # and datagrams the meters' sockets had no room for
+        for d in "$LAB_NS" "${LAB_HOST_NS[@]}"; do
+                [ -n "$d" ] && [ -e "/run/netns/$d" ] || continue
+                # one line a link: "RX: bytes packets errors dropped … \ VALUES"
+                ip -n "$d" -s -o link show 2>/dev/null | awk -v ns="$d" '
+                        { name = $2; sub(":$", "", name); rxd = txd = 0
+                          for (i = 1; i <= NF; i++) {
+                                  if ($i == "RX:") rxd = $(i + 11)
+                                  if ($i == "TX:") txd = $(i + 11) }
+                          if (rxd + 0 > 0 || txd + 0 > 0) printf "    netns %s: %s dropped rx %s tx %s\n", ns, name, rxd, txd }' >&2
+        done
+        lab_log "context: UDP of the lab netns (the meters): $(lab_ns awk '$1 == "Udp:" && n++ { print "in_errors=" $4 " rcvbuf_errors=" $6 }' /proc/net/snmp 2>/dev/null)"
+        for f in "$LAB_STATE"/*.console.log; do
+                [ -s "$f" ] || continue
+                lab_log "context: ${f##*/}: the agent's last transitions"
+                grep -a -E 'transition to the|VFO-GUEST: udp|drain marker' "$f" | tail -n 4 | cut -c1-300 | sed 's/^/    /' >&2
+        done
 }
 
 # ---------------------------------------------------------------- libvirtd
