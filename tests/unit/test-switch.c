@@ -114,27 +114,34 @@ static void request(Fixture *f, Vfo__Envelope__BodyCase body, uint64_t id, int a
         port_switch_request(f->s, &e, now);
 }
 
+/* SteeringMoved{path} saying that the host put a drain marker behind what it
+ * sent to the path it left. */
+static void steered_with_marker(Fixture *f, uint64_t id, Vfo__PathKind path, usec_t now) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__SteeringMoved sm = VFO__STEERING_MOVED__INIT;
+
+        sm.mac = (char *) MAC;
+        sm.path = path;
+        sm.drain_marker = true;
+        e.id = id;
+        e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
+        e.steering_moved = &sm;
+        port_switch_request(f->s, &e, now);
+}
+
 /* SteeringMoved{VF} with a drain marker: the standby delivers until the
  * helper has seen the marker (polled), or for at most
  * SWITCH_DRAIN_MARKER_MAX_USEC; a marker that came before the request
  * counts too. */
 static void test_switch_attach_drain_marker(void **state) {
         Fixture *f = *state;
-        Vfo__Envelope e = VFO__ENVELOPE__INIT;
-        Vfo__SteeringMoved sm = VFO__STEERING_MOVED__INIT;
 
         port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
         request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 3, 20000, T0);
         port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 1000);
         assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_READY);
 
-        sm.mac = (char *) MAC;
-        sm.path = VFO__PATH_KIND__PATH_KIND_VF;
-        sm.drain_marker = true;
-        e.id = 4;
-        e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
-        e.steering_moved = &sm;
-        port_switch_request(f->s, &e, T0 + 2000);
+        steered_with_marker(f, 4, VFO__PATH_KIND__PATH_KIND_VF, T0 + 2000);
         assert_int_equal(f->s->state, SWITCH_STATE_ATTACH_DRAINING);
         assert_true(port_switch_awaits_marker(f->s));
         assert_int_equal(f->s->deadline, T0 + 2000 + SWITCH_DRAIN_MARKER_MAX_USEC);
@@ -163,7 +170,7 @@ static void test_switch_attach_drain_marker(void **state) {
         port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 700000);
         /* A marker that the helper saw before the request is this transition's. */
         fake_datapath_log.counters.markers = 1;
-        port_switch_request(f->s, &e, T0 + 800000);
+        steered_with_marker(f, 4, VFO__PATH_KIND__PATH_KIND_VF, T0 + 800000);
         assert_true(port_switch_awaits_marker(f->s));
         port_switch_poll(f->s, T0 + 800000);
         assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
@@ -187,20 +194,12 @@ static void test_switch_attach_drain_marker(void **state) {
  * SWITCH_DRAIN_MARKER_MAX_USEC; without a helper to see it, the fixed drain. */
 static void test_switch_detach_drain_marker(void **state) {
         Fixture *f = *state;
-        Vfo__Envelope e = VFO__ENVELOPE__INIT;
-        Vfo__SteeringMoved sm = VFO__STEERING_MOVED__INIT;
 
         port_switch_seed(f->s, &with_vf, "eth1", true, PORT_PATH_VF);
         request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 3, 5000, T0);
         assert_int_equal(f->s->state, SWITCH_STATE_DETACH_PREPARED);
 
-        sm.mac = (char *) MAC;
-        sm.path = VFO__PATH_KIND__PATH_KIND_SYNTHETIC;
-        sm.drain_marker = true;
-        e.id = 4;
-        e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
-        e.steering_moved = &sm;
-        port_switch_request(f->s, &e, T0 + 1000);
+        steered_with_marker(f, 4, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 1000);
         assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
         assert_true(port_switch_awaits_marker(f->s));
         assert_int_equal(f->s->deadline, T0 + 1000 + SWITCH_DRAIN_MARKER_MAX_USEC);
@@ -226,8 +225,7 @@ static void test_switch_detach_drain_marker(void **state) {
         /* No marker: the VF goes down at SWITCH_DRAIN_MARKER_MAX_USEC. */
         port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 600000);
         request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 5, 5000, T0 + 700000);
-        e.id = 6;
-        port_switch_request(f->s, &e, T0 + 701000);
+        steered_with_marker(f, 6, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 701000);
         port_switch_timeout(f->s, T0 + 701000 + SWITCH_DRAIN_MARKER_MAX_USEC - 1);
         assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
         port_switch_timeout(f->s, T0 + 701000 + SWITCH_DRAIN_MARKER_MAX_USEC);
@@ -239,8 +237,7 @@ static void test_switch_detach_drain_marker(void **state) {
         fake_datapath_log.no_markers = true;
         port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 3100000);
         request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 7, 5000, T0 + 3200000);
-        e.id = 8;
-        port_switch_request(f->s, &e, T0 + 3201000);
+        steered_with_marker(f, 8, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 3201000);
         assert_false(port_switch_awaits_marker(f->s));
         assert_int_equal(f->s->deadline, T0 + 3201000 + SWITCH_DRAIN_USEC);
 }
