@@ -312,6 +312,11 @@ bool standby_helper_dedupes(StandbyHelper *h) {
         return h->dedupe;
 }
 
+bool standby_helper_counts_vf_markers(StandbyHelper *h) {
+        assert(h);
+        return h->master_prog_id != 0;
+}
+
 int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret) {
         _cleanup_free_ struct standby_rx_counters *percpu = NULL;
         StandbyHelperCounters sum = {};

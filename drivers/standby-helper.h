@@ -70,6 +70,9 @@ int standby_helper_set_multicast(StandbyHelper *h, bool on);
  * when the master's program is not attached. */
 int standby_helper_set_dedupe(StandbyHelper *h, bool on);
 bool standby_helper_dedupes(StandbyHelper *h);
+/* Whether drain markers that come through the VF are counted (markers_vf):
+ * the master's program is attached. */
+bool standby_helper_counts_vf_markers(StandbyHelper *h);
 
 /* net_failover only. true: what the master transmits leaves through the standby, whatever
  * net_failover would choose (a program on the master's tc egress, attached at the first call);

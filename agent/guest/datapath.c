@@ -119,9 +119,11 @@ int datapath_vf_receives(Datapath *dp, bool yes) {
         return standby_helper_set_multicast(dp->helper, !yes);
 }
 
-bool datapath_sees_markers(Datapath *dp) {
+bool datapath_sees_markers(Datapath *dp, PortPath left) {
         assert(dp);
-        return dp->helper != NULL;
+        if (!dp->helper)
+                return false;
+        return left == PORT_PATH_SYNTHETIC || standby_helper_counts_vf_markers(dp->helper);
 }
 
 void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret) {

@@ -48,9 +48,10 @@ int datapath_transmit_on(Datapath *dp, PortPath path);
  * datapath_receive_both() first; 0 for bonding and netvsc, where the agent
  * moves transmit itself. */
 int datapath_hold_transmit(Datapath *dp, bool on);
-/* A helper is attached that counts the host's drain markers (net_failover,
- * bonding: from datapath_receive_both() on). */
-bool datapath_sees_markers(Datapath *dp);
+/* A helper is attached that counts the host's drain markers on the path
+ * steering 'left' (net_failover, bonding: from datapath_receive_both() on;
+ * the VF's need the helper's program on the master). */
+bool datapath_sees_markers(Datapath *dp, PortPath left);
 /* The helper's counters: live while it is attached, else as it left them
  * (zero before the first transition). */
 void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret);

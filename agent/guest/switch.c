@@ -619,7 +619,9 @@ void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now) {
                  * NIC's at an attach, the VF's at a detach. Only a helper sees it. */
                 if (s->state != SWITCH_STATE_ATTACH_DRAINING && s->state != SWITCH_STATE_DETACH_DRAINING)
                         s->await_marker = m->body_case == VFO__ENVELOPE__BODY_STEERING_MOVED &&
-                                          m->steering_moved->drain_marker && datapath_sees_markers(s->dp);
+                                          m->steering_moved->drain_marker &&
+                                          datapath_sees_markers(s->dp, path == VFO__PATH_KIND__PATH_KIND_VF
+                                                                               ? PORT_PATH_SYNTHETIC : PORT_PATH_VF);
                 port_switch_dispatch(s,
                                      path == VFO__PATH_KIND__PATH_KIND_VF ? SWITCH_EVENT_STEERED_VF
                                                                           : SWITCH_EVENT_STEERED_SYNTHETIC,

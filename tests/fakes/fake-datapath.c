@@ -52,7 +52,7 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         return 0;
 }
 
-bool datapath_sees_markers(Datapath *dp) {
+bool datapath_sees_markers(Datapath *dp, PortPath left) {
         return fake_datapath_log.receive_both && !fake_datapath_log.no_markers;
 }
 

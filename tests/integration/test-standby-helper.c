@@ -694,6 +694,7 @@ static void test_standby_helper_no_master_program_no_dedupe(void **state) {
 
         assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
         assert_false(standby_helper_dedupes(f->helper));
+        assert_false(standby_helper_counts_vf_markers(f->helper));      /* a detach drains for a fixed time */
         assert_int_equal(standby_helper_set_dedupe(f->helper, true), -ENOTCONN);
         tag = next_tag++;
         assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 0), 0);
@@ -919,6 +920,7 @@ static void test_standby_helper_drain_marker_vf(void **state) {
         StandbyHelperCounters c;
 
         assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_true(standby_helper_counts_vf_markers(f->helper));
         send_marker_on(f, f->master_peer_ifindex);
         c = counters_once(f->helper, offsetof(StandbyHelperCounters, markers_vf));
         assert_int_equal(c.markers_vf, 1);

@@ -83,7 +83,7 @@ rcvbuf_errors() {
                 tail -n 1 | sed 's/.*rcvbuf_errors=//' | grep . || echo 0
 }
 
-attaches=0 detaches=0 lost=0 duplicated=0 lossy=0 failed=0 worst=0 overflows=0
+attaches=0 detaches=0 lost=0 duplicated=0 lossy=0 failed=0 worst=0 overflows=0 tapdrops=0
 declare -A LOSS=([clean]=0 [lossy]=0 [unknown]=0)
 false_alarms=0
 # job_losses N: the Loss of the last N finished jobs, one per line
@@ -133,7 +133,10 @@ for c in $(seq "$CYCLES"); do
                         bad=1
                         lab_log "cycle $c (started at lab ms $cycle_t0): $vm: $j"
                         # frames the host's taps dropped because the guest did not read them
-                        lab_log "cycle $c: $vm: synthetic tap dropped $(($(tap_drops "$(bench_tap "$vm" virtio)") - ${SYN_DROPS0[$vm]:-0})), the VF's tap of this attach $(tap_drops "$(bench_tap "$vm" e1000e)")"
+                        td_syn=$(($(tap_drops "$(bench_tap "$vm" virtio)") - ${SYN_DROPS0[$vm]:-0}))
+                        td_vf=$(tap_drops "$(bench_tap "$vm" e1000e)")
+                        tapdrops=$((tapdrops + td_syn + td_vf))
+                        lab_log "cycle $c: $vm: synthetic tap dropped $td_syn, the VF's tap of this attach $td_vf"
                         # datagrams that came in but found the echo socket full
                         o=$(($(rcvbuf_errors "$vm") - ${RCVBUF0[$vm]:-0}))
                         overflows=$((overflows + o))
@@ -181,6 +184,7 @@ for vm in "${VMS[@]}"; do
 done
 lab_log "drains (attach and detach) that ended at the host's marker: $markers"
 lab_log "datagrams lost because the guests' echo sockets were full (UDP RcvbufErrors, in lossy cycles): $overflows of $lost"
+lab_log "frames the host's taps dropped because a starved guest's QEMU did not read them (in lossy cycles): $tapdrops of $lost"
 lab_log "frames the guests transmitted on the synthetic path while a VF joined (transmit hold): $held"
 
 lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
@@ -214,5 +218,5 @@ lab_log "abrupt detach of vm4: the meter lost ${abrupt_lost:-?}, the job says ${
 lab_check "the abrupt detach lost frames (meter: ${abrupt_lost:-?})" test "${abrupt_lost:-0}" -gt 0
 lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt_loss" = lossy
 
-echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
+echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"tap_drops\":$tapdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
 lab_finish

@@ -192,9 +192,6 @@ lab_on_host_ns() {
         ip netns exec "$(lab_host_ns "$inst")" "$@"
 }
 
-# lab_vm_ns VM: the netns of the host VM runs on now.
-lab_vm_ns() { lab_host_ns "${LAB_VM_INST[$1]}"; }
-
 # lab_dev_ns DEV: the lab netns that has the link DEV (a tap), the lab
 # netns when none has it.
 lab_dev_ns() {
