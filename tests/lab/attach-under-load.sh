@@ -215,7 +215,13 @@ echo "LOSS abrupt vm4: $j"
 abrupt_lost=$(lab_json_num "$j" lost)
 abrupt_loss=$(job_losses 1)
 lab_log "abrupt detach of vm4: the meter lost ${abrupt_lost:-?}, the job says ${abrupt_loss:-?}"
-lab_check "the abrupt detach lost frames (meter: ${abrupt_lost:-?})" test "${abrupt_lost:-0}" -gt 0
+if [ "${VFO_LAB_BOND:-0}" = 0 ]; then
+        lab_check "the abrupt detach lost frames (meter: ${abrupt_lost:-?})" test "${abrupt_lost:-0}" -gt 0
+else
+        # bonding: without an agent nobody joins the VF to the bond, so its
+        # unplug takes nothing from the guest (one run: 0 lost)
+        lab_log "bond: the abrupt detach lost ${abrupt_lost:-?} (no agent joined the VF to the bond)"
+fi
 lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt_loss" = lossy
 
 echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"tap_drops\":$tapdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
