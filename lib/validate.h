@@ -10,7 +10,10 @@
 #include "lib/parse-util.h"     /* mac_is_valid(), uuid_is_valid() */
 #include "proto/vfo.pb-c.h"
 
-#define VFO_PROTOCOL_VERSION 3U   /* 2: SwitchReport; 3: a drain marker at a detach too */
+#define VFO_PROTOCOL_VERSION 3U
+/* What each version added: a peer below it neither sends nor expects it. */
+#define VFO_PROTOCOL_SWITCH_REPORT 2U   /* the agent's SwitchReport */
+#define VFO_PROTOCOL_DETACH_MARKER 3U   /* SteeringMoved{SYNTHETIC}.drain_marker: the VF's */
 
 #define VALIDATE_VERSION_MAX 64U        /* Sync.host_version, SyncReply.agent_version */
 #define VALIDATE_ERROR_MESSAGE_MAX 256U

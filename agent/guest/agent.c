@@ -28,6 +28,7 @@
 #include "lib/channel.h"
 #include "lib/log.h"
 #include "lib/parse-util.h"
+#include "lib/validate.h"
 
 /* One port the agent tracks: its switching state and its announcements. */
 typedef struct AgentPort {
@@ -315,7 +316,7 @@ static void agent_switch_transition(void *userdata, PortSwitch *sw, bool ended, 
                  rep.synthetic->rx_nohandler, rep.vf->rx_dropped, rep.vf->tx_dropped, rep.vf->rx_nohandler,
                  drops == 0 ? "clean" : "lossy");
 
-        if (channel_get_peer_protocol(a->channel) < 2)
+        if (channel_get_peer_protocol(a->channel) < VFO_PROTOCOL_SWITCH_REPORT)
                 return;         /* an older vfod does not know the message */
         rep.request_id = sw->trigger_id;
         e.body_case = VFO__ENVELOPE__BODY_SWITCH_REPORT;

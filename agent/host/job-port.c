@@ -15,6 +15,7 @@
 #include "lib/channel.h"
 #include "lib/log.h"
 #include "lib/string-table.h"
+#include "lib/validate.h"
 
 static void attach_step(Job *j);
 static void detach_step(Job *j);
@@ -90,12 +91,12 @@ static int send_steering_moved(Job *j, Vfo__PathKind path, AgentReplyFn fn) {
         sm.mac = j->mac;
         sm.path = path;
         /* Frames already on the path steering left arrive after the move;
-         * the marker tells the guest when the last of them did. An agent
-         * before protocol 3 knows none at a detach: it would take the
-         * marker for a frame its stack dropped. */
+         * the marker tells the guest when the last of them did. An older
+         * agent knows none at a detach: it would take the marker for a
+         * frame its stack dropped. */
         if (fn && path == VFO__PATH_KIND__PATH_KIND_VF)
                 sm.drain_marker = pool_queue_drain_marker(job_port(j), VFO__PATH_KIND__PATH_KIND_SYNTHETIC) >= 0;
-        else if (fn && path == VFO__PATH_KIND__PATH_KIND_SYNTHETIC && agent_conn_get_protocol(j->domain->agent) >= 3)
+        else if (fn && path == VFO__PATH_KIND__PATH_KIND_SYNTHETIC && agent_conn_get_protocol(j->domain->agent) >= VFO_PROTOCOL_DETACH_MARKER)
                 sm.drain_marker = pool_queue_drain_marker(job_port(j), VFO__PATH_KIND__PATH_KIND_VF) >= 0;
         e.body_case = VFO__ENVELOPE__BODY_STEERING_MOVED;
         e.steering_moved = &sm;
