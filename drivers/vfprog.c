@@ -214,6 +214,108 @@ int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old) {
         return vfprog_transact(nlh, NULL, NULL);
 }
 
+static int mtu_cb(const struct nlmsghdr *nlh, void *data) {
+        const struct nlattr *a;
+
+        mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg))
+                if (mnl_attr_get_type(a) == IFLA_MTU && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                        *(uint32_t *) data = mnl_attr_get_u32(a);
+        return MNL_CB_OK;
+}
+
+/* An IPv4 or IPv6 address into 'ret' (16 bytes); its family, or -EINVAL. */
+static int forward_parse_address(const char *s, uint8_t ret[16]) {
+        if (s && inet_pton(AF_INET, s, ret) == 1)
+                return AF_INET;
+        if (s && inet_pton(AF_INET6, s, ret) == 1)
+                return AF_INET6;
+        return -EINVAL;
+}
+
+int forward_link_add(const char *ifname, const char *bridge, uint32_t vni, const char *local, const char *remote,
+                     uint16_t port) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE], la[16], ra[16];
+        struct nlattr *linkinfo, *data, *protinfo;
+        struct ifinfomsg *ifi;
+        struct nlmsghdr *nlh;
+        uint32_t mtu = 0;
+        int bridge_ifindex, ifindex, family, r;
+
+        if (!ifname || strlen(ifname) == 0 || strlen(ifname) >= IFNAMSIZ || vni == 0 || vni > 0xffffff ||
+            port == 0)
+                return -EINVAL;
+        family = forward_parse_address(local, la);
+        if (family < 0 || forward_parse_address(remote, ra) != family)
+                return -EINVAL;
+        r = ifindex_from_name(bridge, &bridge_ifindex);
+        if (r < 0)
+                return r;
+        /* the bridge's MTU: a port with a smaller one would lower it */
+        r = vfprog_transact(netlink_put_link_request(buf, RTM_GETLINK, NLM_F_ACK, bridge_ifindex, NULL), mtu_cb,
+                            &mtu);
+        if (r < 0)
+                return r;
+
+        nlh = netlink_put_link_request(buf, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 0, NULL);
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) bridge_ifindex);
+        if (mtu > 0)
+                mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+        linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+        mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
+        data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+        mnl_attr_put_u32(nlh, IFLA_VXLAN_ID, vni);
+        if (family == AF_INET) {
+                mnl_attr_put(nlh, IFLA_VXLAN_LOCAL, 4, la);
+                mnl_attr_put(nlh, IFLA_VXLAN_GROUP, 4, ra);
+        } else {
+                mnl_attr_put(nlh, IFLA_VXLAN_LOCAL6, 16, la);
+                mnl_attr_put(nlh, IFLA_VXLAN_GROUP6, 16, ra);
+        }
+        mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(port));
+        mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
+        mnl_attr_nest_end(nlh, data);
+        mnl_attr_nest_end(nlh, linkinfo);
+        r = vfprog_transact(nlh, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        r = ifindex_from_name(ifname, &ifindex);
+        if (r < 0)
+                return r;
+        /* bridge link set dev IFNAME learning off flood off mcast_flood off
+         * bcast_flood off: only what the FDB names this port goes in, and
+         * nothing that comes out is learned (no loop with the uplink). */
+        nlh = netlink_put_link_request(buf, RTM_SETLINK, NLM_F_ACK, ifindex, &ifi);
+        ifi->ifi_family = AF_BRIDGE;
+        protinfo = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_LEARNING, 0);
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_UNICAST_FLOOD, 0);
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_MCAST_FLOOD, 0);
+        mnl_attr_put_u8(nlh, IFLA_BRPORT_BCAST_FLOOD, 0);
+        mnl_attr_nest_end(nlh, protinfo);
+        r = vfprog_transact(nlh, NULL, NULL);
+        if (r >= 0) {
+                nlh = netlink_put_link_request(buf, RTM_SETLINK, NLM_F_ACK, ifindex, &ifi);
+                ifi->ifi_flags = IFF_UP;
+                ifi->ifi_change = IFF_UP;
+                r = vfprog_transact(nlh, NULL, NULL);
+        }
+        if (r < 0)
+                (void) forward_link_del(ifname);
+        return r;
+}
+
+int forward_link_del(const char *ifname) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        int ifindex, r;
+
+        r = ifindex_from_name(ifname, &ifindex);
+        if (r < 0)
+                return r;
+        return vfprog_transact(netlink_put_link_request(buf, RTM_DELLINK, NLM_F_ACK, ifindex, NULL), NULL, NULL);
+}
+
 /* One minimum-size frame of the local experimental EtherType to 'dst', with
  * 'payload' (at most ETH_ZLEN - ETH_HLEN bytes), out of the tap 'ifname'. */
 static int netdev_queue_frame(const char *ifname, const uint8_t dst[6], const char *payload) {

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/host/actions.h"
+#include "agent/host/forward.h"
 #include "agent/host/job.h"
 #include "lib/log.h"
 #include "lib/string-util.h"
@@ -326,14 +328,20 @@ int manager_prepare_incoming(Manager *m, const char *uuid, const char *pool_name
         return 0;
 }
 
-int manager_handover(Manager *m, const char *uuid, unsigned *ret_ports, Failure *f) {
+int manager_handover(Manager *m, const char *uuid, const char *forward_from, unsigned *ret_ports,
+                     Forward **ret_forward, Failure *f) {
+        Forward *fw = NULL;
         unsigned n = 0;
+        uint8_t a[16];
         Domain *d;
         Pool *pool;
         int r;
 
         if (!uuid_is_valid(uuid))
                 return failure_set(f, VFO_ERROR_INVALID_ARGUMENT, "'%s' is not a domain UUID.", uuid);
+        if (forward_from && inet_pton(AF_INET, forward_from, a) != 1 && inet_pton(AF_INET6, forward_from, a) != 1)
+                return failure_set(f, VFO_ERROR_INVALID_ARGUMENT, "forward-from: '%.64s' is not an IP address.",
+                                   forward_from);
         d = manager_load_domain(m, uuid);
         if (!d)
                 return failure_set(f, VFO_ERROR_NO_SUCH_DOMAIN, "No incoming domain %s here.", uuid);
@@ -348,6 +356,11 @@ int manager_handover(Manager *m, const char *uuid, unsigned *ret_ports, Failure 
         }
         if (pool)
                 log_info("Handover: %u port(s) of incoming %s steered here.", n, d->name);
+        /* the source forwards what still reaches it: this end first */
+        if (pool && n > 0 && forward_from && m->config->forward_address)
+                (void) forward_open(m, pool, d->uuid, forward_from, 0, 0, &fw);
         *ret_ports = n;
+        if (ret_forward)
+                *ret_forward = fw;
         return 0;
 }

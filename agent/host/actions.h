@@ -7,6 +7,7 @@
 #pragma once
 
 #include "agent/host/error.h"
+#include "agent/host/forward.h"
 #include "agent/host/manager.h"
 #include "agent/host/migrate.h"
 
@@ -56,5 +57,8 @@ int manager_hook_migrate_begin(Manager *m, const char *xml, bool *ret_allow, cha
 int manager_prepare_incoming(Manager *m, const char *uuid, const char *pool, bool required, char **macs, size_t n_macs,
                              bool *ret_ok, char **ret_message, Failure *f);
 /* A migration's source hands the traffic of 'uuid' over to this host;
- * 'ret_ports' is how many ports were steered here. */
-int manager_handover(Manager *m, const char *uuid, unsigned *ret_ports, Failure *f);
+ * 'ret_ports' is how many ports were steered here. With 'forward_from' (the
+ * source's ForwardAddress=, or NULL) and ForwardAddress= here, this host
+ * opens its end of the forwarding tunnel: 'ret_forward' (NULL if none). */
+int manager_handover(Manager *m, const char *uuid, const char *forward_from, unsigned *ret_ports,
+                     Forward **ret_forward, Failure *f);

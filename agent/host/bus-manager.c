@@ -232,10 +232,79 @@ static int method_handover(sd_bus_message *msg, void *userdata, sd_bus_error *er
         r = sd_bus_message_read(msg, "s", &uuid);
         if (r < 0)
                 return r;
-        r = manager_handover(m, uuid, &n, &f);
+        r = manager_handover(m, uuid, NULL, &n, NULL, &f);
         if (r < 0)
                 return bus_set_failure(error, r, &f);
         return sd_bus_reply_method_return(msg, "u", n);
+}
+
+/* Handover with options: "forward-from" (s), the source's end of a
+ * forwarding tunnel. The reply's dictionary describes this end when one was
+ * opened: "address" (s), "vni" (u), "port" (q); else it is empty. Keys this
+ * vfod does not know are ignored (a newer source may send more). */
+static int method_handover_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        const char *uuid, *key, *forward_from = NULL;
+        Forward *fw = NULL;
+        Failure f = {};
+        unsigned n = 0;
+        int r;
+
+        r = bus_check_admin(m, msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &uuid);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(msg, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(msg, 'e', "sv")) > 0) {
+                const char *contents;
+                char type;
+
+                r = sd_bus_message_read(msg, "s", &key);
+                if (r >= 0)
+                        r = sd_bus_message_peek_type(msg, &type, &contents);
+                if (r < 0)
+                        return r;
+                if (streq(key, "forward-from")) {
+                        if (!streq(contents, "s"))
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                         "Option '%s' takes a string (an IP address).", key);
+                        r = sd_bus_message_read(msg, "v", "s", &forward_from);
+                        if (r < 0)
+                                return r;
+                } else {
+                        r = sd_bus_message_skip(msg, "v");
+                        if (r < 0)
+                                return r;
+                }
+                r = sd_bus_message_exit_container(msg);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(msg);
+        if (r < 0)
+                return r;
+
+        r = manager_handover(m, uuid, forward_from, &n, &fw, &f);
+        if (r < 0)
+                return bus_set_failure(error, r, &f);
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "u", n);
+        if (r >= 0 && fw)
+                r = sd_bus_message_append(reply, "a{sv}", 3, "address", "s", m->config->forward_address, "vni", "u",
+                                          forward_vni(fw), "port", "q", m->config->forward_port);
+        else if (r >= 0)
+                r = sd_bus_message_append(reply, "a{sv}", 0);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 /* ------------------------------------------------------------- methods */
@@ -454,6 +523,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("HookStarted", SD_BUS_ARGS("s", uuid), SD_BUS_NO_RESULT, method_hook_started,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Handover", SD_BUS_ARGS("s", uuid), SD_BUS_RESULT("u", ports), method_handover,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("HandoverEx", SD_BUS_ARGS("s", uuid, "a{sv}", options),
+                                SD_BUS_RESULT("u", ports, "a{sv}", forward), method_handover_ex,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("PrepareIncoming", SD_BUS_ARGS("s", uuid, "s", pool, "b", required, "as", macs),
                                 SD_BUS_RESULT("b", ok, "s", message), method_prepare_incoming,

@@ -8,6 +8,7 @@
  * checks made after parsing name the line of the pool's header, which is
  * kept for that. */
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -119,6 +120,7 @@ Config *config_free(Config *c) {
         free(c->state_directory);
         free(c->default_pool);
         free(c->group);
+        free(c->forward_address);
         for (size_t i = 0; i < c->n_pools; i++)
                 pool_config_done(&c->pools[i]);
         free(c->pools);
@@ -138,6 +140,7 @@ static Config *config_new(void) {
                 .unplug_timeout = CONFIG_UNPLUG_TIMEOUT_DEFAULT,
                 .no_agent = NO_AGENT_REFUSE,
                 .abrupt_fallback = DETACH_REASON_ALL,
+                .forward_port = CONFIG_FORWARD_PORT_DEFAULT,
         };
         c->state_directory = strdup(CONFIG_STATE_DIRECTORY_DEFAULT);
         c->group = strdup(CONFIG_ADMIN_GROUP_DEFAULT);
@@ -389,6 +392,28 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                                 "'_', '.', '-', not starting with a digit, '.' or '-'), got '%.64s'",
                                 value);
                 return set_string(&c->group, value);
+        }
+
+        if (strcmp(key, "ForwardAddress") == 0) {
+                uint8_t a[16];
+
+                if (!*value) {
+                        c->forward_address = mfree(c->forward_address);
+                        return 0;
+                }
+                if (inet_pton(AF_INET, value, a) != 1 && inet_pton(AF_INET6, value, a) != 1)
+                        return parser_error(p, line,
+                                            "ForwardAddress= must be an IPv4 or IPv6 address of this host, got '%.64s'",
+                                            value);
+                return set_string(&c->forward_address, value);
+        }
+        if (strcmp(key, "ForwardPort") == 0) {
+                if (!*value)
+                        u = CONFIG_FORWARD_PORT_DEFAULT;
+                else if (parse_uint(value, 1, 65535, &u) < 0)
+                        return parser_error(p, line, "ForwardPort= must be a UDP port, 1..65535, got '%.32s'", value);
+                c->forward_port = (uint16_t) u;
+                return 0;
         }
 
         return parser_error(p, line, "unknown key '%.64s' in [Daemon]", key);

@@ -23,6 +23,7 @@
 #define CONFIG_TIMEOUT_MAX (3600 * USEC_PER_SEC)
 #define CONFIG_ADMIN_GROUP_DEFAULT "vfo"
 #define CONFIG_MODEL_DEFAULT "e1000e"
+#define CONFIG_FORWARD_PORT_DEFAULT 4789U
 #define CONFIG_POOL_COUNT_MAX 4096U
 #define CONFIG_VLAN_MAX 4094U
 
@@ -97,6 +98,9 @@ typedef struct Config {
         NoAgentPolicy no_agent;         /* NoAgent= refuse|abrupt, default refuse */
         unsigned abrupt_fallback;       /* AbruptFallback= DetachReasonFlag bits, default all */
         char *group;                    /* AdminGroup= default "vfo": may change things over D-Bus */
+        char *forward_address;          /* ForwardAddress= this host's end of a migration's forwarding
+                                         * tunnel (NULL: no forwarding) */
+        uint16_t forward_port;          /* ForwardPort= default 4789: its UDP port (VXLAN) */
         PoolConfig *pools;
         size_t n_pools;
 } Config;

@@ -11,6 +11,7 @@
 
 #include "agent/host/agentconn.h"
 #include "agent/host/bus.h"
+#include "agent/host/forward.h"
 #include "agent/host/job.h"
 #include "agent/host/journal.h"
 #include "agent/host/manager.h"
@@ -335,6 +336,7 @@ void domain_stopped(Domain *d, const char *why) {
                         if (vf->holder && vf->holder->domain == d)
                                 vf_set_state(vf, VF_FREE, NULL);
                 }
+        forward_incoming_stopped(d->manager, d->uuid);
         manager_schedule(d->manager);
 }
 

@@ -11,6 +11,7 @@
 
 #include "agent/host/agentconn.h"
 #include "agent/host/bus.h"
+#include "agent/host/forward.h"
 #include "agent/host/job.h"
 #include "agent/host/journal.h"
 #include "agent/host/manager.h"
@@ -390,9 +391,11 @@ static void on_virt_lifecycle(Virt *v, const char *uuid, const char *name, VirtD
         if (d->state != old)
                 log_info("%s: %s -> %s.", d->name, virt_domain_state_to_string(old),
                          virt_domain_state_to_string(d->state));
-        if (d->state == VIRT_DOMAIN_RUNNING)
+        if (d->state == VIRT_DOMAIN_RUNNING) {
                 for (size_t i = 0; i < d->n_ports; i++)
                         pool_handover_done(d->ports[i]);
+                forward_incoming_running(m, d->uuid);
+        }
         manager_schedule(m);
 }
 
@@ -516,6 +519,7 @@ int manager_start(Manager *m) {
 
         if (mkdir(m->config->state_directory, 0700) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Cannot create %s: %m", m->config->state_directory);
+        forward_remove_stale(m);
         r = virt_event_register(m->event);
         if (r < 0)
                 return log_error_errno(r, "Cannot hook libvirt into the event loop: %m");
@@ -572,6 +576,7 @@ Manager *manager_free(Manager *m) {
         /* before the domains: a libvirt call nobody holds ends with
          * -ECANCELED, and its callback may look a domain up */
         m->virt = virt_free(m->virt);
+        forward_close_all(m);
         for (size_t i = 0; i < m->n_domains; i++)
                 domain_free(m->domains[i]);
         free(m->domains);

@@ -151,6 +151,8 @@ struct Manager {
         char refresh_new[64][37];               /* UUIDs not yet Domains, for it */
         size_t n_refresh_new;
         usec_t reconcile_usec;              /* how long the last full reconcile took */
+        struct Forward **forwards;          /* migrations' forwarding tunnels (forward.h) */
+        size_t n_forwards;
 };
 
 #define JOBS_KEEP 64

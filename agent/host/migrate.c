@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent/host/bus.h"
+#include "agent/host/forward.h"
 #include "agent/host/migrate-options.h"
 #include "agent/host/migrate.h"
 #include "lib/log.h"
@@ -86,6 +87,7 @@ struct Migration {
         sd_bus_slot *dest_slot;
         int handover;           /* 0 not yet, 1 asked, 2 done (QEMU switches over), -1 not possible */
         bool downtime_held;     /* QEMU's own switchover held off until the handover */
+        bool handover_ex;       /* asked with HandoverEx (a forwarding tunnel) */
         sd_event_source *handover_timer;
 };
 
@@ -139,6 +141,7 @@ static void migration_finished(Job *j) {
         mg->helper_fd = -1;
         mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
         mg->dest_bus = sd_bus_flush_close_unref(mg->dest_bus);
+        forward_outgoing_end(j->manager, j->domain->uuid, j->state == JOB_DONE);
         /* children of a migration outlive it only when it failed early */
         job_forget_done(j->manager, mg);
         if (mg->domain && mg->domain->migration == mg) {
@@ -183,6 +186,7 @@ static void migration_rollback(Job *j) {
                 Pool *pool = manager_pool_for(m, d);
                 for (size_t i = 0; pool && i < d->n_ports; i++)
                         (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
+                forward_outgoing_end(m, d->uuid, false);
                 mg->handover = 0;
         }
         if (d->state == VIRT_DOMAIN_RUNNING && !d->gone)
@@ -488,6 +492,61 @@ static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata
         return 0;
 }
 
+/* The destination opened its end of the forwarding tunnel ('reply' is at
+ * HandoverEx's dictionary): this end, and the domain's MACs into it. Without
+ * it the frames that still reach this host after QEMU stopped the domain are
+ * lost, unless the network learns the new place before. */
+static void forward_from_reply(Migration *mg, sd_bus_message *reply) {
+        Job *j = mg->job;
+        Manager *m = j->manager;
+        const char *address = NULL, *key;
+        uint32_t vni = 0;
+        uint16_t port = 0;
+        Forward *fw = NULL;
+        Pool *pool;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *contents;
+                char type;
+
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r >= 0)
+                        r = sd_bus_message_peek_type(reply, &type, &contents);
+                if (r < 0)
+                        break;
+                if (streq(key, "address") && streq(contents, "s"))
+                        r = sd_bus_message_read(reply, "v", "s", &address);
+                else if (streq(key, "vni") && streq(contents, "u"))
+                        r = sd_bus_message_read(reply, "v", "u", &vni);
+                else if (streq(key, "port") && streq(contents, "q"))
+                        r = sd_bus_message_read(reply, "v", "q", &port);
+                else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r >= 0)
+                        r = 1;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Job %" PRIu64 ": cannot read the destination's forwarding tunnel: %m", j->id);
+                return;
+        }
+        if (!address || vni == 0 || vni > 0xffffff) {
+                log_info("Job %" PRIu64 ": the destination opened no forwarding tunnel; frames that reach this host after the switchover are lost until the network learns where %s runs.",
+                         j->id, j->domain->name);
+                return;
+        }
+        pool = manager_pool_for(m, j->domain);
+        if (!pool || forward_open(m, pool, j->domain->uuid, address, vni, port, &fw) < 0)
+                return;
+        for (size_t i = 0; i < j->domain->n_ports; i++)
+                (void) forward_steer(fw, j->domain->ports[i]);
+}
+
+static void handover_call(Migration *mg, bool ex);
+
 static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Migration *mg = userdata;
         Job *j = mg->job;
@@ -496,6 +555,11 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
         int r;
 
         mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
+        if (e && sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_METHOD) && mg->handover_ex) {
+                /* a destination older than HandoverEx */
+                handover_call(mg, false);
+                return 0;
+        }
         if (e) {
                 log_warning("Job %" PRIu64 ": the destination did not take the traffic over (%s); QEMU switches over by itself.",
                             j->id, e->message);
@@ -509,6 +573,8 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
                 mg->handover = -1;
                 return 0;
         }
+        if (mg->handover_ex)
+                forward_from_reply(mg, reply);
         /* Frames go to the destination now; let QEMU read what is left in
          * the source's tap, then let it switch over. */
         if (sd_event_add_time_relative(j->manager->event, &mg->handover_timer, CLOCK_MONOTONIC, HANDOVER_DRAIN_USEC,
@@ -520,17 +586,30 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
 /* The first pass over guest memory is done: what is left is small. Ask the
  * destination to take the traffic (it steers the ports to its taps, where
  * frames wait until the domain runs there), then let QEMU switch over. */
-static void handover_start(Migration *mg) {
+static void handover_call(Migration *mg, bool ex) {
         Job *j = mg->job;
+        const char *from = j->manager->config->forward_address;
         int r;
 
+        mg->handover_ex = ex;
+        if (ex)
+                r = sd_bus_call_method_async(mg->dest_bus, &mg->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
+                                             "HandoverEx", on_handover_reply, mg, "sa{sv}", j->domain->uuid, 1,
+                                             "forward-from", "s", from);
+        else
+                r = sd_bus_call_method_async(mg->dest_bus, &mg->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
+                                             "Handover", on_handover_reply, mg, "s", j->domain->uuid);
+        mg->handover = r < 0 ? -1 : 1;
+}
+
+static void handover_start(Migration *mg) {
         if (!mg->dest_bus) {
                 mg->handover = -1;
                 return;
         }
-        r = sd_bus_call_method_async(mg->dest_bus, &mg->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
-                                     "Handover", on_handover_reply, mg, "s", j->domain->uuid);
-        mg->handover = r < 0 ? -1 : 1;
+        /* with ForwardAddress= here, the destination opens its end of the
+         * forwarding tunnel too */
+        handover_call(mg, mg->job->manager->config->forward_address != NULL);
 }
 
 /* The destination's bus: the given address, or ssh to the host of a

@@ -20,6 +20,8 @@ static struct {
         unsigned failed;
 } fail[_FAKE_VFPROG_CALL_MAX];
 static char last_steer[64];     /* the port of the last fdb_steer() that succeeded */
+static FakeForwardLink forward; /* the last forward_link_add() */
+static unsigned n_forward_links; /* forward links now */
 
 void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error) {
         if ((unsigned) call >= _FAKE_VFPROG_CALL_MAX)
@@ -31,6 +33,8 @@ void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error) {
 void fake_vfprog_reset(void) {
         memset(fail, 0, sizeof(fail));
         last_steer[0] = 0;
+        memset(&forward, 0, sizeof(forward));
+        n_forward_links = 0;
 }
 
 unsigned fake_vfprog_failed(FakeVfprogCall call) {
@@ -87,5 +91,36 @@ int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
 }
 
 int netdev_queue_drain_marker(const char *ifname, const uint8_t dst[6]) {
+        return 0;
+}
+
+const FakeForwardLink *fake_vfprog_last_forward(void) {
+        return &forward;
+}
+
+unsigned fake_vfprog_forward_links(void) {
+        return n_forward_links;
+}
+
+int forward_link_add(const char *ifname, const char *bridge, uint32_t vni, const char *local, const char *remote,
+                     uint16_t port) {
+        int r = fake_result(FAKE_VFPROG_FORWARD_ADD, ifname);
+
+        if (r < 0)
+                return r;
+        snprintf(forward.ifname, sizeof(forward.ifname), "%s", ifname);
+        snprintf(forward.bridge, sizeof(forward.bridge), "%s", bridge);
+        snprintf(forward.local, sizeof(forward.local), "%s", local);
+        snprintf(forward.remote, sizeof(forward.remote), "%s", remote);
+        forward.vni = vni;
+        forward.port = port;
+        n_forward_links++;
+        return 0;
+}
+
+int forward_link_del(const char *ifname) {
+        if (n_forward_links == 0)
+                return -ENODEV;
+        n_forward_links--;
         return 0;
 }

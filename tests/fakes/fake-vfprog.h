@@ -3,10 +3,13 @@
  * programming that fails, to make a job fail at the phase that makes it. */
 #pragma once
 
+#include <stdint.h>
+
 typedef enum FakeVfprogCall {
         FAKE_VFPROG_SET,                /* vfprog_set(): the PF's name */
         FAKE_VFPROG_FDB_STEER,          /* fdb_steer(): the port the MAC is pinned to */
         FAKE_VFPROG_FDB_FORGET,         /* fdb_forget(): the port the pin is dropped from */
+        FAKE_VFPROG_FORWARD_ADD,        /* forward_link_add(): the link's name */
         _FAKE_VFPROG_CALL_MAX,
 } FakeVfprogCall;
 
@@ -19,3 +22,16 @@ void fake_vfprog_reset(void);
 unsigned fake_vfprog_failed(FakeVfprogCall call);
 /* The port the last fdb_steer() that succeeded pinned a MAC to ("" none since the reset). */
 const char *fake_vfprog_last_steer(void);
+
+/* What the last forward_link_add() that succeeded was asked. */
+typedef struct FakeForwardLink {
+        char ifname[16];
+        char bridge[16];
+        char local[64];
+        char remote[64];
+        uint32_t vni;
+        uint16_t port;
+} FakeForwardLink;
+const FakeForwardLink *fake_vfprog_last_forward(void);
+/* How many forward links there are now (added and not deleted). */
+unsigned fake_vfprog_forward_links(void);
