@@ -26,9 +26,11 @@
  *   unless $VFO_FAKE_MIGRATE says what virt_migrate_blocking() (in vfod's
  *   migration helper process) does: =ok, the domain is gone from here
  *   (its UUID becomes a line of the file "migrated" in the directory, and
- *   the domain is shut off from the next call on); =fail, it fails;
+ *   the domain is shut off from the next call on); =slow, the same after
+ *   1 s, while the job stats say the second pass is on (a managed
+ *   switchover hands the traffic over); =fail, it fails;
  *   =wait, it waits until virt_abort_job() writes the file "aborted"
- *   (then fails as cancelled) or 10 s pass;
+ *   (then fails as cancelled) or 10 s pass, with the job stats of =slow;
  *   virt_call()           drivers/virt-call.c in its in-process mode (no
  *                         worker process): at the next iteration, or never
  *                         for a domain whose UUID is a line of the file
@@ -71,6 +73,7 @@
 #define FAKE_EVENT_RESUMED 4
 #define FAKE_EVENT_STOPPED 5
 #define FAKE_MIGRATE_WAIT_USEC (10 * USEC_PER_SEC)
+#define FAKE_MIGRATE_SLOW_USEC (1 * USEC_PER_SEC)
 
 typedef struct FakeDomain {
         char *file;             /* where the live XML is written back */
@@ -1025,6 +1028,18 @@ int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret) {
         r = fake_lookup(v, uuid, &d);
         if (r < 0)
                 return r;
+        if ((streq_ptr(getenv("VFO_FAKE_MIGRATE"), "slow") || streq_ptr(getenv("VFO_FAKE_MIGRATE"), "wait")) &&
+            !fake_listed("migrated", d->uuid)) {
+                /* the second pass: little left, time for a handover */
+                *ret = (VirtJobStats) {
+                        .type = 2,      /* VIR_DOMAIN_JOB_UNBOUNDED */
+                        .data_total = 1ULL << 30,
+                        .data_processed = (1ULL << 30) - (1ULL << 20),
+                        .data_remaining = 1ULL << 20,
+                        .memory_iteration = 2,
+                };
+                return 0;
+        }
         *ret = (VirtJobStats) { .type = 0 };    /* VIR_DOMAIN_JOB_NONE */
         return 0;
 }
@@ -1063,6 +1078,13 @@ int virt_migrate_blocking(const char *src_uri, const char *uuid, const char *des
                 return -EOPNOTSUPP;
         }
         if (streq(mode, "ok")) {
+                r = fake_append_line("migrated", uuid);
+                if (r < 0)
+                        *ret_message = strdup("fake libvirt: cannot note the migration");
+                return r;
+        }
+        if (streq(mode, "slow")) {
+                (void) usleep(FAKE_MIGRATE_SLOW_USEC);
                 r = fake_append_line("migrated", uuid);
                 if (r < 0)
                         *ret_message = strdup("fake libvirt: cannot note the migration");

@@ -74,7 +74,17 @@ typedef struct Harness {
         sd_bus *destination;
         bool destination_claims;
         unsigned n_prepare_incoming, n_handover;
+        /* HandoverEx: with 'destination_forward_vni' > 0 it answers with its
+         * end of a forwarding tunnel (HARNESS_FORWARD_ADDRESS, that VNI, port
+         * 4789); 'destination_old' answers UnknownMethod, like a vfod older
+         * than HandoverEx. What the source gave: */
+        uint32_t destination_forward_vni;
+        bool destination_old;
+        unsigned n_handover_ex;
+        char handover_forward_from[64];
 } Harness;
+
+#define HARNESS_FORWARD_ADDRESS "192.0.2.2"
 
 /* The loop every harness of this process uses. */
 sd_event *harness_event(void);
@@ -101,7 +111,7 @@ void harness_free(Harness *h);
 
 /* A destination's vfod for Manager.Migrate's "destination-bus" option: on
  * the unix socket 'path' (an address "unix:path=PATH"), it answers
- * PrepareIncoming with 'claims' and Handover with one port. */
+ * PrepareIncoming with 'claims', Handover and HandoverEx with one port. */
 void harness_listen_destination(Harness *h, const char *path, bool claims);
 
 /* Runs the loop until 'done' returns true or 'timeout' passes; returns

@@ -2,8 +2,9 @@
 /* drivers/vfprog.c. The RTM_SETLINK request is parsed back attribute by
  * attribute (always runs, no root). Then, against the real kernel in a
  * private network namespace: a bridge with two veth ports, where fdb_steer
- * moves a MAC between ports, and vfprog_set on a device without SR-IOV
- * (veth: kernels built without the dummy driver have it too).
+ * moves a MAC between ports, vfprog_set on a device without SR-IOV
+ * (veth: kernels built without the dummy driver have it too), and a
+ * migration's forwarding tunnel (VXLAN).
  * That part needs root (else the test is skipped after the first). */
 
 #include <stdarg.h>
@@ -330,6 +331,51 @@ static void test_vfprog_set_without_sriov(void **state) {
         assert_int_equal(vfprog_set("vfo-nosuch", 0, &s), -ENODEV);
 }
 
+/* A migration's forwarding tunnel: a VXLAN port of the bridge that floods
+ * nothing and learns nothing, with the bridge's MTU (a jumbo bridge stays
+ * jumbo). */
+static void test_forward_link(void **state) {
+        sh("ip link add vfo-br9 type bridge");
+        sh("ip link add vfo-j1 mtu 9000 type veth peer name vfo-j1-peer mtu 9000");
+        sh("ip link set vfo-j1 master vfo-br9 && ip link set vfo-br9 up");
+        assert_true(sh_ok("ip link show vfo-br9 | grep -q 'mtu 9000'"));
+
+        assert_int_equal(forward_link_add("vfofw000abc", "vfo-br9", 0xabc, "192.0.2.1", "192.0.2.2", 4789), 0);
+        assert_true(sh_ok("ip -d link show vfofw000abc | grep -q 'vxlan id 2748 remote 192.0.2.2 local 192.0.2.1 .*dstport 4789 nolearning'"));
+        assert_true(sh_ok("ip link show vfofw000abc | grep -q 'mtu 9000 .*master vfo-br9'"));
+        assert_true(sh_ok("ip link show vfofw000abc | grep -q '<.*,UP'"));
+        assert_true(sh_ok("ip link show vfo-br9 | grep -q 'mtu 9000'"));
+        assert_true(sh_ok("bridge -d link show dev vfofw000abc | grep -q 'learning off flood off'"));
+        assert_true(sh_ok("bridge -d link show dev vfofw000abc | grep -q 'mcast_flood off'"));
+        assert_true(sh_ok("bridge -d link show dev vfofw000abc | grep -q 'bcast_flood off'"));
+        /* the MAC goes into the tunnel like into any port */
+        assert_int_equal(fdb_steer("vfofw000abc", mac_a, true), 0);
+        assert_true(sh_ok("bridge fdb show br vfo-br9 | grep -q '^02:00:5e:10:00:01 dev vfofw000abc sticky master vfo-br9 static'"));
+
+        /* the same VNI on the same port again; a second name is taken */
+        assert_true(forward_link_add("vfofw000abd", "vfo-br9", 0xabc, "192.0.2.1", "192.0.2.3", 4789) < 0);
+        assert_int_equal(forward_link_add("vfofw000abc", "vfo-br9", 0xabd, "192.0.2.1", "192.0.2.3", 4789), -EEXIST);
+        assert_false(sh_ok("ip link show vfofw000abd >/dev/null 2>&1"));
+        /* IPv6 ends */
+        assert_int_equal(forward_link_add("vfofw000001", "vfo-br9", 1, "fd00::1", "fd00::2", 4790), 0);
+        assert_true(sh_ok("ip -d link show vfofw000001 | grep -q 'remote fd00::2 local fd00::1'"));
+        assert_int_equal(forward_link_del("vfofw000001"), 0);
+
+        /* what is refused before the kernel is asked */
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", 2, "192.0.2.1", "fd00::2", 4789), -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", 2, "192.0.2.1", "host-b", 4789), -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", 0, "192.0.2.1", "192.0.2.2", 4789), -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", 1U << 24, "192.0.2.1", "192.0.2.2", 4789),
+                         -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-nosuch", 2, "192.0.2.1", "192.0.2.2", 4789),
+                         -ENODEV);
+        assert_false(sh_ok("ip link show vfofw000002 >/dev/null 2>&1"));
+
+        assert_int_equal(forward_link_del("vfofw000abc"), 0);
+        assert_false(sh_ok("ip link show vfofw000abc >/dev/null 2>&1"));
+        assert_int_equal(forward_link_del("vfofw000abc"), -ENODEV);
+}
+
 int main(void) {
         const struct CMUnitTest unit_tests[] = {
                 cmocka_unit_test(test_build_request),
@@ -343,6 +389,7 @@ int main(void) {
                 cmocka_unit_test(test_fdb_lookup_dynamic),
                 cmocka_unit_test(test_fdb_errors),
                 cmocka_unit_test(test_vfprog_set_without_sriov),
+                cmocka_unit_test(test_forward_link),
         };
         int r;
 

@@ -15,6 +15,7 @@
 #include "lib/bus-names.h"
 #include "lib/macro.h"
 #include "lib/string-util.h"
+#include "tests/fakes/fake-vfprog.h"
 #include "tests/fakes/host-harness.h"
 
 #define WAIT_USEC (5 * USEC_PER_SEC)
@@ -291,6 +292,26 @@ static void test_incoming(void **state) {
         sd_bus_message_unref(reply);
         assert_error(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Handover", NULL, &error, "s",
                                   "0e7d5a40-4444-4c4c-9a8e-5f0c2b7a9e77"),
+                     &error, BUS_ERROR_NO_SUCH_DOMAIN);
+
+        /* HandoverEx: no port steered here, so no forwarding tunnel either */
+        assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "HandoverEx", &reply, NULL, "sa{sv}", d->uuid,
+                                      2, "forward-from", "s", "192.0.2.1", "from-the-future", "u", 7),
+                         0);
+        assert_true(sd_bus_message_read(reply, "u", &n) > 0);
+        assert_int_equal(n, 0);
+        assert_true(sd_bus_message_enter_container(reply, 'a', "{sv}") > 0);
+        assert_int_equal(sd_bus_message_enter_container(reply, 'e', "sv"), 0);  /* empty */
+        sd_bus_message_unref(reply);
+        assert_int_equal(fake_vfprog_forward_links(), 0);
+        assert_error(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "HandoverEx", NULL, &error, "sa{sv}", d->uuid, 1,
+                                  "forward-from", "s", "192.0.2.1/24"),
+                     &error, BUS_ERROR_INVALID_ARGUMENT);
+        assert_error(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "HandoverEx", NULL, &error, "sa{sv}", d->uuid, 1,
+                                  "forward-from", "u", 3221225985U),
+                     &error, BUS_ERROR_INVALID_ARGUMENT);
+        assert_error(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "HandoverEx", NULL, &error, "sa{sv}",
+                                  "0e7d5a40-4444-4c4c-9a8e-5f0c2b7a9e77", 0),
                      &error, BUS_ERROR_NO_SUCH_DOMAIN);
         harness_free(h);
 }

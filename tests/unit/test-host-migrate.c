@@ -17,6 +17,7 @@
 #include "lib/bus-names.h"
 #include "lib/macro.h"
 #include "lib/string-util.h"
+#include "tests/fakes/fake-vfprog.h"
 #include "tests/fakes/host-harness.h"
 
 #define WAIT_USEC (5 * USEC_PER_SEC)
@@ -50,6 +51,10 @@ static void assert_string_property(Harness *h, const char *path, const char *int
 
         assert_string_equal(s, value);
         free(s);
+}
+
+static bool forward_link_open(Harness *h, void *userdata) {
+        return fake_vfprog_forward_links() > 0;
 }
 
 static void assert_vf_back(Harness *h, HarnessDomain *d) {
@@ -231,6 +236,107 @@ static void test_migrate_refusals(void **state) {
         harness_free(h);
 }
 
+/* Manager.Migrate with a managed switchover to the harness's destination
+ * vfod (its bus at DIR/destination); 'h' has ForwardAddress=. */
+static char *migrate_managed(Harness *h, HarnessDomain *d) {
+        sd_bus_message *reply = NULL;
+        char path[128], address[160], *copy;
+        const char *job;
+
+        snprintf(path, sizeof(path), "%s/destination", h->dir);
+        snprintf(address, sizeof(address), "unix:path=%s", path);
+        harness_listen_destination(h, path, true);
+        harness_start(h);
+        assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Migrate", &reply, NULL, "ssa{sv}", d->name,
+                                      DESTINATION, 2, "managed-switchover", "b", true, "destination-bus", "s",
+                                      address),
+                         0);
+        assert_true(sd_bus_message_read(reply, "o", &job) > 0);
+        copy = strdup(job);
+        sd_bus_message_unref(reply);
+        return copy;
+}
+
+/* The handover with a forwarding tunnel: the destination opened its end
+ * (HandoverEx); the source opens the other with the destination's VNI and
+ * address, steers the domain's MAC into it, and keeps it a while after the
+ * domain left; vfod's exit closes it. */
+static void test_forward_tunnel(void **state) {
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        const FakeForwardLink *fw = fake_vfprog_last_forward();
+        char *job, *s;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "slow", 1), 0);
+        h->destination_forward_vni = 0x1234;
+        job = migrate_managed(h, d);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "done");
+        free(s);
+        free(job);
+        assert_int_equal(h->n_handover_ex, 1);
+        assert_int_equal(h->n_handover, 0);
+        assert_string_equal(h->handover_forward_from, "192.0.2.1");
+        assert_string_equal(fw->ifname, "vfofw001234");
+        assert_string_equal(fw->bridge, "br0");
+        assert_string_equal(fw->local, "192.0.2.1");
+        assert_string_equal(fw->remote, HARNESS_FORWARD_ADDRESS);
+        assert_int_equal(fw->vni, 0x1234);
+        assert_int_equal(fw->port, 4789);
+        assert_string_equal(fake_vfprog_last_steer(), "vfofw001234");
+        /* the domain left: frames that still come here keep going there */
+        harness_run_for(h, 50 * USEC_PER_MSEC);
+        assert_int_equal(fake_vfprog_forward_links(), 1);
+        harness_free(h);
+        assert_int_equal(fake_vfprog_forward_links(), 0);
+}
+
+/* The migration fails after the handover: the domain runs here again, the
+ * tunnel closes at once and its MAC is steered back to its own tap. */
+static void test_forward_tunnel_rollback(void **state) {
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job, *s;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "wait", 1), 0);
+        h->destination_forward_vni = 0x42;
+        job = migrate_managed(h, d);
+        assert_true(harness_run_until(h, forward_link_open, NULL, WAIT_USEC));
+        assert_string_equal(fake_vfprog_last_steer(), "vfofw000042");
+        assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        free(job);
+        assert_int_equal(fake_vfprog_forward_links(), 0);
+        assert_string_not_equal(fake_vfprog_last_steer(), "vfofw000042");
+        assert_vf_back(h, d);
+        harness_free(h);
+}
+
+/* A destination older than HandoverEx: the plain Handover, no tunnel. And a
+ * destination without ForwardAddress=: HandoverEx, no tunnel either. */
+static void test_forward_tunnel_none(void **state) {
+        for (unsigned old = 0; old < 2; old++) {
+                Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+                HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+                char *job, *s;
+
+                assert_int_equal(setenv("VFO_FAKE_MIGRATE", "slow", 1), 0);
+                h->destination_old = old;
+                job = migrate_managed(h, d);
+                s = harness_wait_job(h, job, WAIT_USEC);
+                assert_string_equal(s, "done");
+                free(s);
+                free(job);
+                assert_int_equal(h->n_handover, old);
+                assert_int_equal(h->n_handover_ex, !old);
+                assert_int_equal(fake_vfprog_forward_links(), 0);
+                assert_string_equal(fake_vfprog_last_forward()->ifname, "");
+                harness_free(h);
+        }
+}
+
 /* The migration helper of migrate.c runs this program again. */
 int migrate_helper_main(int argc, char *argv[]);
 
@@ -258,6 +364,9 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_migrate_detach_refused),
                 cmocka_unit_test(test_migrate_refusals),
                 cmocka_unit_test(test_helper_bad_bandwidth),
+                cmocka_unit_test(test_forward_tunnel),
+                cmocka_unit_test(test_forward_tunnel_rollback),
+                cmocka_unit_test(test_forward_tunnel_none),
         };
 
         if (argc > 1 && strcmp(argv[1], "--migrate-helper") == 0)

@@ -139,6 +139,8 @@ static void test_config_full(void **state) {
                                "LibvirtTimeoutSec=0.25\n"
                                "NoAgent=abrupt\n"
                                "AdminGroup=netadm\n"
+                               "ForwardAddress=fd00::7\n"
+                               "ForwardPort=8472\n"
                                "\n"
                                "[Pool fast-1.x]\n"
                                "Type=sriov\n"
@@ -173,6 +175,8 @@ static void test_config_full(void **state) {
         assert_int_equal(c->libvirt_timeout, 250 * USEC_PER_MSEC);
         assert_int_equal(c->no_agent, NO_AGENT_ABRUPT);
         assert_string_equal(c->group, "netadm");
+        assert_string_equal(c->forward_address, "fd00::7");
+        assert_int_equal(c->forward_port, 8472);
         assert_int_equal(c->n_pools, 2);
 
         p = config_find_pool(c, "fast-1.x");
@@ -219,6 +223,8 @@ static void test_config_empty_resets(void **state) {
                                "AgentTimeoutSec=1\nAgentTimeoutSec=\n"
                                "NoAgent=abrupt\nNoAgent=\n"
                                "AdminGroup=wheel\nAdminGroup=\n"
+                               "ForwardAddress=10.0.0.1\nForwardAddress=\n"
+                               "ForwardPort=1\nForwardPort=\n"
                                "[Pool p]\n"
                                "Type=sriov\n"
                                "PFs=eth0\nPFs=\nPFs=eth1\n"
@@ -235,6 +241,8 @@ static void test_config_empty_resets(void **state) {
         assert_int_equal(c->agent_timeout, 10 * USEC_PER_SEC);
         assert_int_equal(c->no_agent, NO_AGENT_REFUSE);
         assert_string_equal(c->group, "vfo");
+        assert_null(c->forward_address);
+        assert_int_equal(c->forward_port, 4789);
         p = config_find_pool(c, "p");
         assert_int_equal(p->n_pfs, 1);
         assert_string_equal(p->pfs[0], "eth1");
@@ -328,6 +336,12 @@ static void test_config_errors_name_the_line(void **state) {
                 { "[Daemon]\nAdminGroup=9vfo\n",
                   ":2: AdminGroup= must be a group name (1..32 characters of A-Z, a-z, 0-9, "
                   "'_', '.', '-', not starting with a digit, '.' or '-'), got '9vfo'" },
+                { "[Daemon]\nForwardAddress=host-b\n",
+                  ":2: ForwardAddress= must be an IPv4 or IPv6 address of this host, got 'host-b'" },
+                { "[Daemon]\nForwardAddress=10.0.0.1/24\n",
+                  ":2: ForwardAddress= must be an IPv4 or IPv6 address of this host, got '10.0.0.1/24'" },
+                { "[Daemon]\nForwardPort=0\n", ":2: ForwardPort= must be a UDP port, 1..65535, got '0'" },
+                { "[Daemon]\nForwardPort=65536\n", ":2: ForwardPort= must be a UDP port, 1..65535, got '65536'" },
                 /* [Pool] values */
                 { "[Pool a]\nType=vf\n", ":2: Type= must be sriov or emulated, got 'vf'" },
                 { "[Pool a]\nType=\n", ":2: Type= must be sriov or emulated, got ''" },
