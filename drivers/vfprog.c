@@ -13,6 +13,9 @@
 #include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <linux/neighbour.h>
+#include <linux/pkt_cls.h>
+#include <linux/pkt_sched.h>
+#include <linux/tc_act/tc_mirred.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -232,33 +235,91 @@ static int forward_parse_address(const char *s, uint8_t ret[16]) {
         return -EINVAL;
 }
 
-int forward_link_add(const char *ifname, const char *bridge, uint32_t vni, const char *local, const char *remote,
-                     uint16_t port) {
+/* tc qdisc add dev IFINDEX clsact; tc filter add dev IFINDEX ingress prio 1
+ * u32 match u32 0 0 action mirred egress redirect dev TO: everything that
+ * arrives on it leaves through TO (a tap: towards its QEMU). u32, not
+ * matchall: kernels built without cls_matchall have it. */
+static int forward_redirect(int ifindex, int to) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlattr *options, *actions, *action, *action_options;
+        struct nlmsghdr *nlh;
+        struct tcmsg *tcm;
+        struct tc_mirred mirred = {
+                .action = TC_ACT_STOLEN,
+                .eaction = TCA_EGRESS_REDIR,
+                .ifindex = (uint32_t) to,
+        };
+        /* one key that every frame matches: 0 under the mask 0 at offset 0 */
+        uint8_t selector[sizeof(struct tc_u32_sel) + sizeof(struct tc_u32_key)] = {};
+        struct tc_u32_sel sel = { .flags = TC_U32_TERMINAL, .nkeys = 1 };
+        int r;
+
+        memcpy(selector, &sel, sizeof(sel));
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_NEWQDISC;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+        tcm->tcm_family = AF_UNSPEC;
+        tcm->tcm_ifindex = ifindex;
+        tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+        tcm->tcm_parent = TC_H_CLSACT;
+        mnl_attr_put_strz(nlh, TCA_KIND, "clsact");
+        r = vfprog_transact(nlh, NULL, NULL);
+        if (r < 0)
+                return r;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_NEWTFILTER;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+        tcm->tcm_family = AF_UNSPEC;
+        tcm->tcm_ifindex = ifindex;
+        tcm->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
+        tcm->tcm_info = TC_H_MAKE(1U << 16, htons(ETH_P_ALL));   /* prio 1, every protocol */
+        mnl_attr_put_strz(nlh, TCA_KIND, "u32");
+        options = mnl_attr_nest_start(nlh, TCA_OPTIONS);
+        mnl_attr_put(nlh, TCA_U32_SEL, sizeof(selector), selector);
+        actions = mnl_attr_nest_start(nlh, TCA_U32_ACT);
+        action = mnl_attr_nest_start(nlh, 1);
+        mnl_attr_put_strz(nlh, TCA_ACT_KIND, "mirred");
+        action_options = mnl_attr_nest_start(nlh, TCA_ACT_OPTIONS);
+        mnl_attr_put(nlh, TCA_MIRRED_PARMS, sizeof(mirred), &mirred);
+        mnl_attr_nest_end(nlh, action_options);
+        mnl_attr_nest_end(nlh, action);
+        mnl_attr_nest_end(nlh, actions);
+        mnl_attr_nest_end(nlh, options);
+        return vfprog_transact(nlh, NULL, NULL);
+}
+
+int forward_link_add(const char *ifname, const char *bridge, const char *redirect_to, uint32_t vni,
+                     const char *local, const char *remote, uint16_t port) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE], la[16], ra[16];
         struct nlattr *linkinfo, *data, *protinfo;
         struct ifinfomsg *ifi;
         struct nlmsghdr *nlh;
         uint32_t mtu = 0;
-        int bridge_ifindex, ifindex, family, r;
+        int other, ifindex, family, r;
 
         if (!ifname || strlen(ifname) == 0 || strlen(ifname) >= IFNAMSIZ || vni == 0 || vni > 0xffffff ||
-            port == 0)
+            port == 0 || !bridge == !redirect_to)
                 return -EINVAL;
         family = forward_parse_address(local, la);
         if (family < 0 || forward_parse_address(remote, ra) != family)
                 return -EINVAL;
-        r = ifindex_from_name(bridge, &bridge_ifindex);
+        r = ifindex_from_name(bridge ?: redirect_to, &other);
         if (r < 0)
                 return r;
-        /* the bridge's MTU: a port with a smaller one would lower it */
-        r = vfprog_transact(netlink_put_link_request(buf, RTM_GETLINK, NLM_F_ACK, bridge_ifindex, NULL), mtu_cb,
-                            &mtu);
+        /* the MTU of the bridge (a port with a smaller one would lower it),
+         * or of the tap it feeds */
+        r = vfprog_transact(netlink_put_link_request(buf, RTM_GETLINK, NLM_F_ACK, other, NULL), mtu_cb, &mtu);
         if (r < 0)
                 return r;
 
         nlh = netlink_put_link_request(buf, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, 0, NULL);
         mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
-        mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) bridge_ifindex);
+        if (bridge)
+                mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) other);
         if (mtu > 0)
                 mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
         linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
@@ -283,18 +344,22 @@ int forward_link_add(const char *ifname, const char *bridge, uint32_t vni, const
         r = ifindex_from_name(ifname, &ifindex);
         if (r < 0)
                 return r;
-        /* bridge link set dev IFNAME learning off flood off mcast_flood off
-         * bcast_flood off: only what the FDB names this port goes in, and
-         * nothing that comes out is learned (no loop with the uplink). */
-        nlh = netlink_put_link_request(buf, RTM_SETLINK, NLM_F_ACK, ifindex, &ifi);
-        ifi->ifi_family = AF_BRIDGE;
-        protinfo = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
-        mnl_attr_put_u8(nlh, IFLA_BRPORT_LEARNING, 0);
-        mnl_attr_put_u8(nlh, IFLA_BRPORT_UNICAST_FLOOD, 0);
-        mnl_attr_put_u8(nlh, IFLA_BRPORT_MCAST_FLOOD, 0);
-        mnl_attr_put_u8(nlh, IFLA_BRPORT_BCAST_FLOOD, 0);
-        mnl_attr_nest_end(nlh, protinfo);
-        r = vfprog_transact(nlh, NULL, NULL);
+        if (bridge) {
+                /* bridge link set dev IFNAME learning off flood off
+                 * mcast_flood off bcast_flood off: only what the FDB names
+                 * this port goes in, and nothing that comes out is learned
+                 * (no loop with the uplink). */
+                nlh = netlink_put_link_request(buf, RTM_SETLINK, NLM_F_ACK, ifindex, &ifi);
+                ifi->ifi_family = AF_BRIDGE;
+                protinfo = mnl_attr_nest_start(nlh, IFLA_PROTINFO);
+                mnl_attr_put_u8(nlh, IFLA_BRPORT_LEARNING, 0);
+                mnl_attr_put_u8(nlh, IFLA_BRPORT_UNICAST_FLOOD, 0);
+                mnl_attr_put_u8(nlh, IFLA_BRPORT_MCAST_FLOOD, 0);
+                mnl_attr_put_u8(nlh, IFLA_BRPORT_BCAST_FLOOD, 0);
+                mnl_attr_nest_end(nlh, protinfo);
+                r = vfprog_transact(nlh, NULL, NULL);
+        } else
+                r = forward_redirect(ifindex, other);
         if (r >= 0) {
                 nlh = netlink_put_link_request(buf, RTM_SETLINK, NLM_F_ACK, ifindex, &ifi);
                 ifi->ifi_flags = IFF_UP;

@@ -47,15 +47,22 @@ int fdb_forget(const char *port_ifname, const uint8_t mac[6]);
  * and whether the entry is static; -ENOENT if not known. */
 int fdb_lookup(const char *bridge_ifname, const uint8_t mac[6], char ret_port[16], bool *ret_static);
 
-/* The forwarding tunnel of a migration: ip link add IFNAME mtu (BRIDGE's)
- * master BRIDGE type vxlan id VNI local LOCAL remote REMOTE dstport PORT
- * nolearning; bridge link set dev IFNAME learning off flood off mcast_flood
- * off bcast_flood off; ip link set IFNAME up. Nothing enters it but what the
- * bridge's FDB steers to it (fdb_steer()), and what comes out is forwarded
- * by the FDB, never learned. LOCAL and REMOTE: IPv4 or IPv6 addresses of one
- * family. Undone on failure. */
-int forward_link_add(const char *ifname, const char *bridge, uint32_t vni, const char *local, const char *remote,
-                     uint16_t port);
+/* A migration's forwarding tunnel: ip link add IFNAME mtu M type vxlan id
+ * VNI local LOCAL remote REMOTE dstport PORT nolearning, then up. LOCAL and
+ * REMOTE: IPv4 or IPv6 addresses of one family. Exactly one of:
+ *   'bridge'       the source's end: master BRIDGE, mtu (BRIDGE's); bridge
+ *                  link set dev IFNAME learning off flood off mcast_flood
+ *                  off bcast_flood off. Nothing enters it but what the FDB
+ *                  steers to it (fdb_steer()), and what comes out is never
+ *                  learned.
+ *   'redirect_to'  the destination's end: no bridge, mtu (the tap's); tc
+ *                  qdisc clsact and an ingress u32 filter that matches all
+ *                  with action mirred egress redirect dev REDIRECT_TO: every frame that
+ *                  comes out of the tunnel goes into that tap, whatever the
+ *                  bridge knows.
+ * Undone on failure. */
+int forward_link_add(const char *ifname, const char *bridge, const char *redirect_to, uint32_t vni,
+                     const char *local, const char *remote, uint16_t port);
 /* ip link del IFNAME; -ENODEV if there is none. */
 int forward_link_del(const char *ifname);
 /* ip link set IFNAME txqueuelen LEN; the length it had in *ret_old if not

@@ -328,9 +328,8 @@ int manager_prepare_incoming(Manager *m, const char *uuid, const char *pool_name
         return 0;
 }
 
-int manager_handover(Manager *m, const char *uuid, const char *forward_from, unsigned *ret_ports,
-                     Forward **ret_forward, Failure *f) {
-        Forward *fw = NULL;
+int manager_handover(Manager *m, const char *uuid, const char *forward_from, bool prepare, unsigned *ret_ports,
+                     Failure *f) {
         unsigned n = 0;
         uint8_t a[16];
         Domain *d;
@@ -347,20 +346,21 @@ int manager_handover(Manager *m, const char *uuid, const char *forward_from, uns
                 return failure_set(f, VFO_ERROR_NO_SUCH_DOMAIN, "No incoming domain %s here.", uuid);
         pool = manager_pool_for(m, d);
         for (size_t i = 0; pool && i < d->n_ports; i++) {
-                r = pool_handover_in(pool, d->ports[i]);
+                Port *p = d->ports[i];
+
+                r = prepare ? pool_handover_prepare(pool, p) : pool_handover_in(pool, p);
                 if (r < 0)
-                        return failure_set(f, VFO_ERROR_SWITCH_FAILED, "Steering %s to %s failed: %s.", d->ports[i]->mac,
-                                           d->ports[i]->synthetic_tap, strerror(-r));
-                if (r > 0)
-                        n++;
+                        return failure_set(f, VFO_ERROR_SWITCH_FAILED, "Steering %s to %s failed: %s.", p->mac,
+                                           p->synthetic_tap, strerror(-r));
+                if (r == 0)
+                        continue;
+                n++;
+                /* what the source still gets goes into the tap: this end first */
+                if (forward_from && m->config->forward_address && !forward_find(m, d->uuid, p->mac))
+                        (void) forward_open_incoming(m, p, forward_from, NULL);
         }
         if (pool)
-                log_info("Handover: %u port(s) of incoming %s steered here.", n, d->name);
-        /* the source forwards what still reaches it: this end first */
-        if (pool && n > 0 && forward_from && m->config->forward_address)
-                (void) forward_open(m, pool, d->uuid, forward_from, 0, 0, &fw);
+                log_info("Handover: %u port(s) of incoming %s %s here.", n, d->name, prepare ? "ready" : "steered");
         *ret_ports = n;
-        if (ret_forward)
-                *ret_forward = fw;
         return 0;
 }

@@ -57,8 +57,9 @@ int manager_hook_migrate_begin(Manager *m, const char *xml, bool *ret_allow, cha
 int manager_prepare_incoming(Manager *m, const char *uuid, const char *pool, bool required, char **macs, size_t n_macs,
                              bool *ret_ok, char **ret_message, Failure *f);
 /* A migration's source hands the traffic of 'uuid' over to this host;
- * 'ret_ports' is how many ports were steered here. With 'forward_from' (the
- * source's ForwardAddress=, or NULL) and ForwardAddress= here, this host
- * opens its end of the forwarding tunnel: 'ret_forward' (NULL if none). */
-int manager_handover(Manager *m, const char *uuid, const char *forward_from, unsigned *ret_ports,
-                     Forward **ret_forward, Failure *f);
+ * 'ret_ports' is how many ports were steered here. With 'prepare' the taps
+ * are only readied (nothing is steered yet). With 'forward_from' (the
+ * source's ForwardAddress=, or NULL) and ForwardAddress= here, each such
+ * port gets this host's end of a forwarding tunnel (forward_find()). */
+int manager_handover(Manager *m, const char *uuid, const char *forward_from, bool prepare, unsigned *ret_ports,
+                     Failure *f);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agent/host/bus-internal.h"
+#include "agent/host/forward.h"
 #include "agent/host/job.h"
 #include "agent/host/migrate-options.h"
 #include "lib/log.h"
@@ -232,21 +233,45 @@ static int method_handover(sd_bus_message *msg, void *userdata, sd_bus_error *er
         r = sd_bus_message_read(msg, "s", &uuid);
         if (r < 0)
                 return r;
-        r = manager_handover(m, uuid, NULL, &n, NULL, &f);
+        r = manager_handover(m, uuid, NULL, false, &n, &f);
         if (r < 0)
                 return bus_set_failure(error, r, &f);
         return sd_bus_reply_method_return(msg, "u", n);
 }
 
-/* Handover with options: "forward-from" (s), the source's end of a
- * forwarding tunnel. The reply's dictionary describes this end when one was
- * opened: "address" (s), "vni" (u), "port" (q); else it is empty. Keys this
- * vfod does not know are ignored (a newer source may send more). */
+/* The "tunnels" of HandoverEx's answer: (MAC, VNI) of each port of 'uuid'
+ * that has this host's end of a forwarding tunnel; with 'reply' NULL, only
+ * how many. */
+static int append_tunnels(sd_bus_message *reply, Manager *m, const char *uuid) {
+        Domain *d = domain_by_uuid(m, uuid);
+        int n = 0, r = 0;
+
+        if (reply)
+                r = sd_bus_message_open_container(reply, 'a', "(su)");
+        for (size_t i = 0; r >= 0 && d && i < d->n_ports; i++) {
+                const Forward *fw = forward_find(m, uuid, d->ports[i]->mac);
+
+                if (!fw)
+                        continue;
+                if (reply)
+                        r = sd_bus_message_append(reply, "(su)", d->ports[i]->mac, forward_vni(fw));
+                n++;
+        }
+        if (r >= 0 && reply)
+                r = sd_bus_message_close_container(reply);
+        return r < 0 ? r : n;
+}
+
+/* Handover with options: "forward-from" (s), the source's ForwardAddress=;
+ * "prepare" (b), only ready the taps (and open the tunnels). The answer's
+ * dictionary, when a tunnel is open: "address" (s), "port" (q), "tunnels"
+ * (a(su): MAC, VNI); else empty. Keys this vfod does not know are ignored
+ * (a newer source may send more). */
 static int method_handover_ex(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Manager *m = userdata;
         const char *uuid, *key, *forward_from = NULL;
-        Forward *fw = NULL;
+        int prepare = false;
         Failure f = {};
         unsigned n = 0;
         int r;
@@ -274,13 +299,15 @@ static int method_handover_ex(sd_bus_message *msg, void *userdata, sd_bus_error 
                                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
                                                          "Option '%s' takes a string (an IP address).", key);
                         r = sd_bus_message_read(msg, "v", "s", &forward_from);
-                        if (r < 0)
-                                return r;
-                } else {
+                } else if (streq(key, "prepare")) {
+                        if (!streq(contents, "b"))
+                                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                                         "Option '%s' takes a boolean.", key);
+                        r = sd_bus_message_read(msg, "v", "b", &prepare);
+                } else
                         r = sd_bus_message_skip(msg, "v");
-                        if (r < 0)
-                                return r;
-                }
+                if (r < 0)
+                        return r;
                 r = sd_bus_message_exit_container(msg);
                 if (r < 0)
                         return r;
@@ -291,17 +318,32 @@ static int method_handover_ex(sd_bus_message *msg, void *userdata, sd_bus_error 
         if (r < 0)
                 return r;
 
-        r = manager_handover(m, uuid, forward_from, &n, &fw, &f);
+        r = manager_handover(m, uuid, forward_from, prepare, &n, &f);
         if (r < 0)
                 return bus_set_failure(error, r, &f);
         r = sd_bus_message_new_method_return(msg, &reply);
         if (r >= 0)
                 r = sd_bus_message_append(reply, "u", n);
-        if (r >= 0 && fw)
-                r = sd_bus_message_append(reply, "a{sv}", 3, "address", "s", m->config->forward_address, "vni", "u",
-                                          forward_vni(fw), "port", "q", m->config->forward_port);
-        else if (r >= 0)
-                r = sd_bus_message_append(reply, "a{sv}", 0);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0 && append_tunnels(NULL, m, uuid) > 0) {
+                r = sd_bus_message_append(reply, "{sv}{sv}", "address", "s", m->config->forward_address, "port", "q",
+                                          m->config->forward_port);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "s", "tunnels");
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'v', "a(su)");
+                if (r >= 0)
+                        r = append_tunnels(reply, m, uuid);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
         return sd_bus_send(NULL, reply, NULL);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A migration's forwarding tunnel; see forward.h. */
+/* A migration's forwarding tunnels; see forward.h. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -25,8 +25,10 @@ struct Forward {
         Manager *manager;
         char ifname[16];
         char uuid[37];
+        char mac[18];
         uint32_t vni;
         bool incoming;          /* the destination's end */
+        bool steered;           /* the source's end: the MAC is pinned to it */
         sd_event_source *timer; /* forward_close_after() */
 };
 
@@ -48,26 +50,23 @@ static uint32_t random_vni(void) {
         return (uint32_t) (id.qwords[0] % 0xfffffe) + 1;
 }
 
-Forward *forward_find(Manager *m, const char *uuid) {
+Forward *forward_find(Manager *m, const char *uuid, const char *mac) {
         for (size_t i = 0; i < m->n_forwards; i++)
-                if (streq(m->forwards[i]->uuid, uuid))
+                if (streq(m->forwards[i]->uuid, uuid) && streq(m->forwards[i]->mac, mac))
                         return m->forwards[i];
         return NULL;
 }
 
-int forward_open(Manager *m, const Pool *pool, const char *uuid, const char *remote, uint32_t vni, uint16_t port,
-                 Forward **ret) {
+/* 'vni' 0: a free one of this host's choosing. */
+static int forward_open(Manager *m, const Port *port, const char *bridge, const char *tap, const char *remote,
+                        uint32_t vni, uint16_t udp_port, Forward **ret) {
         const Config *c = m->config;
-        Forward *f, **a, *old;
+        Forward *f, **a;
         int r = -EEXIST;
 
-        if (!c->forward_address || !pool->config.bridge[0])
+        if (!c->forward_address || address_family(remote) != address_family(c->forward_address))
                 return -EOPNOTSUPP;
-        if (address_family(remote) != address_family(c->forward_address))
-                return -EOPNOTSUPP;
-        old = forward_find(m, uuid);
-        if (old)
-                forward_close(old);
+        forward_close(forward_find(m, port->domain->uuid, port->mac));
 
         f = calloc(1, sizeof(*f));
         if (!f)
@@ -78,45 +77,67 @@ int forward_open(Manager *m, const Pool *pool, const char *uuid, const char *rem
                 return -ENOMEM;
         }
         m->forwards = a;
-        f->manager = m;
-        snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
-        f->incoming = vni == 0;
+        *f = (Forward) { .manager = m, .incoming = tap != NULL };
+        snprintf(f->uuid, sizeof(f->uuid), "%s", port->domain->uuid);
+        snprintf(f->mac, sizeof(f->mac), "%s", port->mac);
         for (unsigned i = 0; i < (vni ? 1 : FORWARD_VNI_TRIES) && r == -EEXIST; i++) {
                 f->vni = vni ?: random_vni();
                 if (f->vni == 0)
                         break;
                 snprintf(f->ifname, sizeof(f->ifname), FORWARD_IFNAME_PREFIX "%06" PRIx32, f->vni);
-                r = forward_link_add(f->ifname, pool->config.bridge, f->vni, c->forward_address, remote,
-                                     port ?: c->forward_port);
+                r = forward_link_add(f->ifname, bridge, tap, f->vni, c->forward_address, remote,
+                                     udp_port ?: c->forward_port);
         }
         if (r < 0) {
                 free(f);
-                return log_warning_errno(r, "Cannot open the forwarding tunnel of %s to %s on %s: %m", uuid, remote,
-                                         pool->config.bridge);
+                return log_warning_errno(r, "%s: cannot open the forwarding tunnel of %s to %s: %m",
+                                         port->domain->name, port->mac, remote);
         }
         m->forwards[m->n_forwards++] = f;
-        log_info("%s: forwarding tunnel %s (VNI %" PRIu32 ") %s -> %s on %s.", uuid, f->ifname, f->vni,
-                 c->forward_address, remote, pool->config.bridge);
+        log_info("%s: forwarding tunnel %s (VNI %" PRIu32 ") of %s: %s -> %s, %s %s.", port->domain->name,
+                 f->ifname, f->vni, port->mac, c->forward_address, remote, tap ? "into" : "on",
+                 tap ?: bridge);
         if (ret)
                 *ret = f;
         return 0;
 }
 
-int forward_steer(Forward *f, const Port *port) {
+int forward_open_incoming(Manager *m, const Port *port, const char *remote, Forward **ret) {
+        if (!port->synthetic_tap[0])
+                return -ENODEV;
+        return forward_open(m, port, NULL, port->synthetic_tap, remote, 0, 0, ret);
+}
+
+int forward_open_outgoing(Manager *m, const Pool *pool, const Port *port, const char *remote, uint32_t vni,
+                          uint16_t udp_port, Forward **ret) {
+        if (!pool->config.bridge[0] || vni == 0)
+                return -EOPNOTSUPP;
+        return forward_open(m, port, pool->config.bridge, NULL, remote, vni, udp_port, ret);
+}
+
+int forward_steer(Forward *f) {
         uint8_t mac[6];
         int r;
 
-        if (parse_mac(port->mac, mac) < 0)
+        if (f->steered)
+                return 0;
+        if (f->incoming || parse_mac(f->mac, mac) < 0)
                 return -EINVAL;
         r = fdb_steer(f->ifname, mac, true);
         if (r < 0)
-                return log_warning_errno(r, "%s: steering %s into %s failed: %m", port->domain->name, port->mac,
+                return log_warning_errno(r, "%s: steering into the forwarding tunnel %s failed: %m", f->mac,
                                          f->ifname);
-        log_debug("%s: %s steered into the forwarding tunnel %s.", port->domain->name, port->mac, f->ifname);
+        f->steered = true;
+        log_debug("%s steered into the forwarding tunnel %s.", f->mac, f->ifname);
         return 0;
 }
 
+bool forward_steered(const Forward *f) {
+        return f->steered;
+}
+
 void forward_close(Forward *f) {
+        Netdev link;
         Manager *m;
         int r;
 
@@ -129,11 +150,16 @@ void forward_close(Forward *f) {
                         break;
                 }
         sd_event_source_disable_unref(f->timer);
+        /* what went through it: the source sends, the destination receives */
+        if (rtnl_link_get_by_name(f->ifname, &link) < 0)
+                link = (Netdev) {};
         r = forward_link_del(f->ifname);
         if (r < 0 && r != -ENODEV)
                 log_warning_errno(r, "Cannot remove the forwarding tunnel %s: %m", f->ifname);
         else
-                log_info("%s: forwarding tunnel %s closed.", f->uuid, f->ifname);
+                log_info("%s: forwarding tunnel %s closed; %" PRIu64 " frames %s it.", f->mac, f->ifname,
+                         f->incoming ? link.stats.rx_packets : link.stats.tx_packets,
+                         f->incoming ? "came out of" : "went into");
         free(f);
 }
 
@@ -151,29 +177,31 @@ void forward_close_after(Forward *f, usec_t usec) {
                 forward_close(f);
 }
 
-void forward_incoming_running(Manager *m, const char *uuid) {
-        Forward *f = forward_find(m, uuid);
+/* Every end of the domain 'uuid' on the side 'incoming': closed now
+ * ('usec' 0) or that long from now (unless already timed). */
+static void forward_close_domain(Manager *m, const char *uuid, bool incoming, usec_t usec) {
+        for (size_t i = m->n_forwards; i > 0; i--) {
+                Forward *f = m->forwards[i - 1];
 
-        if (f && f->incoming && !f->timer)
-                forward_close_after(f, FORWARD_DESTINATION_LINGER_USEC);
+                if (!streq(f->uuid, uuid) || f->incoming != incoming)
+                        continue;
+                if (usec == 0)
+                        forward_close(f);
+                else if (!f->timer)
+                        forward_close_after(f, usec);
+        }
+}
+
+void forward_incoming_running(Manager *m, const char *uuid) {
+        forward_close_domain(m, uuid, true, FORWARD_DESTINATION_LINGER_USEC);
 }
 
 void forward_incoming_stopped(Manager *m, const char *uuid) {
-        Forward *f = forward_find(m, uuid);
-
-        if (f && f->incoming)
-                forward_close(f);
+        forward_close_domain(m, uuid, true, 0);
 }
 
 void forward_outgoing_end(Manager *m, const char *uuid, bool migrated) {
-        Forward *f = forward_find(m, uuid);
-
-        if (!f || f->incoming)
-                return;
-        if (!migrated)
-                forward_close(f);
-        else if (!f->timer)
-                forward_close_after(f, FORWARD_SOURCE_LINGER_USEC);
+        forward_close_domain(m, uuid, false, migrated ? FORWARD_SOURCE_LINGER_USEC : 0);
 }
 
 const char *forward_ifname(const Forward *f) {

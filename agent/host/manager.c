@@ -15,6 +15,7 @@
 #include "agent/host/job.h"
 #include "agent/host/journal.h"
 #include "agent/host/manager.h"
+#include "agent/host/migrate.h"
 #include "agent/host/scheduler.h"
 #include "lib/log.h"
 #include "lib/string-table.h"
@@ -382,6 +383,9 @@ static void on_virt_lifecycle(Virt *v, const char *uuid, const char *name, VirtD
         if (!d)
                 return;
         old = d->gone ? VIRT_DOMAIN_SHUTOFF : d->state;
+        /* first, before the libvirt call of the refresh: the switchover */
+        if (state == VIRT_DOMAIN_PAUSED && d->migration)
+                migration_source_paused(d->migration);
         if (domain_refresh(d) < 0)
                 return;
         if (old != VIRT_DOMAIN_SHUTOFF && d->state == VIRT_DOMAIN_SHUTOFF)

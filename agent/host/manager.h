@@ -102,6 +102,7 @@ struct Port {
         bool manual_synthetic;  /* detached by a user: stays synthetic until attached by a user */
         bool recover;           /* a job was interrupted by a restart: re-run it when the agent is there */
         char recover_kind[16];
+        bool handover_prepared; /* an incoming port's tap is ready for the handover (pool_handover_prepare()) */
         uint32_t handover_queue_len; /* Handover lengthened synthetic_tap's queue; its length before (0: no) */
         sd_event_source *handover_timer; /* gives it back once the domain has run here a while */
 };
@@ -235,9 +236,14 @@ int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to);
  * libvirt gives it (for an incoming domain the XML still names the source's
  * tap). -ENOENT if there is none. */
 int pool_find_tap(Pool *pool, const Port *port, char ret[static 64]);
-/* The destination of a migration takes the port's frames before the domain
- * runs here: they wait in its tap, whose queue is lengthened for the
- * switchover. 1 if steered, 0 if the port has no tap here. */
+/* The destination of a migration readies the port's tap for its frames
+ * before the domain runs here: its queue lengthened for the switchover, the
+ * placeholder frame first in it. Once per incoming migration. 1 if ready, 0
+ * if the port has no tap here. */
+int pool_handover_prepare(Pool *pool, Port *port);
+/* The destination takes the port's frames before the domain runs here (the
+ * tap readied first if it was not): they wait in its tap. 1 if steered, 0
+ * if the port has no tap here. */
 int pool_handover_in(Pool *pool, Port *port);
 /* The domain runs here: the tap's queue gets its length back once QEMU
  * has read what waited there (a shorter ring drops what is beyond it). */

@@ -87,12 +87,15 @@ struct Migration {
         sd_bus_slot *dest_slot;
         int handover;           /* 0 not yet, 1 asked, 2 done (QEMU switches over), -1 not possible */
         bool downtime_held;     /* QEMU's own switchover held off until the handover */
-        bool handover_ex;       /* asked with HandoverEx (a forwarding tunnel) */
+        bool dest_old;          /* the destination knows no HandoverEx */
+        int prepare;            /* HandoverEx(prepare): 0 not yet, 1 asked, 2 done, -1 not possible */
+        sd_bus_slot *prepare_slot;
         sd_event_source *handover_timer;
 };
 
 static void migrate_step(Migration *mg);
 static void handover_start(Migration *mg);
+static void prepare_start(Migration *mg);
 
 static void ports_set_migrating(Domain *d, bool on) {
         for (size_t i = 0; i < d->n_ports; i++)
@@ -140,6 +143,7 @@ static void migration_finished(Job *j) {
                 close(mg->helper_fd);
         mg->helper_fd = -1;
         mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
+        mg->prepare_slot = sd_bus_slot_unref(mg->prepare_slot);
         mg->dest_bus = sd_bus_flush_close_unref(mg->dest_bus);
         forward_outgoing_end(j->manager, j->domain->uuid, j->state == JOB_DONE);
         /* children of a migration outlive it only when it failed early */
@@ -312,6 +316,8 @@ static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *s
                   j->id, st->data_processed, st->data_total, st->data_remaining, st->memory_iteration);
         if (mg->handover == 0 && mg->managed_switchover && mg->dest_bus && !mg->downtime_held && !mg->knob_call)
                 set_downtime(mg, HOLD_DOWNTIME_MS);
+        if (mg->prepare == 0 && mg->managed_switchover && mg->dest_bus)
+                prepare_start(mg);
         if (mg->handover == 0 && mg->downtime_held && handover_due(mg, st))
                 handover_start(mg);
         mg->last_remaining = st->data_remaining;
@@ -492,20 +498,28 @@ static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata
         return 0;
 }
 
-/* The destination opened its end of the forwarding tunnel ('reply' is at
- * HandoverEx's dictionary): this end, and the domain's MACs into it. Without
- * it the frames that still reach this host after QEMU stopped the domain are
- * lost, unless the network learns the new place before. */
+/* Frames go to the destination now; QEMU reads what is left in the
+ * source's tap, then it may switch over. */
+static void handover_drain(Migration *mg) {
+        if (mg->handover_timer)
+                return;
+        if (sd_event_add_time_relative(mg->job->manager->event, &mg->handover_timer, CLOCK_MONOTONIC,
+                                       HANDOVER_DRAIN_USEC, USEC_PER_MSEC, on_handover_drained, mg) < 0)
+                mg->handover = -1;
+}
+
+/* The destination's forwarding tunnels ('reply' at HandoverEx's dictionary):
+ * this host opens its end of each that it has not yet, not steered. */
 static void forward_from_reply(Migration *mg, sd_bus_message *reply) {
         Job *j = mg->job;
         Manager *m = j->manager;
-        const char *address = NULL, *key;
-        uint32_t vni = 0;
-        uint16_t port = 0;
-        Forward *fw = NULL;
-        Pool *pool;
+        Pool *pool = manager_pool_for(m, j->domain);
+        const char *address = NULL, *key, *mac;
+        uint16_t udp_port = 0;
+        uint32_t vni;
         int r;
 
+        /* "address" and "port" first: the tunnels need them */
         r = sd_bus_message_enter_container(reply, 'a', "{sv}");
         while (r > 0 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 const char *contents;
@@ -518,34 +532,103 @@ static void forward_from_reply(Migration *mg, sd_bus_message *reply) {
                         break;
                 if (streq(key, "address") && streq(contents, "s"))
                         r = sd_bus_message_read(reply, "v", "s", &address);
-                else if (streq(key, "vni") && streq(contents, "u"))
-                        r = sd_bus_message_read(reply, "v", "u", &vni);
                 else if (streq(key, "port") && streq(contents, "q"))
-                        r = sd_bus_message_read(reply, "v", "q", &port);
-                else
+                        r = sd_bus_message_read(reply, "v", "q", &udp_port);
+                else if (streq(key, "tunnels") && streq(contents, "a(su)") && address && pool) {
+                        r = sd_bus_message_enter_container(reply, 'v', "a(su)");
+                        if (r >= 0)
+                                r = sd_bus_message_enter_container(reply, 'a', "(su)");
+                        while (r >= 0 && (r = sd_bus_message_read(reply, "(su)", &mac, &vni)) > 0) {
+                                Port *port = domain_find_port(j->domain, mac);
+
+                                if (port && !forward_find(m, j->domain->uuid, port->mac))
+                                        (void) forward_open_outgoing(m, pool, port, address, vni, udp_port, NULL);
+                        }
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                        if (r >= 0)
+                                r = sd_bus_message_exit_container(reply);
+                } else
                         r = sd_bus_message_skip(reply, "v");
                 if (r >= 0)
                         r = sd_bus_message_exit_container(reply);
                 if (r >= 0)
                         r = 1;
         }
-        if (r < 0) {
-                log_warning_errno(r, "Job %" PRIu64 ": cannot read the destination's forwarding tunnel: %m", j->id);
-                return;
-        }
-        if (!address || vni == 0 || vni > 0xffffff) {
-                log_info("Job %" PRIu64 ": the destination opened no forwarding tunnel; frames that reach this host after the switchover are lost until the network learns where %s runs.",
-                         j->id, j->domain->name);
-                return;
-        }
-        pool = manager_pool_for(m, j->domain);
-        if (!pool || forward_open(m, pool, j->domain->uuid, address, vni, port, &fw) < 0)
-                return;
-        for (size_t i = 0; i < j->domain->n_ports; i++)
-                (void) forward_steer(fw, j->domain->ports[i]);
+        if (r < 0)
+                log_warning_errno(r, "Job %" PRIu64 ": cannot read the destination's forwarding tunnels: %m", j->id);
 }
 
-static void handover_call(Migration *mg, bool ex);
+/* Every port with this host's end of a tunnel: into it. How many are. */
+static unsigned forward_steer_ports(Migration *mg) {
+        Domain *d = mg->job->domain;
+        unsigned n = 0;
+
+        for (size_t i = 0; i < d->n_ports; i++) {
+                Forward *fw = forward_find(d->manager, d->uuid, d->ports[i]->mac);
+
+                if (fw && forward_steer(fw) >= 0)
+                        n++;
+        }
+        return n;
+}
+
+static bool is_unknown_method(const sd_bus_error *e) {
+        return e && sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_METHOD);
+}
+
+static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Migration *mg = userdata;
+        Job *j = mg->job;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        uint32_t ports = 0;
+        unsigned n = 0;
+
+        mg->prepare_slot = sd_bus_slot_unref(mg->prepare_slot);
+        mg->prepare = -1;
+        if (is_unknown_method(e)) {
+                mg->dest_old = true;    /* older than HandoverEx: Handover at the handover */
+                return 0;
+        }
+        if (e) {
+                log_warning("Job %" PRIu64 ": the destination cannot ready its taps (%s); it will at the handover.",
+                            j->id, e->message);
+                return 0;
+        }
+        if (sd_bus_message_read(reply, "u", &ports) < 0)
+                return 0;
+        forward_from_reply(mg, reply);
+        mg->prepare = 2;
+        for (size_t i = 0; i < j->domain->n_ports; i++)
+                n += forward_find(j->manager, j->domain->uuid, j->domain->ports[i]->mac) != NULL;
+        log_info("Job %" PRIu64 ": the destination readied %" PRIu32 " port(s) of %s; %u forwarding tunnel(s) open.",
+                 j->id, ports, j->domain->name, n);
+        /* a handover that came meanwhile: into the tunnels now */
+        if (mg->handover > 0 && forward_steer_ports(mg) > 0)
+                handover_drain(mg);
+        return 0;
+}
+
+/* While the first pass runs: the destination readies the taps (a longer
+ * queue, the placeholder frame) and opens its ends of the tunnels, so that
+ * the handover itself is one FDB entry on each side. */
+static void prepare_start(Migration *mg) {
+        Job *j = mg->job;
+        const char *from = j->manager->config->forward_address;
+        int r;
+
+        if (from)
+                r = sd_bus_call_method_async(mg->dest_bus, &mg->prepare_slot, VFO_SERVICE, VFO_PATH,
+                                             VFO_MANAGER_IFACE, "HandoverEx", on_prepare_reply, mg, "sa{sv}",
+                                             j->domain->uuid, 2, "prepare", "b", true, "forward-from", "s", from);
+        else
+                r = sd_bus_call_method_async(mg->dest_bus, &mg->prepare_slot, VFO_SERVICE, VFO_PATH,
+                                             VFO_MANAGER_IFACE, "HandoverEx", on_prepare_reply, mg, "sa{sv}",
+                                             j->domain->uuid, 1, "prepare", "b", true);
+        mg->prepare = r < 0 ? -1 : 1;
+}
+
+static void handover_call(Migration *mg);
 
 static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Migration *mg = userdata;
@@ -555,61 +638,81 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
         int r;
 
         mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
-        if (e && sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_METHOD) && mg->handover_ex) {
-                /* a destination older than HandoverEx */
-                handover_call(mg, false);
+        if (is_unknown_method(e) && !mg->dest_old) {
+                mg->dest_old = true;    /* older than HandoverEx */
+                handover_call(mg);
                 return 0;
         }
-        if (e) {
+        if (e || sd_bus_message_read(reply, "u", &ports) < 0 || ports == 0) {
+                if (mg->handover_timer) {
+                        /* the tunnels deliver into its taps all the same */
+                        log_warning("Job %" PRIu64 ": the destination did not steer its bridge (%s); the forwarding tunnels carry %s's traffic.",
+                                    j->id, e ? e->message : "no tap", j->domain->name);
+                        return 0;
+                }
                 log_warning("Job %" PRIu64 ": the destination did not take the traffic over (%s); QEMU switches over by itself.",
-                            j->id, e->message);
+                            j->id, e ? e->message : "it has no tap to take the traffic in");
                 mg->handover = -1;
                 return 0;
         }
-        r = sd_bus_message_read(reply, "u", &ports);
-        if (r < 0 || ports == 0) {
-                log_info("Job %" PRIu64 ": the destination has no tap to take the traffic in; QEMU switches over by itself.",
-                         j->id);
-                mg->handover = -1;
-                return 0;
-        }
-        if (mg->handover_ex)
+        if (!mg->dest_old) {
                 forward_from_reply(mg, reply);
-        /* Frames go to the destination now; let QEMU read what is left in
-         * the source's tap, then let it switch over. */
-        if (sd_event_add_time_relative(j->manager->event, &mg->handover_timer, CLOCK_MONOTONIC, HANDOVER_DRAIN_USEC,
-                                       USEC_PER_MSEC, on_handover_drained, mg) < 0)
-                mg->handover = -1;
+                r = forward_steer_ports(mg);
+                if (r == 0 && j->manager->config->forward_address)
+                        log_info("Job %" PRIu64 ": no forwarding tunnel; frames that reach this host after QEMU stopped %s here are lost until the network learns where it runs.",
+                                 j->id, j->domain->name);
+        }
+        handover_drain(mg);
         return 0;
 }
 
-/* The first pass over guest memory is done: what is left is small. Ask the
- * destination to take the traffic (it steers the ports to its taps, where
- * frames wait until the domain runs there), then let QEMU switch over. */
-static void handover_call(Migration *mg, bool ex) {
+static void handover_call(Migration *mg) {
         Job *j = mg->job;
         const char *from = j->manager->config->forward_address;
         int r;
 
-        mg->handover_ex = ex;
-        if (ex)
+        if (mg->dest_old)
+                r = sd_bus_call_method_async(mg->dest_bus, &mg->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
+                                             "Handover", on_handover_reply, mg, "s", j->domain->uuid);
+        else if (from)
                 r = sd_bus_call_method_async(mg->dest_bus, &mg->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
                                              "HandoverEx", on_handover_reply, mg, "sa{sv}", j->domain->uuid, 1,
                                              "forward-from", "s", from);
         else
                 r = sd_bus_call_method_async(mg->dest_bus, &mg->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
-                                             "Handover", on_handover_reply, mg, "s", j->domain->uuid);
-        mg->handover = r < 0 ? -1 : 1;
+                                             "HandoverEx", on_handover_reply, mg, "sa{sv}", j->domain->uuid, 0);
+        if (r < 0 && !mg->handover_timer)
+                mg->handover = -1;
 }
 
+/* The first pass over guest memory is about to end: what is left is small.
+ * Frames to the domain go into the tunnels the destination readied, at
+ * once; the destination steers its own bridge to its taps too (and opens
+ * the tunnels if it had not), where frames wait until the domain runs
+ * there; then QEMU may switch over. */
 static void handover_start(Migration *mg) {
         if (!mg->dest_bus) {
                 mg->handover = -1;
                 return;
         }
-        /* with ForwardAddress= here, the destination opens its end of the
-         * forwarding tunnel too */
-        handover_call(mg, mg->job->manager->config->forward_address != NULL);
+        mg->handover = 1;
+        if (forward_steer_ports(mg) > 0)
+                handover_drain(mg);     /* frames go into the destination's taps already */
+        handover_call(mg);
+}
+
+void migration_source_paused(Migration *mg) {
+        Job *j = mg->job;
+
+        if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || mg->handover != 0 ||
+            !mg->managed_switchover || !mg->dest_bus)
+                return;
+        /* QEMU switched over before the handover was due (nothing was left
+         * to copy): what reaches this host from now on goes to the
+         * destination at least. */
+        log_warning("Job %" PRIu64 ": QEMU stopped %s before the handover; handing over now.", j->id,
+                    j->domain->name);
+        handover_start(mg);
 }
 
 /* The destination's bus: the given address, or ssh to the host of a

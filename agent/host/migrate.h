@@ -27,6 +27,9 @@ int migration_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret)
 Migration *migration_from_job(const Job *j);
 Job *migration_get_job(const Migration *mg);
 const char *migration_destination(const Migration *mg);
+/* The domain of a running migration paused here: QEMU switched over. With
+ * a managed switchover whose handover has not come yet, it comes now. */
+void migration_source_paused(Migration *mg);
 
 /* vfod --migrate-helper: the child process that runs the blocking libvirt call */
 int migrate_helper_main(int argc, char *argv[]);

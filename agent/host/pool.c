@@ -275,7 +275,7 @@ int pool_steer_in(Pool *pool, Vf *vf, const Port *port, Vfo__PathKind to) {
  * margin costs nothing. */
 #define HANDOVER_QUEUE_HOLD_USEC (10 * USEC_PER_SEC)
 
-int pool_handover_in(Pool *pool, Port *port) {
+int pool_handover_prepare(Pool *pool, Port *port) {
         uint8_t mac[ETH_ALEN];
         char tap[64];
         uint32_t old = 0;
@@ -287,6 +287,8 @@ int pool_handover_in(Pool *pool, Port *port) {
          * announcements. */
         if (pool->config.type == POOL_TYPE_SRIOV && pool->config.steering == STEERING_SWITCH)
                 return 0;
+        if (port->handover_prepared)
+                return 1;
         if (pool_find_tap(pool, port, tap) < 0)
                 return 0;
         snprintf(port->synthetic_tap, sizeof(port->synthetic_tap), "%s", tap);
@@ -306,6 +308,16 @@ int pool_handover_in(Pool *pool, Port *port) {
                         log_warning_errno(r, "%s: cannot queue the placeholder frame on %s, the first frame for %s may be lost: %m",
                                           port->domain->name, port->synthetic_tap, port->mac);
         }
+        port->handover_prepared = true;
+        return 1;
+}
+
+int pool_handover_in(Pool *pool, Port *port) {
+        int r;
+
+        r = pool_handover_prepare(pool, port);
+        if (r <= 0)
+                return r;
         r = pool_steer_in(pool, NULL, port, VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
         return r < 0 ? r : 1;
 }
@@ -340,6 +352,7 @@ static int on_handover_queue_timer(sd_event_source *s, uint64_t usec, void *user
 }
 
 void pool_handover_done(Port *port) {
+        port->handover_prepared = false;
         if (port->handover_queue_len == 0 || port->handover_timer)
                 return;
         if (sd_event_add_time_relative(port->domain->manager->event, &port->handover_timer, CLOCK_MONOTONIC,

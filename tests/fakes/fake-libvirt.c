@@ -30,7 +30,8 @@
  *   1 s, while the job stats say the second pass is on (a managed
  *   switchover hands the traffic over); =fail, it fails;
  *   =wait, it waits until virt_abort_job() writes the file "aborted"
- *   (then fails as cancelled) or 10 s pass, with the job stats of =slow;
+ *   (then fails as cancelled) or 10 s pass, with the job stats of =slow
+ *   ($VFO_FAKE_MIGRATE_PASS=1: of a first pass far from its end);
  *   virt_call()           drivers/virt-call.c in its in-process mode (no
  *                         worker process): at the next iteration, or never
  *                         for a domain whose UUID is a line of the file
@@ -1030,13 +1031,16 @@ int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret) {
                 return r;
         if ((streq_ptr(getenv("VFO_FAKE_MIGRATE"), "slow") || streq_ptr(getenv("VFO_FAKE_MIGRATE"), "wait")) &&
             !fake_listed("migrated", d->uuid)) {
-                /* the second pass: little left, time for a handover */
+                /* the second pass: little left, time for a handover; with
+                 * $VFO_FAKE_MIGRATE_PASS=1, the first pass that stands still */
+                bool first = streq_ptr(getenv("VFO_FAKE_MIGRATE_PASS"), "1");
+
                 *ret = (VirtJobStats) {
                         .type = 2,      /* VIR_DOMAIN_JOB_UNBOUNDED */
                         .data_total = 1ULL << 30,
-                        .data_processed = (1ULL << 30) - (1ULL << 20),
-                        .data_remaining = 1ULL << 20,
-                        .memory_iteration = 2,
+                        .data_processed = first ? 1ULL << 29 : (1ULL << 30) - (1ULL << 20),
+                        .data_remaining = first ? 1ULL << 29 : 1ULL << 20,
+                        .memory_iteration = first ? 1 : 2,
                 };
                 return 0;
         }

@@ -102,14 +102,15 @@ unsigned fake_vfprog_forward_links(void) {
         return n_forward_links;
 }
 
-int forward_link_add(const char *ifname, const char *bridge, uint32_t vni, const char *local, const char *remote,
-                     uint16_t port) {
+int forward_link_add(const char *ifname, const char *bridge, const char *redirect_to, uint32_t vni,
+                     const char *local, const char *remote, uint16_t port) {
         int r = fake_result(FAKE_VFPROG_FORWARD_ADD, ifname);
 
         if (r < 0)
                 return r;
         snprintf(forward.ifname, sizeof(forward.ifname), "%s", ifname);
-        snprintf(forward.bridge, sizeof(forward.bridge), "%s", bridge);
+        snprintf(forward.bridge, sizeof(forward.bridge), "%s", bridge ?: "");
+        snprintf(forward.redirect_to, sizeof(forward.redirect_to), "%s", redirect_to ?: "");
         snprintf(forward.local, sizeof(forward.local), "%s", local);
         snprintf(forward.remote, sizeof(forward.remote), "%s", remote);
         forward.vni = vni;

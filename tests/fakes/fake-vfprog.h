@@ -26,7 +26,8 @@ const char *fake_vfprog_last_steer(void);
 /* What the last forward_link_add() that succeeded was asked. */
 typedef struct FakeForwardLink {
         char ifname[16];
-        char bridge[16];
+        char bridge[16];        /* the source's end: its bridge ("" none) */
+        char redirect_to[64];   /* the destination's end: the tap it delivers into ("" none) */
         char local[64];
         char remote[64];
         uint32_t vni;

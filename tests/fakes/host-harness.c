@@ -376,6 +376,7 @@ Harness *harness_new(unsigned n_vfs, const char *extra) {
                 die("setenv", errno);
         (void) unsetenv("VFO_FAKE_UNPLUG");
         (void) unsetenv("VFO_FAKE_MIGRATE");
+        (void) unsetenv("VFO_FAKE_MIGRATE_PASS");
         fake_vfprog_reset();
         return h;
 }
@@ -583,10 +584,10 @@ static int on_destination_call(sd_bus_message *m, void *userdata, sd_bus_error *
         }
         if (sd_bus_message_is_method_call(m, VFO_MANAGER_IFACE, "HandoverEx")) {
                 const char *uuid, *key, *from;
+                int prepare = false;
 
                 if (h->destination_old)
                         return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_METHOD, "Unknown method HandoverEx");
-                h->n_handover_ex++;
                 if (sd_bus_message_read(m, "s", &uuid) < 0 || sd_bus_message_enter_container(m, 'a', "{sv}") < 0)
                         die("HandoverEx", EBADMSG);
                 while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
@@ -594,15 +595,22 @@ static int on_destination_call(sd_bus_message *m, void *userdata, sd_bus_error *
                                 die("HandoverEx", EBADMSG);
                         if (streq(key, "forward-from") && sd_bus_message_read(m, "v", "s", &from) > 0)
                                 snprintf(h->handover_forward_from, sizeof(h->handover_forward_from), "%s", from);
+                        else if (streq(key, "prepare") && sd_bus_message_read(m, "v", "b", &prepare) > 0)
+                                ;
                         else if (sd_bus_message_skip(m, "v") < 0)
                                 die("HandoverEx", EBADMSG);
                         if (sd_bus_message_exit_container(m) < 0)
                                 die("HandoverEx", EBADMSG);
                 }
-                if (h->destination_forward_vni == 0)
+                if (prepare)
+                        h->n_handover_prepare++;
+                else
+                        h->n_handover_ex++;
+                if (h->destination_forward_vni == 0 || h->n_domains == 0 || (prepare && h->destination_late_tunnels))
                         return sd_bus_reply_method_return(m, "ua{sv}", 1, 0);
-                return sd_bus_reply_method_return(m, "ua{sv}", 1, 3, "address", "s", HARNESS_FORWARD_ADDRESS, "vni",
-                                                  "u", h->destination_forward_vni, "port", "q", (uint16_t) 4789);
+                return sd_bus_reply_method_return(m, "ua{sv}", 1, 3, "address", "s", HARNESS_FORWARD_ADDRESS, "port",
+                                                  "q", (uint16_t) 4789, "tunnels", "a(su)", 1, h->domains[0].mac,
+                                                  h->destination_forward_vni);
         }
         return 0;
 }

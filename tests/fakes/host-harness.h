@@ -75,12 +75,15 @@ typedef struct Harness {
         bool destination_claims;
         unsigned n_prepare_incoming, n_handover;
         /* HandoverEx: with 'destination_forward_vni' > 0 it answers with its
-         * end of a forwarding tunnel (HARNESS_FORWARD_ADDRESS, that VNI, port
-         * 4789); 'destination_old' answers UnknownMethod, like a vfod older
-         * than HandoverEx. What the source gave: */
+         * end of a forwarding tunnel for the first domain's MAC
+         * (HARNESS_FORWARD_ADDRESS, that VNI, port 4789), at the prepare
+         * already unless 'destination_late_tunnels'; 'destination_old'
+         * answers UnknownMethod, like a vfod older than HandoverEx. What the
+         * source asked: */
         uint32_t destination_forward_vni;
+        bool destination_late_tunnels;
         bool destination_old;
-        unsigned n_handover_ex;
+        unsigned n_handover_ex, n_handover_prepare;
         char handover_forward_from[64];
 } Harness;
 

@@ -331,16 +331,17 @@ static void test_vfprog_set_without_sriov(void **state) {
         assert_int_equal(vfprog_set("vfo-nosuch", 0, &s), -ENODEV);
 }
 
-/* A migration's forwarding tunnel: a VXLAN port of the bridge that floods
- * nothing and learns nothing, with the bridge's MTU (a jumbo bridge stays
- * jumbo). */
+/* A migration's forwarding tunnel: the source's end a VXLAN port of the
+ * bridge that floods nothing and learns nothing, with the bridge's MTU (a
+ * jumbo bridge stays jumbo); the destination's end outside any bridge, with
+ * a tc redirect into the tap it feeds. */
 static void test_forward_link(void **state) {
         sh("ip link add vfo-br9 type bridge");
         sh("ip link add vfo-j1 mtu 9000 type veth peer name vfo-j1-peer mtu 9000");
         sh("ip link set vfo-j1 master vfo-br9 && ip link set vfo-br9 up");
         assert_true(sh_ok("ip link show vfo-br9 | grep -q 'mtu 9000'"));
 
-        assert_int_equal(forward_link_add("vfofw000abc", "vfo-br9", 0xabc, "192.0.2.1", "192.0.2.2", 4789), 0);
+        assert_int_equal(forward_link_add("vfofw000abc", "vfo-br9", NULL, 0xabc, "192.0.2.1", "192.0.2.2", 4789), 0);
         assert_true(sh_ok("ip -d link show vfofw000abc | grep -q 'vxlan id 2748 remote 192.0.2.2 local 192.0.2.1 .*dstport 4789 nolearning'"));
         assert_true(sh_ok("ip link show vfofw000abc | grep -q 'mtu 9000 .*master vfo-br9'"));
         assert_true(sh_ok("ip link show vfofw000abc | grep -q '<.*,UP'"));
@@ -353,23 +354,38 @@ static void test_forward_link(void **state) {
         assert_true(sh_ok("bridge fdb show br vfo-br9 | grep -q '^02:00:5e:10:00:01 dev vfofw000abc sticky master vfo-br9 static'"));
 
         /* the same VNI on the same port again; a second name is taken */
-        assert_true(forward_link_add("vfofw000abd", "vfo-br9", 0xabc, "192.0.2.1", "192.0.2.3", 4789) < 0);
-        assert_int_equal(forward_link_add("vfofw000abc", "vfo-br9", 0xabd, "192.0.2.1", "192.0.2.3", 4789), -EEXIST);
+        assert_true(forward_link_add("vfofw000abd", "vfo-br9", NULL, 0xabc, "192.0.2.1", "192.0.2.3", 4789) < 0);
+        assert_int_equal(forward_link_add("vfofw000abc", "vfo-br9", NULL, 0xabd, "192.0.2.1", "192.0.2.3", 4789), -EEXIST);
         assert_false(sh_ok("ip link show vfofw000abd >/dev/null 2>&1"));
         /* IPv6 ends */
-        assert_int_equal(forward_link_add("vfofw000001", "vfo-br9", 1, "fd00::1", "fd00::2", 4790), 0);
+        assert_int_equal(forward_link_add("vfofw000001", "vfo-br9", NULL, 1, "fd00::1", "fd00::2", 4790), 0);
         assert_true(sh_ok("ip -d link show vfofw000001 | grep -q 'remote fd00::2 local fd00::1'"));
         assert_int_equal(forward_link_del("vfofw000001"), 0);
 
         /* what is refused before the kernel is asked */
-        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", 2, "192.0.2.1", "fd00::2", 4789), -EINVAL);
-        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", 2, "192.0.2.1", "host-b", 4789), -EINVAL);
-        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", 0, "192.0.2.1", "192.0.2.2", 4789), -EINVAL);
-        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", 1U << 24, "192.0.2.1", "192.0.2.2", 4789),
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", NULL, 2, "192.0.2.1", "fd00::2", 4789), -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", NULL, 2, "192.0.2.1", "host-b", 4789), -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", NULL, 0, "192.0.2.1", "192.0.2.2", 4789), -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-br9", NULL, 1U << 24, "192.0.2.1", "192.0.2.2", 4789),
                          -EINVAL);
-        assert_int_equal(forward_link_add("vfofw000002", "vfo-nosuch", 2, "192.0.2.1", "192.0.2.2", 4789),
+        assert_int_equal(forward_link_add("vfofw000002", "vfo-nosuch", NULL, 2, "192.0.2.1", "192.0.2.2", 4789),
                          -ENODEV);
         assert_false(sh_ok("ip link show vfofw000002 >/dev/null 2>&1"));
+
+        /* the destination's end: no bridge, everything into one device */
+        sh("ip link add vfo-j2 mtu 1400 type veth peer name vfo-j2-peer");
+        assert_int_equal(forward_link_add("vfofw000077", NULL, "vfo-j2", 0x77, "192.0.2.2", "192.0.2.1", 4789), 0);
+        assert_true(sh_ok("ip link show vfofw000077 | grep -q 'mtu 1400 '"));
+        assert_false(sh_ok("ip link show vfofw000077 | grep -q master"));
+        assert_true(sh_ok("tc qdisc show dev vfofw000077 | grep -q clsact"));
+        assert_true(sh_ok("tc filter show dev vfofw000077 ingress | grep -q 'match 00000000/00000000 at 0'"));
+        assert_true(sh_ok("tc filter show dev vfofw000077 ingress | grep -q 'mirred (Egress Redirect to device vfo-j2) stolen'"));
+        assert_int_equal(forward_link_add("vfofw000078", "vfo-br9", "vfo-j2", 0x78, "192.0.2.2", "192.0.2.1", 4789),
+                         -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000078", NULL, NULL, 0x78, "192.0.2.2", "192.0.2.1", 4789), -EINVAL);
+        assert_int_equal(forward_link_add("vfofw000078", NULL, "vfo-nosuch", 0x78, "192.0.2.2", "192.0.2.1", 4789),
+                         -ENODEV);
+        assert_int_equal(forward_link_del("vfofw000077"), 0);
 
         assert_int_equal(forward_link_del("vfofw000abc"), 0);
         assert_false(sh_ok("ip link show vfofw000abc >/dev/null 2>&1"));

@@ -22,17 +22,33 @@ bench_tap() {
                 awk -v m="$2" '$4 == m { print $1; exit }'
 }
 
-# bench_fdb_port MAC: the bridge port the lab bridge forwards MAC to
-# (empty when unknown). With VFO_LAB_TOPOLOGY=twohost the lab bridge is the
-# switch: its ports are the hosts' uplinks (tor-INSTANCE).
-bench_fdb_port() {
-        bridge -netns "$LAB_NS" fdb show br "$LAB_BRIDGE" 2>/dev/null |
-                awk -v mac="$1" '$1 == mac && $2 == "dev" && $0 !~ / self/ { print $3; exit }'
+# bench_fdb_lines NS: "MAC PORT" of every bridge FDB entry of vfobr0 in NS
+# (not the ports' own addresses).
+bench_fdb_lines() {
+        bridge -netns "$1" fdb show br "$LAB_BRIDGE" 2>/dev/null |
+                awk '$2 == "dev" && $0 !~ / self/ { print $1, $3 }'
 }
 
-# bench_fdb_show MAC: the FDB lines for MAC (for logs).
+# bench_fdb_port MAC: the bridge port MAC is forwarded to, on the bridge of
+# the host it is on (empty when unknown). With VFO_LAB_TOPOLOGY=twohost:
+# the port on a host's bridge that is a guest's tap (not the uplink, not a
+# forwarding tunnel); else the switch's port (the uplink tor-INSTANCE).
+bench_fdb_port() {
+        local ns port
+        for ns in "${LAB_HOST_NS[@]}"; do
+                port=$(bench_fdb_lines "$ns" | awk -v mac="$1" '$1 == mac && $2 != "uplink" && $2 !~ /^vfofw/ { print $2; exit }')
+                [ -z "$port" ] || { echo "$port"; return 0; }
+        done
+        bench_fdb_lines "$LAB_NS" | awk -v mac="$1" '$1 == mac { print $2; exit }'
+}
+
+# bench_fdb_show MAC: the FDB lines for MAC (for logs), of every bridge.
 bench_fdb_show() {
-        bridge -netns "$LAB_NS" fdb show br "$LAB_BRIDGE" 2>/dev/null | grep -i "^$1 " | tr '\n' ';'
+        local ns
+        for ns in "$LAB_NS" "${LAB_HOST_NS[@]}"; do
+                bridge -netns "$ns" fdb show br "$LAB_BRIDGE" 2>/dev/null | grep -i "^$1 " |
+                        sed "s|\$| ($ns)|" | tr '\n' ';'
+        done
 }
 
 # bench_fdb_pin MAC TAP: the lab's host-side steering: a static sticky FDB
@@ -41,12 +57,17 @@ bench_fdb_pin() {
         ip netns exec "$(lab_dev_ns "$2")" bridge fdb replace "$1" dev "$2" master static sticky
 }
 
-# bench_fdb_forget MAC: drop the learned (dynamic) entries for MAC, so the
-# bridge floods until it learns the MAC again from whoever transmits.
+# bench_fdb_forget MAC: drop the learned (dynamic) entries for MAC on every
+# bridge, so that they flood until they learn the MAC again from whoever
+# transmits.
 bench_fdb_forget() {
-        local port
-        while port=$(bench_fdb_port "$1") && [ -n "$port" ]; do
-                lab_ns bridge fdb del "$1" dev "$port" master 2>/dev/null || break
+        local ns port
+        for ns in "$LAB_NS" "${LAB_HOST_NS[@]}"; do
+                bridge -netns "$ns" fdb show br "$LAB_BRIDGE" 2>/dev/null |
+                        awk -v mac="$1" '$1 == mac && $2 == "dev" && $0 !~ / (self|permanent)/ { print $3 }' |
+                        while read -r port; do
+                                bridge -netns "$ns" fdb del "$1" dev "$port" master 2>/dev/null || true
+                        done
         done
 }
 

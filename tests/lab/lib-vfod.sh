@@ -43,6 +43,14 @@ vfod_lab_vms() {
         for i in $(seq "$1"); do lab_require "peer reaches vm$i" lab_ping "$(lab_vm_ip4 "$i")"; done
 }
 
+# vfod_forward_line INSTANCE: with hosts of their own (VFO_LAB_TOPOLOGY=
+# twohost), the host's address for a migration's forwarding tunnel, unless
+# VFO_LAB_FORWARD=0 (to measure without it).
+vfod_forward_line() {
+        [ -n "${LAB_HOST_ADDR[$1]:-}" ] && [ "${VFO_LAB_FORWARD:-1}" != 0 ] || return 0
+        echo "ForwardAddress=${LAB_HOST_ADDR[$1]}"
+}
+
 # vfod_config INSTANCE COUNT [EXTRA DAEMON LINES]: vfod.conf for an emulated
 # pool "lab" of COUNT VFs on the lab bridge.
 vfod_config() {
@@ -55,6 +63,7 @@ PreemptMargin=10
 ReassignIntervalSec=${VFO_LAB_REASSIGN_SEC:-3}
 AgentTimeoutSec=10
 UnplugTimeoutSec=20
+$(vfod_forward_line "$1")
 ${3:-}
 
 [Pool lab]

@@ -296,7 +296,8 @@ static void test_incoming(void **state) {
 
         /* HandoverEx: no port steered here, so no forwarding tunnel either */
         assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "HandoverEx", &reply, NULL, "sa{sv}", d->uuid,
-                                      2, "forward-from", "s", "192.0.2.1", "from-the-future", "u", 7),
+                                      3, "forward-from", "s", "192.0.2.1", "from-the-future", "u", 7, "prepare", "b",
+                                      true),
                          0);
         assert_true(sd_bus_message_read(reply, "u", &n) > 0);
         assert_int_equal(n, 0);
@@ -309,6 +310,9 @@ static void test_incoming(void **state) {
                      &error, BUS_ERROR_INVALID_ARGUMENT);
         assert_error(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "HandoverEx", NULL, &error, "sa{sv}", d->uuid, 1,
                                   "forward-from", "u", 3221225985U),
+                     &error, BUS_ERROR_INVALID_ARGUMENT);
+        assert_error(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "HandoverEx", NULL, &error, "sa{sv}", d->uuid, 1,
+                                  "prepare", "s", "yes"),
                      &error, BUS_ERROR_INVALID_ARGUMENT);
         assert_error(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "HandoverEx", NULL, &error, "sa{sv}",
                                   "0e7d5a40-4444-4c4c-9a8e-5f0c2b7a9e77", 0),

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "drivers/libvirt.h"
 #include "lib/bus-names.h"
 #include "lib/macro.h"
 #include "lib/string-util.h"
@@ -53,8 +54,8 @@ static void assert_string_property(Harness *h, const char *path, const char *int
         free(s);
 }
 
-static bool forward_link_open(Harness *h, void *userdata) {
-        return fake_vfprog_forward_links() > 0;
+static bool steered_into_tunnel(Harness *h, void *userdata) {
+        return streq(fake_vfprog_last_steer(), userdata);
 }
 
 static void assert_vf_back(Harness *h, HarnessDomain *d) {
@@ -257,38 +258,45 @@ static char *migrate_managed(Harness *h, HarnessDomain *d) {
         return copy;
 }
 
-/* The handover with a forwarding tunnel: the destination opened its end
- * (HandoverEx); the source opens the other with the destination's VNI and
- * address, steers the domain's MAC into it, and keeps it a while after the
- * domain left; vfod's exit closes it. */
+/* The handover with a forwarding tunnel: the destination readied its tap
+ * and opened its end while the first pass ran (HandoverEx with "prepare"),
+ * or only at the handover; the source opens the other end on its bridge
+ * with the destination's VNI and address, steers the domain's MAC into it at
+ * the handover, and keeps it a while after the domain left; vfod's exit
+ * closes it. */
 static void test_forward_tunnel(void **state) {
-        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
-        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
-        const FakeForwardLink *fw = fake_vfprog_last_forward();
-        char *job, *s;
+        for (unsigned late = 0; late < 2; late++) {
+                Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+                HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+                const FakeForwardLink *fw = fake_vfprog_last_forward();
+                char *job, *s;
 
-        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "slow", 1), 0);
-        h->destination_forward_vni = 0x1234;
-        job = migrate_managed(h, d);
-        s = harness_wait_job(h, job, WAIT_USEC);
-        assert_string_equal(s, "done");
-        free(s);
-        free(job);
-        assert_int_equal(h->n_handover_ex, 1);
-        assert_int_equal(h->n_handover, 0);
-        assert_string_equal(h->handover_forward_from, "192.0.2.1");
-        assert_string_equal(fw->ifname, "vfofw001234");
-        assert_string_equal(fw->bridge, "br0");
-        assert_string_equal(fw->local, "192.0.2.1");
-        assert_string_equal(fw->remote, HARNESS_FORWARD_ADDRESS);
-        assert_int_equal(fw->vni, 0x1234);
-        assert_int_equal(fw->port, 4789);
-        assert_string_equal(fake_vfprog_last_steer(), "vfofw001234");
-        /* the domain left: frames that still come here keep going there */
-        harness_run_for(h, 50 * USEC_PER_MSEC);
-        assert_int_equal(fake_vfprog_forward_links(), 1);
-        harness_free(h);
-        assert_int_equal(fake_vfprog_forward_links(), 0);
+                assert_int_equal(setenv("VFO_FAKE_MIGRATE", "slow", 1), 0);
+                h->destination_forward_vni = 0x1234;
+                h->destination_late_tunnels = late;
+                job = migrate_managed(h, d);
+                s = harness_wait_job(h, job, WAIT_USEC);
+                assert_string_equal(s, "done");
+                free(s);
+                free(job);
+                assert_int_equal(h->n_handover_prepare, 1);
+                assert_int_equal(h->n_handover_ex, 1);
+                assert_int_equal(h->n_handover, 0);
+                assert_string_equal(h->handover_forward_from, "192.0.2.1");
+                assert_string_equal(fw->ifname, "vfofw001234");
+                assert_string_equal(fw->bridge, "br0");
+                assert_string_equal(fw->redirect_to, "");
+                assert_string_equal(fw->local, "192.0.2.1");
+                assert_string_equal(fw->remote, HARNESS_FORWARD_ADDRESS);
+                assert_int_equal(fw->vni, 0x1234);
+                assert_int_equal(fw->port, 4789);
+                assert_string_equal(fake_vfprog_last_steer(), "vfofw001234");
+                /* the domain left: frames that still come here keep going there */
+                harness_run_for(h, 50 * USEC_PER_MSEC);
+                assert_int_equal(fake_vfprog_forward_links(), 1);
+                harness_free(h);
+                assert_int_equal(fake_vfprog_forward_links(), 0);
+        }
 }
 
 /* The migration fails after the handover: the domain runs here again, the
@@ -301,8 +309,8 @@ static void test_forward_tunnel_rollback(void **state) {
         assert_int_equal(setenv("VFO_FAKE_MIGRATE", "wait", 1), 0);
         h->destination_forward_vni = 0x42;
         job = migrate_managed(h, d);
-        assert_true(harness_run_until(h, forward_link_open, NULL, WAIT_USEC));
-        assert_string_equal(fake_vfprog_last_steer(), "vfofw000042");
+        assert_true(harness_run_until(h, steered_into_tunnel, (void *) "vfofw000042", WAIT_USEC));
+        assert_int_equal(fake_vfprog_forward_links(), 1);
         assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
         s = harness_wait_job(h, job, WAIT_USEC);
         assert_string_equal(s, "failed");
@@ -311,6 +319,40 @@ static void test_forward_tunnel_rollback(void **state) {
         assert_int_equal(fake_vfprog_forward_links(), 0);
         assert_string_not_equal(fake_vfprog_last_steer(), "vfofw000042");
         assert_vf_back(h, d);
+        harness_free(h);
+}
+
+static bool forward_link_open(Harness *h, void *userdata) {
+        return fake_vfprog_forward_links() > 0;
+}
+
+/* QEMU switches over before the handover was due (it stopped the domain
+ * here with the first pass still far from its end, as far as the last
+ * progress poll knew): the handover comes at once, into the tunnel. */
+static void test_forward_tunnel_early_switchover(void **state) {
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job, *s;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "wait", 1), 0);
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE_PASS", "1", 1), 0);
+        h->destination_forward_vni = 0x43;
+        job = migrate_managed(h, d);
+        assert_true(harness_run_until(h, forward_link_open, NULL, WAIT_USEC));
+        harness_run_for(h, 200 * USEC_PER_MSEC);
+        assert_int_equal(h->n_handover_ex, 0);  /* not due */
+        assert_string_not_equal(fake_vfprog_last_steer(), "vfofw000043");
+
+        assert_int_equal(virt_suspend(h->manager->virt, d->uuid), 0);
+        assert_true(harness_run_until(h, steered_into_tunnel, (void *) "vfofw000043", WAIT_USEC));
+        harness_run_for(h, 50 * USEC_PER_MSEC);
+        assert_int_equal(h->n_handover_ex, 1);
+        assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        free(job);
+        assert_int_equal(fake_vfprog_forward_links(), 0);
         harness_free(h);
 }
 
@@ -331,6 +373,7 @@ static void test_forward_tunnel_none(void **state) {
                 free(job);
                 assert_int_equal(h->n_handover, old);
                 assert_int_equal(h->n_handover_ex, !old);
+                assert_int_equal(h->n_handover_prepare, !old);
                 assert_int_equal(fake_vfprog_forward_links(), 0);
                 assert_string_equal(fake_vfprog_last_forward()->ifname, "");
                 harness_free(h);
@@ -366,6 +409,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_helper_bad_bandwidth),
                 cmocka_unit_test(test_forward_tunnel),
                 cmocka_unit_test(test_forward_tunnel_rollback),
+                cmocka_unit_test(test_forward_tunnel_early_switchover),
                 cmocka_unit_test(test_forward_tunnel_none),
         };
 
