@@ -356,7 +356,7 @@ int manager_handover(Manager *m, const char *uuid, const char *forward_from, boo
                         continue;
                 n++;
                 /* what the source still gets goes into the tap: this end first */
-                if (forward_from && m->config->forward_address && !forward_find(m, d->uuid, p->mac))
+                if (forward_from && m->config->forward_address)
                         (void) forward_open_incoming(m, p, forward_from, NULL);
         }
         if (pool)

@@ -249,7 +249,7 @@ static int append_tunnels(sd_bus_message *reply, Manager *m, const char *uuid) {
         if (reply)
                 r = sd_bus_message_open_container(reply, 'a', "(su)");
         for (size_t i = 0; r >= 0 && d && i < d->n_ports; i++) {
-                const Forward *fw = forward_find(m, uuid, d->ports[i]->mac);
+                const Forward *fw = forward_find(m, uuid, d->ports[i]->mac, true);
 
                 if (!fw)
                         continue;

@@ -26,6 +26,8 @@ struct Forward {
         char ifname[16];
         char uuid[37];
         char mac[18];
+        char tap[64];           /* the destination's end: the tap it feeds */
+        char remote[64];
         uint32_t vni;
         bool incoming;          /* the destination's end */
         bool steered;           /* the source's end: the MAC is pinned to it */
@@ -50,9 +52,10 @@ static uint32_t random_vni(void) {
         return (uint32_t) (id.qwords[0] % 0xfffffe) + 1;
 }
 
-Forward *forward_find(Manager *m, const char *uuid, const char *mac) {
+Forward *forward_find(Manager *m, const char *uuid, const char *mac, bool incoming) {
         for (size_t i = 0; i < m->n_forwards; i++)
-                if (streq(m->forwards[i]->uuid, uuid) && streq(m->forwards[i]->mac, mac))
+                if (streq(m->forwards[i]->uuid, uuid) && streq(m->forwards[i]->mac, mac) &&
+                    m->forwards[i]->incoming == incoming)
                         return m->forwards[i];
         return NULL;
 }
@@ -66,7 +69,7 @@ static int forward_open(Manager *m, const Port *port, const char *bridge, const 
 
         if (!c->forward_address || address_family(remote) != address_family(c->forward_address))
                 return -EOPNOTSUPP;
-        forward_close(forward_find(m, port->domain->uuid, port->mac));
+        forward_close(forward_find(m, port->domain->uuid, port->mac, tap != NULL));
 
         f = calloc(1, sizeof(*f));
         if (!f)
@@ -80,6 +83,8 @@ static int forward_open(Manager *m, const Port *port, const char *bridge, const 
         *f = (Forward) { .manager = m, .incoming = tap != NULL };
         snprintf(f->uuid, sizeof(f->uuid), "%s", port->domain->uuid);
         snprintf(f->mac, sizeof(f->mac), "%s", port->mac);
+        snprintf(f->tap, sizeof(f->tap), "%s", tap ?: "");
+        snprintf(f->remote, sizeof(f->remote), "%s", remote);
         for (unsigned i = 0; i < (vni ? 1 : FORWARD_VNI_TRIES) && r == -EEXIST; i++) {
                 f->vni = vni ?: random_vni();
                 if (f->vni == 0)
@@ -103,8 +108,16 @@ static int forward_open(Manager *m, const Port *port, const char *bridge, const 
 }
 
 int forward_open_incoming(Manager *m, const Port *port, const char *remote, Forward **ret) {
+        Forward *f = forward_find(m, port->domain->uuid, port->mac, true);
+
         if (!port->synthetic_tap[0])
                 return -ENODEV;
+        /* asked again in the same migration (prepare, then handover) */
+        if (f && streq(f->tap, port->synthetic_tap) && streq(f->remote, remote)) {
+                if (ret)
+                        *ret = f;
+                return 0;
+        }
         return forward_open(m, port, NULL, port->synthetic_tap, remote, 0, 0, ret);
 }
 

@@ -24,7 +24,8 @@ typedef struct Forward Forward;
 /* The destination's end for the port 'port' (its tap known): a link to
  * 'remote' that delivers into the tap, with a VNI not in use here.
  * -EOPNOTSUPP when this host has no ForwardAddress= or 'remote' is of
- * another family. An older end of the same port is closed. */
+ * another family. The end this port has already to that tap and 'remote'
+ * is kept (the prepare, then the handover); another is closed. */
 int forward_open_incoming(Manager *m, const Port *port, const char *remote, Forward **ret);
 /* The source's end for the port 'port' on the bridge of 'pool', to the
  * destination 'remote' with its 'vni' and UDP 'port' (0: ForwardPort=);
@@ -49,8 +50,9 @@ void forward_incoming_stopped(Manager *m, const char *uuid);
  * FORWARD_SOURCE_LINGER_USEC later; else now (the domain runs here again). */
 void forward_outgoing_end(Manager *m, const char *uuid, bool migrated);
 
-/* The open end for the port 'mac' of the domain 'uuid', NULL if none. */
-Forward *forward_find(Manager *m, const char *uuid, const char *mac);
+/* The open end for the port 'mac' of the domain 'uuid' on the side
+ * 'incoming' (a domain that came back soon may have both), NULL if none. */
+Forward *forward_find(Manager *m, const char *uuid, const char *mac, bool incoming);
 const char *forward_ifname(const Forward *f);
 uint32_t forward_vni(const Forward *f);
 /* At start: the links a vfod that died left (only with ForwardAddress=). */

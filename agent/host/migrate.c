@@ -37,6 +37,7 @@
 #include "lib/string-util.h"
 
 #define PROGRESS_INTERVAL_USEC (50 * USEC_PER_MSEC)
+#define HANDOVER_POLL_USEC (10 * USEC_PER_MSEC)
 #define HANDOVER_DRAIN_USEC (50 * USEC_PER_MSEC)
 #define HANDOVER_REMAINING (16ULL * 1024 * 1024)
 /* How long before the end of the first pass the destination takes the
@@ -82,6 +83,8 @@ struct Migration {
         uint64_t knob_ms;       /* what knob_call sets */
         uint64_t last_remaining; /* bytes left at the previous progress poll (0: none yet) */
         usec_t last_poll;       /* CLOCK_MONOTONIC of that poll */
+        uint64_t last_elapsed_ms; /* QEMU's time of that poll */
+        double max_rate;        /* the fastest the bytes left went down, per µs */
         /* the destination's vfod, and the handover of the traffic to it */
         sd_bus *dest_bus;
         sd_bus_slot *dest_slot;
@@ -258,22 +261,30 @@ static void on_child_done(Job *child, void *userdata) {
 /* ------------------------------------------------------- helper process */
 
 /* Time for the handover: the first pass over guest memory ends within
- * HANDOVER_LEAD_USEC at the rate of the last poll, or is over
- * (memory_iteration counts from 1), or little is left. A downtime limit of
- * 0 keeps QEMU from switching over by itself while something is dirty, but
- * not once nothing is: the source must have drained its tap by then, so
- * the handover comes before the end, not at it. */
-static bool handover_due(const Migration *mg, const VirtJobStats *st) {
+ * HANDOVER_LEAD_USEC at the fastest rate seen so far, or is over
+ * (memory_iteration counts from 1), or little is left. With a maximum
+ * downtime of 0, QEMU 7.2 switches over at the end of the first pass
+ * whatever is dirty (it never syncs the dirty bitmap before): the source
+ * must have drained its tap by then, so the handover comes before the end,
+ * not at it. The fastest rate, not the last: the pass crosses zero pages
+ * (free guest memory) far faster than pages with data, and a guest that
+ * has much of it can finish the pass within one poll (lab: 350 MB of
+ * 537 MB left, then none 50 ms later). */
+static bool handover_due(Migration *mg, const VirtJobStats *st) {
         usec_t now = now_usec(CLOCK_MONOTONIC);
 
         if (st->memory_iteration >= 2 || st->data_remaining <= HANDOVER_REMAINING)
                 return true;
         if (mg->last_remaining > st->data_remaining && now > mg->last_poll) {
-                double rate = (double) (mg->last_remaining - st->data_remaining) / (double) (now - mg->last_poll);
-                if ((double) st->data_remaining / rate <= (double) HANDOVER_LEAD_USEC)
-                        return true;
+                /* QEMU's own clock when it has one: an answer may come late */
+                usec_t dt = st->time_elapsed_ms > mg->last_elapsed_ms
+                                    ? (st->time_elapsed_ms - mg->last_elapsed_ms) * USEC_PER_MSEC
+                                    : now - mg->last_poll;
+                double rate = (double) (mg->last_remaining - st->data_remaining) / (double) dt;
+
+                mg->max_rate = MAX(mg->max_rate, rate);
         }
-        return false;
+        return mg->max_rate > 0 && (double) st->data_remaining / mg->max_rate <= (double) HANDOVER_LEAD_USEC;
 }
 
 static void on_downtime_set(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
@@ -312,8 +323,10 @@ static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *s
         mg->poll_call = NULL;
         if (r < 0 || !st || st->data_total == 0 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
                 return;
-        log_debug("Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64 ".",
-                  j->id, st->data_processed, st->data_total, st->data_remaining, st->memory_iteration);
+        log_debug("Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64
+                  ", at %" PRIu64 " ms.",
+                  j->id, st->data_processed, st->data_total, st->data_remaining, st->memory_iteration,
+                  st->time_elapsed_ms);
         if (mg->handover == 0 && mg->managed_switchover && mg->dest_bus && !mg->downtime_held && !mg->knob_call)
                 set_downtime(mg, HOLD_DOWNTIME_MS);
         if (mg->prepare == 0 && mg->managed_switchover && mg->dest_bus)
@@ -322,6 +335,7 @@ static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *s
                 handover_start(mg);
         mg->last_remaining = st->data_remaining;
         mg->last_poll = now_usec(CLOCK_MONOTONIC);
+        mg->last_elapsed_ms = st->time_elapsed_ms;
         if (mg->handover < 0 && mg->downtime_held && !mg->knob_call)
                 set_downtime(mg, DEFAULT_DOWNTIME_MS);   /* no handover after all: QEMU's own switchover */
         unsigned p = 20 + (unsigned) (75 * MIN(st->data_processed, st->data_total) / st->data_total);
@@ -348,7 +362,10 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!mg->poll_call)
                 (void) virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_GET_JOB_STATS, .uuid = j->domain->uuid },
                                  LIBVIRT_POLL_TIMEOUT_USEC, on_job_stats, mg, &mg->poll_call);
-        (void) sd_event_source_set_time_relative(s, PROGRESS_INTERVAL_USEC);
+        /* while a handover may come due, often: the end of the first pass
+         * can come within one ordinary interval */
+        (void) sd_event_source_set_time_relative(s, mg->downtime_held && mg->handover == 0 ? HANDOVER_POLL_USEC
+                                                                                          : PROGRESS_INTERVAL_USEC);
         (void) sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
@@ -541,7 +558,7 @@ static void forward_from_reply(Migration *mg, sd_bus_message *reply) {
                         while (r >= 0 && (r = sd_bus_message_read(reply, "(su)", &mac, &vni)) > 0) {
                                 Port *port = domain_find_port(j->domain, mac);
 
-                                if (port && !forward_find(m, j->domain->uuid, port->mac))
+                                if (port && !forward_find(m, j->domain->uuid, port->mac, false))
                                         (void) forward_open_outgoing(m, pool, port, address, vni, udp_port, NULL);
                         }
                         if (r >= 0)
@@ -565,7 +582,7 @@ static unsigned forward_steer_ports(Migration *mg) {
         unsigned n = 0;
 
         for (size_t i = 0; i < d->n_ports; i++) {
-                Forward *fw = forward_find(d->manager, d->uuid, d->ports[i]->mac);
+                Forward *fw = forward_find(d->manager, d->uuid, d->ports[i]->mac, false);
 
                 if (fw && forward_steer(fw) >= 0)
                         n++;
@@ -600,7 +617,7 @@ static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         forward_from_reply(mg, reply);
         mg->prepare = 2;
         for (size_t i = 0; i < j->domain->n_ports; i++)
-                n += forward_find(j->manager, j->domain->uuid, j->domain->ports[i]->mac) != NULL;
+                n += forward_find(j->manager, j->domain->uuid, j->domain->ports[i]->mac, false) != NULL;
         log_info("Job %" PRIu64 ": the destination readied %" PRIu32 " port(s) of %s; %u forwarding tunnel(s) open.",
                  j->id, ports, j->domain->name, n);
         /* a handover that came meanwhile: into the tunnels now */
@@ -616,6 +633,9 @@ static void prepare_start(Migration *mg) {
         Job *j = mg->job;
         const char *from = j->manager->config->forward_address;
         int r;
+
+        /* ends of an earlier migration of this domain from here: done */
+        forward_outgoing_end(j->manager, j->domain->uuid, false);
 
         if (from)
                 r = sd_bus_call_method_async(mg->dest_bus, &mg->prepare_slot, VFO_SERVICE, VFO_PATH,
