@@ -76,10 +76,10 @@ mig_ok=true
 bench_migrate vm1 a b >"$LAB_STATE/migrate.log" 2>&1 || mig_ok=false
 t_mig=$(bench_now_ms)
 lab_require "src: virsh migrate --live --p2p a -> b" $mig_ok
-lab_ns bridge fdb del "$mac" dev "$tap_a" master 2>/dev/null || true   # the tap is gone with the source QEMU
+lab_on_host_ns a bridge fdb del "$mac" dev "$tap_a" master 2>/dev/null || true   # the tap is gone with the source QEMU
 # ---- destination hypervisor (reattach-vf.sh)
 tap_b=$(bench_tap vm1 virtio)
-lab_ns bridge fdb del "$mac" dev "$tap_b" master 2>/dev/null || true
+lab_on_host_ns b bridge fdb del "$mac" dev "$tap_b" master 2>/dev/null || true
 t_att0=$(bench_now_ms)
 lab_check "dst: virsh attach-device --live vf.xml" bench_quiet lab_virsh b attach-device vm1 "$vfxml" --live
 t_att=$(bench_now_ms)

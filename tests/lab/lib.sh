@@ -5,7 +5,7 @@
 #
 # A lab run owns, and removes again in lab_teardown (EXIT trap, also on
 # Ctrl-C): one network namespace "vfolab-<pid>" with the bridge vfobr0
-# (10.77.0.1/24, fd77::1/64) and the traffic peer (with
+# (10.77.0.1/24, fd77::1/64) and the traffic peer (with the default
 # VFO_LAB_TOPOLOGY=twohost also one netns per host, below), a state
 # directory, private libvirtd/virtlogd instances (each in its own mount
 # namespace inside the lab netns or its host's), an
@@ -27,15 +27,18 @@
 #   VFO_LAB_HOLD=1     at the end of a scenario, keep the lab up until Ctrl-C
 #   VFO_LAB_TIMEOUT=S  a scenario still running after S seconds (default 600)
 #                      is ended (SIGTERM, then its hung child) and torn down
-#   VFO_LAB_TOPOLOGY=  single (default): every libvirtd instance in the lab
-#                      netns, on its one bridge; twohost: the lab netns is
-#                      the top-of-rack switch (a learning bridge vfobr0 with
+#   VFO_LAB_TOPOLOGY=  twohost (default): the lab netns is the
+#                      top-of-rack switch (a learning bridge vfobr0 with
 #                      the peer, never a static FDB entry) and every
 #                      libvirtd instance is a host of its own: a netns
 #                      "vfolab-<pid>-<instance>" with its own vfobr0, an
 #                      uplink veth into the switch, and an address on a
 #                      separate host network (10.78.0.0/24, lab_host_addr)
-#                      for the migration stream
+#                      for the migration stream and the forwarding tunnels
+#                      (vfod.conf ForwardAddress=); single: the older
+#                      variant, every libvirtd instance in the lab netns on
+#                      its one bridge (no deployment looks like it: one
+#                      static FDB entry steers the whole network)
 
 LAB_SRCDIR=${VFO_LAB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 LAB_BUILDDIR=${VFO_LAB_BUILDDIR:-$LAB_SRCDIR}
@@ -61,7 +64,7 @@ declare -A LAB_HOOK=()      # instance -> command line of its qemu hook (set bef
 declare -A LAB_VM_INST=()   # VM name -> instance
 declare -A LAB_VM_INDEX=()  # VM name -> index (MAC, addresses)
 declare -A LAB_VM_T0=()     # VM name -> lab ms when virsh create was called
-LAB_TOPOLOGY=${VFO_LAB_TOPOLOGY:-single}
+LAB_TOPOLOGY=${VFO_LAB_TOPOLOGY:-twohost}
 declare -A LAB_HOST_NS=()   # instance -> its netns (twohost; single: the lab netns)
 declare -A LAB_HOST_ADDR=() # instance -> its address on the host network (twohost)
 LAB_DBUS_PID=
