@@ -94,6 +94,7 @@ struct Migration {
         int prepare;            /* HandoverEx(prepare): 0 not yet, 1 asked, 2 done, -1 not possible */
         sd_bus_slot *prepare_slot;
         sd_event_source *handover_timer;
+        usec_t handover_usec;   /* CLOCK_MONOTONIC of handover_start() */
 };
 
 static void migrate_step(Migration *mg);
@@ -711,11 +712,15 @@ static void handover_call(Migration *mg) {
  * the tunnels if it had not), where frames wait until the domain runs
  * there; then QEMU may switch over. */
 static void handover_start(Migration *mg) {
+        Job *j = mg->job;
+
         if (!mg->dest_bus) {
                 mg->handover = -1;
                 return;
         }
         mg->handover = 1;
+        mg->handover_usec = now_usec(CLOCK_MONOTONIC);
+        log_info("Job %" PRIu64 ": handover of %s's traffic to the destination.", j->id, j->domain->name);
         if (forward_steer_ports(mg) > 0)
                 handover_drain(mg);     /* frames go into the destination's taps already */
         handover_call(mg);
@@ -724,8 +729,16 @@ static void handover_start(Migration *mg) {
 void migration_source_paused(Migration *mg) {
         Job *j = mg->job;
 
-        if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || mg->handover != 0 ||
-            !mg->managed_switchover || !mg->dest_bus)
+        if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
+                return;
+        if (mg->handover > 0) {
+                /* how long the source ran after the handover: the drain, and
+                 * the hold's margin */
+                log_info("Job %" PRIu64 ": QEMU stopped %s %.1f ms after the handover.", j->id, j->domain->name,
+                         (double) (now_usec(CLOCK_MONOTONIC) - mg->handover_usec) / USEC_PER_MSEC);
+                return;
+        }
+        if (mg->handover != 0 || !mg->managed_switchover || !mg->dest_bus)
                 return;
         /* QEMU switched over before the handover was due (nothing was left
          * to copy): what reaches this host from now on goes to the

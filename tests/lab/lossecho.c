@@ -8,6 +8,8 @@
 #define _GNU_SOURCE 1
 #endif
 
+#include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOSSECHO_DEFAULT_PORT 7000
@@ -28,6 +31,9 @@
 #define LOSSECHO_RCVBUF (16 * 1024 * 1024)
 #define LOSSECHO_BATCH 32               /* datagrams per recvmmsg(): fewer syscalls in a TCG guest */
 #define LOSSECHO_MAX_DATAGRAM 65536
+#define LOSSECHO_MAGIC 0x56464f4cU      /* vfo-lossmeter's */
+#define LOSSECHO_EMIT_SIZE 64
+#define LOSSECHO_EMIT_MAX_RATE 100000
 
 typedef struct LossEchoSlot {
         struct sockaddr_storage peer;
@@ -37,12 +43,17 @@ typedef struct LossEchoSlot {
 
 static void lossecho_help(void) {
         printf("Usage: vfo-lossecho [--port PORT]\n"
+               "       vfo-lossecho --emit A.B.C.D:PORT [--rate PPS]\n"
                "\n"
                "UDP echo server for vfo-lossmeter: sends every datagram back to its\n"
                "sender unchanged. Listens on [::]:PORT (dual-stack), or on 0.0.0.0:PORT\n"
                "when IPv6 is not available. Prints nothing while running.\n"
                "\n"
                "  -p, --port PORT   UDP port to listen on (default %d)\n"
+               "  -e, --emit A.B.C.D:PORT\n"
+               "                    instead: send sequence-numbered datagrams there, forever\n"
+               "                    (for vfo-lossmeter --listen)\n"
+               "  -r, --rate PPS    with --emit: datagrams per second (default 1000)\n"
                "  -h, --help        show this help\n",
                LOSSECHO_DEFAULT_PORT);
 }
@@ -122,6 +133,58 @@ static int lossecho_open(uint16_t port, int *ret_fd) {
         return 0;
 }
 
+/* The guest-originated stream: sequence-numbered datagrams in the loss
+ * meter's format (magic, run id, seq, send time) to 'target' at 'rate' a
+ * second, forever. The sequence follows the clock: a guest stopped for a
+ * while (the downtime of a migration) sends what it owes at once when it
+ * runs again, so a gap at the receiver is a datagram the network lost, not
+ * one never sent. vfo-lossmeter --listen counts them. */
+static int lossecho_emit(const char *target, unsigned rate) {
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        uint8_t frame[LOSSECHO_EMIT_SIZE] = {};
+        uint64_t seq = 0, start, period = 1000000000ULL / rate;
+        uint32_t magic = htobe32(LOSSECHO_MAGIC), run_id;
+        char host[64];
+        const char *colon = strrchr(target, ':');
+        uint16_t port;
+        struct timespec ts;
+        int fd;
+
+        if (!colon || (size_t) (colon - target) >= sizeof(host) || lossecho_parse_port(colon + 1, &port) < 0)
+                return -EINVAL;
+        memcpy(host, target, (size_t) (colon - target));
+        host[colon - target] = 0;
+        if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+                return -EINVAL;
+        sa.sin_port = htons(port);
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        start = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+        run_id = htobe32((uint32_t) getpid() ^ (uint32_t) start);
+        memcpy(frame, &magic, 4);
+        memcpy(frame + 4, &run_id, 4);
+        for (;;) {
+                uint64_t now, due, t;
+
+                (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+                now = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+                due = (now - start) / period + 1;
+                for (; seq < due; seq++) {
+                        uint64_t be_seq = htobe64(seq), be_t = htobe64(now);
+
+                        memcpy(frame + 8, &be_seq, 8);
+                        memcpy(frame + 16, &be_t, 8);
+                        /* a datagram the kernel refuses is one the receiver misses */
+                        (void) sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *) &sa, sizeof(sa));
+                }
+                t = start + seq * period;
+                ts = (struct timespec) { .tv_sec = (time_t) (t / 1000000000ULL), .tv_nsec = (long) (t % 1000000000ULL) };
+                (void) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        }
+}
+
 static int lossecho_run(int fd) {
         static LossEchoSlot slots[LOSSECHO_BATCH];
         struct mmsghdr msgs[LOSSECHO_BATCH];
@@ -171,17 +234,35 @@ static int lossecho_run(int fd) {
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 { "port", required_argument, NULL, 'p' },
+                { "emit", required_argument, NULL, 'e' },
+                { "rate", required_argument, NULL, 'r' },
                 { "help", no_argument,       NULL, 'h' },
                 {}
         };
         uint16_t port = LOSSECHO_DEFAULT_PORT;
+        const char *emit = NULL;
+        unsigned long rate = 1000;
+        char *end;
         int c, fd = -EBADF, r;
 
-        while ((c = getopt_long(argc, argv, "p:h", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "p:e:r:h", options, NULL)) >= 0)
                 switch (c) {
                 case 'p':
                         if (lossecho_parse_port(optarg, &port) < 0) {
                                 fprintf(stderr, "vfo-lossecho: invalid port '%s' (1-65535)\n", optarg);
+                                return EXIT_FAILURE;
+                        }
+                        break;
+                case 'e':
+                        emit = optarg;
+                        break;
+                case 'r':
+                        errno = 0;
+                        rate = strtoul(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end != '\0' || rate == 0 ||
+                            rate > LOSSECHO_EMIT_MAX_RATE) {
+                                fprintf(stderr, "vfo-lossecho: invalid rate '%s' (1-%d)\n", optarg,
+                                        LOSSECHO_EMIT_MAX_RATE);
                                 return EXIT_FAILURE;
                         }
                         break;
@@ -195,6 +276,12 @@ int main(int argc, char *argv[]) {
 
         if (optind < argc) {
                 fprintf(stderr, "vfo-lossecho: unexpected argument '%s'\n", argv[optind]);
+                return EXIT_FAILURE;
+        }
+
+        if (emit) {
+                r = lossecho_emit(emit, (unsigned) rate);
+                fprintf(stderr, "vfo-lossecho: cannot send to '%s': %s\n", emit, strerror(-r));
                 return EXIT_FAILURE;
         }
 

@@ -49,6 +49,7 @@
 
 typedef struct Options {
         const char *target;
+        unsigned listen_port;           /* --listen: count a stream sent to us instead */
         const char *label;
         unsigned rate;                  /* datagrams per second */
         double duration_s;
@@ -432,6 +433,131 @@ static void meter_print_json(const Meter *m, const Options *o) {
         fflush(stdout);
 }
 
+/* --listen: the other direction. A sender elsewhere (vfo-lossecho --emit)
+ * sends sequence-numbered datagrams in our format; we count the stream of
+ * the first run id we see: received, lost (the holes between the first and
+ * the highest sequence number), duplicated, reordered, and the longest time
+ * without a datagram. */
+typedef struct Listener {
+        uint32_t run_id;
+        bool started;
+        uint64_t first_seq, highest_seq, window;
+        uint64_t *seen;                 /* bitmap over seq - first_seq, 'window' bits */
+        uint64_t received, duplicated, reordered, beyond;
+        uint64_t first_ns, last_ns, max_gap_ns;
+} Listener;
+
+static void listener_handle(Listener *l, const uint8_t *p, size_t len, uint64_t t) {
+        uint32_t magic, run_id;
+        uint64_t seq, off, bit;
+
+        if (len < LOSSMETER_HEADER_SIZE)
+                return;
+        memcpy(&magic, p, 4);
+        memcpy(&run_id, p + 4, 4);
+        memcpy(&seq, p + 8, 8);
+        if (be32toh(magic) != LOSSMETER_MAGIC)
+                return;
+        run_id = be32toh(run_id);
+        seq = be64toh(seq);
+        if (!l->started) {
+                l->started = true;
+                l->run_id = run_id;
+                l->first_seq = l->highest_seq = seq;
+                l->first_ns = l->last_ns = t;
+        }
+        if (run_id != l->run_id || seq < l->first_seq)
+                return;
+        off = seq - l->first_seq;
+        if (off >= l->window) {
+                l->beyond++;            /* more than the window holds: not counted */
+                return;
+        }
+        bit = UINT64_C(1) << (off % 64);
+        if (l->seen[off / 64] & bit) {
+                l->duplicated++;
+                return;
+        }
+        l->seen[off / 64] |= bit;
+        if (seq < l->highest_seq)
+                l->reordered++;
+        else
+                l->highest_seq = seq;
+        l->received++;
+        if (t - l->last_ns > l->max_gap_ns)
+                l->max_gap_ns = t - l->last_ns;
+        l->last_ns = t;
+}
+
+static int listener_run(const Options *o) {
+        struct sockaddr_in6 sa = {
+                .sin6_family = AF_INET6,
+                .sin6_port = htons((uint16_t) o->listen_port),
+                .sin6_addr = IN6ADDR_ANY_INIT,
+        };
+        Listener l = {};
+        uint8_t buf[LOSSMETER_MAX_SIZE];
+        uint64_t start = now_ns(), end, missing;
+        int fd, zero = 0, rcvbuf = LOSSMETER_RCVBUF, r = 0;
+
+        l.window = (uint64_t) ((o->duration_s + 1.0) * LOSSMETER_MAX_RATE);
+        l.seen = calloc((l.window + 63) / 64, sizeof(uint64_t));
+        if (!l.seen)
+                return -ENOMEM;
+        fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                free(l.seen);
+                return -errno;
+        }
+        (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                r = -errno;
+                goto finish;
+        }
+        end = start + (uint64_t) (o->duration_s * (double) NSEC_PER_SEC);
+        while (arg_stop == 0) {
+                uint64_t now = now_ns();
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                struct timespec left;
+                ssize_t n;
+
+                if (now >= end)
+                        break;
+                left = ns_to_timespec(end - now);
+                if (ppoll(&pfd, 1, &left, NULL) < 0 && errno != EINTR) {
+                        r = -errno;
+                        break;
+                }
+                while ((n = recv(fd, buf, sizeof(buf), 0)) >= 0)
+                        listener_handle(&l, buf, (size_t) n, now_ns());
+                if (errno != EAGAIN && errno != EINTR) {
+                        r = -errno;
+                        break;
+                }
+        }
+        if (r >= 0) {
+                end = now_ns();
+                missing = l.started ? l.highest_seq - l.first_seq + 1 - l.received : 0;
+                printf("{\"label\":");
+                json_print_string(o->label);
+                printf(",\"listened_s\":%.3f,\"received\":%" PRIu64 ",\"lost\":%" PRIu64
+                       ",\"duplicated\":%" PRIu64 ",\"reordered\":%" PRIu64 ",\"max_gap_ms\":%.3f"
+                       ",\"tail_ms\":%.3f,\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64
+                       ",\"beyond_window\":%" PRIu64 "}\n",
+                       (double) (end - start) / (double) NSEC_PER_SEC, l.received, missing, l.duplicated,
+                       l.reordered, (double) l.max_gap_ns / (double) NSEC_PER_MSEC,
+                       l.started ? (double) (end - l.last_ns) / (double) NSEC_PER_MSEC : 0.0, l.first_seq,
+                       l.highest_seq, l.beyond);
+                fflush(stdout);
+        }
+finish:
+        (void) close(fd);
+        free(l.seen);
+        return r;
+}
+
 /* Parses "A.B.C.D:PORT" or "[V6]:PORT" (numeric only; "%ifname" scopes allowed). */
 static int parse_target(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
         struct addrinfo hints = {
@@ -516,6 +642,7 @@ static int parse_unsigned(const char *s, unsigned long min, unsigned long max, u
 
 static void lossmeter_help(void) {
         printf("Usage: vfo-lossmeter --target ADDR:PORT [OPTIONS]\n"
+               "       vfo-lossmeter --listen PORT [--duration SEC] [--label TEXT]\n"
                "\n"
                "Sends paced, sequence-numbered UDP datagrams to vfo-lossecho and prints one\n"
                "JSON line: sent, received, lost, duplicated, reordered, max_gap_ms,\n"
@@ -533,6 +660,10 @@ static void lossmeter_help(void) {
                "  -s, --size BYTES        UDP payload size, %d-%d (default 64)\n"
                "  -b, --broadcast         allow a broadcast target (replies from any address)\n"
                "  -l, --label TEXT        copied into the JSON as \"label\"\n"
+               "      --listen PORT       instead: count the stream vfo-lossecho --emit sends\n"
+               "                          to this UDP port for --duration (or until SIGTERM):\n"
+               "                          received, lost, duplicated, reordered, max_gap_ms,\n"
+               "                          tail_ms (since the last datagram)\n"
                "  -h, --help              show this help\n",
                LOSSMETER_MAX_RATE, LOSSMETER_MAX_DURATION_S, LOSSMETER_MAX_DRAIN_S,
                LOSSMETER_MIN_SIZE, LOSSMETER_MAX_SIZE);
@@ -541,6 +672,7 @@ static void lossmeter_help(void) {
 static int parse_argv(int argc, char *argv[], Options *o) {
         enum {
                 ARG_DRAIN = 0x100,
+                ARG_LISTEN,
         };
         static const struct option options[] = {
                 { "target",    required_argument, NULL, 't'       },
@@ -550,6 +682,7 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 { "size",      required_argument, NULL, 's'       },
                 { "broadcast", no_argument,       NULL, 'b'       },
                 { "label",     required_argument, NULL, 'l'       },
+                { "listen",    required_argument, NULL, ARG_LISTEN },
                 { "help",      no_argument,       NULL, 'h'       },
                 {}
         };
@@ -598,6 +731,13 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 case 'l':
                         o->label = optarg;
                         break;
+                case ARG_LISTEN:
+                        if (parse_unsigned(optarg, 1, 65535, &v) < 0) {
+                                fprintf(stderr, "vfo-lossmeter: invalid --listen '%s' (1-65535)\n", optarg);
+                                return -EINVAL;
+                        }
+                        o->listen_port = (unsigned) v;
+                        break;
                 case 'h':
                         lossmeter_help();
                         return 0;
@@ -610,8 +750,8 @@ static int parse_argv(int argc, char *argv[], Options *o) {
                 fprintf(stderr, "vfo-lossmeter: unexpected argument '%s'\n", argv[optind]);
                 return -EINVAL;
         }
-        if (!o->target) {
-                fprintf(stderr, "vfo-lossmeter: --target ADDR:PORT is required\n");
+        if (!o->target && o->listen_port == 0) {
+                fprintf(stderr, "vfo-lossmeter: --target ADDR:PORT or --listen PORT is required\n");
                 return -EINVAL;
         }
 
@@ -669,6 +809,21 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &o);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        if (o.listen_port > 0) {
+                struct sigaction la = { .sa_handler = lossmeter_on_signal };
+
+                sigemptyset(&la.sa_mask);
+                (void) sigaction(SIGINT, &la, NULL);
+                (void) sigaction(SIGTERM, &la, NULL);
+                r = listener_run(&o);
+                if (r < 0) {
+                        fprintf(stderr, "vfo-lossmeter: listening on UDP port %u failed: %s\n", o.listen_port,
+                                strerror(-r));
+                        return EXIT_FAILURE;
+                }
+                return EXIT_SUCCESS;
+        }
 
         r = parse_target(o.target, &m.target, &m.target_len);
         if (r < 0) {

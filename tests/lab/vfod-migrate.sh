@@ -190,7 +190,7 @@ echo "migrations may lose at most $MIG_MAX_LOST (managed switchover: $MANAGED)"
 # migration is judged like QEMU's own switchover and counted apart.
 late_handover() {
         tail -n +$(($2 + 1)) "$LAB_STATE/vfod-$1.log" |
-                awk '/the destination holds/ { exit 1 } /now paused/ { exit 0 } END { exit 1 }'
+                awk '/: handover of / { exit 1 } /now paused/ { exit 0 } END { exit 1 }'
 }
 late=0 managed_loss=0
 # set_limit HOST MARK: 'limit', the loss allowed for the migration just done

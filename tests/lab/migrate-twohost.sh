@@ -1,0 +1,184 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Migrations between two hosts behind a learning switch (issue 12's
+# benchmark; make bench-migrate): vm1 between host a and host b, each with
+# its own bridge, uplink, vfod (emulated pool of one VF, ForwardAddress= on
+# the host network) and vfo's libvirt hook; the peer sits in the switch's
+# netns. Every migration is measured three ways at once:
+#   - peer -> guest: the loss meter's echo at RATE (lost, duplicated, the
+#     longest gap);
+#   - guest -> peer: the guest sends 1,000 sequence-numbered datagrams a
+#     second (vfo.emit), counted at the peer (vfo-lossmeter --listen);
+#   - TCP: one connection from the peer to the guest (vfo.tcpsink), written
+#     at 256 KiB/s: the longest stall and the retransmissions (tcpmeter.py).
+# First plain `virsh migrate --live --p2p` of vm1 (no VF: it has not opted
+# in), VFO_LAB_PLAIN_RUNS (2) each way at each rate; then vm1 opts in and
+# `vfoctl migrate --managed-switchover` runs VFO_LAB_MANAGED_RUNS each way:
+# "RATE:N ..." (default "1000:5 3000:3"), the destination's VF back before
+# the meters stop. Each run prints a MIGRATE-TWOHOST JSON line (mode,
+# direction, rate, the three measurements, wall time; for vfoctl the source's
+# detach, QEMU's hold after the handover and the destination's attach), and
+# the end a MIGRATE-TWOHOST-SUMMARY line. Checks: every migration succeeded;
+# with VFO_LAB_STRICT=1 also 0 lost and 0 duplicated both ways in every
+# managed one (the benchmark itself only reports).
+# Exit 0 pass, 1 fail, 77 skip.
+set -euo pipefail
+# shellcheck source=tests/lab/lib.sh
+. "${VFO_LAB_SRCDIR:-$(dirname "$0")}/lib.sh"
+# shellcheck source=tests/lab/lib-vfod.sh
+. "$LAB_SRCDIR/lib-vfod.sh"
+# shellcheck source=tests/lab/lib-bench.sh
+. "$LAB_SRCDIR/lib-bench.sh"
+
+PLAIN_RUNS=${VFO_LAB_PLAIN_RUNS:-2}
+MANAGED_RUNS=${VFO_LAB_MANAGED_RUNS:-1000:5 3000:3}
+EMIT_PORT=7001
+TCP_PORT=7002
+TCP_RATE=$((256 * 1024))
+[ "$LAB_TOPOLOGY" = twohost ] || lab_skip "needs VFO_LAB_TOPOLOGY=twohost (the default)"
+
+lab_requirements
+vfod_requirements
+lab_init
+lab_dbus_start a
+lab_dbus_start b
+LAB_HOOK[a]="env VFO_BUS_ADDRESS=${LAB_BUS[a]} $VFOCTL hook qemu"
+LAB_HOOK[b]="env VFO_BUS_ADDRESS=${LAB_BUS[b]} $VFOCTL hook qemu"
+lab_libvirtd_start a
+lab_libvirtd_start b
+VFO_LAB_CMDLINE="${VFO_LAB_CMDLINE:-} vfo.emit=10.77.0.1:$EMIT_PORT:1000 vfo.tcpsink=$TCP_PORT"
+lab_vm_start a vm1 1
+lab_require "vm1 boots to VFO-GUEST-READY" lab_vm_ready vm1 180
+lab_require "vm1 runs vfo-agent" lab_wait_console vm1 'vfo-agent pid' 10
+lab_require "vm1 emits to the peer" lab_wait_console vm1 'emits to 10.77.0.1' 10
+lab_require "peer reaches vm1" lab_ping "$(lab_vm_ip4 1)"
+vfod_start a 1
+vfod_start b 1
+lab_require "vfod a is connected" lab_wait 20 "vfod a" on_host a vfod_connected
+lab_require "vfod b is connected" lab_wait 20 "vfod b" on_host b vfod_connected
+
+where=a
+other() { [ "$1" = a ] && echo b || echo a; }
+ip1=$(lab_vm_ip4 1)
+
+# meters_start LABEL RATE / meters_stop: the three meters of one run
+meters_start() {
+        M_LABEL=$1
+        lab_lossmeter_bg vm1 "$LAB_STATE/$1.echo" --rate "$2" --duration 600 --drain 2 --label "$1"
+        M_ECHO=$LAB_LAST_PID
+        lab_ns "$LAB_LOSSMETER" --listen "$EMIT_PORT" --duration 600 --label "$1" >"$LAB_STATE/$1.emit" 2>&1 &
+        M_EMIT=$!
+        lab_pid_record "$M_EMIT"
+        lab_ns python3 "$LAB_SRCDIR/tcpmeter.py" --target "$ip1:$TCP_PORT" --rate "$TCP_RATE" --duration 600 \
+                --label "$1" >"$LAB_STATE/$1.tcp" 2>&1 &
+        M_TCP=$!
+        lab_pid_record "$M_TCP"
+        sleep 1
+}
+meters_stop() {
+        sleep 1
+        kill -TERM "$M_EMIT" "$M_TCP" "$M_ECHO" 2>/dev/null || true
+        wait "$M_EMIT" "$M_TCP" "$M_ECHO" 2>/dev/null || true
+        ECHO=$(cat "$LAB_STATE/$M_LABEL.echo")
+        EMIT=$(grep '^{' "$LAB_STATE/$M_LABEL.emit" || true)
+        TCP=$(grep '^{' "$LAB_STATE/$M_LABEL.tcp" || true)
+}
+
+# log_ms HOST MARK REGEX: the number of the first line of HOST's vfod log
+# after MARK matching REGEX, where the number is the group "([0-9.]+) ms"
+log_ms() {
+        tail -n +$(($2 + 1)) "$LAB_STATE/vfod-$1.log" | sed -n -E "s/.*$3.* ([0-9.]+) ms.*/\\1/p" | head -n 1
+}
+
+# run MODE RATE N: one migration of vm1 to the other host, measured
+fails=0
+run() {
+        local mode=$1 rate=$2 n=$3 src=$where dst label t0 wall rc=0 mark_s mark_d detach hold attach
+        dst=$(other "$src")
+        label="$mode-$rate-$src$dst-$n"
+        mark_s=$(wc -l <"$LAB_STATE/vfod-$src.log")
+        mark_d=$(wc -l <"$LAB_STATE/vfod-$dst.log")
+        meters_start "$label" "$rate"
+        t0=$(lab_ms)
+        if [ "$mode" = plain ]; then
+                bench_migrate vm1 "$src" "$dst" >"$LAB_STATE/$label.out" 2>&1 || rc=$?
+                wall=$(($(lab_ms) - t0))
+        else
+                on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" --live --p2p --managed-switchover \
+                        $(lab_mig_opts "$dst") --destination-bus "${LAB_BUS[$dst]}" >"$LAB_STATE/$label.out" 2>&1 ||
+                        rc=$?
+                wall=$(($(lab_ms) - t0))
+                if [ $rc = 0 ]; then
+                        LAB_VM_INST[vm1]=$dst
+                        lab_pidfile_record "$LAB_STATE/$dst/run/qemu/vm1.pid"
+                        lab_wait 60 "vm1 on $dst's VF" on_host "$dst" vfod_holds vm1 || rc=1
+                        lab_wait 30 "jobs settled on $dst" on_host "$dst" vfod_idle || rc=1
+                fi
+        fi
+        meters_stop
+        [ $rc = 0 ] && where=$dst
+        detach=$(log_ms "$src" "$mark_s" "detach of .* on vm1 done in")
+        hold=$(log_ms "$src" "$mark_s" "QEMU stopped vm1")
+        attach=$(log_ms "$dst" "$mark_d" "attach of .* on vm1 done in")
+        printf 'MIGRATE-TWOHOST {"mode":"%s","from":"%s","to":"%s","rate":%s,"rc":%s,"wall_ms":%s,"detach_ms":%s,"hold_ms":%s,"attach_ms":%s,"peer_to_guest":%s,"guest_to_peer":%s,"tcp":%s}\n' \
+                "$mode" "$src" "$dst" "$rate" "$rc" "$wall" "$(bench_json_val "$detach")" "$(bench_json_val "$hold")" \
+                "$(bench_json_val "$attach")" "${ECHO:-null}" "${EMIT:-null}" "${TCP:-null}" | tee -a "$LAB_STATE/runs.lines"
+        lab_check "$label: the migration succeeded" test "$rc" = 0 || fails=$((fails + 1))
+        if [ "$mode" = managed ] && [ "${VFO_LAB_STRICT:-0}" = 1 ]; then
+                lab_check "$label: 0 lost and 0 duplicated both ways" \
+                        test "$(lab_json_num "$ECHO" lost)/$(lab_json_num "$ECHO" duplicated)/$(lab_json_num "$EMIT" lost)/$(lab_json_num "$EMIT" duplicated)" = 0/0/0/0
+        fi
+        return 0
+}
+
+for rate_n in $MANAGED_RUNS; do
+        rate=${rate_n%%:*}
+        for i in $(seq "$PLAIN_RUNS"); do
+                run plain "$rate" "$i"
+                run plain "$rate" "$i"
+        done
+done
+[ "$where" = a ] || lab_die "vm1 is not back on a after the plain migrations"
+
+lab_require "vm1 opts in on a (required)" on_host a "$VFOCTL" set-policy vm1 --pool lab --priority 50 --required yes
+lab_require "vm1 holds a's VF" lab_wait 60 "vm1 on a's VF" on_host a vfod_holds vm1
+lab_require "jobs settled on a" lab_wait 30 "idle" on_host a vfod_idle
+for rate_n in $MANAGED_RUNS; do
+        rate=${rate_n%%:*}
+        for i in $(seq "${rate_n##*:}"); do
+                run managed "$rate" "$i"
+                run managed "$rate" "$i"
+        done
+done
+
+python3 - "$LAB_STATE/runs.lines" <<'PY'
+import json, sys, statistics
+runs = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1])]
+out = {}
+for mode in ("plain", "managed"):
+    for rate in sorted({r["rate"] for r in runs}):
+        for d in ("ab", "ba"):
+            rs = [r for r in runs if r["mode"] == mode and r["rate"] == rate and r["from"] + r["to"] == d]
+            if not rs:
+                continue
+            def tot(key, field):
+                return sum((r[key] or {}).get(field, 0) or 0 for r in rs)
+            out["%s-%d-%s" % (mode, rate, d)] = {
+                "runs": len(rs),
+                "failed": sum(1 for r in rs if r["rc"] != 0),
+                "lost_peer_to_guest": tot("peer_to_guest", "lost"),
+                "duplicated_peer_to_guest": tot("peer_to_guest", "duplicated"),
+                "lost_guest_to_peer": tot("guest_to_peer", "lost"),
+                "duplicated_guest_to_peer": tot("guest_to_peer", "duplicated"),
+                "max_tcp_stall_ms": max(((r["tcp"] or {}).get("max_stall_ms") or 0) for r in rs),
+                "tcp_retrans": tot("tcp", "retrans"),
+                "wall_ms_median": statistics.median(r["wall_ms"] for r in rs),
+            }
+for rate in sorted({r["rate"] for r in runs}):
+    for d in ("ab", "ba"):
+        p, m = out.get("plain-%d-%s" % (rate, d)), out.get("managed-%d-%s" % (rate, d))
+        if p and m:
+            m["overhead_ms_median"] = m["wall_ms_median"] - p["wall_ms_median"]
+print("MIGRATE-TWOHOST-SUMMARY " + json.dumps(out))
+PY
+lab_check "every migration succeeded" test "$fails" = 0
