@@ -66,11 +66,14 @@ meters_start() {
         M_LABEL=$1
         lab_lossmeter_bg vm1 "$LAB_STATE/$1.echo" --rate "$2" --duration 600 --drain 2 --label "$1"
         M_ECHO=$LAB_LAST_PID
-        lab_ns "$LAB_LOSSMETER" --listen "$EMIT_PORT" --duration 600 --label "$1" >"$LAB_STATE/$1.emit" 2>&1 &
+        # ip netns exec itself in the background (not lab_ns, a function: its
+        # subshell would take the SIGTERM and leave the meter running)
+        ip netns exec "$LAB_NS" "$LAB_LOSSMETER" --listen "$EMIT_PORT" --duration 600 --label "$1" \
+                >"$LAB_STATE/$1.emit" 2>&1 &
         M_EMIT=$!
         lab_pid_record "$M_EMIT"
-        lab_ns python3 "$LAB_SRCDIR/tcpmeter.py" --target "$ip1:$TCP_PORT" --rate "$TCP_RATE" --duration 600 \
-                --label "$1" >"$LAB_STATE/$1.tcp" 2>&1 &
+        ip netns exec "$LAB_NS" python3 "$LAB_SRCDIR/tcpmeter.py" --target "$ip1:$TCP_PORT" --rate "$TCP_RATE" \
+                --duration 600 --label "$1" >"$LAB_STATE/$1.tcp" 2>&1 &
         M_TCP=$!
         lab_pid_record "$M_TCP"
         sleep 1
@@ -84,16 +87,22 @@ meters_stop() {
         TCP=$(grep '^{' "$LAB_STATE/$M_LABEL.tcp" || true)
 }
 
-# log_ms HOST MARK REGEX: the number of the first line of HOST's vfod log
-# after MARK matching REGEX, where the number is the group "([0-9.]+) ms"
+# log_ms HOST MARK REGEX: in the first line of HOST's vfod log after MARK
+# that has REGEX followed by " N ms", N
 log_ms() {
-        tail -n +$(($2 + 1)) "$LAB_STATE/vfod-$1.log" | sed -n -E "s/.*$3.* ([0-9.]+) ms.*/\\1/p" | head -n 1
+        tail -n +$(($2 + 1)) "$LAB_STATE/vfod-$1.log" | sed -n -E "s/.*$3 ([0-9.]+) ms.*/\\1/p" | head -n 1
+}
+
+# downtime_ms HOST: QEMU's downtime of the migration that ended on HOST
+# (libvirt's completed job statistics of the destination)
+downtime_ms() {
+        lab_virsh "$1" domjobinfo vm1 --completed 2>/dev/null | awk -F: '$1 ~ /^Total downtime/ { print $2 + 0; exit }'
 }
 
 # run MODE RATE N: one migration of vm1 to the other host, measured
 fails=0
 run() {
-        local mode=$1 rate=$2 n=$3 src=$where dst label t0 wall rc=0 mark_s mark_d detach hold attach
+        local mode=$1 rate=$2 n=$3 src=$where dst label t0 wall rc=0 mark_s mark_d detach hold attach downtime
         dst=$(other "$src")
         label="$mode-$rate-$src$dst-$n"
         mark_s=$(wc -l <"$LAB_STATE/vfod-$src.log")
@@ -120,8 +129,10 @@ run() {
         detach=$(log_ms "$src" "$mark_s" "detach of .* on vm1 done in")
         hold=$(log_ms "$src" "$mark_s" "QEMU stopped vm1")
         attach=$(log_ms "$dst" "$mark_d" "attach of .* on vm1 done in")
-        printf 'MIGRATE-TWOHOST {"mode":"%s","from":"%s","to":"%s","rate":%s,"rc":%s,"wall_ms":%s,"detach_ms":%s,"hold_ms":%s,"attach_ms":%s,"peer_to_guest":%s,"guest_to_peer":%s,"tcp":%s}\n' \
-                "$mode" "$src" "$dst" "$rate" "$rc" "$wall" "$(bench_json_val "$detach")" "$(bench_json_val "$hold")" \
+        downtime=
+        [ $rc = 0 ] && downtime=$(downtime_ms "$dst")
+        printf 'MIGRATE-TWOHOST {"mode":"%s","from":"%s","to":"%s","rate":%s,"rc":%s,"wall_ms":%s,"downtime_ms":%s,"detach_ms":%s,"hold_ms":%s,"attach_ms":%s,"peer_to_guest":%s,"guest_to_peer":%s,"tcp":%s}\n' \
+                "$mode" "$src" "$dst" "$rate" "$rc" "$wall" "$(bench_json_val "$downtime")" "$(bench_json_val "$detach")" "$(bench_json_val "$hold")" \
                 "$(bench_json_val "$attach")" "${ECHO:-null}" "${EMIT:-null}" "${TCP:-null}" | tee -a "$LAB_STATE/runs.lines"
         lab_check "$label: the migration succeeded" test "$rc" = 0 || fails=$((fails + 1))
         if [ "$mode" = managed ] && [ "${VFO_LAB_STRICT:-0}" = 1 ]; then
@@ -174,6 +185,16 @@ for mode in ("plain", "managed"):
                 "tcp_retrans": tot("tcp", "retrans"),
                 "wall_ms_median": statistics.median(r["wall_ms"] for r in rs),
             }
+            g = out["%s-%d-%s" % (mode, rate, d)]
+            for k in ("downtime_ms", "detach_ms", "hold_ms", "attach_ms"):
+                v = [r[k] for r in rs if r.get(k) is not None]
+                if v:
+                    g[k + "_median"] = statistics.median(v)
+            # how much longer TCP stalled than QEMU's downtime
+            v = [(r["tcp"] or {}).get("max_stall_ms", 0) - r["downtime_ms"] for r in rs
+                 if r.get("downtime_ms") is not None and r["tcp"]]
+            if v:
+                g["max_tcp_stall_over_downtime_ms"] = round(max(v), 1)
 for rate in sorted({r["rate"] for r in runs}):
     for d in ("ab", "ba"):
         p, m = out.get("plain-%d-%s" % (rate, d)), out.get("managed-%d-%s" % (rate, d))
