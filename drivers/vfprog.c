@@ -235,6 +235,21 @@ static int forward_parse_address(const char *s, uint8_t ret[16]) {
         return -EINVAL;
 }
 
+/* A new tc object (RTM_NEWQDISC, RTM_NEWTFILTER) of 'ifindex' under 'parent'. */
+static struct nlmsghdr *tc_request(void *buf, uint16_t type, int ifindex, uint32_t parent, struct tcmsg **ret) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct tcmsg *tcm;
+
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+        tcm->tcm_family = AF_UNSPEC;
+        tcm->tcm_ifindex = ifindex;
+        tcm->tcm_parent = parent;
+        *ret = tcm;
+        return nlh;
+}
+
 /* tc qdisc add dev IFINDEX clsact; tc filter add dev IFINDEX ingress prio 1
  * u32 match u32 0 0 action mirred egress redirect dev TO: everything that
  * arrives on it leaves through TO (a tap: towards its QEMU). u32, not
@@ -256,26 +271,14 @@ static int forward_redirect(int ifindex, int to) {
 
         memcpy(selector, &sel, sizeof(sel));
 
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_NEWQDISC;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-        tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
-        tcm->tcm_family = AF_UNSPEC;
-        tcm->tcm_ifindex = ifindex;
+        nlh = tc_request(buf, RTM_NEWQDISC, ifindex, TC_H_CLSACT, &tcm);
         tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
-        tcm->tcm_parent = TC_H_CLSACT;
         mnl_attr_put_strz(nlh, TCA_KIND, "clsact");
         r = vfprog_transact(nlh, NULL, NULL);
         if (r < 0)
                 return r;
 
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = RTM_NEWTFILTER;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-        tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
-        tcm->tcm_family = AF_UNSPEC;
-        tcm->tcm_ifindex = ifindex;
-        tcm->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
+        nlh = tc_request(buf, RTM_NEWTFILTER, ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &tcm);
         tcm->tcm_info = TC_H_MAKE(1U << 16, htons(ETH_P_ALL));   /* prio 1, every protocol */
         mnl_attr_put_strz(nlh, TCA_KIND, "u32");
         options = mnl_attr_nest_start(nlh, TCA_OPTIONS);

@@ -194,24 +194,32 @@ static void meter_note_reply_time(Meter *m, uint64_t t) {
         m->last_reply_ns = t;
 }
 
-static void meter_handle_datagram(Meter *m, const uint8_t *p, size_t len, uint64_t t) {
+/* A datagram's header: false if it is not one of ours. */
+static bool parse_header(const uint8_t *p, size_t len, uint32_t *ret_run_id, uint64_t *ret_seq,
+                         uint64_t *ret_sent_ns) {
         uint32_t magic, run_id;
-        uint64_t seq, sent_ns, rtt_us;
+        uint64_t seq, sent_ns;
 
         if (len < LOSSMETER_HEADER_SIZE)
-                return;
-
+                return false;
         memcpy(&magic, p, 4);
         memcpy(&run_id, p + 4, 4);
         memcpy(&seq, p + 8, 8);
         memcpy(&sent_ns, p + 16, 8);
-        magic = be32toh(magic);
-        run_id = be32toh(run_id);
-        seq = be64toh(seq);
-        sent_ns = be64toh(sent_ns);
+        if (be32toh(magic) != LOSSMETER_MAGIC)
+                return false;
+        *ret_run_id = be32toh(run_id);
+        *ret_seq = be64toh(seq);
+        *ret_sent_ns = be64toh(sent_ns);
+        return true;
+}
+
+static void meter_handle_datagram(Meter *m, const uint8_t *p, size_t len, uint64_t t) {
+        uint32_t run_id;
+        uint64_t seq, sent_ns, rtt_us;
 
         /* Strays from another run or another program: not ours to count. */
-        if (magic != LOSSMETER_MAGIC || run_id != m->run_id)
+        if (!parse_header(p, len, &run_id, &seq, &sent_ns) || run_id != m->run_id)
                 return;
         if (seq >= m->sent || sent_ns > t)
                 return;
@@ -448,18 +456,11 @@ typedef struct Listener {
 } Listener;
 
 static void listener_handle(Listener *l, const uint8_t *p, size_t len, uint64_t t) {
-        uint32_t magic, run_id;
-        uint64_t seq, off, bit;
+        uint32_t run_id;
+        uint64_t seq, sent_ns, off, bit;
 
-        if (len < LOSSMETER_HEADER_SIZE)
+        if (!parse_header(p, len, &run_id, &seq, &sent_ns))
                 return;
-        memcpy(&magic, p, 4);
-        memcpy(&run_id, p + 4, 4);
-        memcpy(&seq, p + 8, 8);
-        if (be32toh(magic) != LOSSMETER_MAGIC)
-                return;
-        run_id = be32toh(run_id);
-        seq = be64toh(seq);
         if (!l->started) {
                 l->started = true;
                 l->run_id = run_id;

@@ -64,7 +64,10 @@ ip1=$(lab_vm_ip4 1)
 # meters_start LABEL RATE / meters_stop: the three meters of one run
 meters_start() {
         M_LABEL=$1
-        lab_lossmeter_bg vm1 "$LAB_STATE/$1.echo" --rate "$2" --duration 600 --drain 2 --label "$1"
+        # a long drain: a TCG guest echoing 3,000/s while it sends 1,000/s
+        # and takes TCP falls seconds behind (RTT p50 3.3 s seen), and a
+        # reply still on its way when the meter stops counts as lost
+        lab_lossmeter_bg vm1 "$LAB_STATE/$1.echo" --rate "$2" --duration 600 --drain 10 --label "$1"
         M_ECHO=$LAB_LAST_PID
         # ip netns exec itself in the background (not lab_ns, a function: its
         # subshell would take the SIGTERM and leave the meter running)
