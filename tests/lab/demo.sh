@@ -4,7 +4,9 @@
 # own system bus, its own vfod and vfo's libvirt hook), three VMs running
 # vfo-agent (vm1 and vm2 on a, vm3 on b), emulated pools of 1 VF on a and
 # 2 on b. A loss meter runs on every VM at VFO_LAB_RATE pps (default 1000)
-# through every act, and the scene ends with a table of what each VM lost.
+# through every act, every VM sends its own stream to the peer
+# (VFO_LAB_EMIT_RATE a second, default 200, counted there), and the scene
+# ends with a table of what was lost each way.
 #   1. without vfo: a plain `virsh migrate` of vm1 a -> b (and back, not
 #      measured);
 #   2. the VMs opt in: vm1 (priority 60, requires a VF) gets a's VF, vm2
@@ -15,7 +17,7 @@
 #      a's VF, freed, goes to vm2 (a VF moving between VMs);
 #   4. vm3 gives its VF up (`vfoctl detach`) and takes it back.
 # Every act but the first must lose at most VFO_LAB_MAX_LOST (default 0)
-# per VM; with VFO_LAB_MANAGED_STRICT=0 (CI) vm1's managed switchover in act
+# per VM, each way; with VFO_LAB_MANAGED_STRICT=0 (CI) vm1's managed switchover in act
 # 3 may lose what act 1's plain migration lost, twice, plus 10 (as in
 # vfod-migrate: the hold is not certain, see vfod(8)), and says so
 # (MANAGED-LOSS).
@@ -35,28 +37,54 @@ ROWS=$LAB_STATE/demo.rows
 
 say() { printf '\n==> %s\n' "$*"; }
 
-# act_start NAME VM...: loss meters on these VMs; act_stop: stop them and
-# add one row per VM to the table.
+# The other direction: every VM sends EMIT_RATE sequence-numbered datagrams
+# a second to the peer (vfo.emit, port 7000 + its index), counted there.
+EMIT_RATE=${VFO_LAB_EMIT_RATE:-200}
+
+# act_start NAME VM...: loss meters on these VMs (the peer's echo, and a
+# listener for each VM's own stream); act_stop: stop them and add one row
+# per VM to the table.
 ACT=
+declare -A EMIT_PID=()
 act_start() {
+        local vm
         ACT=$1
         shift
+        EMIT_PID=()
+        for vm in "$@"; do
+                # ip netns exec itself in the background: a subshell would
+                # take the SIGTERM and leave the listener running
+                ip netns exec "$LAB_NS" "$LAB_LOSSMETER" --listen $((7000 + ${LAB_VM_INDEX[$vm]})) --duration 600 \
+                        --label "$ACT-$vm" >"$LAB_STATE/$ACT.$vm.emit" 2>&1 &
+                EMIT_PID[$vm]=$!
+                lab_pid_record "$!"
+        done
         vfod_meters_start "$ACT" "$@"
 }
 act_stop() {
-        local vm j
+        local vm j e
         vfod_meters_stop
+        for vm in "${!EMIT_PID[@]}"; do kill -TERM "${EMIT_PID[$vm]}" 2>/dev/null || true; done
+        for vm in "${!EMIT_PID[@]}"; do wait "${EMIT_PID[$vm]}" 2>/dev/null || true; done
         for vm in $(printf '%s\n' "${!VFOD_METER[@]}" | sort); do
                 j=$(cat "$LAB_STATE/$ACT.$vm.loss" 2>/dev/null || true)
+                e=$(grep '^{' "$LAB_STATE/$ACT.$vm.emit" 2>/dev/null || true)
                 echo "LOSS $ACT $vm: $j"
-                printf '%s %s %s %s %s %s\n' "$ACT" "$vm" "$(lab_json_num "$j" sent)" "$(lab_json_num "$j" lost)" \
-                        "$(lab_json_num "$j" duplicated)" "$(lab_json_num "$j" max_gap_ms)" >>"$ROWS"
+                echo "GUEST-TO-PEER $ACT $vm: $e"
+                printf '%s %s %s %s %s %s %s %s %s\n' "$ACT" "$vm" "$(lab_json_num "$j" sent)" "$(lab_json_num "$j" lost)" \
+                        "$(lab_json_num "$j" duplicated)" "$(lab_json_num "$j" max_gap_ms)" \
+                        "$(lab_json_num "$e" received)" "$(lab_json_num "$e" lost)" "$(lab_json_num "$e" duplicated)" \
+                        >>"$ROWS"
         done
 }
-# act_ok VM LIMIT: VM's row of the current act is within LIMIT lost, 0 dup.
+# act_ok VM LIMIT: VM's row of the current act is within LIMIT lost, 0
+# duplicated, both ways.
 act_ok() {
         awk -v a="$ACT" -v vm="$1" -v max="$2" '
-                $1 == a && $2 == vm { found = 1; ok = ($4 != "" && $4 <= max && $5 == 0 && $3 > 0) }
+                $1 == a && $2 == vm {
+                        found = 1
+                        ok = ($4 != "" && $4 <= max && $5 == 0 && $3 > 0 && $8 != "" && $8 <= max && $9 == 0 && $7 > 0)
+                }
                 END { exit !(found && ok) }' "$ROWS"
 }
 show_hosts() {
@@ -79,9 +107,12 @@ LAB_HOOK[b]="env VFO_BUS_ADDRESS=${LAB_BUS[b]} $VFOCTL hook qemu"
 lab_libvirtd_start a
 lab_libvirtd_start b
 say "three VMs (Debian kernel, TCG, vfo-agent inside): vm1 and vm2 on a, vm3 on b"
-lab_vm_start a vm1 1
-lab_vm_start a vm2 2
-lab_vm_start b vm3 3
+base_cmdline=${VFO_LAB_CMDLINE:-}
+for i in 1 2 3; do
+        VFO_LAB_CMDLINE="$base_cmdline vfo.emit=10.77.0.1:$((7000 + i)):$EMIT_RATE"
+        case $i in 3) lab_vm_start b "vm$i" "$i" ;; *) lab_vm_start a "vm$i" "$i" ;; esac
+done
+VFO_LAB_CMDLINE=$base_cmdline
 for vm in vm1 vm2 vm3; do
         lab_require "$vm boots to VFO-GUEST-READY" lab_vm_ready "$vm" 180
         lab_require "$vm runs vfo-agent" lab_wait_console "$vm" 'vfo-agent pid' 10
@@ -167,9 +198,9 @@ for vm in vm1 vm3; do lab_check "act 4: $vm: <= $MAX_LOST lost, 0 duplicated" ac
 for h in a b; do lab_check "host $h: libvirt and vfod agree" on_host "$h" vfod_consistent; done
 
 # ------------------------------------------------------------------ table
-say "what happened, datagrams at $RATE/s per VM"
-awk 'BEGIN { printf "  %-22s %-4s %8s %6s %6s %11s\n", "act", "vm", "sent", "lost", "dup", "max gap ms" }
-     { printf "  %-22s %-4s %8s %6s %6s %11s\n", $1, $2, $3, $4, $5, $6 }' "$ROWS"
+say "what happened: the peer's datagrams to each VM ($RATE/s, echoed) and each VM's own to the peer ($EMIT_RATE/s)"
+awk 'BEGIN { printf "  %-22s %-4s | %8s %6s %6s %11s | %8s %6s %6s\n", "act", "vm", "to vm", "lost", "dup", "max gap ms", "from vm", "lost", "dup" }
+     { printf "  %-22s %-4s | %8s %6s %6s %11s | %8s %6s %6s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$ROWS"
 echo "  wall time of a migration: plain virsh migrate $plain_ms ms, vfoctl migrate (incl. the graceful detach) $vfo_ms ms"
 echo "DEMO: {\"plain_virsh_migrate_ms\":$plain_ms,\"vfoctl_migrate_ms\":$vfo_ms,\"plain_lost\":${worst:-null},\"vfo_migrate_lost\":$(awk '$1 ~ /^3-/ && $2 == "vm1" { print ($4 == "" ? "null" : $4) }' "$ROWS")}"
 
