@@ -81,7 +81,9 @@ int main(int argc, char *argv[]) {
         if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, argv[1])) < 0 ||
             (r = sd_bus_set_bus_client(bus, 1)) < 0 || (r = sd_bus_start(bus)) < 0 ||
             (r = sd_bus_add_object(bus, NULL, "/org/vfo1", on_message, NULL)) < 0 ||
-            (r = sd_bus_request_name(bus, "org.vfo1", 0)) < 0) {
+            (r = sd_bus_request_name(bus, "org.vfo1",
+                                     /* a fake the test just stopped may hold it still */
+                                     SD_BUS_NAME_ALLOW_REPLACEMENT | SD_BUS_NAME_REPLACE_EXISTING)) < 0) {
                 fprintf(stderr, "hook-fake-vfod: %s\n", strerror(-r));
                 return 1;
         }

@@ -157,22 +157,29 @@ fake() { # fake NAME ARGS...: starts hook-fake-vfod, waits for "ready"
         return 1
 }
 
+# stop_fake: the last fake ends, and its name on the bus goes with it (the
+# next one asks for the same name: EEXIST while the old one still has it)
+stop_fake() {
+        kill "${pids[-1]}" 2>/dev/null || true
+        wait "${pids[-1]}" 2>/dev/null || true
+}
+
 fake garbage "$bus" garbage
 hook garbage "$bus" "$dir/vfs.xml"
 check "vfod answers garbage: VF hostdevs stripped" stripped garbage
 check "vfod answers garbage: says so" grep -q 'not understood' "$dir/garbage.err"
-kill "${pids[-1]}"
+stop_fake
 
 fake other "$bus" other-xml
 hook other "$bus" "$dir/vfs.xml"
 check "vfod answers another domain's XML: VF hostdevs stripped" stripped other
-kill "${pids[-1]}"
+stop_fake
 
 fake allow "$bus" allow
 hook allow "$bus" "$dir/vfs.xml"
 check "vfod answers: its XML, whole, nothing else" \
         cmp -s "$dir/allow.out" <(cat "$dir/vfs.xml" && echo '<!-- vfod -->')
-kill "${pids[-1]}"
+stop_fake
 
 # The slow ones together: the method timeout (5 s) and the alarm (6 s).
 fake hang "$bus" hang
