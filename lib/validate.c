@@ -2,6 +2,7 @@
 /* Validation of decoded messages; see validate.h. Everything here treats its
  * input as hostile: no field is trusted until it was checked. */
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -70,6 +71,16 @@ bool group_name_is_valid(const char *s) {
 }
 
 /* DDDD:BB:DD.F in hex; the device is 00..1f and the function 0..7. */
+int ip_address_family(const char *s) {
+        uint8_t a[16];
+
+        if (s && inet_pton(AF_INET, s, a) == 1)
+                return AF_INET;
+        if (s && inet_pton(AF_INET6, s, a) == 1)
+                return AF_INET6;
+        return -EINVAL;
+}
+
 bool pci_address_is_valid(const char *s) {
         static const char shape[] = "xxxx:xx:xx.x";
 

@@ -35,6 +35,9 @@ bool ifname_is_valid(const char *s) _pure_;
 /* DDDD:BB:DD.F in hex (either case): a PCI address whose device is 00..1f
  * and function 0..7. */
 bool pci_address_is_valid(const char *s) _pure_;
+/* A numeric IPv4 or IPv6 address (inet_pton): AF_INET or AF_INET6, else
+ * -EINVAL. */
+int ip_address_family(const char *s);
 /* A POSIX-portable group name, as useradd(8) and groupadd(8) take them:
  * 1..32 characters of A-Z, a-z, 0-9, '_', '.', '-', the first a letter or '_'. */
 bool group_name_is_valid(const char *s) _pure_;

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,14 +330,13 @@ int manager_prepare_incoming(Manager *m, const char *uuid, const char *pool_name
 int manager_handover(Manager *m, const char *uuid, const char *forward_from, bool prepare, unsigned *ret_ports,
                      Failure *f) {
         unsigned n = 0;
-        uint8_t a[16];
         Domain *d;
         Pool *pool;
         int r;
 
         if (!uuid_is_valid(uuid))
                 return failure_set(f, VFO_ERROR_INVALID_ARGUMENT, "'%s' is not a domain UUID.", uuid);
-        if (forward_from && inet_pton(AF_INET, forward_from, a) != 1 && inet_pton(AF_INET6, forward_from, a) != 1)
+        if (forward_from && ip_address_family(forward_from) < 0)
                 return failure_set(f, VFO_ERROR_INVALID_ARGUMENT, "forward-from: '%.64s' is not an IP address.",
                                    forward_from);
         d = manager_load_domain(m, uuid);

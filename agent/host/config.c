@@ -8,7 +8,6 @@
  * checks made after parsing name the line of the pool's header, which is
  * kept for that. */
 
-#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -395,13 +394,11 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
         }
 
         if (strcmp(key, "ForwardAddress") == 0) {
-                uint8_t a[16];
-
                 if (!*value) {
                         c->forward_address = mfree(c->forward_address);
                         return 0;
                 }
-                if (inet_pton(AF_INET, value, a) != 1 && inet_pton(AF_INET6, value, a) != 1)
+                if (ip_address_family(value) < 0)
                         return parser_error(p, line,
                                             "ForwardAddress= must be an IPv4 or IPv6 address of this host, got '%.64s'",
                                             value);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A migration's forwarding tunnels; see forward.h. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/parse-util.h"
 #include "lib/string-util.h"
+#include "lib/validate.h"
 
 #define FORWARD_IFNAME_PREFIX "vfofw"
 /* a VNI collides with a link of this host now and then: try others */
@@ -34,16 +34,6 @@ struct Forward {
         sd_event_source *timer; /* forward_close_after() */
 };
 
-static int address_family(const char *s) {
-        uint8_t a[16];
-
-        if (s && inet_pton(AF_INET, s, a) == 1)
-                return AF_INET;
-        if (s && inet_pton(AF_INET6, s, a) == 1)
-                return AF_INET6;
-        return -EINVAL;
-}
-
 static uint32_t random_vni(void) {
         sd_id128_t id;
 
@@ -51,6 +41,8 @@ static uint32_t random_vni(void) {
                 return 0;
         return (uint32_t) (id.qwords[0] % 0xfffffe) + 1;
 }
+
+static void forward_close(Forward *f);
 
 Forward *forward_find(Manager *m, const char *uuid, const char *mac, bool incoming) {
         for (size_t i = 0; i < m->n_forwards; i++)
@@ -67,7 +59,7 @@ static int forward_open(Manager *m, const Port *port, const char *bridge, const 
         Forward *f, **a;
         int r = -EEXIST;
 
-        if (!c->forward_address || address_family(remote) != address_family(c->forward_address))
+        if (!c->forward_address || ip_address_family(remote) != ip_address_family(c->forward_address))
                 return -EOPNOTSUPP;
         forward_close(forward_find(m, port->domain->uuid, port->mac, tap != NULL));
 
@@ -145,11 +137,8 @@ int forward_steer(Forward *f) {
         return 0;
 }
 
-bool forward_steered(const Forward *f) {
-        return f->steered;
-}
-
-void forward_close(Forward *f) {
+/* Closes it now: the link goes. */
+static void forward_close(Forward *f) {
         Netdev link;
         Manager *m;
         int r;
@@ -181,7 +170,7 @@ static int on_close_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-void forward_close_after(Forward *f, usec_t usec) {
+static void forward_close_after(Forward *f, usec_t usec) {
         if (!f)
                 return;
         f->timer = sd_event_source_disable_unref(f->timer);
@@ -215,10 +204,6 @@ void forward_incoming_stopped(Manager *m, const char *uuid) {
 
 void forward_outgoing_end(Manager *m, const char *uuid, bool migrated) {
         forward_close_domain(m, uuid, false, migrated ? FORWARD_SOURCE_LINGER_USEC : 0);
-}
-
-const char *forward_ifname(const Forward *f) {
-        return f->ifname;
 }
 
 uint32_t forward_vni(const Forward *f) {

@@ -36,10 +36,6 @@ int forward_open_outgoing(Manager *m, const Pool *pool, const Port *port, const 
 /* The source pins the port's MAC to its end: frames to it go into the
  * tunnel from now on. 0 if done, or if it was already. */
 int forward_steer(Forward *f);
-bool forward_steered(const Forward *f);
-/* Closes it now (the link goes), or 'usec' from now. */
-void forward_close(Forward *f);
-void forward_close_after(Forward *f, usec_t usec);
 
 /* The destination's ends follow their incoming domain: they close
  * FORWARD_DESTINATION_LINGER_USEC after the domain runs here, and at once
@@ -53,7 +49,6 @@ void forward_outgoing_end(Manager *m, const char *uuid, bool migrated);
 /* The open end for the port 'mac' of the domain 'uuid' on the side
  * 'incoming' (a domain that came back soon may have both), NULL if none. */
 Forward *forward_find(Manager *m, const char *uuid, const char *mac, bool incoming);
-const char *forward_ifname(const Forward *f);
 uint32_t forward_vni(const Forward *f);
 /* At start: the links a vfod that died left (only with ForwardAddress=). */
 void forward_remove_stale(Manager *m);

@@ -91,7 +91,7 @@ struct Migration {
         int handover;           /* 0 not yet, 1 asked, 2 done (QEMU switches over), -1 not possible */
         bool downtime_held;     /* QEMU's own switchover held off until the handover */
         bool dest_old;          /* the destination knows no HandoverEx */
-        int prepare;            /* HandoverEx(prepare): 0 not yet, 1 asked, 2 done, -1 not possible */
+        bool prepare_asked;     /* HandoverEx(prepare) was sent (once) */
         sd_bus_slot *prepare_slot;
         sd_event_source *handover_timer;
         usec_t handover_usec;   /* CLOCK_MONOTONIC of handover_start() */
@@ -330,7 +330,7 @@ static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *s
                   st->time_elapsed_ms);
         if (mg->handover == 0 && mg->managed_switchover && mg->dest_bus && !mg->downtime_held && !mg->knob_call)
                 set_downtime(mg, HOLD_DOWNTIME_MS);
-        if (mg->prepare == 0 && mg->managed_switchover && mg->dest_bus)
+        if (!mg->prepare_asked && mg->managed_switchover && mg->dest_bus)
                 prepare_start(mg);
         if (mg->handover == 0 && mg->downtime_held && handover_due(mg, st))
                 handover_start(mg);
@@ -603,7 +603,6 @@ static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         unsigned n = 0;
 
         mg->prepare_slot = sd_bus_slot_unref(mg->prepare_slot);
-        mg->prepare = -1;
         if (is_unknown_method(e)) {
                 mg->dest_old = true;    /* older than HandoverEx: Handover at the handover */
                 return 0;
@@ -616,7 +615,6 @@ static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         if (sd_bus_message_read(reply, "u", &ports) < 0)
                 return 0;
         forward_from_reply(mg, reply);
-        mg->prepare = 2;
         for (size_t i = 0; i < j->domain->n_ports; i++)
                 n += forward_find(j->manager, j->domain->uuid, j->domain->ports[i]->mac, false) != NULL;
         log_info("Job %" PRIu64 ": the destination readied %" PRIu32 " port(s) of %s; %u forwarding tunnel(s) open.",
@@ -646,7 +644,9 @@ static void prepare_start(Migration *mg) {
                 r = sd_bus_call_method_async(mg->dest_bus, &mg->prepare_slot, VFO_SERVICE, VFO_PATH,
                                              VFO_MANAGER_IFACE, "HandoverEx", on_prepare_reply, mg, "sa{sv}",
                                              j->domain->uuid, 1, "prepare", "b", true);
-        mg->prepare = r < 0 ? -1 : 1;
+        mg->prepare_asked = true;      /* failed or not: the handover asks again */
+        if (r < 0)
+                log_warning_errno(r, "Job %" PRIu64 ": cannot ask the destination to ready its taps: %m", j->id);
 }
 
 static void handover_call(Migration *mg);

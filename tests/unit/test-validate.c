@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Validation of every field a peer sends: strings, counts, enums, direction. */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "lib/channel.h"
@@ -61,6 +63,18 @@ static void test_validate_utf8(void **state) {
         assert_false(utf8_is_valid("\xf4\x90\x80\x80", 10));    /* > U+10FFFF */
         assert_false(utf8_is_valid("\xff", 10));
         assert_false(utf8_is_valid("\x80", 10));
+}
+
+static void test_validate_ip_address(void **state) {
+        assert_int_equal(ip_address_family("10.78.0.11"), AF_INET);
+        assert_int_equal(ip_address_family("fd00::7"), AF_INET6);
+        assert_int_equal(ip_address_family("::ffff:192.0.2.1"), AF_INET6);
+        assert_int_equal(ip_address_family("10.78.0.11/24"), -EINVAL);
+        assert_int_equal(ip_address_family("10.78.0"), -EINVAL);
+        assert_int_equal(ip_address_family("host-b"), -EINVAL);
+        assert_int_equal(ip_address_family(" 10.78.0.11"), -EINVAL);
+        assert_int_equal(ip_address_family(""), -EINVAL);
+        assert_int_equal(ip_address_family(NULL), -EINVAL);
 }
 
 static void test_validate_config_strings(void **state) {
@@ -383,6 +397,7 @@ int main(void) {
                 cmocka_unit_test(test_validate_ifname),
                 cmocka_unit_test(test_validate_utf8),
                 cmocka_unit_test(test_validate_config_strings),
+                cmocka_unit_test(test_validate_ip_address),
                 cmocka_unit_test(test_validate_printable),
                 cmocka_unit_test(test_text_escape),
                 cmocka_unit_test(test_validate_error_message_must_be_printable),
