@@ -38,11 +38,10 @@
 
 #define PROGRESS_INTERVAL_USEC (50 * USEC_PER_MSEC)
 #define HANDOVER_POLL_USEC (10 * USEC_PER_MSEC)
-#define HANDOVER_DRAIN_USEC (50 * USEC_PER_MSEC)
 #define HANDOVER_REMAINING (16ULL * 1024 * 1024)
 /* How long before the end of the first pass the destination takes the
- * traffic: frames wait there this long plus the downtime (the tap's queue
- * holds 4096, see pool.c), and the source has this long to drain its tap. */
+ * traffic: frames wait there this long at most plus the downtime (the
+ * tap's queue holds 4096, see pool.c). */
 #define HANDOVER_LEAD_USEC (300 * USEC_PER_MSEC)
 /* Until the destination holds the traffic, QEMU must not switch over by
  * itself: a downtime it cannot meet keeps it iterating. */
@@ -93,7 +92,6 @@ struct Migration {
         bool dest_old;          /* the destination knows no HandoverEx */
         bool prepare_asked;     /* HandoverEx(prepare) was sent (once) */
         sd_bus_slot *prepare_slot;
-        sd_event_source *handover_timer;
         usec_t handover_usec;   /* CLOCK_MONOTONIC of handover_start() */
 };
 
@@ -140,7 +138,6 @@ static void migration_finished(Job *j) {
         mg->poll_call = virt_call_cancel(mg->poll_call);
         mg->knob_call = virt_call_cancel(mg->knob_call);
         mg->progress_timer = sd_event_source_disable_unref(mg->progress_timer);
-        mg->handover_timer = sd_event_source_disable_unref(mg->handover_timer);
         mg->helper_io = sd_event_source_disable_unref(mg->helper_io);
         mg->helper_child = sd_event_source_disable_unref(mg->helper_child);
         if (mg->helper_fd >= 0)
@@ -186,7 +183,6 @@ static void migration_rollback(Job *j) {
         Domain *d = j->domain;
 
         mg->progress_timer = sd_event_source_disable_unref(mg->progress_timer);
-        mg->handover_timer = sd_event_source_disable_unref(mg->handover_timer);
         ports_set_migrating(d, false);
         if (mg->handover > 0 && !d->gone) {
                 /* The destination took the traffic, the migration failed
@@ -498,32 +494,24 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
 
 /* ------------------------------------------------------------- handover */
 
-static int on_handover_drained(sd_event_source *s, uint64_t usec, void *userdata) {
-        Migration *mg = userdata;
+/* Frames go to the destination now: QEMU may switch over. A downtime it
+ * meets at once makes it stop the source and complete at its next check.
+ * QEMU 7.2 takes a new limit into account only when it next measures its
+ * bandwidth (every 100 ms), and goes on reading the source's taps until it
+ * stops: what was queued for the domain here before the handover reaches
+ * it in that time, at least the knob's own latency. Waiting a fixed time
+ * before the knob, as vfod did (50 ms), only lengthened the hold; a tap's
+ * queue cannot be counted (libvirt gives taps no qdisc). Pausing the
+ * domain through libvirt instead was followed by a hang of the destination
+ * guest in virtio-net in 2 of about 14 lab runs. */
+static void handover_switchover(Migration *mg) {
         Job *j = mg->job;
 
-        mg->handover_timer = sd_event_source_disable_unref(mg->handover_timer);
-        if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || mg->helper_pid <= 0)
-                return 0;
-        /* The switchover: QEMU's own, now that frames wait on the
-         * destination. A downtime it meets at once makes it stop the
-         * source and complete at the next check. (Pausing the domain
-         * through libvirt instead was followed by a hang of the
-         * destination guest in virtio-net in 2 of about 14 lab runs.) */
+        if (mg->handover == 2 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || mg->helper_pid <= 0)
+                return;
         set_downtime(mg, SWITCHOVER_DOWNTIME_MS);
         mg->handover = 2;
         log_info("Job %" PRIu64 ": the destination holds %s's traffic; QEMU switches over.", j->id, j->domain->name);
-        return 0;
-}
-
-/* Frames go to the destination now; QEMU reads what is left in the
- * source's tap, then it may switch over. */
-static void handover_drain(Migration *mg) {
-        if (mg->handover_timer)
-                return;
-        if (sd_event_add_time_relative(mg->job->manager->event, &mg->handover_timer, CLOCK_MONOTONIC,
-                                       HANDOVER_DRAIN_USEC, USEC_PER_MSEC, on_handover_drained, mg) < 0)
-                mg->handover = -1;
 }
 
 /* The destination's forwarding tunnels ('reply' at HandoverEx's dictionary):
@@ -621,7 +609,7 @@ static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
                  j->id, ports, j->domain->name, n);
         /* a handover that came meanwhile: into the tunnels now */
         if (mg->handover > 0 && forward_steer_ports(mg) > 0)
-                handover_drain(mg);
+                handover_switchover(mg);
         return 0;
 }
 
@@ -665,7 +653,7 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
                 return 0;
         }
         if (e || sd_bus_message_read(reply, "u", &ports) < 0 || ports == 0) {
-                if (mg->handover_timer) {
+                if (mg->handover == 2) {
                         /* the tunnels deliver into its taps all the same */
                         log_warning("Job %" PRIu64 ": the destination did not steer its bridge (%s); the forwarding tunnels carry %s's traffic.",
                                     j->id, e ? e->message : "no tap", j->domain->name);
@@ -683,7 +671,7 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
                         log_info("Job %" PRIu64 ": no forwarding tunnel; frames that reach this host after QEMU stopped %s here are lost until the network learns where it runs.",
                                  j->id, j->domain->name);
         }
-        handover_drain(mg);
+        handover_switchover(mg);
         return 0;
 }
 
@@ -702,7 +690,7 @@ static void handover_call(Migration *mg) {
         else
                 r = sd_bus_call_method_async(mg->dest_bus, &mg->dest_slot, VFO_SERVICE, VFO_PATH, VFO_MANAGER_IFACE,
                                              "HandoverEx", on_handover_reply, mg, "sa{sv}", j->domain->uuid, 0);
-        if (r < 0 && !mg->handover_timer)
+        if (r < 0 && mg->handover != 2)
                 mg->handover = -1;
 }
 
@@ -722,7 +710,7 @@ static void handover_start(Migration *mg) {
         mg->handover_usec = now_usec(CLOCK_MONOTONIC);
         log_info("Job %" PRIu64 ": handover of %s's traffic to the destination.", j->id, j->domain->name);
         if (forward_steer_ports(mg) > 0)
-                handover_drain(mg);     /* frames go into the destination's taps already */
+                handover_switchover(mg);     /* frames go into the destination's taps already */
         handover_call(mg);
 }
 
@@ -732,8 +720,8 @@ void migration_source_paused(Migration *mg) {
         if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
                 return;
         if (mg->handover > 0) {
-                /* how long the source ran after the handover: the drain, and
-                 * the hold's margin */
+                /* how long the source ran after the handover: the knob's
+                 * latency and QEMU's next bandwidth measurement */
                 log_info("Job %" PRIu64 ": QEMU stopped %s %.1f ms after the handover.", j->id, j->domain->name,
                          (double) (now_usec(CLOCK_MONOTONIC) - mg->handover_usec) / USEC_PER_MSEC);
                 return;

@@ -31,7 +31,8 @@
  *   switchover hands the traffic over); =fail, it fails;
  *   =wait, it waits until virt_abort_job() writes the file "aborted"
  *   (then fails as cancelled) or 10 s pass, with the job stats of =slow
- *   ($VFO_FAKE_MIGRATE_PASS=1: of a first pass far from its end);
+ *   ($VFO_FAKE_MIGRATE_PASS=1: of a first pass far from its end); every
+ *   maximum downtime set is a line "UUID MS" of the file "downtime";
  *   virt_call()           drivers/virt-call.c in its in-process mode (no
  *                         worker process): at the next iteration, or never
  *                         for a domain whose UUID is a line of the file
@@ -50,6 +51,7 @@
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1050,10 +1052,16 @@ int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret) {
 
 int virt_set_max_downtime(Virt *v, const char *uuid, uint64_t ms) {
         FakeDomain *d;
+        char line[64];
+        int r;
 
         if (isempty(getenv("VFO_FAKE_MIGRATE")))
                 return -EOPNOTSUPP;
-        return fake_lookup_running(v, uuid, &d);
+        r = fake_lookup_running(v, uuid, &d);
+        if (r < 0)
+                return r;
+        snprintf(line, sizeof(line), "%s %" PRIu64, d->uuid, ms);
+        return fake_append_line("downtime", line);
 }
 
 int virt_abort_job(Virt *v, const char *uuid) {

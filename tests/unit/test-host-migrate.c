@@ -5,6 +5,7 @@
  * program run again with --migrate-helper; $VFO_FAKE_MIGRATE says how it
  * ends), and on a failure or a cancel the VF comes back (a child attach). */
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "drivers/libvirt.h"
@@ -356,6 +358,57 @@ static void test_forward_tunnel_early_switchover(void **state) {
         harness_free(h);
 }
 
+/* The last maximum downtime vfod set for 'd' (the fake's file), 0 none. */
+static unsigned long last_downtime(Harness *h, HarnessDomain *d) {
+        char path[PATH_MAX], line[128];
+        unsigned long ms = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/domains/downtime", h->dir);
+        f = fopen(path, "re");
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, d->uuid, 36) == 0)
+                        ms = strtoul(line + 37, NULL, 10);
+        fclose(f);
+        return ms;
+}
+
+static bool switchover_asked(Harness *h, void *userdata) {
+        return last_downtime(h, userdata) == 2000;
+}
+
+static bool downtime_held(Harness *h, void *userdata) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/domains/downtime", h->dir);
+        return access(path, F_OK) == 0 && last_downtime(h, userdata) == 0;
+}
+
+/* QEMU is let switch over as soon as the frames go into the tunnel: the
+ * switchover's downtime follows the steering within a loop iteration or
+ * two, not after a fixed wait (QEMU's own delay is the drain); before the
+ * handover the downtime was held at 0. */
+static void test_handover_switchover_at_once(void **state) {
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job, *s;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "wait", 1), 0);
+        h->destination_forward_vni = 0x44;
+        job = migrate_managed(h, d);
+        assert_true(harness_run_until(h, downtime_held, d, WAIT_USEC));
+        assert_true(harness_run_until(h, steered_into_tunnel, (void *) "vfofw000044", WAIT_USEC));
+        assert_true(harness_run_until(h, switchover_asked, d, 30 * USEC_PER_MSEC));
+        assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        free(job);
+        harness_free(h);
+}
+
 /* A destination older than HandoverEx: the plain Handover, no tunnel. And a
  * destination without ForwardAddress=: HandoverEx, no tunnel either. */
 static void test_forward_tunnel_none(void **state) {
@@ -411,6 +464,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_forward_tunnel_rollback),
                 cmocka_unit_test(test_forward_tunnel_early_switchover),
                 cmocka_unit_test(test_forward_tunnel_none),
+                cmocka_unit_test(test_handover_switchover_at_once),
         };
 
         if (argc > 1 && strcmp(argv[1], "--migrate-helper") == 0)
