@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+/* the caller's CODE_FILE= and CODE_LINE= go with each entry, not these of log.c */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "lib/log.h"

@@ -141,7 +141,7 @@ static bool agent_busy_retry(Job *j, int error, const Vfo__Envelope *reply,
         if (sd_event_add_time_relative(j->manager->event, &j->timer, CLOCK_MONOTONIC, 100 * USEC_PER_MSEC,
                                        10 * USEC_PER_MSEC, retry, j) < 0)
                 return false;
-        log_debug("Job %" PRIu64 ": the agent is busy with %s, asking again in 100 ms.", j->id, j->mac);
+        log_job_debug(j, "Job %" PRIu64 ": the agent is busy with %s, asking again in 100 ms.", j->id, j->mac);
         return true;
 }
 
@@ -208,7 +208,7 @@ static void on_attach_ready(AgentConn *a, int error, const Vfo__Envelope *reply,
                 job_fail(j, agent_error(error), "PrepareAttach: %s.", agent_error_text(error, reply, buf, sizeof(buf)));
                 return;
         }
-        log_debug("Job %" PRIu64 ": AttachReady, VF %s in the guest after %" PRIu64 " us.", j->id,
+        log_job_debug(j, "Job %" PRIu64 ": AttachReady, VF %s in the guest after %" PRIu64 " us.", j->id,
                   reply->attach_ready->vf_ifname, reply->attach_ready->wait_usec);
         if (j->phase == JOB_PHASE_WAITING_AGENT) {
                 agent_account(j);
@@ -278,7 +278,7 @@ static bool detach_fall_back(Job *j, const char *why) {
         job_timer_off(j);
         set_fallback(j, "abrupt unplug: %s; a %s detach does not wait for the guest (AbruptFallback=)", why,
                      job_reason_to_string(j->reason));
-        log_warning("Job %" PRIu64 ": %s %s: %s.", j->id, j->domain->name, j->mac, j->fallback);
+        log_job_warning(j, "Job %" PRIu64 ": %s %s: %s.", j->id, j->domain->name, j->mac, j->fallback);
         job_set_phase(j, j->steered ? JOB_PHASE_UNPLUGGING : JOB_PHASE_STEERING);
         detach_step(j);
         return true;
@@ -720,7 +720,7 @@ void job_domain_lost(Job *j, const char *why) {
 static int on_rollback_unplug_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = userdata;
 
-        log_error("Job %" PRIu64 ": VF %s did not leave %s during rollback; it stays claimed by it.", j->id,
+        log_job_error(j, "Job %" PRIu64 ": VF %s did not leave %s during rollback; it stays claimed by it.", j->id,
                   j->vf->id, j->domain->name);
         job_finish(j, JOB_FAILED);
         return 0;
@@ -737,7 +737,7 @@ static void on_rollback_unplug_requested(Virt *v, const char *uuid, int r, const
                 return;
         }
         if (r < 0) {
-                log_error_errno(r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m", j->id, j->vf->id);
+                log_job_error_errno(j, r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m", j->id, j->vf->id);
                 job_finish(j, JOB_FAILED);
                 return;
         }
@@ -745,7 +745,7 @@ static void on_rollback_unplug_requested(Virt *v, const char *uuid, int r, const
         r = sd_event_add_time_relative(j->manager->event, &j->timer, CLOCK_MONOTONIC, j->manager->config->unplug_timeout,
                                        10 * USEC_PER_MSEC, on_rollback_unplug_timeout, j);
         if (r < 0) {
-                log_error_errno(r, "Job %" PRIu64 ": no timer for the rollback's unplug: %m", j->id);
+                log_job_error_errno(j, r, "Job %" PRIu64 ": no timer for the rollback's unplug: %m", j->id);
                 job_finish(j, JOB_FAILED);
         }
         /* job_device_removed() comes back to rollback_step() */
@@ -779,7 +779,7 @@ static void rollback_step(Job *j) {
                                           on_rollback_unplug_requested);
                         if (r >= 0)
                                 return;         /* on_rollback_unplug_requested() */
-                        log_error_errno(r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m", j->id,
+                        log_job_error_errno(j, r, "Job %" PRIu64 ": VF %s could not be unplugged during rollback: %m", j->id,
                                         j->vf->id);
                         job_finish(j, JOB_FAILED);
                         return;

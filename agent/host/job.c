@@ -18,6 +18,37 @@
 
 #define JOB_RETRY_USEC (10 * USEC_PER_SEC)
 
+
+const char *const *job_log_fields(const Job *j, JobLogFields *f) {
+        size_t n = 0;
+
+        snprintf(f->buf[n], sizeof(f->buf[n]), "JOB=%" PRIu64, j->id);
+        f->v[n] = f->buf[n];
+        n++;
+        if (j->domain) {
+                snprintf(f->buf[n], sizeof(f->buf[n]), "DOMAIN=%s", j->domain->name);
+                f->v[n] = f->buf[n];
+                n++;
+        }
+        if (j->mac[0]) {
+                snprintf(f->buf[n], sizeof(f->buf[n]), "MAC=%s", j->mac);
+                f->v[n] = f->buf[n];
+                n++;
+        }
+        if (j->vf) {
+                snprintf(f->buf[n], sizeof(f->buf[n]), "VF=%s", j->vf->id);
+                f->v[n] = f->buf[n];
+                n++;
+                if (j->vf->pool) {
+                        snprintf(f->buf[n], sizeof(f->buf[n]), "POOL=%s", j->vf->pool->config.name);
+                        f->v[n] = f->buf[n];
+                        n++;
+                }
+        }
+        f->v[n] = NULL;
+        return f->v;
+}
+
 static const char *const job_reason_table[_JOB_REASON_MAX] = {
         [JOB_REASON_USER] = "user",
         [JOB_REASON_SCHEDULER] = "scheduler",
@@ -48,12 +79,12 @@ void job_set_phase(Job *j, JobPhase phase) {
         if (j->phase == phase)
                 return;
         if (!job_phase_allowed(j->kind, j->phase, phase)) {
-                log_error("Job %" PRIu64 " (%s): no move from %s to %s; this is a bug in vfod, please report it.",
+                log_job_error(j, "Job %" PRIu64 " (%s): no move from %s to %s; this is a bug in vfod, please report it.",
                           j->id, job_kind_to_string(j->kind), job_phase_to_string(j->phase),
                           job_phase_to_string(phase) ?: "(none)");
                 return;
         }
-        log_debug("Job %" PRIu64 " (%s %s %s): %s -> %s", j->id, job_kind_to_string(j->kind),
+        log_job_debug(j, "Job %" PRIu64 " (%s %s %s): %s -> %s", j->id, job_kind_to_string(j->kind),
                   j->domain ? j->domain->name : "?", j->mac, job_phase_to_string(j->phase),
                   job_phase_to_string(phase));
         j->phase = phase;
@@ -125,14 +156,14 @@ void job_finish(Job *j, JobState state) {
                 port_changed(port);
         }
         if (state == JOB_DONE)
-                log_info("Job %" PRIu64 ": %s of %s on %s done in %.1f ms (libvirt %.1f ms, agent %.1f ms, vfod %.1f ms)%s%s.",
+                log_job_info(j, "Job %" PRIu64 ": %s of %s on %s done in %.1f ms (libvirt %.1f ms, agent %.1f ms, vfod %.1f ms)%s%s.",
                          j->id, job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
                          (double) took / 1000.0, (double) j->libvirt_usec / 1000.0,
                          (double) j->agent_usec / 1000.0,
                          (double) usec_sub_unsigned(took, j->libvirt_usec + j->agent_usec) / 1000.0,
                          j->fallback ? "; " : "", j->fallback ?: "");
         else
-                log_warning("Job %" PRIu64 ": %s of %s on %s failed after %.1f ms: %s", j->id,
+                log_job_warning(j, "Job %" PRIu64 ": %s of %s on %s failed after %.1f ms: %s", j->id,
                             job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?",
                             (double) took / 1000.0, j->error_message);
         (void) manager_save(j->manager);
@@ -287,7 +318,7 @@ void job_set_traffic(Job *j, const Vfo__SwitchReport *r) {
                 .duplicates_dropped = r->duplicates_dropped,
                 .drops = switch_report_drops(r),
         };
-        log_info("Job %" PRIu64 ": %s of %s on %s: the guest counted synthetic rx %" PRIu64 " tx %" PRIu64
+        log_job_info(j, "Job %" PRIu64 ": %s of %s on %s: the guest counted synthetic rx %" PRIu64 " tx %" PRIu64
                  ", VF rx %" PRIu64 " tx %" PRIu64 ", handed over %" PRIu64 ", held %" PRIu64 ", drops %" PRIu64
                  " over %" PRIu64 " ms: %s.",
                  j->id, job_kind_to_string(j->kind), j->mac, j->domain ? j->domain->name : "?", t->synthetic_rx,
@@ -324,7 +355,7 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
                         vf_unreserve(vf);
         }
 
-        log_info("Job %" PRIu64 ": %s %s of %s (%s), VF %s.", j->id, job_kind_to_string(kind), port->mac,
+        log_job_info(j, "Job %" PRIu64 ": %s %s of %s (%s), VF %s.", j->id, job_kind_to_string(kind), port->mac,
                  port->domain->name, job_reason_to_string(reason), j->vf->id);
         (void) manager_save(m);
         job_announce(j);

@@ -10,6 +10,7 @@
 #include "agent/host/error.h"
 #include "agent/host/job-phase.h"
 #include "agent/host/manager.h"
+#include "lib/log.h"
 
 typedef enum JobReason {
         JOB_REASON_USER,        /* D-Bus / vfoctl */
@@ -141,3 +142,26 @@ void job_set_phase(Job *j, JobPhase phase);
 void job_advance(Job *j);
 void job_finish(Job *j, JobState state);
 void job_fail(Job *j, VfoError error, const char *format, ...) _printf_(3, 4);
+
+/* A log line of job 'j' with its structured fields for the journal (JOB=,
+ * DOMAIN=, MAC= of its port, VF= of its VF, POOL=): journalctl -u vfod
+ * JOB=12 or DOMAIN=web1 finds every line of it. */
+#define JOB_LOG_FIELDS 6
+typedef struct JobLogFields {
+        const char *v[JOB_LOG_FIELDS];
+        char buf[JOB_LOG_FIELDS - 1][300];
+} JobLogFields;
+const char *const *job_log_fields(const Job *j, JobLogFields *f);
+#define log_job_full_errno(j, level, error, ...)                                                 \
+        ({                                                                                        \
+                JobLogFields _jf_;                                                                \
+                log_fields_full_errno(level, error, job_log_fields(j, &_jf_), __VA_ARGS__);       \
+        })
+#define log_job_debug(j, ...) (void) log_job_full_errno(j, LOG_DEBUG, 0, __VA_ARGS__)
+#define log_job_info(j, ...) (void) log_job_full_errno(j, LOG_INFO, 0, __VA_ARGS__)
+#define log_job_warning(j, ...) (void) log_job_full_errno(j, LOG_WARNING, 0, __VA_ARGS__)
+#define log_job_error(j, ...) (void) log_job_full_errno(j, LOG_ERR, 0, __VA_ARGS__)
+#define log_job_debug_errno(j, error, ...) log_job_full_errno(j, LOG_DEBUG, error, __VA_ARGS__)
+#define log_job_info_errno(j, error, ...) log_job_full_errno(j, LOG_INFO, error, __VA_ARGS__)
+#define log_job_warning_errno(j, error, ...) log_job_full_errno(j, LOG_WARNING, error, __VA_ARGS__)
+#define log_job_error_errno(j, error, ...) log_job_full_errno(j, LOG_ERR, error, __VA_ARGS__)

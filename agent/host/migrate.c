@@ -290,7 +290,7 @@ static void on_downtime_set(Virt *v, const char *uuid, int r, const VirtJobStats
 
         mg->knob_call = NULL;
         if (r < 0) {
-                log_warning_errno(r, "Job %" PRIu64 ": cannot set the maximum downtime of %s to %" PRIu64 " ms: %m",
+                log_job_warning_errno(j, r, "Job %" PRIu64 ": cannot set the maximum downtime of %s to %" PRIu64 " ms: %m",
                                   j->id, j->domain->name, mg->knob_ms);
                 return;
         }
@@ -309,7 +309,7 @@ static void set_downtime(Migration *mg, uint64_t ms) {
                       &(VirtRequest) { .op = VIRT_OP_SET_MAX_DOWNTIME, .uuid = j->domain->uuid, .ms = ms },
                       j->manager->config->libvirt_timeout, on_downtime_set, mg, &mg->knob_call);
         if (r < 0)
-                log_warning_errno(r, "Job %" PRIu64 ": cannot set the maximum downtime of %s: %m", j->id,
+                log_job_warning_errno(j, r, "Job %" PRIu64 ": cannot set the maximum downtime of %s: %m", j->id,
                                   j->domain->name);
 }
 
@@ -320,7 +320,7 @@ static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *s
         mg->poll_call = NULL;
         if (r < 0 || !st || st->data_total == 0 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
                 return;
-        log_debug("Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64
+        log_job_debug(j, "Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64
                   ", at %" PRIu64 " ms.",
                   j->id, st->data_processed, st->data_total, st->data_remaining, st->memory_iteration,
                   st->time_elapsed_ms);
@@ -347,7 +347,7 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
         Job *j = mg->job;
 
         if (mg->timeout > 0 && manager_now(j->manager) - j->step_start >= mg->timeout && !mg->cancel_requested) {
-                log_warning("Job %" PRIu64 ": migration of %s still running after %.0f s: aborting it.", j->id,
+                log_job_warning(j, "Job %" PRIu64 ": migration of %s still running after %.0f s: aborting it.", j->id,
                             j->domain->name, (double) mg->timeout / USEC_PER_SEC);
                 mg->cancel_requested = true;
                 free(j->fallback);
@@ -406,7 +406,7 @@ static int on_helper_exit(sd_event_source *s, const siginfo_t *si, void *userdat
                          mg->helper_out[0] ? mg->helper_out : "the migration helper failed");
                 return 0;
         }
-        log_info("Job %" PRIu64 ": %s migrated to %s in %.1f s.", j->id, d->name, mg->destination,
+        log_job_info(j, "Job %" PRIu64 ": %s migrated to %s in %.1f s.", j->id, d->name, mg->destination,
                  (double) took / USEC_PER_SEC);
         free(j->fallback);
         j->fallback = NULL;
@@ -473,7 +473,7 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
         mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
         j->agent_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
         if (e) {
-                log_warning("Job %" PRIu64 ": the destination's vfod did not claim VFs (%s: %s); its libvirt hook will.",
+                log_job_warning(j, "Job %" PRIu64 ": the destination's vfod did not claim VFs (%s: %s); its libvirt hook will.",
                             j->id, e->name, e->message);
                 free(j->fallback);
                 if (asprintf(&j->fallback, "destination vfod not asked (%s); its hook claims VFs", e->message) < 0)
@@ -485,7 +485,7 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
                                  msg ?: "");
                         return 0;
                 }
-                log_info("Job %" PRIu64 ": the destination claimed VFs: %s", j->id, msg ?: "");
+                log_job_info(j, "Job %" PRIu64 ": the destination claimed VFs: %s", j->id, msg ?: "");
         }
         job_advance(j);
         migrate_step(mg);
@@ -511,7 +511,7 @@ static void handover_switchover(Migration *mg) {
                 return;
         set_downtime(mg, SWITCHOVER_DOWNTIME_MS);
         mg->handover = 2;
-        log_info("Job %" PRIu64 ": the destination holds %s's traffic; QEMU switches over.", j->id, j->domain->name);
+        log_job_info(j, "Job %" PRIu64 ": the destination holds %s's traffic; QEMU switches over.", j->id, j->domain->name);
 }
 
 /* The destination's forwarding tunnels ('reply' at HandoverEx's dictionary):
@@ -562,7 +562,7 @@ static void forward_from_reply(Migration *mg, sd_bus_message *reply) {
                         r = 1;
         }
         if (r < 0)
-                log_warning_errno(r, "Job %" PRIu64 ": cannot read the destination's forwarding tunnels: %m", j->id);
+                log_job_warning_errno(j, r, "Job %" PRIu64 ": cannot read the destination's forwarding tunnels: %m", j->id);
 }
 
 /* Every port with this host's end of a tunnel: into it. How many are. */
@@ -596,7 +596,7 @@ static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
                 return 0;
         }
         if (e) {
-                log_warning("Job %" PRIu64 ": the destination cannot ready its taps (%s); it will at the handover.",
+                log_job_warning(j, "Job %" PRIu64 ": the destination cannot ready its taps (%s); it will at the handover.",
                             j->id, e->message);
                 return 0;
         }
@@ -605,7 +605,7 @@ static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         forward_from_reply(mg, reply);
         for (size_t i = 0; i < j->domain->n_ports; i++)
                 n += forward_find(j->manager, j->domain->uuid, j->domain->ports[i]->mac, false) != NULL;
-        log_info("Job %" PRIu64 ": the destination readied %" PRIu32 " port(s) of %s; %u forwarding tunnel(s) open.",
+        log_job_info(j, "Job %" PRIu64 ": the destination readied %" PRIu32 " port(s) of %s; %u forwarding tunnel(s) open.",
                  j->id, ports, j->domain->name, n);
         /* a handover that came meanwhile: into the tunnels now */
         if (mg->handover > 0 && forward_steer_ports(mg) > 0)
@@ -634,7 +634,7 @@ static void prepare_start(Migration *mg) {
                                              j->domain->uuid, 1, "prepare", "b", true);
         mg->prepare_asked = true;      /* failed or not: the handover asks again */
         if (r < 0)
-                log_warning_errno(r, "Job %" PRIu64 ": cannot ask the destination to ready its taps: %m", j->id);
+                log_job_warning_errno(j, r, "Job %" PRIu64 ": cannot ask the destination to ready its taps: %m", j->id);
 }
 
 static void handover_call(Migration *mg);
@@ -655,11 +655,11 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
         if (e || sd_bus_message_read(reply, "u", &ports) < 0 || ports == 0) {
                 if (mg->handover == 2) {
                         /* the tunnels deliver into its taps all the same */
-                        log_warning("Job %" PRIu64 ": the destination did not steer its bridge (%s); the forwarding tunnels carry %s's traffic.",
+                        log_job_warning(j, "Job %" PRIu64 ": the destination did not steer its bridge (%s); the forwarding tunnels carry %s's traffic.",
                                     j->id, e ? e->message : "no tap", j->domain->name);
                         return 0;
                 }
-                log_warning("Job %" PRIu64 ": the destination did not take the traffic over (%s); QEMU switches over by itself.",
+                log_job_warning(j, "Job %" PRIu64 ": the destination did not take the traffic over (%s); QEMU switches over by itself.",
                             j->id, e ? e->message : "it has no tap to take the traffic in");
                 mg->handover = -1;
                 return 0;
@@ -668,7 +668,7 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
                 forward_from_reply(mg, reply);
                 r = forward_steer_ports(mg);
                 if (r == 0 && j->manager->config->forward_address)
-                        log_info("Job %" PRIu64 ": no forwarding tunnel; frames that reach this host after QEMU stopped %s here are lost until the network learns where it runs.",
+                        log_job_info(j, "Job %" PRIu64 ": no forwarding tunnel; frames that reach this host after QEMU stopped %s here are lost until the network learns where it runs.",
                                  j->id, j->domain->name);
         }
         handover_switchover(mg);
@@ -708,7 +708,7 @@ static void handover_start(Migration *mg) {
         }
         mg->handover = 1;
         mg->handover_usec = now_usec(CLOCK_MONOTONIC);
-        log_info("Job %" PRIu64 ": handover of %s's traffic to the destination.", j->id, j->domain->name);
+        log_job_info(j, "Job %" PRIu64 ": handover of %s's traffic to the destination.", j->id, j->domain->name);
         if (forward_steer_ports(mg) > 0)
                 handover_switchover(mg);     /* frames go into the destination's taps already */
         handover_call(mg);
@@ -722,7 +722,7 @@ void migration_source_paused(Migration *mg) {
         if (mg->handover > 0) {
                 /* how long the source ran after the handover: the knob's
                  * latency and QEMU's next bandwidth measurement */
-                log_info("Job %" PRIu64 ": QEMU stopped %s %.1f ms after the handover.", j->id, j->domain->name,
+                log_job_info(j, "Job %" PRIu64 ": QEMU stopped %s %.1f ms after the handover.", j->id, j->domain->name,
                          (double) (now_usec(CLOCK_MONOTONIC) - mg->handover_usec) / USEC_PER_MSEC);
                 return;
         }
@@ -731,7 +731,7 @@ void migration_source_paused(Migration *mg) {
         /* QEMU switched over before the handover was due (nothing was left
          * to copy): what reaches this host from now on goes to the
          * destination at least. */
-        log_warning("Job %" PRIu64 ": QEMU stopped %s before the handover; handing over now.", j->id,
+        log_job_warning(j, "Job %" PRIu64 ": QEMU stopped %s before the handover; handing over now.", j->id,
                     j->domain->name);
         handover_start(mg);
 }
@@ -794,7 +794,7 @@ static int ask_destination(Migration *mg) {
                 r = sd_bus_call_async(mg->dest_bus, &mg->dest_slot, msg, on_destination_reply, mg,
                                       DESTINATION_TIMEOUT_USEC);
         if (r < 0) {
-                log_warning_errno(r, "Job %" PRIu64 ": cannot reach the destination's vfod at %s: %m", j->id, address);
+                log_job_warning_errno(j, r, "Job %" PRIu64 ": cannot reach the destination's vfod at %s: %m", j->id, address);
                 mg->dest_bus = sd_bus_flush_close_unref(mg->dest_bus);
                 free(j->fallback);
                 if (asprintf(&j->fallback, "destination vfod not reachable (%s); its hook claims VFs", strerror(-r)) < 0)
@@ -917,7 +917,7 @@ static int migration_cancel(Job *j) {
         if (mg->cancel_requested)
                 return 0;
         mg->cancel_requested = true;
-        log_info("Job %" PRIu64 ": cancelling the migration of %s (phase %s).", j->id, j->domain->name,
+        log_job_info(j, "Job %" PRIu64 ": cancelling the migration of %s (phase %s).", j->id, j->domain->name,
                  job_phase_to_string(j->phase));
         if (j->phase == JOB_PHASE_MIGRATING && mg->helper_pid > 0)
                 return virt_call(j->manager->virt, &(VirtRequest) { .op = VIRT_OP_ABORT_JOB, .uuid = j->domain->uuid },
@@ -976,7 +976,7 @@ int migration_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret)
                 goto fail;
         mg->job = j;
         d->migration = mg;
-        log_info("Job %" PRIu64 ": migrate %s to %s.", j->id, d->name, mg->destination);
+        log_job_info(j, "Job %" PRIu64 ": migrate %s to %s.", j->id, d->name, mg->destination);
         job_announce(j);
         *ret = j;
         return 0;

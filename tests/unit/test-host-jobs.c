@@ -70,6 +70,32 @@ static bool job_reported(Harness *h, void *userdata) {
 /* Loss accounting: the agent's SwitchReport after PathChanged goes to the
  * job (also after an attach has ended); no drops is clean, drops are lossy;
  * an agent that sends none leaves it unknown. */
+/* A job's log lines carry JOB=, DOMAIN=, MAC=, VF= and POOL= for the
+ * journal, as far as the job has them. */
+static void test_job_log_fields(void **state) {
+        Pool pool = { .config.name = "lab" };
+        Vf vf = { .id = "lab-0", .pool = &pool };
+        Domain d = { .name = "web1" };
+        Job j = { .id = 12, .mac = "52:54:00:77:00:01" };
+        JobLogFields f;
+        const char *const *v;
+
+        v = job_log_fields(&j, &f);
+        assert_string_equal(v[0], "JOB=12");
+        assert_string_equal(v[1], "MAC=52:54:00:77:00:01");
+        assert_null(v[2]);
+
+        j.domain = &d;
+        j.vf = &vf;
+        v = job_log_fields(&j, &f);
+        assert_string_equal(v[0], "JOB=12");
+        assert_string_equal(v[1], "DOMAIN=web1");
+        assert_string_equal(v[2], "MAC=52:54:00:77:00:01");
+        assert_string_equal(v[3], "VF=lab-0");
+        assert_string_equal(v[4], "POOL=lab");
+        assert_null(v[5]);
+}
+
 static void test_loss_accounting(void **state) {
         Harness *h = harness_new(1, NULL);
         HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
@@ -520,6 +546,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_attach_detach),
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_detach_agent_refuses_abrupt),
+                cmocka_unit_test(test_job_log_fields),
                 cmocka_unit_test(test_loss_accounting),
                 cmocka_unit_test(test_drain_markers),
                 cmocka_unit_test(test_late_vf_steering_follows_guest),
