@@ -21,7 +21,7 @@ tests=(
 lab=(
         libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
         qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod
-        iproute2 tcpdump util-linux procps python3
+        iproute2 tcpdump util-linux procps python3 dnsmasq-base mmdebstrap systemd-container
 )
 
 missing=()

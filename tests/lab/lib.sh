@@ -24,6 +24,11 @@
 #   VFO_LAB_CONSOLE=pty  serial console on a pty (+ the same log file), for
 #                      `virsh console` (with VFO_LAB_CMDLINE=vfo.shell=1)
 #   VFO_LAB_CMDLINE=…  extra guest kernel command line (vfo.debug=1, vfo.shell=1)
+#   VFO_LAB_GUEST=debian  the guests are the Debian 12 image of
+#                      tests/lab/mkdebguest.sh (systemd, udev, NetworkManager
+#                      or systemd-networkd, the vfo-guest package) given as
+#                      VFO_LAB_INITRAMFS; 1 GiB each; the switch serves DHCP
+#                      (dnsmasq: every VM its lab_vm_ip4 by MAC)
 #   VFO_LAB_HOLD=1     at the end of a scenario, keep the lab up until Ctrl-C
 #   VFO_LAB_TIMEOUT=S  a scenario still running after S seconds (default 600)
 #                      is ended (SIGTERM, then its hung child) and torn down
@@ -65,6 +70,7 @@ declare -A LAB_VM_INST=()   # VM name -> instance
 declare -A LAB_VM_INDEX=()  # VM name -> index (MAC, addresses)
 declare -A LAB_VM_T0=()     # VM name -> lab ms when virsh create was called
 LAB_TOPOLOGY=${VFO_LAB_TOPOLOGY:-twohost}
+LAB_GUEST=${VFO_LAB_GUEST:-busybox}
 declare -A LAB_HOST_NS=()   # instance -> its netns (twohost; single: the lab netns)
 declare -A LAB_HOST_ADDR=() # instance -> its address on the host network (twohost)
 LAB_DBUS_PID=
@@ -177,6 +183,11 @@ lab_requirements() {
         [ -r "$LAB_INITRAMFS" ] || lab_die "$LAB_INITRAMFS missing (make lab-image)"
         [ -r "$LAB_KERNEL_PATH_FILE" ] || lab_die "$LAB_KERNEL_PATH_FILE missing (make lab-image)"
         [ -x "$LAB_LOSSMETER" ] || lab_die "$LAB_LOSSMETER missing (make)"
+        case $LAB_GUEST in
+        busybox) ;;
+        debian) command -v dnsmasq >/dev/null || lab_die "dnsmasq is missing (run contrib/install-deps.sh)" ;;
+        *) lab_die "VFO_LAB_GUEST=$LAB_GUEST: busybox or debian" ;;
+        esac
 }
 
 lab_kernel() { cat "$LAB_KERNEL_PATH_FILE"; }
@@ -308,6 +319,23 @@ lab_init() {
         lab_ns ip addr add 10.77.0.1/24 dev "$LAB_BRIDGE"
         lab_ns ip -6 addr add fd77::1/64 dev "$LAB_BRIDGE" nodad
         lab_ns ip link set "$LAB_BRIDGE" up
+        [ "$LAB_GUEST" = debian ] && lab_dhcp_start
+        return 0
+}
+
+# lab_dhcp_start: the switch's DHCP server for distribution guests: VM
+# INDEX (1-9) gets lab_vm_ip4 INDEX by its MAC, nothing else is given out.
+lab_dhcp_start() {
+        local i hosts=()
+        for i in 1 2 3 4 5 6 7 8 9; do
+                hosts+=("--dhcp-host=$(lab_vm_mac "$i"),$(lab_vm_ip4 "$i")")
+        done
+        ip netns exec "$LAB_NS" dnsmasq --keep-in-foreground --no-resolv --no-hosts --port=0 \
+                --interface="$LAB_BRIDGE" --bind-interfaces --dhcp-authoritative --leasefile-ro \
+                --dhcp-range=10.77.0.0,static,255.255.255.0,12h "${hosts[@]}" \
+                --log-dhcp --log-facility="$LAB_STATE/dnsmasq.log" &
+        lab_pid_record $!
+        lab_log "DHCP server on the switch (dnsmasq pid $!)"
 }
 
 # lab_watchdog_start: after VFO_LAB_TIMEOUT seconds, SIGTERM the scenario
@@ -356,6 +384,9 @@ lab_teardown() {
                         timeout 15 virsh -q -c "${LAB_URI[$inst]}" destroy "$vm" >/dev/null 2>&1
                 done
         done
+
+        # hosts under systemd (lib-systemd.sh): halted, as systemd halts them
+        declare -F lab_systemd_hosts_stop >/dev/null && lab_systemd_hosts_stop
 
         # 2. every process we started or that lives in our namespace
         for inst in "${LAB_INSTANCES[@]}"; do
@@ -608,8 +639,13 @@ lab_sed_escape() { printf '%s' "$1" | sed -e 's/[\\|&]/\\&/g'; }
 
 # lab_domain_xml NAME INDEX: the domain XML of VM NAME (1 <= INDEX <= 200).
 lab_domain_xml() {
-        local name=$1 idx=$2 domtype=qemu cpu='' kernel
+        local name=$1 idx=$2 domtype=qemu cpu='' kernel memory=512 extra=${VFO_LAB_CMDLINE:-}
         kernel=$(lab_kernel)
+        if [ "$LAB_GUEST" = debian ]; then
+                # systemd as PID 1 from the image; its root file system is in RAM
+                memory=1024
+                extra="rdinit=/lib/systemd/systemd systemd.show_status=0 $extra"
+        fi
         if [ "${VFO_LAB_KVM:-0}" = 1 ]; then
                 domtype=kvm
                 cpu="<cpu mode='host-passthrough'/>"
@@ -622,7 +658,8 @@ lab_domain_xml() {
             -e "s|@INITRD@|$(lab_sed_escape "$LAB_INITRAMFS")|g" \
             -e "s|@IP4@|$(lab_vm_ip4 "$idx")|g" \
             -e "s|@IP6@|$(lab_vm_ip6 "$idx")|g" \
-            -e "s|@CMDLINE_EXTRA@|$(lab_sed_escape "${VFO_LAB_CMDLINE:-}")|g" \
+            -e "s|@CMDLINE_EXTRA@|$(lab_sed_escape "$extra")|g" \
+            -e "s|@MEMORY@|$memory|g" \
             -e "s|@BRIDGE@|$LAB_BRIDGE|g" \
             -e "s|@MAC@|$(lab_vm_mac "$idx")|g" \
             -e "s|@CONSOLE@|$(lab_sed_escape "$(lab_vm_console "$name")")|g" \

@@ -6,6 +6,9 @@
 #
 #   mkinitramfs.sh --find-kernel
 #       print the guest kernel (newest Debian /boot/vmlinuz-* with modules)
+#   mkinitramfs.sh --modules
+#       print the modules the guest loads (files, in load order, with their
+#       dependencies) for that kernel: tests/lab/mkdebguest.sh takes them too
 #   mkinitramfs.sh --manifest FILE [--agent BIN]
 #       (re)write FILE only when the implicit inputs (kernel, busybox,
 #       iproute2, agent) changed; make uses it as a prerequisite
@@ -83,6 +86,7 @@ mode=build
 while [ $# -gt 0 ]; do
         case $1 in
         --find-kernel) mode=find-kernel ;;
+        --modules) mode=modules ;;
         --manifest) mode=manifest; manifest=$2; shift ;;
         --output) output=$2; shift ;;
         --guest-dir) guestdir=$2; shift ;;
@@ -94,9 +98,31 @@ while [ $# -gt 0 ]; do
         shift
 done
 
+# modules_of KVER SCRATCH: "PATH [ARGS]" of every module of $MODULES and
+# its dependencies, in load order, each once.
+modules_of() {
+        local kver=$1 scratch=$2 m kind path args seen=' '
+        for m in $MODULES; do
+                modprobe -S "$kver" -D "$m" >"$scratch" || die "modprobe -S $kver -D $m failed"
+                while read -r kind path args; do
+                        [ "$kind" = insmod ] || continue
+                        case $seen in *" $path "*) continue ;; esac
+                        seen="$seen$path "
+                        echo "$path${args:+ $args}"
+                done <"$scratch"
+        done
+}
+
 case $mode in
 find-kernel)
         find_kernel
+        exit 0
+        ;;
+modules)
+        kernel=$(find_kernel)
+        scratch=$(mktemp)
+        trap 'rm -f "$scratch"' EXIT
+        modules_of "${kernel##*/vmlinuz-}" "$scratch" | cut -d' ' -f1
         exit 0
         ;;
 manifest)
@@ -170,17 +196,11 @@ if [ -n "$agent" ] && [ -f "$agent" ]; then
 fi
 
 # Kernel modules, in load order, without duplicates.
-: >"$root/etc/vfo-modules"
-for m in $MODULES; do
-        modprobe -S "$kver" -D "$m" >"$work/dep" || die "modprobe -S $kver -D $m failed"
-        while read -r kind path args; do
-                [ "$kind" = insmod ] || continue
-                grep -q "^$path\( \|\$\)" "$root/etc/vfo-modules" && continue
-                mkdir -p "$root/$(dirname "$path")"
-                cp "$path" "$root/$path"
-                echo "$path${args:+ $args}" >>"$root/etc/vfo-modules"
-        done <"$work/dep"
-done
+modules_of "$kver" "$work/dep" >"$root/etc/vfo-modules"
+while read -r path _; do
+        mkdir -p "$root/$(dirname "$path")"
+        cp "$path" "$root/$path"
+done <"$root/etc/vfo-modules"
 
 install -m 0755 "$guestdir/init" "$root/init"
 install -m 0644 "$guestdir/mdev.conf" "$root/etc/mdev.conf"
