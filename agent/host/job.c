@@ -19,31 +19,29 @@
 #define JOB_RETRY_USEC (10 * USEC_PER_SEC)
 
 
+/* One field of job_log_fields(): "KEY=value" into the next buffer. */
+_printf_(3, 4) static void job_log_field(JobLogFields *f, size_t *n, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(f->buf[*n], sizeof(f->buf[*n]), format, ap);
+        va_end(ap);
+        f->v[*n] = f->buf[*n];
+        (*n)++;
+}
+
 const char *const *job_log_fields(const Job *j, JobLogFields *f) {
         size_t n = 0;
 
-        snprintf(f->buf[n], sizeof(f->buf[n]), "JOB=%" PRIu64, j->id);
-        f->v[n] = f->buf[n];
-        n++;
-        if (j->domain) {
-                snprintf(f->buf[n], sizeof(f->buf[n]), "DOMAIN=%s", j->domain->name);
-                f->v[n] = f->buf[n];
-                n++;
-        }
-        if (j->mac[0]) {
-                snprintf(f->buf[n], sizeof(f->buf[n]), "MAC=%s", j->mac);
-                f->v[n] = f->buf[n];
-                n++;
-        }
+        job_log_field(f, &n, "JOB=%" PRIu64, j->id);
+        if (j->domain)
+                job_log_field(f, &n, "DOMAIN=%s", j->domain->name);
+        if (j->mac[0])
+                job_log_field(f, &n, "MAC=%s", j->mac);
         if (j->vf) {
-                snprintf(f->buf[n], sizeof(f->buf[n]), "VF=%s", j->vf->id);
-                f->v[n] = f->buf[n];
-                n++;
-                if (j->vf->pool) {
-                        snprintf(f->buf[n], sizeof(f->buf[n]), "POOL=%s", j->vf->pool->config.name);
-                        f->v[n] = f->buf[n];
-                        n++;
-                }
+                job_log_field(f, &n, "VF=%s", j->vf->id);
+                if (j->vf->pool)
+                        job_log_field(f, &n, "POOL=%s", j->vf->pool->config.name);
         }
         f->v[n] = NULL;
         return f->v;

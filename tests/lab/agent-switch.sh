@@ -156,21 +156,9 @@ lab_check "surprise removal: no worse than the abrupt baseline" surprise
 lab_check "surprise removal: the agent reported it (PathChanged VF_REMOVED)" \
         lab_wait_console vm1 'VF removed without warning' 5
 
-# A distribution guest (VFO_LAB_GUEST=debian): its network manager kept
-# the address on the master through every move and left the slaves alone.
-# (a serial console's lines end in CR LF)
-managed_is() { lab_console_has vm1 "^VFO-GUEST: managed $1 $2[[:space:]]*\$"; }
-if [ "$LAB_GUEST" = debian ]; then
-        console=$(lab_vm_console vm1)
-        grep -a '^VFO-GUEST: managed \|^VFO-GUEST-READY' "$console" | sed 's/^/GUEST: /'
-        master=$(sed -n 's/^VFO-GUEST: master \([^ ]*\) standby \([^ ]*\) .*/\1/p' "$console" | head -n 1)
-        standby=$(sed -n 's/^VFO-GUEST: master \([^ ]*\) standby \([^ ]*\) .*/\2/p' "$console" | head -n 1)
-        primary=$(sed -n 's/^VFO-GUEST: primary \([^ ]*\) joined .*/\1/p' "$console" | tail -n 1)
-        lab_check "the network manager configures the master ($master)" managed_is "$master" '(connected|configured)'
-        lab_check "the network manager leaves the standby alone ($standby)" managed_is "$standby" unmanaged
-        lab_check "the network manager leaves the VF alone ($primary)" managed_is "$primary" unmanaged
-        lab_check "the master kept its address through the moves" lab_ping "$(lab_vm_ip4 1)"
-fi
+# A distribution guest: its network manager kept the address on the master
+# through every move and left the slaves alone.
+[ "$LAB_GUEST" = debian ] && lab_guest_manager_checks vm1
 
 echo "agent-switch: $zero_moves of $((2 * cycles + 1)) graceful moves lost nothing"
 lab_finish

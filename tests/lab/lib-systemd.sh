@@ -68,16 +68,7 @@ mkhostroot() {
                 lab_die "mmdebstrap of the hosts' root file system failed"
         fi
         rm -f "$log"
-        cat >>"$LAB_HOSTROOT/etc/libvirt/qemu.conf" <<'EOF'
-# vfo lab (tests/lab/lib-systemd.sh): QEMU as root, no labels, cgroups or /dev namespace
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-namespaces = [ ]
-cgroup_controllers = [ ]
-EOF
+        lab_qemu_conf "host under systemd (tests/lab/lib-systemd.sh)" >>"$LAB_HOSTROOT/etc/libvirt/qemu.conf"
         : >"$LAB_HOSTROOT/etc/machine-id"
         echo "$stamp" >"$LAB_HOSTROOT.stamp"
 }

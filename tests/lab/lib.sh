@@ -502,6 +502,23 @@ lab_failure_context() {
 
 # ---------------------------------------------------------------- libvirtd
 
+# lab_qemu_conf WHAT: libvirt's qemu.conf settings of the lab: QEMU as
+# root (the lab's files are root's), without labels, cgroups or a /dev
+# namespace (a lab host has no cgroup v1 controllers of its own).
+lab_qemu_conf() {
+        cat <<EOF
+# vfo lab $1: QEMU as root, no labels, cgroups or /dev namespace
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+namespaces = [ ]
+cgroup_controllers = [ ]
+stdio_handler = "logd"
+EOF
+}
+
 # lab_libvirtd_start NAME: a private libvirtd + virtlogd in their own mount
 # namespace inside the lab netns; waits until the API answers. Sets
 # LAB_URI[NAME] (use lab_virsh NAME …).
@@ -526,17 +543,7 @@ EOF
         cat >"$d/etc/virtlogd.conf" <<EOF
 log_outputs = "3:file:/var/log/libvirt/virtlogd.log"
 EOF
-        cat >"$d/etc/qemu.conf" <<EOF
-# vfo lab instance $name: QEMU as root, no labels, cgroups or /dev namespace
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-namespaces = [ ]
-cgroup_controllers = [ ]
-stdio_handler = "logd"
-EOF
+        lab_qemu_conf "instance $name" >"$d/etc/qemu.conf"
         LAB_URI[$name]="qemu+unix:///system?socket=$d/run/libvirt-sock"
         LAB_INSTANCES+=("$name")
 
@@ -730,6 +737,31 @@ lab_vm_ready() {
                 return 1
         fi
         lab_log "VM $name ready $(($(lab_ms) - ${LAB_VM_T0[$name]:-$t0})) ms after virsh create: $(grep -a '^VFO-GUEST-READY' "$(lab_vm_console "$name")" | tail -n 1)"
+}
+
+# lab_guest_manager_checks NAME: a Debian guest (VFO_LAB_GUEST=debian):
+# what its network manager made of the failover master and its slaves at
+# the last report (tests/lab/guest/debian/vfo-lab-guest: "managed ROLE
+# LINK STATE" lines): the master configured, the standby and the VF
+# unmanaged; and the master still reachable at its address.
+lab_guest_managed() {
+        # a report with no state: the link went before the manager was asked
+        tr -d '\r' <"$(lab_vm_console "$1")" | grep -a "^VFO-GUEST: managed $2 [^ ]* [^ ]" | tail -n 1 | cut -d' ' -f4- || true
+}
+lab_guest_reported() { [ -n "$(lab_guest_managed "$1" "$2")" ]; }
+lab_guest_manager_checks() {
+        local vm=$1 role want got
+        grep -a '^VFO-GUEST: \(managed\|manager:\) \|^VFO-GUEST-READY' "$(lab_vm_console "$vm")" | tr -d '\r' |
+                sed "s/^/GUEST $vm: /" || true
+        for role in master standby primary; do
+                case $role in master) want='(connected|configured)' ;; *) want=unmanaged ;; esac
+                # the guest reports a VF 3 s after it joined
+                lab_wait 10 "$vm's report of its $role" lab_guest_reported "$vm" "$role" || true
+                got=$(lab_guest_managed "$vm" "$role")
+                lab_check "$vm: the network manager's $role: ${got:-not reported} (want $want)" \
+                        eval "[[ \"$got\" =~ ^[^\ ]+\ $want\$ ]]"
+        done
+        lab_check "$vm: the master kept its address through the moves" lab_ping "$(lab_vm_ip4 "${LAB_VM_INDEX[$vm]}")"
 }
 
 # lab_vm_has_vf NAME [ALIAS]: the live domain XML has the VF.

@@ -108,6 +108,8 @@ lab_check "vfoctl detach vm1 on b: <= $MAX_LOST lost, none duplicated" move deta
 lab_check "vfoctl attach vm1 on b: <= $MAX_LOST lost, none duplicated" move attach
 lab_check "vm1 holds b's VF again" lab_wait 60 "vm1 on b's VF" on_host b vfod_holds vm1
 
+[ "$LAB_GUEST" = debian ] && lab_guest_manager_checks vm1
+
 # --------------------------------------------------- 4. the watchdog
 watchdog() {
         local old new restarts
