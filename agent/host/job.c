@@ -18,7 +18,6 @@
 
 #define JOB_RETRY_USEC (10 * USEC_PER_SEC)
 
-
 /* One field of job_log_fields(): "KEY=value" into the next buffer. */
 _printf_(3, 4) static void job_log_field(JobLogFields *f, size_t *n, const char *format, ...) {
         va_list ap;
