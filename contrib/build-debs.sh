@@ -8,13 +8,14 @@
 #
 #   contrib/build-debs.sh [OUTDIR]
 #
-# DEB_BUILD_OPTIONS=nocheck skips make check in the build (CI ran it).
+# OUTDIR is taken from where it is called. DEB_BUILD_OPTIONS=nocheck skips
+# the packages' make check.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-top=$(pwd)
-out=${1:-debs}
+out=${1:-$(dirname "$0")/../debs}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+cd "$(dirname "$0")/.."
+top=$(pwd)
 
 if [ "$(id -u)" -ne 0 ]; then
         echo "build-debs.sh: must run as root (apt-get)" >&2

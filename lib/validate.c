@@ -70,7 +70,6 @@ bool group_name_is_valid(const char *s) {
         return true;
 }
 
-/* DDDD:BB:DD.F in hex; the device is 00..1f and the function 0..7. */
 int ip_address_family(const char *s) {
         uint8_t a[16];
 
@@ -81,6 +80,7 @@ int ip_address_family(const char *s) {
         return -EINVAL;
 }
 
+/* DDDD:BB:DD.F in hex; the device is 00..1f and the function 0..7. */
 bool pci_address_is_valid(const char *s) {
         static const char shape[] = "xxxx:xx:xx.x";
 

@@ -41,33 +41,20 @@ declare -A LAB_NSPAWN=()        # host -> systemd-nspawn pid
 declare -A LAB_BUS_IN=()        # host -> its bus's address inside any host
 
 # mkhostroot DEB: the hosts' root file system with the vfo-host package DEB
-# (rebuilt when DEB changed).
+# (tests/lab/mkrootfs.sh; rebuilt when DEB or the recipe changed).
 mkhostroot() {
-        local deb=$1 stamp log
-        stamp=$(stat -L -c '%n %s %Y' "$deb")
+        local deb=$1 stamp
+        # the package and the recipe
+        stamp="$(stat -L -c '%n %s %Y' "$deb") $(cat "$LAB_SRCDIR/mkrootfs.sh" "${BASH_SOURCE[0]}" | md5sum)"
         if [ -f "$LAB_HOSTROOT.stamp" ] && [ "$(cat "$LAB_HOSTROOT.stamp")" = "$stamp" ] &&
                 [ -x "$LAB_HOSTROOT/lib/systemd/systemd" ]; then
                 return 0
         fi
-        command -v mmdebstrap >/dev/null || lab_die "mmdebstrap is missing (run contrib/install-deps.sh)"
         rm -rf "$LAB_HOSTROOT" "$LAB_HOSTROOT.stamp"
-        log=$(mktemp)
         lab_log "building the hosts' root file system in $LAB_HOSTROOT (mmdebstrap, about a minute)"
-        # shellcheck disable=SC2016 # "$1" is mmdebstrap's
-        if ! mmdebstrap --quiet --variant=apt \
-                --include=systemd,systemd-sysv,dbus,iproute2,procps,libvirt-daemon-system,libvirt-clients,qemu-system-x86 \
-                --aptopt='APT::Install-Recommends "false"' \
-                --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-                --dpkgopt='path-exclude=/usr/share/locale/*' \
-                --customize-hook="copy-in $deb /tmp" \
-                --customize-hook="chroot \"\$1\" apt-get -q -y --no-install-recommends install /tmp/${deb##*/}" \
-                --customize-hook='rm -f "$1"/tmp/*.deb' \
-                bookworm "$LAB_HOSTROOT" >"$log" 2>&1; then
-                cat "$log" >&2
-                rm -f "$log"
-                lab_die "mmdebstrap of the hosts' root file system failed"
-        fi
-        rm -f "$log"
+        bash "$LAB_SRCDIR/mkrootfs.sh" apt \
+                systemd,systemd-sysv,dbus,iproute2,procps,libvirt-daemon-system,libvirt-clients,qemu-system-x86 \
+                "$deb" "$LAB_HOSTROOT" || lab_die "the hosts' root file system could not be built"
         lab_qemu_conf "host under systemd (tests/lab/lib-systemd.sh)" >>"$LAB_HOSTROOT/etc/libvirt/qemu.conf"
         : >"$LAB_HOSTROOT/etc/machine-id"
         echo "$stamp" >"$LAB_HOSTROOT.stamp"

@@ -36,27 +36,15 @@ case $variant in nm | networkd) ;; *) die "--variant nm|networkd is required" ;;
 [ -x "$lossecho" ] || die "--lossecho BIN is required"
 [ -n "$output" ] || die "--output is required"
 [ "$(id -u)" = 0 ] || die "must run as root"
-command -v mmdebstrap >/dev/null || die "mmdebstrap missing (apt-get install mmdebstrap)"
 
 kernel=$(bash "$here/mkinitramfs.sh" --find-kernel)
 kver=${kernel##*/vmlinuz-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/vfo-debguest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/root
-deb=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
-
 pkgs=systemd,systemd-sysv,udev,dbus,iproute2,kmod,netcat-openbsd,procps
 [ "$variant" = nm ] && pkgs=$pkgs,network-manager
-# vfo-guest goes in with apt, which brings its dependencies
-mmdebstrap --quiet --variant=minbase --include="$pkgs" \
-        --aptopt='APT::Install-Recommends "false"' \
-        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-        --dpkgopt='path-exclude=/usr/share/info/*' \
-        --customize-hook="copy-in $deb /tmp" \
-        --customize-hook="chroot \"\$1\" apt-get -q -y --no-install-recommends install /tmp/${deb##*/}" \
-        --customize-hook='rm -f "$1"/tmp/*.deb' \
-        bookworm "$root" >"$work/mmdebstrap.log" 2>&1 || { cat "$work/mmdebstrap.log" >&2; die "mmdebstrap failed"; }
+bash "$here/mkrootfs.sh" minbase "$pkgs" "$deb" "$root"
 
 # the lab kernel's modules the guest needs; udev loads them by alias
 while read -r path; do
@@ -82,7 +70,7 @@ systemctl --root="$root" -q mask serial-getty@ttyS0.service getty@tty1.service a
         apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer 2>/dev/null || true
 echo debguest >"$root/etc/hostname"
 : >"$root/etc/machine-id"
-rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*
+rm -rf "$root"/var/cache/apt/*
 grep -q '^root:' "$root/etc/passwd" || die "no root user in the image"
 
 mkdir -p "$(dirname "$output")"

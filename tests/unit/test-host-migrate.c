@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <cmocka.h>
 
 #include "drivers/libvirt.h"
@@ -358,19 +357,19 @@ static void test_forward_tunnel_early_switchover(void **state) {
         harness_free(h);
 }
 
-/* The last maximum downtime vfod set for 'd' (the fake's file), 0 none. */
-static unsigned long last_downtime(Harness *h, HarnessDomain *d) {
+/* The last maximum downtime vfod set for 'd' (the fake's file), -1 none. */
+static long last_downtime(Harness *h, HarnessDomain *d) {
         char path[PATH_MAX], line[128];
-        unsigned long ms = 0;
+        long ms = -1;
         FILE *f;
 
         snprintf(path, sizeof(path), "%s/domains/downtime", h->dir);
         f = fopen(path, "re");
         if (!f)
-                return 0;
+                return -1;
         while (fgets(line, sizeof(line), f))
                 if (strncmp(line, d->uuid, 36) == 0)
-                        ms = strtoul(line + 37, NULL, 10);
+                        ms = strtol(line + 37, NULL, 10);
         fclose(f);
         return ms;
 }
@@ -380,10 +379,7 @@ static bool switchover_asked(Harness *h, void *userdata) {
 }
 
 static bool downtime_held(Harness *h, void *userdata) {
-        char path[PATH_MAX];
-
-        snprintf(path, sizeof(path), "%s/domains/downtime", h->dir);
-        return access(path, F_OK) == 0 && last_downtime(h, userdata) == 0;
+        return last_downtime(h, userdata) == 0;
 }
 
 /* QEMU is let switch over as soon as the frames go into the tunnel: the
