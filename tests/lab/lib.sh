@@ -492,6 +492,11 @@ lab_failure_context() {
                                   if ($i == "TX:") txd = $(i + 11) }
                           if (rxd + 0 > 0 || txd + 0 > 0) printf "    netns %s: %s dropped rx %s tx %s\n", ns, name, rxd, txd }' >&2
         done
+        # where the switch and each host's bridge send the VMs' MACs now
+        for d in $(printf '%s\n' "$LAB_NS" "${LAB_HOST_NS[@]}" | sort -u); do
+                [ -e "/run/netns/$d" ] || continue
+                bridge -n "$d" fdb show 2>/dev/null | grep -i '^52:54:00:77:' | sed "s/^/    netns $d: fdb /" >&2 || true
+        done
         lab_log "context: UDP of the lab netns (the meters): $(lab_ns awk '$1 == "Udp:" && n++ { print "in_errors=" $4 " rcvbuf_errors=" $6 }' /proc/net/snmp 2>/dev/null)"
         for f in "$LAB_STATE"/*.console.log; do
                 [ -s "$f" ] || continue

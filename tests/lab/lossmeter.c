@@ -82,6 +82,7 @@ typedef struct Meter {
         uint64_t send_end_ns;
         uint64_t last_reply_ns;         /* 0 until the first reply while sending */
         uint64_t max_gap_ns;
+        uint64_t drain_ns;              /* how long the drain waited */
 
         uint64_t rtt_max_us;
         uint32_t *rtt_hist;
@@ -268,35 +269,41 @@ static int meter_drain_socket(Meter *m) {
         }
 }
 
+/* Waits until replies are there or the absolute deadline passed, and handles
+ * what is there: 1 if it read, 0 on the deadline or a signal. */
+static int meter_receive_some(Meter *m, uint64_t deadline) {
+        struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
+        struct timespec ts;
+        uint64_t t;
+        int r;
+
+        /* Behind schedule there is no time to wait, but replies must still be
+         * read, or the receive buffer overflows and we report our own loss. */
+        t = now_ns();
+        if (t >= deadline) {
+                r = meter_drain_socket(m);
+                return r < 0 ? r : 0;
+        }
+
+        ts = ns_to_timespec(deadline - t);
+        r = ppoll(&pfd, 1, &ts, NULL);
+        if (r < 0)
+                return errno == EINTR ? 0 : -errno;
+        if (r == 0)
+                return 0;
+        r = meter_drain_socket(m);
+        return r < 0 ? r : 1;
+}
+
 /* Waits for replies until the absolute deadline, handling them as they come.
  * Returns early on a signal. */
 static int meter_receive_until(Meter *m, uint64_t deadline) {
-        for (;;) {
-                struct pollfd pfd = { .fd = m->fd, .events = POLLIN };
-                struct timespec ts;
-                uint64_t t;
-                int r;
+        int r;
 
-                /* Behind schedule there is no time to wait, but replies must still be
-                 * read, or the receive buffer overflows and we report our own loss. */
-                t = now_ns();
-                if (t >= deadline)
-                        return meter_drain_socket(m);
-
-                ts = ns_to_timespec(deadline - t);
-                r = ppoll(&pfd, 1, &ts, NULL);
-                if (r < 0) {
-                        if (errno == EINTR)
-                                return 0;
-                        return -errno;
-                }
-                if (r == 0)
-                        return 0;
-
-                r = meter_drain_socket(m);
-                if (r < 0)
-                        return r;
-        }
+        do
+                r = meter_receive_some(m, deadline);
+        while (r > 0);
+        return r;
 }
 
 static int meter_send_one(Meter *m) {
@@ -334,7 +341,7 @@ static int meter_send_one(Meter *m) {
 }
 
 static int meter_run(Meter *m, const Options *o) {
-        uint64_t deadline;
+        uint64_t deadline, start, cap, quiet;
         int r;
 
         /* The schedule is absolute (start + seq × interval), so lateness in one slot
@@ -383,15 +390,28 @@ static int meter_run(Meter *m, const Options *o) {
         }
         m->sending = false;
 
-        /* Drain: late replies still count; a second signal cuts it short. */
-        deadline = now_ns() + (uint64_t) (o->drain_s * (double) NSEC_PER_SEC);
+        /* Drain: late replies still count. It ends once every reply is in, or
+         * after 'drain' seconds without one: a peer still answering is late,
+         * not lost (a starved guest's echo can lag by seconds behind a deep
+         * socket buffer). At most LOSSMETER_MAX_DRAIN_S in all; a second
+         * signal cuts it short. */
+        start = now_ns();
+        cap = start + (uint64_t) (LOSSMETER_MAX_DRAIN_S * (double) NSEC_PER_SEC);
+        quiet = (uint64_t) (o->drain_s * (double) NSEC_PER_SEC);
+        deadline = start + quiet;
         for (sig_atomic_t stops = arg_stop; m->received < m->sent && arg_stop <= stops; ) {
-                if (now_ns() >= deadline)
-                        break;
-                r = meter_receive_until(m, deadline);
+                uint64_t before = m->received, t;
+
+                r = meter_receive_some(m, deadline);
                 if (r < 0)
                         return r;
+                t = now_ns();
+                if (m->received > before)
+                        deadline = t + quiet < cap ? t + quiet : cap;
+                else if (r == 0 && t >= deadline)
+                        break;
         }
+        m->drain_ns = now_ns() - start;
 
         return 0;
 }
@@ -428,6 +448,7 @@ static void meter_print_json(const Meter *m, const Options *o) {
         printf(",\"rtt_p99_ms\":%.3f", (double) meter_rtt_percentile(m, 99) / 1000.0);
         printf(",\"rtt_max_ms\":%.3f", (double) m->rtt_max_us / 1000.0);
         printf(",\"send_errors\":%" PRIu64, m->send_errors);
+        printf(",\"drain_ms\":%.0f", (double) m->drain_ns / (double) NSEC_PER_MSEC);
         /* Where the first losses were, in ms after the first send (seq / rate):
          * a scenario lines them up with its own timeline. */
         printf(",\"lost_at_ms\":[");
@@ -649,7 +670,7 @@ static void lossmeter_help(void) {
                "JSON line: sent, received, lost, duplicated, reordered, max_gap_ms,\n"
                "max_lost_run, rtt_p50_ms, rtt_p99_ms, rtt_max_ms, send_errors, lost_at_ms and\n"
                "dup_at_ms (the send times of the first 16 losses and duplicates, ms after the\n"
-               "first send).\n"
+               "first send), drain_ms (how long it waited for late replies).\n"
                "SIGINT/SIGTERM end sending early (a second one ends the drain); the\n"
                "results are still printed. Loss is not an error: exit 0 unless the\n"
                "measurement itself failed.\n"
@@ -657,7 +678,8 @@ static void lossmeter_help(void) {
                "  -t, --target ADDR:PORT  echo address, e.g. 10.0.0.2:7000 or [fd00::2]:7000\n"
                "  -r, --rate PPS          datagrams per second, 1-%d (default 1000)\n"
                "  -d, --duration SEC      sending time, > 0 and <= %.0f (default 10)\n"
-               "      --drain SEC         wait for late replies, 0-%.0f (default 1)\n"
+               "      --drain SEC         after sending, wait for late replies until none came\n"
+               "                          for SEC, 0-%.0f (default 1); %.0f s at most in all\n"
                "  -s, --size BYTES        UDP payload size, %d-%d (default 64)\n"
                "  -b, --broadcast         allow a broadcast target (replies from any address)\n"
                "  -l, --label TEXT        copied into the JSON as \"label\"\n"
@@ -666,7 +688,7 @@ static void lossmeter_help(void) {
                "                          received, lost, duplicated, reordered, max_gap_ms,\n"
                "                          tail_ms (since the last datagram)\n"
                "  -h, --help              show this help\n",
-               LOSSMETER_MAX_RATE, LOSSMETER_MAX_DURATION_S, LOSSMETER_MAX_DRAIN_S,
+               LOSSMETER_MAX_RATE, LOSSMETER_MAX_DURATION_S, LOSSMETER_MAX_DRAIN_S, LOSSMETER_MAX_DRAIN_S,
                LOSSMETER_MIN_SIZE, LOSSMETER_MAX_SIZE);
 }
 
