@@ -31,6 +31,8 @@ typedef struct Fixture {
         Sent sent[32];
         unsigned n_sent;
         unsigned n_announce;
+        unsigned n_begun, n_ended;
+        bool helper_on_at_end;          /* the datapath still received on both paths when the counters ended */
 } Fixture;
 
 static void on_send(void *userdata, PortSwitch *s, Vfo__Envelope *e) {
@@ -59,9 +61,21 @@ static int on_announce(void *userdata, PortSwitch *s) {
         return 2;       /* one GARP, one NA */
 }
 
+static void on_transition(void *userdata, PortSwitch *s, bool ended, usec_t now) {
+        Fixture *f = userdata;
+
+        if (!ended) {
+                f->n_begun++;
+                return;
+        }
+        f->n_ended++;
+        f->helper_on_at_end = fake_datapath_log.receive_both;
+}
+
 static const SwitchCallbacks callbacks = {
         .send = on_send,
         .announce = on_announce,
+        .transition = on_transition,
 };
 
 static const DatapathPort with_vf = {
@@ -328,9 +342,15 @@ static void test_switch_graceful_attach(void **state) {
         assert_false(fake_datapath_log.hold_transmit);          /* released as transmit moves */
         /* The standby keeps delivering what was already sent to it. */
         assert_true(fake_datapath_log.receive_both);
+        assert_int_equal(f->n_begun, 1);
+        assert_int_equal(f->n_ended, 0);
         port_switch_timeout(f->s, T0 + 2800000 + SWITCH_DRAIN_USEC);
         assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
         assert_false(fake_datapath_log.receive_both);
+        /* The loss accounting ended before the helper went off: after it the
+         * standby drops its copies of broadcast, which the VF delivers. */
+        assert_int_equal(f->n_ended, 1);
+        assert_true(f->helper_on_at_end);
         assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_PATH_CHANGED);
         assert_int_equal(last(f)->id, 4);
         assert_int_equal(last(f)->path, VFO__PATH_KIND__PATH_KIND_VF);
