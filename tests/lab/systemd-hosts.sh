@@ -12,7 +12,8 @@
 #   3. vfoctl migrate --managed-switchover from a to b, at VFO_LAB_RATE pps
 #      (default 1000): at most VFO_LAB_MAX_LOST lost (default 0), none
 #      duplicated; vm1 gets host b's VF; then vfoctl detach and vfoctl
-#      attach on b, measured the same way
+#      attach on b, measured the same way; their jobs' loss accounting
+#      (what the guest counted) says clean
 #   4. the watchdog: vfod on b stopped with SIGSTOP is killed and restarted
 #      by systemd (WatchdogSec=), and the new vfod knows vm1 holds its VF
 # The packages: VFO_LAB_DEBS (default: the build tree's debs/, from
@@ -107,6 +108,19 @@ move() {
 lab_check "vfoctl detach vm1 on b: <= $MAX_LOST lost, none duplicated" move detach
 lab_check "vfoctl attach vm1 on b: <= $MAX_LOST lost, none duplicated" move attach
 lab_check "vm1 holds b's VF again" lab_wait 60 "vm1 on b's VF" on_host b vfod_holds vm1
+# the guest's loss accounting of the two moves, as vfod keeps it with their
+# jobs (Job.Loss): clean, as the meter saw them. The report comes after the
+# attach's drain.
+job_losses() {
+        lab_in_host b vfoctl jobs --json | python3 -c '
+import json, sys
+jobs = sorted((j for j in json.load(sys.stdin) if j.get("state") == "done"), key=lambda j: j["id"])
+print(" ".join(j.get("loss", "unknown") for j in jobs[-2:]))'
+}
+reported() { case " $(job_losses) " in *" unknown "*) return 1 ;; esac; }
+lab_wait 10 "the guest's reports of the moves" reported || true
+losses=$(job_losses || true)
+lab_check "the jobs of the detach and the attach on b say: ${losses:-nothing} (want clean clean)" test "$losses" = "clean clean"
 
 [ "$LAB_GUEST" = debian ] && lab_guest_manager_checks vm1
 
