@@ -11,7 +11,10 @@
 #     second (vfo.emit), counted at the peer (vfo-lossmeter --listen);
 #   - TCP: one connection from the peer to the guest (vfo.tcpsink), written
 #     at 256 KiB/s: the longest stall and the retransmissions (tcpmeter.py).
-# First plain `virsh migrate --live --p2p` of vm1 (no VF: it has not opted
+# First, at each rate, the control: the same traffic for VFO_LAB_CONTROL_S
+# (5) s without a migration, VFO_LAB_CONTROL_RUNS (2) times (mode "none":
+# what this machine's guests do to the figures by themselves); then plain
+# `virsh migrate --live --p2p` of vm1 (no VF: it has not opted
 # in), VFO_LAB_PLAIN_RUNS (2) each way at each rate; then vm1 opts in and
 # `vfoctl migrate --managed-switchover` runs VFO_LAB_MANAGED_RUNS each way:
 # "RATE:N ..." (default "1000:5 3000:3"), the destination's VF back before
@@ -31,6 +34,8 @@ set -euo pipefail
 . "$LAB_SRCDIR/lib-bench.sh"
 
 PLAIN_RUNS=${VFO_LAB_PLAIN_RUNS:-2}
+CONTROL_RUNS=${VFO_LAB_CONTROL_RUNS:-2}
+CONTROL_S=${VFO_LAB_CONTROL_S:-5}
 MANAGED_RUNS=${VFO_LAB_MANAGED_RUNS:-1000:5 3000:3}
 EMIT_PORT=7001
 TCP_PORT=7002
@@ -64,9 +69,10 @@ ip1=$(lab_vm_ip4 1)
 # meters_start LABEL RATE / meters_stop: the three meters of one run
 meters_start() {
         M_LABEL=$1
-        # a long drain: a TCG guest echoing 3,000/s while it sends 1,000/s
-        # and takes TCP falls seconds behind (RTT p50 3.3 s seen), and a
-        # reply still on its way when the meter stops counts as lost
+        # a long drain (it ends 10 s after the last reply, or when all are
+        # in): a TCG guest echoing 3,000/s while it sends 1,000/s and takes
+        # TCP falls seconds behind (RTT p50 3.3 s seen), and a reply still on
+        # its way when the meter stops would count as lost
         lab_lossmeter_bg vm1 "$LAB_STATE/$1.echo" --rate "$2" --duration 600 --drain 10 --label "$1"
         M_ECHO=$LAB_LAST_PID
         # ip netns exec itself in the background (not lab_ns, a function: its
@@ -107,12 +113,17 @@ fails=0
 run() {
         local mode=$1 rate=$2 n=$3 src=$where dst label t0 wall rc=0 mark_s mark_d detach hold attach downtime
         dst=$(other "$src")
+        [ "$mode" != none ] || dst=$src
         label="$mode-$rate-$src$dst-$n"
         mark_s=$(wc -l <"$LAB_STATE/vfod-$src.log")
         mark_d=$(wc -l <"$LAB_STATE/vfod-$dst.log")
         meters_start "$label" "$rate"
         t0=$(lab_ms)
-        if [ "$mode" = plain ]; then
+        if [ "$mode" = none ]; then
+                # the control: the same traffic for as long, no migration
+                sleep "$CONTROL_S"
+                wall=$(($(lab_ms) - t0))
+        elif [ "$mode" = plain ]; then
                 bench_migrate vm1 "$src" "$dst" >"$LAB_STATE/$label.out" 2>&1 || rc=$?
                 wall=$(($(lab_ms) - t0))
         else
@@ -133,7 +144,7 @@ run() {
         hold=$(log_ms "$src" "$mark_s" "QEMU stopped vm1")
         attach=$(log_ms "$dst" "$mark_d" "attach of .* on vm1 done in")
         downtime=
-        [ $rc = 0 ] && downtime=$(downtime_ms "$dst")
+        [ $rc = 0 ] && [ "$mode" != none ] && downtime=$(downtime_ms "$dst")
         printf 'MIGRATE-TWOHOST {"mode":"%s","from":"%s","to":"%s","rate":%s,"rc":%s,"wall_ms":%s,"downtime_ms":%s,"detach_ms":%s,"hold_ms":%s,"attach_ms":%s,"peer_to_guest":%s,"guest_to_peer":%s,"tcp":%s}\n' \
                 "$mode" "$src" "$dst" "$rate" "$rc" "$wall" "$(bench_json_val "$downtime")" "$(bench_json_val "$detach")" "$(bench_json_val "$hold")" \
                 "$(bench_json_val "$attach")" "${ECHO:-null}" "${EMIT:-null}" "${TCP:-null}" | tee -a "$LAB_STATE/runs.lines"
@@ -147,6 +158,9 @@ run() {
 
 for rate_n in $MANAGED_RUNS; do
         rate=${rate_n%%:*}
+        for i in $(seq "$CONTROL_RUNS"); do
+                run none "$rate" "$i"
+        done
         for i in $(seq "$PLAIN_RUNS"); do
                 run plain "$rate" "$i"
                 run plain "$rate" "$i"
@@ -169,9 +183,9 @@ python3 - "$LAB_STATE/runs.lines" <<'PY'
 import json, sys, statistics
 runs = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1])]
 out = {}
-for mode in ("plain", "managed"):
+for mode in ("none", "plain", "managed"):
     for rate in sorted({r["rate"] for r in runs}):
-        for d in ("ab", "ba"):
+        for d in (("aa", "bb") if mode == "none" else ("ab", "ba")):
             rs = [r for r in runs if r["mode"] == mode and r["rate"] == rate and r["from"] + r["to"] == d]
             if not rs:
                 continue
