@@ -16,7 +16,9 @@
 #   2. A deliberately lossy move: vfod is restarted with NoAgent=abrupt;
 #      vm4 runs without vfo-agent, gets the fourth VF and is detached
 #      abruptly; its meter sees loss and the job says "lossy".
-# Prints ATTACH-UNDER-LOAD {...} with the totals.
+# Prints ATTACH-UNDER-LOAD {...} with the totals. VFO_LAB_MOVES=0: the
+# control instead, the same meters for VFO_LAB_CONTROL_S (15) s a cycle with
+# nothing moved (what this machine loses by itself), ATTACH-UNDER-LOAD-CONTROL.
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 # the guests print their UDP error counters: a datagram the echo socket had
@@ -32,6 +34,8 @@ export VFO_LAB_CMDLINE="vfo.udpstats=1${VFO_LAB_CMDLINE:+ $VFO_LAB_CMDLINE}"
 RATE=${VFO_LAB_RATE:-1000}
 MAX_LOST=${VFO_LAB_MAX_LOST:-0}
 CYCLES=${VFO_LAB_CYCLES:-3}
+MOVES=${VFO_LAB_MOVES:-1}
+CONTROL_S=${VFO_LAB_CONTROL_S:-15}
 VMS=(vm1 vm2 vm3)
 
 vfod_lab_vms 3
@@ -104,7 +108,10 @@ for c in $(seq "$CYCLES"); do
         done
         vfod_meters_start "cycle$c" "${VMS[@]}"
         cycle_t0=$(lab_ms)
+        # the control: the meters for as long, nothing moved
+        [ "$MOVES" = 1 ] || sleep "$CONTROL_S"
         for vm in "${VMS[@]}"; do
+                [ "$MOVES" = 1 ] || break
                 if "$VFOCTL" detach "$vm" >"$LAB_STATE/job.out" 2>&1; then
                         detaches=$((detaches + 1))
                 else
@@ -157,6 +164,10 @@ for c in $(seq "$CYCLES"); do
                 lossy=$((lossy + 1))
                 vfod_job_figures | tail -n 6
         fi
+        if [ "$MOVES" = 0 ]; then
+                lab_log "cycle $c of $CYCLES (control, nothing moved): $lost lost, $duplicated duplicated so far"
+                continue
+        fi
         # the guest's reports arrive after the attach ends (its drain, up to
         # 2 s): wait for the last job's, at most 10 s
         for _ in $(seq 20); do
@@ -189,6 +200,13 @@ lab_log "frames the guests transmitted on the synthetic path while a VF joined (
 
 lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
 
+if [ "$MOVES" = 0 ]; then
+        echo "ATTACH-UNDER-LOAD-CONTROL {\"cycles\":$CYCLES,\"cycle_s\":$CONTROL_S,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"echo_overflows\":$overflows,\"tap_drops\":$tapdrops}"
+        lab_check "the control (nothing moved): $lost lost (<= $MAX_LOST per VM and cycle), $duplicated duplicated" \
+                test "$worst" -le "$MAX_LOST" -a "$duplicated" = 0
+        lab_finish
+        exit
+fi
 lab_check "every vfoctl attach and detach succeeded" test "$failed" = 0
 lab_check "every job of the cycles has the guest's report (${LOSS[unknown]} unknown)" test "${LOSS[unknown]}" = 0
 lab_check "no job says lossy in a cycle the meters saw clean ($false_alarms)" test "$false_alarms" = 0
