@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Migrations between two hosts behind a learning switch (issue 12's
-# benchmark): runs the migrate-twohost lab scenario (plain virsh migrate
-# and vfoctl migrate --managed-switchover, both directions, at each rate;
-# peer -> guest, guest -> peer and TCP measured at once), then prints and
+# benchmark): runs the migrate-twohost lab scenario (a control without a
+# migration, plain virsh migrate and vfoctl migrate --managed-switchover,
+# both directions, at each rate; peer -> guest, guest -> peer and TCP
+# measured at once), then prints and
 # writes every run's figures and the summary.
 #   migrate-twohost.sh [--managed-runs "RATE:N ..."] [--plain-runs N] [--output FILE]
 #   (as root; defaults "1000:5 3000:3" and 2)
