@@ -162,7 +162,7 @@ for c in $(seq "$CYCLES"); do
         done
         if [ "$bad" = 1 ]; then
                 lossy=$((lossy + 1))
-                vfod_job_figures | tail -n 6
+                [ "$MOVES" = 0 ] || vfod_job_figures | tail -n 6
         fi
         if [ "$MOVES" = 0 ]; then
                 lab_log "cycle $c of $CYCLES (control, nothing moved): $lost lost, $duplicated duplicated so far"
