@@ -6,6 +6,8 @@
 #include <linux/if.h>
 #include <linux/if_bonding.h>
 #include <linux/if_link.h>
+#include <linux/gen_stats.h>
+#include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +283,62 @@ int rtnl_bond_set_active_slave(int bond_ifindex, int slave_ifindex) {
 
 int rtnl_bond_set_all_slaves_active(int bond_ifindex, bool on) {
         return rtnl_bond_set(bond_ifindex, IFLA_BOND_ALL_SLAVES_ACTIVE, on, true);
+}
+
+typedef struct QdiscQueue {
+        int ifindex;
+        bool found;
+        uint32_t qlen;
+} QdiscQueue;
+
+static int rtnl_qdisc_cb(const struct nlmsghdr *nlh, void *data) {
+        const struct tcmsg *tcm = mnl_nlmsg_get_payload(nlh);
+        QdiscQueue *q = data;
+        const struct nlattr *a, *b;
+
+        /* The root only: an mq root sums its children's queues when dumped,
+         * and clsact (parent TC_H_CLSACT) queues nothing. */
+        if (tcm->tcm_ifindex != q->ifindex || tcm->tcm_parent != TC_H_ROOT)
+                return MNL_CB_OK;
+        mnl_attr_for_each(a, nlh, sizeof(*tcm)) {
+                if (mnl_attr_get_type(a) != TCA_STATS2)
+                        continue;
+                mnl_attr_for_each_nested(b, a)
+                        if (mnl_attr_get_type(b) == TCA_STATS_QUEUE &&
+                            mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_queue)) {
+                                const struct gnet_stats_queue *qs = mnl_attr_get_payload(b);
+
+                                q->qlen = qs->qlen;
+                                q->found = true;
+                        }
+        }
+        return MNL_CB_OK;
+}
+
+int rtnl_qdisc_queued(int ifindex, uint32_t *ret_packets) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        QdiscQueue q = { .ifindex = ifindex };
+        struct nlmsghdr *nlh;
+        struct tcmsg *tcm;
+        int r;
+
+        assert(ret_packets);
+
+        if (ifindex <= 0)
+                return -EINVAL;
+
+        nlh = mnl_nlmsg_put_header(buf);
+        nlh->nlmsg_type = RTM_GETQDISC;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+        tcm->tcm_family = AF_UNSPEC;
+        tcm->tcm_ifindex = ifindex;
+
+        r = rtnl_transact(nlh, rtnl_qdisc_cb, &q);
+        if (r < 0)
+                return r;
+        *ret_packets = q.found ? q.qlen : 0;    /* noqueue has no root to report */
+        return 0;
 }
 
 typedef struct AddrDump {

@@ -31,6 +31,11 @@ int rtnl_link_delete(int ifindex);
 /* Administrative state of a link (ip link set up/down). */
 int rtnl_link_set_up(int ifindex, bool up);
 
+/* How many packets wait in the root queue discipline of a link (tc -s qdisc
+ * show dev …: "backlog … Np"); 0 for noqueue. Closing a link drops them
+ * without counting them anywhere. */
+int rtnl_qdisc_queued(int ifindex, uint32_t *ret_packets);
+
 /* Makes 'ifindex' a slave of 'master_ifindex' (ip link set … master …). */
 int rtnl_link_set_master(int ifindex, int master_ifindex);
 

@@ -299,12 +299,14 @@ static void agent_switch_transition(void *userdata, PortSwitch *sw, bool ended, 
                 return;
         }
         if (!ended) {
+                (void) datapath_take_vf_tx_discarded(sw->dp);   /* not this transition's */
                 switch_tally_begin(&p->tally, &sw->port, links, n, now);
                 return;
         }
 
         datapath_get_counters(sw->dp, &h);
-        switch_tally_end(&p->tally, &sw->port, links, n, &h, sw->mac, sw->active_path, now, &rep, storage);
+        switch_tally_end(&p->tally, &sw->port, links, n, &h, datapath_take_vf_tx_discarded(sw->dp), sw->mac,
+                         sw->active_path, now, &rep, storage);
         drops = switch_report_drops(&rep);
         log_info("Port %s: transition to the %s path ended after %" PRIu64 " ms: synthetic rx %" PRIu64 " tx %" PRIu64
                  ", VF rx %" PRIu64 " tx %" PRIu64 ", handed over %" PRIu64 ", held %" PRIu64 ", drops seen %" PRIu64

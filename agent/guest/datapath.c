@@ -19,6 +19,7 @@ struct Datapath {
                                          * bonding: the deduplication, alongside all_slaves_active */
         bool all_slaves_active;         /* bonding: set by us */
         StandbyHelperCounters last;     /* the helper's counters when it was last detached */
+        uint64_t vf_tx_discarded;       /* frames dropped from the VF's queue as it was closed, not yet taken */
 };
 
 int datapath_new(const DatapathPort *p, Datapath **ret) {
@@ -154,11 +155,32 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
 
         switch (dp->port.kind) {
         case PORT_KIND_NET_FAILOVER:
-        case PORT_KIND_NETVSC:
+        case PORT_KIND_NETVSC: {
+                uint32_t queued = 0;
+                int r;
+
                 /* Both transmit on the VF exactly while it is up. */
                 if (dp->port.vf_ifindex <= 0)
                         return 0;
-                return rtnl_link_set_up(dp->port.vf_ifindex, path == PORT_PATH_VF);
+                /* Closing the VF drops what still waits in its queue discipline, and no
+                 * counter shows it: count it here (the caller holds transmit on the
+                 * synthetic path first, so normally there is none). */
+                if (path == PORT_PATH_SYNTHETIC) {
+                        r = rtnl_qdisc_queued(dp->port.vf_ifindex, &queued);
+                        if (r < 0)
+                                log_debug_errno(r, "Cannot read the queue of VF ifindex %d: %m",
+                                                dp->port.vf_ifindex);
+                }
+                r = rtnl_link_set_up(dp->port.vf_ifindex, path == PORT_PATH_VF);
+                if (r < 0)
+                        return r;
+                if (queued > 0) {
+                        log_warning("Closing VF ifindex %d dropped the %" PRIu32 " frames in its queue.",
+                                    dp->port.vf_ifindex, queued);
+                        dp->vf_tx_discarded += queued;
+                }
+                return 0;
+        }
         case PORT_KIND_BONDING:
                 return rtnl_bond_set_active_slave(dp->port.master_ifindex, path == PORT_PATH_VF
                                                                                    ? dp->port.vf_ifindex
@@ -168,6 +190,15 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                 break;
         }
         return -EINVAL;
+}
+
+uint64_t datapath_take_vf_tx_discarded(Datapath *dp) {
+        uint64_t n;
+
+        assert(dp);
+        n = dp->vf_tx_discarded;
+        dp->vf_tx_discarded = 0;
+        return n;
 }
 
 int datapath_vf_drained(Datapath *dp) {

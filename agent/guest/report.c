@@ -109,8 +109,8 @@ void switch_tally_update(SwitchTally *t, const DatapathPort *p, const Netdev *li
 }
 
 void switch_tally_end(SwitchTally *t, const DatapathPort *p, const Netdev *links, size_t n_links,
-                      const StandbyHelperCounters *helper, const char *mac, PortPath path, usec_t now,
-                      Vfo__SwitchReport *ret, Vfo__PathCounters storage[3]) {
+                      const StandbyHelperCounters *helper, uint64_t vf_tx_discarded, const char *mac,
+                      PortPath path, usec_t now, Vfo__SwitchReport *ret, Vfo__PathCounters storage[3]) {
         NetdevStats syn, master, vf;
 
         assert(t);
@@ -126,6 +126,7 @@ void switch_tally_end(SwitchTally *t, const DatapathPort *p, const Netdev *links
         master = stats_diff(&t->master0, &master);
         vf = stats_diff(&t->vf0, &t->vf_last);
         stats_add(&vf, &t->vf_done);
+        vf.tx_dropped += vf_tx_discarded;
 
         *ret = (Vfo__SwitchReport) VFO__SWITCH_REPORT__INIT;
         ret->mac = (char *) mac;

@@ -32,10 +32,12 @@ void switch_tally_begin(SwitchTally *t, const DatapathPort *p, const Netdev *lin
 void switch_tally_update(SwitchTally *t, const DatapathPort *p, const Netdev *links, size_t n_links);
 
 /* The transition ended: fills 'ret' (whose counters point into 'storage')
- * with the differences and the helper's counters; the tally is reset. */
+ * with the differences and the helper's counters; the tally is reset. What
+ * closing the VF dropped from its queue ('vf_tx_discarded', counted by no
+ * device) is added to the VF's tx_dropped. */
 void switch_tally_end(SwitchTally *t, const DatapathPort *p, const Netdev *links, size_t n_links,
-                      const StandbyHelperCounters *helper, const char *mac, PortPath path, usec_t now,
-                      Vfo__SwitchReport *ret, Vfo__PathCounters storage[3]);
+                      const StandbyHelperCounters *helper, uint64_t vf_tx_discarded, const char *mac,
+                      PortPath path, usec_t now, Vfo__SwitchReport *ret, Vfo__PathCounters storage[3]);
 
 /* A netdev's statistics as the protocol's PathCounters (all 0 for NULL). */
 void path_counters_from_stats(Vfo__PathCounters *c, const NetdevStats *s);

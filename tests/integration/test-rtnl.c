@@ -9,7 +9,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,45 @@ static void test_rtnl_link_up_down(void **state) {
 
         assert_int_equal(rtnl_link_set_up(999999, true), -ENODEV);
         assert_int_equal(rtnl_link_set_up(0, true), -EINVAL);
+}
+
+/* A queue discipline that holds frames back (tbf at 8 kbit/s): the count of
+ * what waits in it; none on a link without one (noqueue); and closing the
+ * link drops them all, which is why the agent counts them first. */
+static void test_rtnl_qdisc_queued(void **state) {
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+        static const char payload[1000] = "vfo-queue-test";
+        int q, fd;
+        uint32_t n = 99;
+
+        sh("ip link add vfo-q type veth peer name vfo-q-peer");
+        sh("ip link set vfo-q-peer up && ip link set vfo-q up && ip addr add 10.98.0.1/24 dev vfo-q");
+        sh("ip neigh replace 10.98.0.2 lladdr 02:00:00:00:00:02 dev vfo-q nud permanent");
+        q = (int) if_nametoindex("vfo-q");
+        assert_true(q > 0);
+
+        assert_int_equal(rtnl_qdisc_queued(q, &n), 0);
+        assert_int_equal(n, 0);                                 /* veth: noqueue */
+
+        sh("tc qdisc add dev vfo-q root tbf rate 8kbit burst 1600 limit 100000");
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(inet_pton(AF_INET, "10.98.0.2", &to.sin_addr), 1);
+        for (int i = 0; i < 20; i++)            /* 1,000 bytes each: the 1,600-byte burst passes one */
+                assert_int_equal(sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *) &to, sizeof(to)),
+                                 (ssize_t) sizeof(payload));
+        assert_int_equal(rtnl_qdisc_queued(q, &n), 0);
+        assert_in_range(n, 15, 20);
+
+        assert_int_equal(rtnl_link_set_up(q, false), 0);
+        assert_int_equal(rtnl_qdisc_queued(q, &n), 0);
+        assert_int_equal(n, 0);                                 /* gone, and counted nowhere */
+        close(fd);
+
+        assert_int_equal(rtnl_qdisc_queued(999999, &n), 0);      /* no such link: nothing queued */
+        assert_int_equal(n, 0);
+        assert_int_equal(rtnl_qdisc_queued(0, &n), -EINVAL);
+        sh("ip link del vfo-q");
 }
 
 static void test_rtnl_bond_active_slave(void **state) {
@@ -215,6 +256,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rtnl_dump_sees_bond_and_slaves),
                 cmocka_unit_test(test_rtnl_link_up_down),
+                cmocka_unit_test(test_rtnl_qdisc_queued),
                 cmocka_unit_test(test_rtnl_bond_active_slave),
                 cmocka_unit_test(test_rtnl_bond_create_refuses_taken_names),
                 cmocka_unit_test(test_rtnl_bond_create_enslave_delete),

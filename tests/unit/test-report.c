@@ -45,8 +45,8 @@ static void test_report_detach(void **state) {
         switch_tally_begin(&t, &with_vf, start, ELEMENTSOF(start), 1000);
         assert_true(t.active);
         switch_tally_update(&t, &with_vf, mid, ELEMENTSOF(mid));
-        switch_tally_end(&t, &without_vf, end, ELEMENTSOF(end), &h, "52:54:00:00:00:01", PORT_PATH_SYNTHETIC,
-                         5000, &r, storage);
+        switch_tally_end(&t, &without_vf, end, ELEMENTSOF(end), &h, 0, "52:54:00:00:00:01",
+                         PORT_PATH_SYNTHETIC, 5000, &r, storage);
         assert_false(t.active);
 
         assert_string_equal(r.mac, "52:54:00:00:00:01");
@@ -81,8 +81,8 @@ static void test_report_attach_with_drops(void **state) {
 
         switch_tally_begin(&t, &without_vf, start, ELEMENTSOF(start), 10);
         switch_tally_update(&t, &with_vf, mid, ELEMENTSOF(mid));
-        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, "52:54:00:00:00:01", PORT_PATH_VF, 20, &r,
-                         storage);
+        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, 0, "52:54:00:00:00:01", PORT_PATH_VF, 20,
+                         &r, storage);
 
         assert_int_equal(r.path, VFO__PATH_KIND__PATH_KIND_VF);
         assert_int_equal(r.vf->rx_packets, 300);
@@ -92,6 +92,28 @@ static void test_report_attach_with_drops(void **state) {
         assert_int_equal(r.held_tx, 2500);
         assert_int_equal(r.handed_over, 3000);
         assert_int_equal(switch_report_drops(&r), 5);
+}
+
+/* A detach whose VF still had frames queued when it was closed: no device
+ * counts them, the report does (the VF's tx_dropped), and the move is lossy. */
+static void test_report_detach_vf_queue_discarded(void **state) {
+        SwitchTally t;
+        Vfo__SwitchReport r;
+        Vfo__PathCounters storage[3];
+        StandbyHelperCounters h = {};
+        Netdev start[] = { link_with(SYN, 100, 0, 0, 0), link_with(MASTER, 1000, 900, 0, 0),
+                           link_with(VF, 900, 900, 0, 0) };
+        Netdev end[] = { link_with(SYN, 200, 100, 0, 0), link_with(MASTER, 1200, 1100, 0, 0),
+                         link_with(VF, 1000, 1000, 0, 0) };
+
+        switch_tally_begin(&t, &with_vf, start, ELEMENTSOF(start), 10);
+        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, 66, "52:54:00:00:00:01", PORT_PATH_SYNTHETIC,
+                         20, &r, storage);
+
+        assert_int_equal(r.vf->tx_packets, 100);
+        assert_int_equal(r.vf->tx_dropped, 66);
+        assert_int_equal(r.synthetic->tx_dropped, 0);
+        assert_int_equal(switch_report_drops(&r), 66);
 }
 
 /* A VF that came and went (a rollback), then another: both VFs' traffic
@@ -114,8 +136,8 @@ static void test_report_vf_replaced_and_reset(void **state) {
         switch_tally_begin(&t, &without_vf, start, ELEMENTSOF(start), 100);
         switch_tally_update(&t, &with_vf, first, ELEMENTSOF(first));
         switch_tally_update(&t, &without_vf, gone, ELEMENTSOF(gone));
-        switch_tally_end(&t, &second_vf, second, ELEMENTSOF(second), &h, "52:54:00:00:00:01", PORT_PATH_VF, 50,
-                         &r, storage);
+        switch_tally_end(&t, &second_vf, second, ELEMENTSOF(second), &h, 0, "52:54:00:00:00:01", PORT_PATH_VF,
+                         50, &r, storage);
 
         assert_int_equal(r.vf->rx_packets, 15);
         assert_int_equal(r.vf->tx_packets, 26);
@@ -139,6 +161,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_report_detach),
                 cmocka_unit_test(test_report_attach_with_drops),
+                cmocka_unit_test(test_report_detach_vf_queue_discarded),
                 cmocka_unit_test(test_report_vf_replaced_and_reset),
                 cmocka_unit_test(test_report_update_inactive),
         };
