@@ -285,16 +285,16 @@ int rtnl_bond_set_all_slaves_active(int bond_ifindex, bool on) {
         return rtnl_bond_set(bond_ifindex, IFLA_BOND_ALL_SLAVES_ACTIVE, on, true);
 }
 
-typedef struct QdiscQueue {
+typedef struct QdiscDump {
         int ifindex;
-        bool found;
-        uint32_t qlen;
-} QdiscQueue;
+        RtnlQdiscStats stats;
+} QdiscDump;
 
 static int rtnl_qdisc_cb(const struct nlmsghdr *nlh, void *data) {
         const struct tcmsg *tcm = mnl_nlmsg_get_payload(nlh);
-        QdiscQueue *q = data;
+        QdiscDump *q = data;
         const struct nlattr *a, *b;
+        bool pkt64 = false;
 
         /* The root only: an mq root sums its children's queues when dumped,
          * and clsact (parent TC_H_CLSACT) queues nothing. */
@@ -303,26 +303,30 @@ static int rtnl_qdisc_cb(const struct nlmsghdr *nlh, void *data) {
         mnl_attr_for_each(a, nlh, sizeof(*tcm)) {
                 if (mnl_attr_get_type(a) != TCA_STATS2)
                         continue;
-                mnl_attr_for_each_nested(b, a)
-                        if (mnl_attr_get_type(b) == TCA_STATS_QUEUE &&
-                            mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_queue)) {
-                                const struct gnet_stats_queue *qs = mnl_attr_get_payload(b);
+                mnl_attr_for_each_nested(b, a) {
+                        uint16_t type = mnl_attr_get_type(b);
 
-                                q->qlen = qs->qlen;
-                                q->found = true;
-                        }
+                        if (type == TCA_STATS_QUEUE && mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_queue))
+                                q->stats.queued = ((const struct gnet_stats_queue *) mnl_attr_get_payload(b))->qlen;
+                        else if (type == TCA_STATS_PKT64 && mnl_attr_get_payload_len(b) >= sizeof(uint64_t)) {
+                                q->stats.sent = mnl_attr_get_u64(b);
+                                pkt64 = true;
+                        } else if (type == TCA_STATS_BASIC && !pkt64 &&
+                                   mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_basic))
+                                q->stats.sent = ((const struct gnet_stats_basic *) mnl_attr_get_payload(b))->packets;
+                }
         }
         return MNL_CB_OK;
 }
 
-int rtnl_qdisc_queued(int ifindex, uint32_t *ret_packets) {
+int rtnl_qdisc_stats(int ifindex, RtnlQdiscStats *ret) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
-        QdiscQueue q = { .ifindex = ifindex };
+        QdiscDump q = { .ifindex = ifindex };
         struct nlmsghdr *nlh;
         struct tcmsg *tcm;
         int r;
 
-        assert(ret_packets);
+        assert(ret);
 
         if (ifindex <= 0)
                 return -EINVAL;
@@ -337,7 +341,7 @@ int rtnl_qdisc_queued(int ifindex, uint32_t *ret_packets) {
         r = rtnl_transact(nlh, rtnl_qdisc_cb, &q);
         if (r < 0)
                 return r;
-        *ret_packets = q.found ? q.qlen : 0;    /* noqueue has no root to report */
+        *ret = q.stats;         /* noqueue has no root to report: all 0 */
         return 0;
 }
 

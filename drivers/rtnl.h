@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "drivers/netdev.h"
 
@@ -31,10 +32,15 @@ int rtnl_link_delete(int ifindex);
 /* Administrative state of a link (ip link set up/down). */
 int rtnl_link_set_up(int ifindex, bool up);
 
-/* How many packets wait in the root queue discipline of a link (tc -s qdisc
- * show dev …: "backlog … Np"); 0 for noqueue. Closing a link drops them
- * without counting them anywhere. */
-int rtnl_qdisc_queued(int ifindex, uint32_t *ret_packets);
+/* The root queue discipline of a link (tc -s qdisc show dev …): how many
+ * packets wait in it ("backlog … Np") and how many it has sent; all 0 for
+ * noqueue. Closing a link drops what waits without counting it anywhere. */
+typedef struct RtnlQdiscStats {
+        uint32_t queued;
+        uint64_t sent;
+} RtnlQdiscStats;
+
+int rtnl_qdisc_stats(int ifindex, RtnlQdiscStats *ret);
 
 /* Makes 'ifindex' a slave of 'master_ifindex' (ip link set … master …). */
 int rtnl_link_set_master(int ifindex, int master_ifindex);

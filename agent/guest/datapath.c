@@ -156,28 +156,34 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         switch (dp->port.kind) {
         case PORT_KIND_NET_FAILOVER:
         case PORT_KIND_NETVSC: {
-                uint32_t queued = 0;
-                int r;
+                RtnlQdiscStats before = {}, after = {};
+                int k = -ENODATA, r;
 
                 /* Both transmit on the VF exactly while it is up. */
                 if (dp->port.vf_ifindex <= 0)
                         return 0;
                 /* Closing the VF drops what still waits in its queue discipline, and no
-                 * counter shows it: count it here (the caller holds transmit on the
-                 * synthetic path first, so normally there is none). */
-                if (path == PORT_PATH_SYNTHETIC) {
-                        r = rtnl_qdisc_queued(dp->port.vf_ifindex, &queued);
-                        if (r < 0)
-                                log_debug_errno(r, "Cannot read the queue of VF ifindex %d: %m",
-                                                dp->port.vf_ifindex);
-                }
+                 * counter shows it: count it here. The caller holds transmit on the
+                 * synthetic path first, so normally there is none. What waited before
+                 * and was sent by the time the VF was down is not lost. */
+                if (path == PORT_PATH_SYNTHETIC)
+                        k = rtnl_qdisc_stats(dp->port.vf_ifindex, &before);
                 r = rtnl_link_set_up(dp->port.vf_ifindex, path == PORT_PATH_VF);
                 if (r < 0)
                         return r;
-                if (queued > 0) {
-                        log_warning("Closing VF ifindex %d dropped the %" PRIu32 " frames in its queue.",
-                                    dp->port.vf_ifindex, queued);
-                        dp->vf_tx_discarded += queued;
+                if (k >= 0 && before.queued > 0)
+                        k = rtnl_qdisc_stats(dp->port.vf_ifindex, &after);
+                if (k < 0 && k != -ENODATA)
+                        log_debug_errno(k, "Cannot read the queue of VF ifindex %d: %m", dp->port.vf_ifindex);
+                else if (k >= 0 && before.queued > 0) {
+                        uint64_t sent = after.sent >= before.sent ? after.sent - before.sent : 0;
+
+                        if (before.queued > sent) {
+                                log_warning("Closing VF ifindex %d dropped %" PRIu64 " frames from its queue "
+                                            "(%" PRIu32 " waited, %" PRIu64 " of them went out).",
+                                            dp->port.vf_ifindex, before.queued - sent, before.queued, sent);
+                                dp->vf_tx_discarded += before.queued - sent;
+                        }
                 }
                 return 0;
         }

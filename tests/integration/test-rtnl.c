@@ -90,14 +90,15 @@ static void test_rtnl_link_up_down(void **state) {
         assert_int_equal(rtnl_link_set_up(0, true), -EINVAL);
 }
 
-/* A queue discipline that holds frames back (tbf at 8 kbit/s): the count of
- * what waits in it; none on a link without one (noqueue); and closing the
- * link drops them all, which is why the agent counts them first. */
-static void test_rtnl_qdisc_queued(void **state) {
+/* A queue discipline that holds frames back (tbf at 8 kbit/s): what waits
+ * in it and what it sent; none on a link without one (noqueue); and closing
+ * the link drops what waits, sent nothing more, which is why the agent
+ * counts them first. */
+static void test_rtnl_qdisc_stats(void **state) {
         struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
         static const char payload[1000] = "vfo-queue-test";
+        RtnlQdiscStats st = { 99, 99 }, closed;
         int q, fd;
-        uint32_t n = 99;
 
         sh("ip link add vfo-q type veth peer name vfo-q-peer");
         sh("ip link set vfo-q-peer up && ip link set vfo-q up && ip addr add 10.98.0.1/24 dev vfo-q");
@@ -105,8 +106,9 @@ static void test_rtnl_qdisc_queued(void **state) {
         q = (int) if_nametoindex("vfo-q");
         assert_true(q > 0);
 
-        assert_int_equal(rtnl_qdisc_queued(q, &n), 0);
-        assert_int_equal(n, 0);                                 /* veth: noqueue */
+        assert_int_equal(rtnl_qdisc_stats(q, &st), 0);
+        assert_int_equal(st.queued, 0);                         /* veth: noqueue */
+        assert_int_equal(st.sent, 0);
 
         sh("tc qdisc add dev vfo-q root tbf rate 8kbit burst 1600 limit 100000");
         fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -115,17 +117,20 @@ static void test_rtnl_qdisc_queued(void **state) {
         for (int i = 0; i < 20; i++)            /* 1,000 bytes each: the 1,600-byte burst passes one */
                 assert_int_equal(sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *) &to, sizeof(to)),
                                  (ssize_t) sizeof(payload));
-        assert_int_equal(rtnl_qdisc_queued(q, &n), 0);
-        assert_in_range(n, 15, 20);
+        assert_int_equal(rtnl_qdisc_stats(q, &st), 0);
+        assert_in_range(st.queued, 15, 20);
+        assert_in_range(st.sent, 1, 5);
+        assert_int_equal(st.queued + st.sent, 20);
 
         assert_int_equal(rtnl_link_set_up(q, false), 0);
-        assert_int_equal(rtnl_qdisc_queued(q, &n), 0);
-        assert_int_equal(n, 0);                                 /* gone, and counted nowhere */
+        assert_int_equal(rtnl_qdisc_stats(q, &closed), 0);
+        assert_int_equal(closed.queued, 0);                     /* gone, and counted nowhere */
+        assert_int_equal(closed.sent, st.sent);
         close(fd);
 
-        assert_int_equal(rtnl_qdisc_queued(999999, &n), 0);      /* no such link: nothing queued */
-        assert_int_equal(n, 0);
-        assert_int_equal(rtnl_qdisc_queued(0, &n), -EINVAL);
+        assert_int_equal(rtnl_qdisc_stats(999999, &st), 0);     /* no such link: nothing queued */
+        assert_int_equal(st.queued, 0);
+        assert_int_equal(rtnl_qdisc_stats(0, &st), -EINVAL);
         sh("ip link del vfo-q");
 }
 
@@ -256,7 +261,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rtnl_dump_sees_bond_and_slaves),
                 cmocka_unit_test(test_rtnl_link_up_down),
-                cmocka_unit_test(test_rtnl_qdisc_queued),
+                cmocka_unit_test(test_rtnl_qdisc_stats),
                 cmocka_unit_test(test_rtnl_bond_active_slave),
                 cmocka_unit_test(test_rtnl_bond_create_refuses_taken_names),
                 cmocka_unit_test(test_rtnl_bond_create_enslave_delete),
