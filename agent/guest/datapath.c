@@ -12,6 +12,9 @@
 #include "drivers/rtnl.h"
 #include "drivers/standby-helper.h"
 #include "lib/log.h"
+#include "lib/time-util.h"
+
+#define SLOW_LINK_CHANGE_USEC (200 * USEC_PER_MSEC)
 
 struct Datapath {
         DatapathPort port;
@@ -157,6 +160,7 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         case PORT_KIND_NET_FAILOVER:
         case PORT_KIND_NETVSC: {
                 RtnlQdiscStats before = {}, after = {};
+                usec_t start, took;
                 int k = -ENODATA, r;
 
                 /* Both transmit on the VF exactly while it is up. */
@@ -168,9 +172,16 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                  * and was sent by the time the VF was down is not lost. */
                 if (path == PORT_PATH_SYNTHETIC)
                         k = rtnl_qdisc_stats(dp->port.vf_ifindex, &before);
+                start = now_usec(CLOCK_MONOTONIC);
                 r = rtnl_link_set_up(dp->port.vf_ifindex, path == PORT_PATH_VF);
                 if (r < 0)
                         return r;
+                /* The kernel runs the driver's open or close within the request: a
+                 * slow one holds the whole move (and the host's wait for it). */
+                took = usec_sub_unsigned(now_usec(CLOCK_MONOTONIC), start);
+                if (took >= SLOW_LINK_CHANGE_USEC)
+                        log_warning("Taking VF ifindex %d %s took %" PRIu64 " ms.", dp->port.vf_ifindex,
+                                    path == PORT_PATH_VF ? "up" : "down", took / USEC_PER_MSEC);
                 if (k >= 0 && before.queued > 0)
                         k = rtnl_qdisc_stats(dp->port.vf_ifindex, &after);
                 if (k < 0 && k != -ENODATA)
