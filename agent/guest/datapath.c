@@ -167,9 +167,8 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                 if (dp->port.vf_ifindex <= 0)
                         return 0;
                 /* Closing the VF drops what still waits in its queue discipline, and no
-                 * counter shows it: count it here. The caller holds transmit on the
-                 * synthetic path first, so normally there is none. What waited before
-                 * and was sent by the time the VF was down is not lost. */
+                 * counter shows it: count it here. What waited before and was sent by
+                 * the time the VF was down is not lost. */
                 if (path == PORT_PATH_SYNTHETIC)
                         k = rtnl_qdisc_stats(dp->port.vf_ifindex, &before);
                 start = now_usec(CLOCK_MONOTONIC);

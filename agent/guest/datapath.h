@@ -42,13 +42,11 @@ int datapath_vf_receives(Datapath *dp, bool yes);
 /* Move transmit to 'path' (net_failover, netvsc: the VF's admin state;
  * bonding: the active slave). */
 int datapath_transmit_on(Datapath *dp, PortPath path);
-/* Keep transmit on the synthetic path whatever the kernel would choose
- * (net_failover): at an attach while the VF joins (net_failover would move it
- * at the VF's carrier-on, before the VF can send: see
- * standby_helper_hold_transmit()); at a detach from the host's steering on,
- * so the VF's queue empties before it is closed. false lets the kernel
- * choose again. Needs datapath_receive_both() first; 0 for bonding and
- * netvsc, where the agent moves transmit itself. */
+/* attach: keep transmit on the synthetic path while the VF joins (net_failover
+ * would move it at the VF's carrier-on, before the VF can send: see
+ * standby_helper_hold_transmit()); false lets the kernel choose again. Needs
+ * datapath_receive_both() first; 0 for bonding and netvsc, where the agent
+ * moves transmit itself. */
 int datapath_hold_transmit(Datapath *dp, bool on);
 /* A helper is attached that counts the host's drain markers on the path
  * steering 'left' (net_failover, bonding: from datapath_receive_both() on;
@@ -57,9 +55,9 @@ bool datapath_sees_markers(Datapath *dp, PortPath left);
 /* The helper's counters: live while it is attached, else as it left them
  * (zero before the first transition). */
 void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret);
-/* How many frames waited in the VF's queue discipline when
- * datapath_transmit_on() closed it (net_failover, netvsc: the kernel drops
- * them and counts them nowhere) since the last call; resets the count. */
+/* How many frames closing the VF dropped from its queue discipline in
+ * datapath_transmit_on() (net_failover, netvsc: the kernel counts them
+ * nowhere) since the last call; resets the count. */
 uint64_t datapath_take_vf_tx_discarded(Datapath *dp);
 /* detach: what was sent to the VF has come in and transmit has moved to the
  * synthetic NIC, so nothing more is wanted from the VF. Bonding: the bond

@@ -351,17 +351,6 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
                         r = port_switch_sync_multicast(s);
                 break;
         case SWITCH_STATE_DETACH_DRAINING:
-                s->deadline = deadline;
-                /* Transmit leaves the VF now, though the VF stays up to receive what the
-                 * host sent it before steering moved: closing it later drops what waits in
-                 * its queue, and under load that was tens of ms of replies (a run of 66
-                 * at 1,000/s caught in the lab). By the end of the drain it is empty. */
-                r = datapath_hold_transmit(s->dp, true);
-                if (r < 0) {
-                        port_switch_note(s, r, "cannot hold transmit on the synthetic path");
-                        r = 0;
-                }
-                break;
         case SWITCH_STATE_ATTACH_DRAINING:
                 s->deadline = deadline;
                 break;
@@ -423,11 +412,11 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
         r = datapath_transmit_on(s->dp, path);
         if (r < 0)
                 return r;
-        /* To the VF: the hold ends as the host has steered there. To the synthetic
-         * NIC: the VF is down, and the kernel itself transmits on the standby. */
-        r = datapath_hold_transmit(s->dp, false);
-        if (r < 0)
-                return r;
+        if (path == PORT_PATH_VF) {
+                r = datapath_hold_transmit(s->dp, false);
+                if (r < 0)
+                        return r;
+        }
         if (s->cb->clock)               /* transmit has moved: that is the switch time */
                 now = MAX(now, s->cb->clock(s->userdata));
 
