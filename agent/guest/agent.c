@@ -192,7 +192,7 @@ static void agent_arm_timer(Agent *a) {
 
         for (size_t i = 0; i < a->n_ports; i++) {
                 next = MIN(next, a->ports[i].sw->deadline);
-                if (port_switch_awaits_marker(a->ports[i].sw))
+                if (port_switch_polls(a->ports[i].sw))
                         next = MIN(next, usec_add(agent_now(a), SWITCH_MARKER_POLL_USEC));
                 if (a->ports[i].announce_left > 0)
                         next = MIN(next, a->ports[i].announce_next);

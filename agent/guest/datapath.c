@@ -208,6 +208,17 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         return -EINVAL;
 }
 
+uint32_t datapath_vf_tx_queued(Datapath *dp) {
+        RtnlQdiscStats st;
+
+        assert(dp);
+
+        if ((dp->port.kind != PORT_KIND_NET_FAILOVER && dp->port.kind != PORT_KIND_NETVSC) ||
+            dp->port.vf_ifindex <= 0 || rtnl_qdisc_stats(dp->port.vf_ifindex, &st) < 0)
+                return 0;
+        return st.queued;
+}
+
 uint64_t datapath_take_vf_tx_discarded(Datapath *dp) {
         uint64_t n;
 

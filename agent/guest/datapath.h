@@ -55,6 +55,10 @@ bool datapath_sees_markers(Datapath *dp, PortPath left);
 /* The helper's counters: live while it is attached, else as it left them
  * (zero before the first transition). */
 void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret);
+/* How many frames wait in the VF's queue discipline to be sent (net_failover,
+ * netvsc, where closing the VF drops them; 0 for bonding, without a VF, or
+ * when it cannot be read). */
+uint32_t datapath_vf_tx_queued(Datapath *dp);
 /* How many frames closing the VF dropped from its queue discipline in
  * datapath_transmit_on() (net_failover, netvsc: the kernel counts them
  * nowhere) since the last call; resets the count. */

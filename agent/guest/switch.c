@@ -328,6 +328,8 @@ static int port_switch_set_state(PortSwitch *s, SwitchState state, usec_t deadli
         s->state = state;
         if (old != state)
                 port_switch_note(s, 0, switch_state_to_string(state));
+        if (state != SWITCH_STATE_DETACH_DRAINING)
+                s->flushing = false;
 
         /* The counters end before the helper goes off: from then on the standby
          * drops its copies of the broadcast and multicast the VF delivers
@@ -412,11 +414,12 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
         r = datapath_transmit_on(s->dp, path);
         if (r < 0)
                 return r;
-        if (path == PORT_PATH_VF) {
-                r = datapath_hold_transmit(s->dp, false);
-                if (r < 0)
-                        return r;
-        }
+        /* To the VF: the host has steered there. To the synthetic NIC (a detach
+         * that flushed the VF's queue): the VF is down, the kernel sends on the
+         * standby itself. */
+        r = datapath_hold_transmit(s->dp, false);
+        if (r < 0)
+                return r;
         if (s->cb->clock)               /* transmit has moved: that is the switch time */
                 now = MAX(now, s->cb->clock(s->userdata));
 
@@ -430,6 +433,33 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
         n = port_switch_announce(s);
         port_switch_send_path_changed(s, id, reason, n, now);
         return 0;
+}
+
+/* A detach's drain ended: what the guest queued to send on the VF must go out
+ * before the VF is closed, which drops it uncounted by any device (a run of 161
+ * replies at 1,000/s in the lab, when the VF's completions lagged). Rarely does
+ * anything wait; then transmit is held on the standby, so the VF's queue only
+ * empties, and the VF is closed once it is empty or after
+ * SWITCH_FLUSH_MAX_USEC (what is left then is counted as dropped). The hold is
+ * kept this short on purpose: held from the steering on, 4 of 68 busy
+ * benchmark cycles had a guest stop answering until its VF was unplugged.
+ * Returns true if the detach waits. */
+static bool port_switch_begin_flush(PortSwitch *s, usec_t now) {
+        uint32_t n = datapath_vf_tx_queued(s->dp);
+        char what[96];
+        int r;
+
+        if (n == 0)
+                return false;
+        r = datapath_hold_transmit(s->dp, true);
+        if (r < 0)
+                port_switch_note(s, r, "cannot hold transmit on the synthetic path");
+        snprintf(what, sizeof(what), "%" PRIu32 " frames wait in the VF's queue: closing it once they are out", n);
+        port_switch_note(s, 0, what);
+        s->flushing = true;
+        s->await_marker = false;
+        (void) port_switch_set_state(s, SWITCH_STATE_DETACH_DRAINING, usec_add(now, SWITCH_FLUSH_MAX_USEC));
+        return true;
 }
 
 /* Something went wrong under us: back to the last state that carried
@@ -569,6 +599,8 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
 
         case SWITCH_EVENT_DEADLINE:
                 if (old == SWITCH_STATE_DETACH_DRAINING) {
+                        if (!s->flushing && port_switch_begin_flush(s, now))
+                                return;
                         r = port_switch_move(s, PORT_PATH_SYNTHETIC, s->pending_id,
                                              VFO__PATH_CHANGE_REASON__PATH_CHANGE_REASON_REQUESTED, now);
                         if (r < 0) {
@@ -692,11 +724,25 @@ bool port_switch_awaits_marker(const PortSwitch *s) {
                s->await_marker;
 }
 
+bool port_switch_polls(const PortSwitch *s) {
+        return port_switch_awaits_marker(s) || (s->state == SWITCH_STATE_DETACH_DRAINING && s->flushing);
+}
+
 void port_switch_poll(PortSwitch *s, usec_t now) {
         StandbyHelperCounters c;
         char what[64];
 
         assert(s);
+
+        if (s->state == SWITCH_STATE_DETACH_DRAINING && s->flushing) {
+                if (datapath_vf_tx_queued(s->dp) > 0)
+                        return;
+                snprintf(what, sizeof(what), "the VF's queue emptied %" PRIu64 " ms after the move",
+                         (uint64_t) (usec_sub_unsigned(now, s->trigger_usec) / USEC_PER_MSEC));
+                port_switch_note(s, 0, what);
+                port_switch_dispatch(s, SWITCH_EVENT_DEADLINE, 0, 0, now);
+                return;
+        }
 
         if (!port_switch_awaits_marker(s))
                 return;

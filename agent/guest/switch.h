@@ -58,6 +58,10 @@ const char *switch_event_to_string(SwitchEvent e) _const_;
  * load: frames still arrived on the standby 150-360 ms after the move. */
 #define SWITCH_DRAIN_MARKER_MAX_USEC (2 * USEC_PER_SEC)
 #define SWITCH_MARKER_POLL_USEC (5 * USEC_PER_MSEC)
+/* When a detach's drain ended, what the guest queued to send on the VF goes
+ * out before the VF is closed (closing drops it): checked every
+ * SWITCH_MARKER_POLL_USEC, for at most this long. */
+#define SWITCH_FLUSH_MAX_USEC (500 * USEC_PER_MSEC)
 
 typedef struct PortSwitch PortSwitch;
 
@@ -87,6 +91,7 @@ struct PortSwitch {
         uint64_t pending_id;    /* PrepareAttach waiting for AttachReady, SteeringMoved for PathChanged */
         uint64_t trigger_id;    /* the PrepareDetach/PrepareAttach that began the transition, 0 none */
         bool await_marker;      /* attach-/detach-draining ends when the host's drain marker arrived */
+        bool flushing;          /* detach-draining: drained, the VF's transmit queue empties first */
         usec_t trigger_usec;    /* when the current transition's trigger arrived */
         usec_t deadline;        /* USEC_INFINITY when no transition is timed */
         Datapath *dp;
@@ -119,10 +124,14 @@ void port_switch_update(PortSwitch *s, const DatapathPort *p, const char *vf_ifn
 /* Call when s->deadline has passed. */
 void port_switch_timeout(PortSwitch *s, usec_t now);
 
-/* true while the drain waits for the host's marker: call port_switch_poll()
- * every SWITCH_MARKER_POLL_USEC. */
+/* true while the drain waits for the host's marker. */
 bool port_switch_awaits_marker(const PortSwitch *s);
-/* Ends the drain if the helper has seen the marker. */
+/* true while the drain waits for the host's marker or a detach for the VF's
+ * transmit queue to empty: call port_switch_poll() every
+ * SWITCH_MARKER_POLL_USEC. */
+bool port_switch_polls(const PortSwitch *s);
+/* Ends the drain if the helper has seen the marker, the flush if the VF's
+ * queue is empty. */
 void port_switch_poll(PortSwitch *s, usec_t now);
 
 PortPath port_switch_active_path(const PortSwitch *s);

@@ -70,6 +70,10 @@ int datapath_hold_transmit(Datapath *dp, bool on) {
         return 0;
 }
 
+uint32_t datapath_vf_tx_queued(Datapath *dp) {
+        return fake_datapath_log.vf_tx_queued;
+}
+
 int datapath_vf_drained(Datapath *dp) {
         fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = 'D';
         return 0;

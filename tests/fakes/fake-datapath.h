@@ -17,6 +17,7 @@ typedef struct FakeDatapathLog {
         int fail_transmit;
         StandbyHelperCounters counters; /* what datapath_get_counters() gives */
         bool no_markers;                /* datapath_sees_markers() false (netvsc, no helper) */
+        uint32_t vf_tx_queued;          /* what datapath_vf_tx_queued() gives */
 } FakeDatapathLog;
 
 extern FakeDatapathLog fake_datapath_log;

@@ -256,6 +256,60 @@ static void test_switch_detach_drain_marker(void **state) {
         assert_int_equal(f->s->deadline, T0 + 3201000 + SWITCH_DRAIN_USEC);
 }
 
+/* The drain ended with frames still in the VF's transmit queue (its
+ * completions lag under load): transmit is held on the standby, so the queue
+ * only empties, and the VF is closed once it is empty, or at
+ * SWITCH_FLUSH_MAX_USEC; nothing waits when the queue is empty. */
+static void test_switch_detach_flushes_vf_queue(void **state) {
+        Fixture *f = *state;
+
+        port_switch_seed(f->s, &with_vf, "eth1", true, PORT_PATH_VF);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 3, 5000, T0);
+        steered_with_marker(f, 4, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 1000);
+        assert_false(fake_datapath_log.hold_transmit);          /* not while the VF drains */
+
+        fake_datapath_log.vf_tx_queued = 161;
+        fake_datapath_log.counters.markers_vf = 1;
+        port_switch_poll(f->s, T0 + 50000);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        assert_true(port_switch_polls(f->s));
+        assert_false(port_switch_awaits_marker(f->s));
+        assert_true(fake_datapath_log.hold_transmit);           /* nothing new enters the VF's queue */
+        assert_null(strchr(fake_datapath_log.calls, 'S'));      /* the VF is still up */
+        assert_int_equal(f->s->deadline, T0 + 50000 + SWITCH_FLUSH_MAX_USEC);
+
+        fake_datapath_log.vf_tx_queued = 20;
+        port_switch_poll(f->s, T0 + 55000);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+
+        fake_datapath_log.vf_tx_queued = 0;
+        port_switch_poll(f->s, T0 + 60000);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        assert_int_equal(fake_datapath_log.transmit, PORT_PATH_SYNTHETIC);
+        assert_false(fake_datapath_log.hold_transmit);          /* the VF is down */
+        assert_false(port_switch_polls(f->s));
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_PATH_CHANGED);
+        assert_int_equal(last(f)->id, 4);
+        fake_datapath_log.counters = (StandbyHelperCounters) {};
+        port_switch_update(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC, T0 + 500000);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+
+        /* A queue that does not empty: closed at the flush's deadline. */
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 600000);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 5, 5000, T0 + 700000);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 6, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 701000);
+        fake_datapath_log.vf_tx_queued = 7;
+        port_switch_timeout(f->s, T0 + 701000 + SWITCH_DRAIN_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        port_switch_poll(f->s, T0 + 701000 + SWITCH_DRAIN_USEC + SWITCH_FLUSH_MAX_USEC - 1);
+        port_switch_timeout(f->s, T0 + 701000 + SWITCH_DRAIN_USEC + SWITCH_FLUSH_MAX_USEC - 1);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        port_switch_timeout(f->s, T0 + 701000 + SWITCH_DRAIN_USEC + SWITCH_FLUSH_MAX_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        assert_int_equal(last(f)->id, 6);
+        assert_false(fake_datapath_log.hold_transmit);
+}
+
 static void test_switch_graceful_detach(void **state) {
         Fixture *f = *state;
 
@@ -505,6 +559,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_switch_attach_drain_marker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_detach_drain_marker, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_detach_flushes_vf_queue, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_graceful_detach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_graceful_attach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_prepare_attach_with_vf_present, setup, teardown),
