@@ -160,8 +160,9 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         case PORT_KIND_NET_FAILOVER:
         case PORT_KIND_NETVSC: {
                 RtnlQdiscStats before = {}, after = {};
+                bool count;
                 usec_t start, took;
-                int k = -ENODATA, r;
+                int r;
 
                 /* Both transmit on the VF exactly while it is up. */
                 if (dp->port.vf_ifindex <= 0)
@@ -169,8 +170,8 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                 /* Closing the VF drops what still waits in its queue discipline, and no
                  * counter shows it: count it here. What waited before and was sent by
                  * the time the VF was down is not lost. */
-                if (path == PORT_PATH_SYNTHETIC)
-                        k = rtnl_qdisc_stats(dp->port.vf_ifindex, &before);
+                count = path == PORT_PATH_SYNTHETIC && rtnl_qdisc_stats(dp->port.vf_ifindex, &before) >= 0 &&
+                        before.queued > 0;
                 start = now_usec(CLOCK_MONOTONIC);
                 r = rtnl_link_set_up(dp->port.vf_ifindex, path == PORT_PATH_VF);
                 if (r < 0)
@@ -181,11 +182,7 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                 if (took >= SLOW_LINK_CHANGE_USEC)
                         log_warning("Taking VF ifindex %d %s took %" PRIu64 " ms.", dp->port.vf_ifindex,
                                     path == PORT_PATH_VF ? "up" : "down", took / USEC_PER_MSEC);
-                if (k >= 0 && before.queued > 0)
-                        k = rtnl_qdisc_stats(dp->port.vf_ifindex, &after);
-                if (k < 0 && k != -ENODATA)
-                        log_debug_errno(k, "Cannot read the queue of VF ifindex %d: %m", dp->port.vf_ifindex);
-                else if (k >= 0 && before.queued > 0) {
+                if (count && rtnl_qdisc_stats(dp->port.vf_ifindex, &after) >= 0) {
                         uint64_t sent = after.sent >= before.sent ? after.sent - before.sent : 0;
 
                         if (before.queued > sent) {

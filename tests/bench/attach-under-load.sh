@@ -45,7 +45,9 @@ doc = {
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
     "machine": {"kernel": platform.release(), "nproc": os.cpu_count(),
                 "accelerator": "kvm" if os.environ.get("VFO_LAB_KVM") == "1" else "tcg"},
-    "layout": "single lab bridge, hand-started vfod and libvirtd, busybox guests (a lab layout, not a deployment)",
+    "layout": ("single lab bridge" if os.environ.get("VFO_LAB_TOPOLOGY", "twohost") == "single" else
+               "host a in a netns of its own (bridge, uplink) behind a learning switch netns with the peer")
+              + ", hand-started vfod and libvirtd, busybox guests (a lab layout, not a deployment)",
     "result": line,
 }
 print(json.dumps(doc, indent=1))
