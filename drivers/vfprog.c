@@ -19,6 +19,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -215,6 +216,45 @@ int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old) {
         nlh = netlink_put_link_request(buf, RTM_SETLINK, NLM_F_ACK, ifindex, NULL);
         mnl_attr_put_u32(nlh, IFLA_TXQLEN, len);
         return vfprog_transact(nlh, NULL, NULL);
+}
+
+typedef struct TxDropped {
+        bool found;
+        uint64_t value;
+} TxDropped;
+
+static int tx_dropped_cb(const struct nlmsghdr *nlh, void *data) {
+        TxDropped *d = data;
+        const struct nlattr *a;
+
+        mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg))
+                if (mnl_attr_get_type(a) == IFLA_STATS64 &&
+                    mnl_attr_get_payload_len(a) >= offsetof(struct rtnl_link_stats64, tx_dropped) + sizeof(uint64_t)) {
+                        struct rtnl_link_stats64 s = {};
+
+                        /* the attribute may be shorter than this build's struct, or unaligned */
+                        memcpy(&s, mnl_attr_get_payload(a), MIN(mnl_attr_get_payload_len(a), sizeof(s)));
+                        d->value = s.tx_dropped;
+                        d->found = true;
+                }
+        return MNL_CB_OK;
+}
+
+int netdev_tx_dropped(const char *ifname, uint64_t *ret) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        TxDropped d = {};
+        int ifindex, r;
+
+        r = ifindex_from_name(ifname, &ifindex);
+        if (r < 0)
+                return r;
+        r = vfprog_transact(netlink_put_link_request(buf, RTM_GETLINK, NLM_F_ACK, ifindex, NULL), tx_dropped_cb, &d);
+        if (r < 0)
+                return r;
+        if (!d.found)
+                return -EPROTO;
+        *ret = d.value;
+        return 0;
 }
 
 static int mtu_cb(const struct nlmsghdr *nlh, void *data) {

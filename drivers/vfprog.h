@@ -70,6 +70,11 @@ int forward_link_del(const char *ifname);
  * resizes its ring when this changes). */
 int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old);
 
+/* What the link 'ifname' could not send (its tx_dropped, IFLA_STATS64). For
+ * a tap: frames the bridge handed it while its queue was full, because the
+ * reader (QEMU) did not take them in time; the guest never sees them. */
+int netdev_tx_dropped(const char *ifname, uint64_t *ret);
+
 /* Puts one placeholder frame to 'dst' into the queue of the tap 'ifname'
  * (sent out of it, as if the bridge forwarded it): a QEMU waiting for an
  * incoming migration reads the first frame of its tap before the domain

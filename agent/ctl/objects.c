@@ -176,6 +176,7 @@ static const PropMap job_map[] = {
         { "HandedOver", PROP_U64, offsetof(VfoJob, handed_over) },
         { "HeldTx", PROP_U64, offsetof(VfoJob, held_tx) },
         { "GuestDrops", PROP_U64, offsetof(VfoJob, guest_drops) },
+        { "HostDrops", PROP_U64, offsetof(VfoJob, host_drops) },
         {}
 };
 

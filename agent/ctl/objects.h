@@ -87,7 +87,7 @@ typedef struct VfoJob {
         uint64_t agent_usec;
         char *destination;      /* migrate: the destination URI */
         char *loss;             /* clean, lossy, unknown */
-        uint64_t synthetic_rx, synthetic_tx, vf_rx, vf_tx, handed_over, held_tx, guest_drops;
+        uint64_t synthetic_rx, synthetic_tx, vf_rx, vf_tx, handed_over, held_tx, guest_drops, host_drops;
 } VfoJob;
 
 void vfo_manager_done(VfoManager *m);

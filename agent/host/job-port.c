@@ -447,6 +447,7 @@ static void attach_step(Job *j) {
                 j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
                 if (j->state != JOB_RUNNING)
                         return;                 /* the refresh found the domain stopped: failed there */
+                job_taps_mark(j);
                 port = job_port(j);
                 port_changed(port);
                 if (j->abrupt) {
@@ -658,6 +659,7 @@ static void detach_step(Job *j) {
                 return;
 
         case JOB_PHASE_UNPLUGGING:
+                job_taps_count(j, true);        /* the VF's tap goes with the unplug, and its count */
                 vf_set_state(j->vf, VF_RELEASING, port);
                 j->step_start = now_usec(CLOCK_MONOTONIC);
                 r = job_call_virt(j, &(VirtRequest) { .op = VIRT_OP_DETACH_ALIAS, .uuid = d->uuid, .arg = j->vf->alias },

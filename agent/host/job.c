@@ -11,9 +11,11 @@
 #include "agent/host/agentconn.h"
 #include "agent/host/bus.h"
 #include "agent/host/job-internal.h"
+#include "drivers/vfprog.h"
 #include "lib/channel.h"
 #include "lib/log.h"
 #include "lib/string-table.h"
+#include "lib/string-util.h"
 #include "lib/validate.h"
 
 #define JOB_RETRY_USEC (10 * USEC_PER_SEC)
@@ -128,6 +130,48 @@ bool job_virt_returned(Job *j) {
         return j->state == JOB_RUNNING;
 }
 
+static void job_tap_mark(JobTap *t, const char *ifname) {
+        uint64_t v;
+
+        if (!ifname || !ifname[0] || streq(t->ifname, ifname))
+                return;
+        if (netdev_tx_dropped(ifname, &v) < 0) {
+                t->ifname[0] = 0;
+                return;
+        }
+        snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
+        t->base = v;
+}
+
+void job_taps_mark(Job *j) {
+        Port *port = job_port(j);
+
+        if (!port)
+                return;
+        job_tap_mark(&j->taps[0], port->synthetic_tap);
+        if (j->vf && j->vf->pool->config.type == POOL_TYPE_EMULATED)
+                job_tap_mark(&j->taps[1], port->vf_tap);
+}
+
+void job_taps_count(Job *j, bool vf_leaves) {
+        uint64_t before = j->host_drops;
+
+        for (size_t i = 0; i < ELEMENTSOF(j->taps); i++) {
+                JobTap *t = &j->taps[i];
+                uint64_t v;
+
+                if (!t->ifname[0] || netdev_tx_dropped(t->ifname, &v) < 0)
+                        continue;
+                if (v > t->base)
+                        j->host_drops += v - t->base;
+                t->base = v;
+        }
+        if (vf_leaves)
+                j->taps[1].ifname[0] = 0;
+        if (j->host_drops != before)
+                bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Loss", "HostDrops", NULL);
+}
+
 void job_finish(Job *j, JobState state) {
         Port *port = job_port(j);
         usec_t took;
@@ -141,6 +185,12 @@ void job_finish(Job *j, JobState state) {
         j->phase = state == JOB_DONE ? JOB_PHASE_DONE : j->error_recorded ? j->failed_phase : j->phase;
         j->finish_realtime = now_usec(CLOCK_REALTIME);
         took = now_usec(CLOCK_MONOTONIC) - j->start;
+        job_taps_count(j, false);
+        if (j->host_drops > 0)
+                log_job_warning(j, "Job %" PRIu64 ": the host's taps of %s dropped %" PRIu64
+                                " frames to %s while it ran: QEMU did not read them in time (a starved guest). "
+                                "The guest never saw them; the job is lossy.",
+                                j->id, j->mac, j->host_drops, j->domain ? j->domain->name : "?");
         if (port && port->job == j) {
                 port->job = NULL;
                 if (state == JOB_FAILED) {
@@ -292,7 +342,7 @@ Job *job_by_prepare(Manager *m, const Domain *d, const char *mac, uint64_t id) {
 }
 
 const char *job_loss(const Job *j) {
-        if (j->abrupt && j->kind == JOB_DETACH)
+        if ((j->abrupt && j->kind == JOB_DETACH) || j->host_drops > 0)
                 return "lossy";
         if (!j->traffic.reported)
                 return "unknown";
@@ -345,6 +395,7 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
         if (kind == JOB_ATTACH)
                 j->phase = JOB_PHASE_CLAIMING;
         port->job = j;
+        job_taps_mark(j);       /* detach: the VF's tap too */
         if (kind == JOB_ATTACH) {
                 port_set_vf(port, NULL);
                 vf_set_state(vf, VF_CLAIMED, port);

@@ -57,6 +57,13 @@ typedef struct JobTraffic {
         uint64_t drops;         /* drops the guest saw on its NICs, and what they delivered to nobody */
 } JobTraffic;
 
+/* The host's side of the loss accounting: a tap of the port whose
+ * tx_dropped the job reads (drivers/vfprog.h, netdev_tx_dropped()). */
+typedef struct JobTap {
+        char ifname[64];        /* "" not read */
+        uint64_t base;          /* its tx_dropped when last read */
+} JobTap;
+
 struct Job {
         Manager *manager;
         uint64_t id;
@@ -89,6 +96,8 @@ struct Job {
         usec_t virt_start;
         Vfo__PathKind rollback_path;
         JobTraffic traffic;
+        JobTap taps[2];         /* the synthetic tap, an emulated VF's tap */
+        uint64_t host_drops;    /* what those taps dropped while the job ran */
 
         /* what kind of job it is: job-port.c's attach and detach, migrate.c's migration */
         const JobOps *ops;
@@ -124,9 +133,10 @@ Job *job_by_prepare(Manager *m, const Domain *d, const char *mac, uint64_t id);
 /* The agent's SwitchReport for the job's port: kept, on the bus, logged. */
 void job_set_traffic(Job *j, const Vfo__SwitchReport *r);
 /* "clean": the guest reported the move and saw no drop; "lossy": it saw
- * drops, or the VF was taken away without the agent (frames in flight to it
- * are lost where the guest cannot count them); "unknown": no report (an
- * agent without loss accounting, or the job did not move the port). */
+ * drops, the host's taps of the port dropped frames while the job ran, or
+ * the VF was taken away without the agent (frames in flight to it are lost
+ * where the guest cannot count them); "unknown": no report (an agent
+ * without loss accounting, or the job did not move the port). */
 const char *job_loss(const Job *j);
 
 /* libvirt told us a device is gone / could not be removed. */

@@ -20,6 +20,10 @@ static struct {
         unsigned failed;
 } fail[_FAKE_VFPROG_CALL_MAX];
 static char last_steer[64];     /* the port of the last fdb_steer() that succeeded */
+static struct {
+        char ifname[64];
+        uint64_t value, step;
+} taps[8];                      /* fake_vfprog_tap_drops() */
 static FakeForwardLink forward; /* the last forward_link_add() */
 static unsigned n_forward_links; /* forward links now */
 
@@ -33,6 +37,7 @@ void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error) {
 void fake_vfprog_reset(void) {
         memset(fail, 0, sizeof(fail));
         last_steer[0] = 0;
+        memset(taps, 0, sizeof(taps));
         memset(&forward, 0, sizeof(forward));
         n_forward_links = 0;
 }
@@ -84,6 +89,25 @@ int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old) {
         if (ret_old)
                 *ret_old = 1000;
         return 0;
+}
+
+void fake_vfprog_tap_drops(const char *ifname, uint64_t step) {
+        for (size_t i = 0; i < sizeof(taps) / sizeof(taps[0]); i++)
+                if (!taps[i].ifname[0] || strcmp(taps[i].ifname, ifname) == 0) {
+                        snprintf(taps[i].ifname, sizeof(taps[i].ifname), "%s", ifname);
+                        taps[i].step = step;
+                        return;
+                }
+}
+
+int netdev_tx_dropped(const char *ifname, uint64_t *ret) {
+        for (size_t i = 0; i < sizeof(taps) / sizeof(taps[0]) && taps[i].ifname[0]; i++)
+                if (strcmp(taps[i].ifname, ifname) == 0) {
+                        *ret = taps[i].value;
+                        taps[i].value += taps[i].step;
+                        return 0;
+                }
+        return -ENODEV;
 }
 
 int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {

@@ -23,6 +23,11 @@ unsigned fake_vfprog_failed(FakeVfprogCall call);
 /* The port the last fdb_steer() that succeeded pinned a MAC to ("" none since the reset). */
 const char *fake_vfprog_last_steer(void);
 
+/* netdev_tx_dropped() of 'ifname' answers 0 at first, and 'step' more at
+ * each read after (a tap that drops while it is read); any other interface
+ * has no counter (-ENODEV). Up to 8 interfaces. */
+void fake_vfprog_tap_drops(const char *ifname, uint64_t step);
+
 /* What the last forward_link_add() that succeeded was asked. */
 typedef struct FakeForwardLink {
         char ifname[16];

@@ -4,20 +4,23 @@
  * private network namespace: a bridge with two veth ports, where fdb_steer
  * moves a MAC between ports, vfprog_set on a device without SR-IOV
  * (veth: kernels built without the dummy driver have it too), and a
- * migration's forwarding tunnel (VXLAN).
+ * migration's forwarding tunnel (VXLAN), and a tap that drops (tx_dropped).
  * That part needs root (else the test is skipped after the first). */
 
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_link.h>
+#include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <libmnl/libmnl.h>
@@ -392,6 +395,33 @@ static void test_forward_link(void **state) {
         assert_int_equal(forward_link_del("vfofw000abc"), -ENODEV);
 }
 
+/* A tap whose reader does not read: its queue (txqueuelen 4) fills, and
+ * what the bridge hands it after that is its tx_dropped, which
+ * netdev_tx_dropped() reads. */
+static void test_tap_tx_dropped(void **state) {
+        struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+        uint64_t dropped = 1;
+        int fd;
+
+        fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+                skip();
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "vfo-tap0");
+        assert_int_equal(ioctl(fd, TUNSETIFF, &ifr), 0);
+        /* nothing of the host's own (IPv6 DAD, MLD) in the queue */
+        sh("sysctl -qw net.ipv6.conf.vfo-tap0.disable_ipv6=1 2>/dev/null || true");
+        sh("ip link set vfo-tap0 up");
+        assert_int_equal(netdev_set_queue_len("vfo-tap0", 4, NULL), 0);
+        assert_int_equal(netdev_tx_dropped("vfo-tap0", &dropped), 0);
+        assert_int_equal(dropped, 0);
+        for (int i = 0; i < 12; i++)
+                assert_int_equal(netdev_queue_placeholder("vfo-tap0", mac_a), 0);
+        assert_int_equal(netdev_tx_dropped("vfo-tap0", &dropped), 0);
+        assert_int_equal(dropped, 12 - 4);
+        assert_int_equal(netdev_tx_dropped("vfo-nosuch", &dropped), -ENODEV);
+        close(fd);
+}
+
 int main(void) {
         const struct CMUnitTest unit_tests[] = {
                 cmocka_unit_test(test_build_request),
@@ -406,6 +436,7 @@ int main(void) {
                 cmocka_unit_test(test_fdb_errors),
                 cmocka_unit_test(test_vfprog_set_without_sriov),
                 cmocka_unit_test(test_forward_link),
+                cmocka_unit_test(test_tap_tx_dropped),
         };
         int r;
 

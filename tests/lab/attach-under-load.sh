@@ -99,6 +99,15 @@ jobs.sort(key=lambda j: j["id"])
 for j in jobs[-int(sys.argv[1]):]:
     print(j.get("loss", "unknown"))' "$1"
 }
+# job_host_drops N: the host's tap drops (HostDrops) of the last N finished jobs, summed
+job_host_drops() {
+        "$VFOCTL" jobs --json | python3 -c '
+import json, sys
+jobs = [j for j in json.load(sys.stdin) if j.get("state") == "done"]
+jobs.sort(key=lambda j: j["id"])
+print(sum(j.get("host_drops", 0) for j in jobs[-int(sys.argv[1]):]))' "$1"
+}
+jobhostdrops=0
 for c in $(seq "$CYCLES"); do
         capture_start
         declare -A SYN_DROPS0=() RCVBUF0=()
@@ -177,6 +186,9 @@ for c in $(seq "$CYCLES"); do
         # what the guests counted, per job (vfod's log)
         grep -a "the guest counted" "$LAB_STATE/vfod-a.log" | tail -n $((2 * ${#VMS[@]})) | sed 's/^<[0-9]>/  /'
         for vm in "${VMS[@]}"; do grep -a "transition to the" "$(lab_vm_console "$vm")" | tail -n 2; done
+        hd=$(job_host_drops $((2 * ${#VMS[@]})))
+        jobhostdrops=$((jobhostdrops + ${hd:-0}))
+        [ "${hd:-0}" = 0 ] || lab_log "cycle $c: vfod counted $hd frames dropped at the host's taps during the cycle's jobs (HostDrops)"
         for l in $(job_losses $((2 * ${#VMS[@]}))); do
                 LOSS[$l]=$((${LOSS[$l]:-0} + 1))
                 [ "$bad" = 1 ] || [ "$l" != lossy ] || false_alarms=$((false_alarms + 1))
@@ -197,6 +209,7 @@ lab_log "drains (attach and detach) that ended at the host's marker: $markers"
 lab_log "datagrams lost because the guests' echo sockets were full (UDP RcvbufErrors, in lossy cycles): $overflows of $lost"
 lab_log "frames the host's taps dropped because a starved guest's QEMU did not read them (in lossy cycles): $tapdrops of $lost"
 lab_log "frames the guests transmitted on the synthetic path while a VF joined (transmit hold): $held"
+lab_log "frames vfod counted dropped at the host's taps while its jobs ran (HostDrops, every cycle): $jobhostdrops"
 
 lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
 
@@ -242,5 +255,5 @@ else
 fi
 lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt_loss" = lossy
 
-echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"tap_drops\":$tapdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
+echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"tap_drops\":$tapdrops,\"job_host_drops\":$jobhostdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
 lab_finish

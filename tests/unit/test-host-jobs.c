@@ -129,6 +129,47 @@ static void test_loss_accounting(void **state) {
         harness_free(h);
 }
 
+/* The host's side of the loss accounting: what the port's taps drop while
+ * a job runs (a starved QEMU that does not read them) makes the job lossy,
+ * though the guest saw nothing. The fake's VF taps answer 4 more at each
+ * read: a detach reads the VF's tap when it starts and before the unplug,
+ * an attach after the plug and when it ends. */
+static void test_host_drops(void **state) {
+        Harness *h = harness_new(1, NULL);
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job;
+
+        harness_start(h);
+        d->report = true;
+        job = harness_detach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
+        assert_loss(h, job, "clean");
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 0);
+        free(job);
+
+        for (unsigned i = 0; i < 4; i++) {
+                char tap[8];
+
+                snprintf(tap, sizeof(tap), "vf%u", i);
+                fake_vfprog_tap_drops(tap, 4);
+        }
+        job = harness_attach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
+        assert_loss(h, job, "lossy");
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 4);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "GuestDrops"), 0);
+        free(job);
+
+        job = harness_detach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        assert_loss(h, job, "lossy");
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 4);
+        free(job);
+        harness_free(h);
+}
+
 typedef struct PathWait {
         HarnessDomain *domain;
         const char *path;
@@ -548,6 +589,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_detach_agent_refuses_abrupt),
                 cmocka_unit_test(test_job_log_fields),
                 cmocka_unit_test(test_loss_accounting),
+                cmocka_unit_test(test_host_drops),
                 cmocka_unit_test(test_drain_markers),
                 cmocka_unit_test(test_late_vf_steering_follows_guest),
                 cmocka_unit_test(test_attach_no_agent),
