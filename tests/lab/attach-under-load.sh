@@ -81,6 +81,22 @@ tap_drops() {
         [ -n "$1" ] && ip netns exec "$(lab_dev_ns "$1")" cat "/sys/class/net/$1/statistics/tx_dropped" 2>/dev/null || echo 0
 }
 
+# link_drops: the links of the lab's namespaces (host a, the switch) with
+# drops, since they were made
+link_drops() {
+        local ns
+        for ns in "$(lab_host_ns a)" "$LAB_NS"; do
+                ip -n "$ns" -s -j link show 2>/dev/null | python3 -c '
+import json, sys
+for l in json.load(sys.stdin):
+    s = l.get("stats64", {})
+    rx, tx = s.get("rx", {}), s.get("tx", {})
+    d = (rx.get("dropped", 0), rx.get("missed", 0), rx.get("over_errors", 0), tx.get("dropped", 0), tx.get("carrier_errors", 0))
+    if any(d):
+        print("  %s %s: rx dropped %d missed %d over %d, tx dropped %d carrier %d" % ((sys.argv[1], l["ifname"]) + d))' "$ns" || true
+        done
+}
+
 # rcvbuf_errors VM: the guest's UDP RcvbufErrors as it last printed them
 rcvbuf_errors() {
         grep -a -o 'VFO-GUEST: udp in_errors=[0-9]* rcvbuf_errors=[0-9]*' "$(lab_vm_console "$1")" 2>/dev/null |
@@ -158,6 +174,16 @@ for c in $(seq "$CYCLES"); do
                         overflows=$((overflows + o))
                         lab_log "cycle $c: $vm: the guest's echo socket had no room for $o of them (UDP RcvbufErrors: the guest stalled, no path lost them)"
                         grep -a -E 'Port |helper' "$(lab_vm_console "$vm")" | tail -n 40 || true
+                        # where the lost ones went: the guest's echo says which never
+                        # arrived (lost on the way in) and which replies it could not
+                        # send; a lost one it does not name came in and was answered
+                        # (lost on the way out)
+                        lab_log "cycle $c: $vm: lost seqs (from lost_at_ms): $(printf '%s\n' "$j" |
+                                sed 's/.*"lost_at_ms":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
+                                awk -v r="$RATE" 'NF { printf "%d ", int($1 * r / 1000 + 0.5) }')"
+                        { grep -a 'vfo-lossecho: run' "$(lab_vm_console "$vm")" | tail -n 8 || true
+                          # every link of the lab's namespaces that dropped anything so far
+                          link_drops; } | while IFS= read -r l; do lab_log "cycle $c: $vm: $l"; done
                         if [ "$CAPTURE" = 1 ]; then
                                 seqs=$(printf '%s\n' "$j" | sed 's/.*"lost_at_ms":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
                                         awk -v r="$RATE" 'NF { s = int($1 * r / 1000 + 0.5); for (i = s - 3; i <= s + 3; i++) print i }' |

@@ -47,7 +47,9 @@ static void lossecho_help(void) {
                "\n"
                "UDP echo server for vfo-lossmeter: sends every datagram back to its\n"
                "sender unchanged. Listens on [::]:PORT (dual-stack), or on 0.0.0.0:PORT\n"
-               "when IPv6 is not available. Prints nothing while running.\n"
+               "when IPv6 is not available. Prints a line on stderr only when a\n"
+               "vfo-lossmeter datagram did not arrive, came out of order, or its\n"
+               "reply could not be sent.\n"
                "\n"
                "  -p, --port PORT   UDP port to listen on (default %d)\n"
                "  -e, --emit A.B.C.D:PORT\n"
@@ -185,6 +187,71 @@ static int lossecho_emit(const char *target, unsigned rate) {
         }
 }
 
+/* Where a datagram the meter counts lost went: one that never came here was
+ * lost on its way in; one that came was lost on its way out. The echo
+ * follows each meter run's sequence and says on stderr (the guest's console)
+ * which numbers did not arrive, which came out of order, and which replies
+ * the kernel refused. A line only when something is amiss. */
+#define LOSSECHO_RUNS 8
+typedef struct LossEchoRun {
+        uint32_t id;
+        uint64_t next;          /* the sequence number expected next */
+        bool used;
+} LossEchoRun;
+
+static LossEchoRun runs[LOSSECHO_RUNS];
+static unsigned runs_taken;
+
+static bool lossecho_header(const uint8_t *p, size_t len, uint32_t *ret_id, uint64_t *ret_seq) {
+        uint32_t magic, id;
+        uint64_t seq;
+
+        if (len < 16)
+                return false;
+        memcpy(&magic, p, 4);
+        memcpy(&id, p + 4, 4);
+        memcpy(&seq, p + 8, 8);
+        if (be32toh(magic) != LOSSECHO_MAGIC)
+                return false;
+        *ret_id = be32toh(id);
+        *ret_seq = be64toh(seq);
+        return true;
+}
+
+static void lossecho_track(const uint8_t *p, size_t len) {
+        LossEchoRun *r = NULL;
+        uint64_t seq;
+        uint32_t id;
+
+        if (!lossecho_header(p, len, &id, &seq))
+                return;
+        for (unsigned i = 0; i < LOSSECHO_RUNS; i++)
+                if (runs[i].used && runs[i].id == id)
+                        r = &runs[i];
+        if (!r) {
+                /* a new run (the oldest one's slot): the meter counts from 0 */
+                r = &runs[runs_taken++ % LOSSECHO_RUNS];
+                *r = (LossEchoRun) { .id = id, .used = true };
+        }
+        if (seq > r->next)
+                fprintf(stderr, "vfo-lossecho: run %08x: seq %llu..%llu did not arrive (%llu came next)\n", id,
+                        (unsigned long long) r->next, (unsigned long long) seq - 1, (unsigned long long) seq);
+        else if (seq < r->next)
+                fprintf(stderr, "vfo-lossecho: run %08x: seq %llu came out of order (after %llu)\n", id,
+                        (unsigned long long) seq, (unsigned long long) r->next - 1);
+        if (seq >= r->next)
+                r->next = seq + 1;
+}
+
+static void lossecho_not_sent(const uint8_t *p, size_t len, int error) {
+        uint64_t seq;
+        uint32_t id;
+
+        if (lossecho_header(p, len, &id, &seq))
+                fprintf(stderr, "vfo-lossecho: run %08x: the reply to seq %llu was not sent: %s\n", id,
+                        (unsigned long long) seq, strerror(error));
+}
+
 static int lossecho_run(int fd) {
         static LossEchoSlot slots[LOSSECHO_BATCH];
         struct mmsghdr msgs[LOSSECHO_BATCH];
@@ -212,8 +279,10 @@ static int lossecho_run(int fd) {
                 }
 
                 /* Echo exactly what came in: same length, back to the source address. */
-                for (k = 0; k < n; k++)
+                for (k = 0; k < n; k++) {
                         slots[k].iov.iov_len = msgs[k].msg_len;
+                        lossecho_track(slots[k].data, msgs[k].msg_len);
+                }
 
                 for (done = 0; done < n; ) {
                         int s = sendmmsg(fd, msgs + done, (unsigned) (n - done), 0);
@@ -223,6 +292,7 @@ static int lossecho_run(int fd) {
                                         continue;
                                 /* A reply we cannot send (full queue, unreachable peer) is
                                  * a lost reply; the meter counts it. Skip that datagram. */
+                                lossecho_not_sent(slots[done].data, msgs[done].msg_len, errno);
                                 done++;
                                 continue;
                         }
