@@ -440,23 +440,31 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
  * replies at 1,000/s in the lab, when the VF's completions lagged). Rarely does
  * anything wait; then transmit is held on the standby, so the VF's queue only
  * empties, and the VF is closed once it is empty or after
- * SWITCH_FLUSH_MAX_USEC (what is left then is counted as dropped). The hold is
+ * SWITCH_FLUSH_MAX_USEC, or once it stalls (what is left then is counted as dropped). The hold is
  * kept this short on purpose: held from the steering on, a guest stopped
  * answering until its VF was unplugged in 4 of 82 busy benchmark cycles.
  * Returns true if the detach waits. */
 static bool port_switch_begin_flush(PortSwitch *s, usec_t now) {
-        uint32_t n = datapath_vf_tx_queued(s->dp);
         char what[96];
+        uint32_t n;
         int r;
 
+        /* Hold first, then look: what the guest sends from here on goes out of
+         * the standby, so the VF's queue can only shrink. Looked at first, the
+         * queue was found empty and held 161 replies when the VF was closed a
+         * moment later (busy benchmark: the agent did not run in between, the
+         * echo did, and the VF sent nothing). The move releases the hold. */
+        r = datapath_hold_transmit(s->dp, true);
+        n = datapath_vf_tx_queued(s->dp);
         if (n == 0)
                 return false;
-        r = datapath_hold_transmit(s->dp, true);
         if (r < 0)
                 port_switch_note(s, r, "cannot hold transmit on the synthetic path");
         snprintf(what, sizeof(what), "%" PRIu32 " frames wait in the VF's queue: closing it once they are out", n);
         port_switch_note(s, 0, what);
         s->flushing = true;
+        s->flush_queued = n;
+        s->flush_idle_polls = 0;
         s->await_marker = false;
         (void) port_switch_set_state(s, SWITCH_STATE_DETACH_DRAINING, usec_add(now, SWITCH_FLUSH_MAX_USEC));
         return true;
@@ -735,10 +743,21 @@ void port_switch_poll(PortSwitch *s, usec_t now) {
         assert(s);
 
         if (s->state == SWITCH_STATE_DETACH_DRAINING && s->flushing) {
-                if (datapath_vf_tx_queued(s->dp) > 0)
-                        return;
-                snprintf(what, sizeof(what), "the VF's queue emptied %" PRIu64 " ms after the move",
-                         (uint64_t) (usec_sub_unsigned(now, s->trigger_usec) / USEC_PER_MSEC));
+                uint32_t n = datapath_vf_tx_queued(s->dp);
+
+                if (n > 0) {
+                        /* Stalled: the queue did not shrink over the last
+                         * SWITCH_FLUSH_STALL_POLLS polls. Counted in polls, not
+                         * time: a guest its host did not run for a second
+                         * polls once after it, and its VF had no chance. */
+                        s->flush_idle_polls = n < s->flush_queued ? 0 : s->flush_idle_polls + 1;
+                        s->flush_queued = n;
+                        if (s->flush_idle_polls < SWITCH_FLUSH_STALL_POLLS)
+                                return;
+                        snprintf(what, sizeof(what), "the VF's queue is stuck at %" PRIu32 " frames", n);
+                } else
+                        snprintf(what, sizeof(what), "the VF's queue emptied %" PRIu64 " ms after the move",
+                                 (uint64_t) (usec_sub_unsigned(now, s->trigger_usec) / USEC_PER_MSEC));
                 port_switch_note(s, 0, what);
                 port_switch_dispatch(s, SWITCH_EVENT_DEADLINE, 0, 0, now);
                 return;

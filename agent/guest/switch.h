@@ -60,8 +60,12 @@ const char *switch_event_to_string(SwitchEvent e) _const_;
 #define SWITCH_MARKER_POLL_USEC (5 * USEC_PER_MSEC)
 /* When a detach's drain ended, what the guest queued to send on the VF goes
  * out before the VF is closed (closing drops it): checked every
- * SWITCH_MARKER_POLL_USEC, for at most this long. */
-#define SWITCH_FLUSH_MAX_USEC (500 * USEC_PER_MSEC)
+ * SWITCH_MARKER_POLL_USEC, until the queue is empty, or has not shrunk over
+ * SWITCH_FLUSH_STALL_POLLS polls (100 ms of a guest that runs), or for at
+ * most SWITCH_FLUSH_MAX_USEC (a guest starved by its host polls seldom).
+ * The host waits for it (vfod's AgentTimeout). */
+#define SWITCH_FLUSH_STALL_POLLS 20
+#define SWITCH_FLUSH_MAX_USEC (2 * USEC_PER_SEC)
 
 typedef struct PortSwitch PortSwitch;
 
@@ -92,6 +96,8 @@ struct PortSwitch {
         uint64_t trigger_id;    /* the PrepareDetach/PrepareAttach that began the transition, 0 none */
         bool await_marker;      /* attach-/detach-draining ends when the host's drain marker arrived */
         bool flushing;          /* detach-draining: drained, the VF's transmit queue empties first */
+        uint32_t flush_queued;  /* what waited in it at the last poll */
+        unsigned flush_idle_polls; /* polls since it last shrank */
         usec_t trigger_usec;    /* when the current transition's trigger arrived */
         usec_t deadline;        /* USEC_INFINITY when no transition is timed */
         Datapath *dp;

@@ -71,6 +71,7 @@ int datapath_hold_transmit(Datapath *dp, bool on) {
 }
 
 uint32_t datapath_vf_tx_queued(Datapath *dp) {
+        fake_datapath_log.vf_tx_queued_read_held = fake_datapath_log.hold_transmit;
         return fake_datapath_log.vf_tx_queued;
 }
 

@@ -18,6 +18,7 @@ typedef struct FakeDatapathLog {
         StandbyHelperCounters counters; /* what datapath_get_counters() gives */
         bool no_markers;                /* datapath_sees_markers() false (netvsc, no helper) */
         uint32_t vf_tx_queued;          /* what datapath_vf_tx_queued() gives */
+        bool vf_tx_queued_read_held;    /* transmit was held when it was last asked */
 } FakeDatapathLog;
 
 extern FakeDatapathLog fake_datapath_log;

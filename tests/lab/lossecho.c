@@ -48,7 +48,7 @@ static void lossecho_help(void) {
                "UDP echo server for vfo-lossmeter: sends every datagram back to its\n"
                "sender unchanged. Listens on [::]:PORT (dual-stack), or on 0.0.0.0:PORT\n"
                "when IPv6 is not available. Prints a line on stderr only when a\n"
-               "vfo-lossmeter datagram did not arrive, came out of order, or its\n"
+               "vfo-lossmeter datagram did not arrive, came late, or its\n"
                "reply could not be sent.\n"
                "\n"
                "  -p, --port PORT   UDP port to listen on (default %d)\n"
@@ -190,13 +190,18 @@ static int lossecho_emit(const char *target, unsigned rate) {
 /* Where a datagram the meter counts lost went: one that never came here was
  * lost on its way in; one that came was lost on its way out. The echo
  * follows each meter run's sequence and says on stderr (the guest's console)
- * which numbers did not arrive, which came out of order, and which replies
+ * which numbers did not arrive, which came late (out of order), and which replies
  * the kernel refused. A line only when something is amiss. */
 #define LOSSECHO_RUNS 8
 typedef struct LossEchoRun {
         uint32_t id;
         uint64_t next;          /* the sequence number expected next */
         bool used;
+        /* a run of late datagrams (first..last, all after 'after'), said in
+         * one line when it ends: a line each would slow the echo (a serial
+         * console under TCG writes some hundred lines a second) */
+        bool late;
+        uint64_t late_first, late_last, late_after;
 } LossEchoRun;
 
 static LossEchoRun runs[LOSSECHO_RUNS];
@@ -233,12 +238,24 @@ static void lossecho_track(const uint8_t *p, size_t len) {
                 r = &runs[runs_taken++ % LOSSECHO_RUNS];
                 *r = (LossEchoRun) { .id = id, .used = true };
         }
+        if (seq < r->next && r->late && seq == r->late_last + 1) {
+                r->late_last = seq;
+                return;
+        }
+        if (r->late) {
+                fprintf(stderr, "vfo-lossecho: run %08x: seq %llu..%llu came late (after %llu)\n", id,
+                        (unsigned long long) r->late_first, (unsigned long long) r->late_last,
+                        (unsigned long long) r->late_after);
+                r->late = false;
+        }
         if (seq > r->next)
                 fprintf(stderr, "vfo-lossecho: run %08x: seq %llu..%llu did not arrive (%llu came next)\n", id,
                         (unsigned long long) r->next, (unsigned long long) seq - 1, (unsigned long long) seq);
-        else if (seq < r->next)
-                fprintf(stderr, "vfo-lossecho: run %08x: seq %llu came out of order (after %llu)\n", id,
-                        (unsigned long long) seq, (unsigned long long) r->next - 1);
+        else if (seq < r->next) {
+                r->late = true;
+                r->late_first = r->late_last = seq;
+                r->late_after = r->next - 1;
+        }
         if (seq >= r->next)
                 r->next = seq + 1;
 }

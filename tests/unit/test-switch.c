@@ -308,6 +308,60 @@ static void test_switch_detach_flushes_vf_queue(void **state) {
         assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
         assert_int_equal(last(f)->id, 6);
         assert_false(fake_datapath_log.hold_transmit);
+        fake_datapath_log.counters = (StandbyHelperCounters) {};
+        port_switch_update(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC, T0 + 4000000);
+
+        /* A queue that stops shrinking: closed after SWITCH_FLUSH_STALL_POLLS
+         * polls without progress, long before the deadline; one that shrinks
+         * is waited for. Polls, not time: a guest its host did not run polls
+         * once after a long gap, and that alone does not end the flush. */
+        port_switch_update(f->s, &with_vf, "eth1", true, PORT_PATH_VF, T0 + 5000000);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 7, 5000, T0 + 5100000);
+        request(f, VFO__ENVELOPE__BODY_STEERING_MOVED, 8, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 5101000);
+        fake_datapath_log.vf_tx_queued = 30;
+        port_switch_timeout(f->s, T0 + 5101000 + SWITCH_DRAIN_USEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        port_switch_poll(f->s, T0 + 5101000 + SWITCH_DRAIN_USEC + SWITCH_FLUSH_MAX_USEC - 1); /* one late poll */
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        for (unsigned i = 0; i < 3 * SWITCH_FLUSH_STALL_POLLS; i++) {
+                fake_datapath_log.vf_tx_queued = 29 - i / (SWITCH_FLUSH_STALL_POLLS - 1) % 30;  /* shrinks now and then */
+                port_switch_poll(f->s, T0 + 5101000 + SWITCH_DRAIN_USEC + SWITCH_FLUSH_MAX_USEC - 1);
+                assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+        }
+        fake_datapath_log.vf_tx_queued = 12;
+        for (unsigned i = 0; i <= SWITCH_FLUSH_STALL_POLLS; i++) {
+                assert_int_equal(f->s->state, SWITCH_STATE_DETACH_DRAINING);
+                port_switch_poll(f->s, T0 + 5101000 + SWITCH_DRAIN_USEC + SWITCH_FLUSH_MAX_USEC - 1);
+        }
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        assert_int_equal(last(f)->id, 8);
+        assert_false(fake_datapath_log.hold_transmit);
+}
+
+/* The queue is looked at with transmit already held on the standby: nothing
+ * can enter it between the look and the close. Found empty, the VF closes at
+ * once and the move releases the hold. */
+static void test_switch_detach_looks_at_queue_held(void **state) {
+        Fixture *f = *state;
+        const char *h, *t;
+
+        port_switch_seed(f->s, &with_vf, "eth1", true, PORT_PATH_VF);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 3, 5000, T0);
+        steered_with_marker(f, 4, VFO__PATH_KIND__PATH_KIND_SYNTHETIC, T0 + 1000);
+        assert_false(fake_datapath_log.hold_transmit);
+        fake_datapath_log.counters.markers_vf = 1;
+        port_switch_poll(f->s, T0 + 50000);
+        assert_int_equal(f->s->state, SWITCH_STATE_DETACHED);
+        assert_true(fake_datapath_log.vf_tx_queued_read_held);
+        h = strchr(fake_datapath_log.calls, 'H');
+        t = strrchr(fake_datapath_log.calls, 'S');
+        assert_non_null(h);
+        assert_non_null(t);
+        assert_true(h < t);                                     /* held, then the VF closed */
+        assert_non_null(strchr(t, 'h'));                        /* and released */
+        assert_false(fake_datapath_log.hold_transmit);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_PATH_CHANGED);
+        assert_int_equal(last(f)->id, 4);
 }
 
 static void test_switch_graceful_detach(void **state) {
@@ -350,11 +404,13 @@ static void test_switch_graceful_detach(void **state) {
         assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
         assert_false(fake_datapath_log.receive_both);
         assert_int_equal(f->n_sent, 0);                         /* expected: nothing to report */
-        /* helper on, VF receives; broadcast handed over *before* the VF goes
-         * down (it stops receiving long before the call returns), transmit
-         * synthetic, the VF's path drained and still handed over once
-         * DETACHED; VF gone: nothing to hand over; helper off */
-        assert_string_equal(fake_datapath_log.calls, "BMmSDmMN");
+        /* helper on, VF receives; at the drain's end transmit held on the
+         * standby while the VF's queue is looked at; broadcast handed over
+         * *before* the VF goes down (it stops receiving long before the call
+         * returns), transmit synthetic, the hold released, the VF's path
+         * drained and still handed over once DETACHED; VF gone: nothing to
+         * hand over; helper off */
+        assert_string_equal(fake_datapath_log.calls, "BMHmShDmMN");
 }
 
 static void test_switch_graceful_attach(void **state) {
@@ -560,6 +616,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_switch_attach_drain_marker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_detach_drain_marker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_detach_flushes_vf_queue, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_detach_looks_at_queue_held, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_graceful_detach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_graceful_attach, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_prepare_attach_with_vf_present, setup, teardown),
