@@ -439,9 +439,9 @@ static int port_switch_move(PortSwitch *s, PortPath path, uint64_t id, Vfo__Path
  * before the VF is closed, which drops it uncounted by any device (a run of 161
  * replies at 1,000/s in the lab, when the VF's completions lagged). Rarely does
  * anything wait; then transmit is held on the standby, so the VF's queue only
- * empties, and the VF is closed once it is empty or after
- * SWITCH_FLUSH_MAX_USEC, or once it stalls (what is left then is counted as dropped). The hold is
- * kept this short on purpose: held from the steering on, a guest stopped
+ * empties, and the VF is closed once it is empty, once it stops shrinking, or
+ * after SWITCH_FLUSH_MAX_USEC (what is left then is counted as dropped). The
+ * hold is kept this short on purpose: held from the steering on, a guest stopped
  * answering until its VF was unplugged in 4 of 82 busy benchmark cycles.
  * Returns true if the detach waits. */
 static bool port_switch_begin_flush(PortSwitch *s, usec_t now) {
@@ -452,8 +452,9 @@ static bool port_switch_begin_flush(PortSwitch *s, usec_t now) {
         /* Hold first, then look: what the guest sends from here on goes out of
          * the standby, so the VF's queue can only shrink. Looked at first, the
          * queue was found empty and held 161 replies when the VF was closed a
-         * moment later (busy benchmark: the agent did not run in between, the
-         * echo did, and the VF sent nothing). The move releases the hold. */
+         * moment later (busy benchmark; most likely the agent did not run in
+         * between while the echo did, and the VF sent nothing). The move
+         * releases the hold. */
         r = datapath_hold_transmit(s->dp, true);
         n = datapath_vf_tx_queued(s->dp);
         if (n == 0)

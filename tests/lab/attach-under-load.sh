@@ -175,9 +175,9 @@ for c in $(seq "$CYCLES"); do
                         lab_log "cycle $c: $vm: the guest's echo socket had no room for $o of them (UDP RcvbufErrors: the guest stalled, no path lost them)"
                         grep -a -E 'Port |helper' "$(lab_vm_console "$vm")" | tail -n 40 || true
                         # where the lost ones went: the guest's echo says which never
-                        # arrived (lost on the way in) and which replies it could not
-                        # send; a lost one it does not name came in and was answered
-                        # (lost on the way out)
+                        # arrived (lost on the way in), which came late, and which
+                        # replies it could not send; a lost one that came, late or
+                        # not, was answered (lost on the way out)
                         lab_log "cycle $c: $vm: lost seqs (from lost_at_ms): $(printf '%s\n' "$j" |
                                 sed 's/.*"lost_at_ms":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
                                 awk -v r="$RATE" 'NF { printf "%d ", int($1 * r / 1000 + 0.5) }')"
