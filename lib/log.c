@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 /* the caller's CODE_FILE= and CODE_LINE= go with each entry, not these of log.c */
 #define SD_JOURNAL_SUPPRESS_LOCATION
@@ -119,10 +120,22 @@ int log_internalv(int level, int error, const char *file, int line, const char *
 
         if (log_get_target() != LOG_TARGET_JOURNAL ||
             log_to_journal(level, error, file, line, func, fields, buf) < 0) {
+                char when[40] = "";
+                const char *e = getenv("VFO_LOG_TIME");
+
+                /* VFO_LOG_TIME=1: CLOCK_MONOTONIC in front, as the kernel's
+                 * console lines have it (lines of two processes, or of a
+                 * guest's agent and its kernel, can be put in order) */
+                if (e && strcmp(e, "1") == 0) {
+                        struct timespec ts;
+
+                        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+                        snprintf(when, sizeof(when), "[%5lld.%06ld] ", (long long) ts.tv_sec, ts.tv_nsec / 1000);
+                }
                 if (isatty(STDERR_FILENO))
-                        fprintf(stderr, "%s\n", buf);
+                        fprintf(stderr, "%s%s\n", when, buf);
                 else
-                        fprintf(stderr, "<%i>%s\n", level, buf);
+                        fprintf(stderr, "<%i>%s%s\n", level, when, buf);
         }
 
         errno = saved_errno;

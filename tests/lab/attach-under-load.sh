@@ -38,6 +38,10 @@ MOVES=${VFO_LAB_MOVES:-1}
 CONTROL_S=${VFO_LAB_CONTROL_S:-15}
 VMS=(vm1 vm2 vm3)
 
+# the time on vfod's and the agents' log lines (CLOCK_MONOTONIC; in a guest
+# next to its kernel's console lines): a stalled move can be put in order
+export VFO_LOG_TIME=1
+VFO_LAB_CMDLINE="${VFO_LAB_CMDLINE:-} vfo.logtime=1"
 vfod_lab_vms 3
 vfod_start a 4
 lab_require "vfod is on the bus and connected to libvirt" lab_wait 20 "vfod" vfod_connected

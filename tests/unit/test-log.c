@@ -58,6 +58,30 @@ static void test_log_stderr_prefixes_and_errno(void **state) {
         assert_null(strstr(out, "not shown"));
 }
 
+static void log_one_line(void) {
+        log_set_target(LOG_TARGET_STDERR);
+        log_set_max_level(LOG_INFO);
+        log_info("timed");
+}
+
+/* VFO_LOG_TIME=1: the monotonic time after the priority, as the kernel's
+ * console has it; otherwise none. */
+static void test_log_stderr_time(void **state) {
+        const char *out;
+        double t;
+        char rest[16];
+
+        assert_int_equal(setenv("VFO_LOG_TIME", "1", 1), 0);
+        out = capture_stderr(log_one_line);
+        assert_int_equal(sscanf(out, "<6>[%lf] %15s", &t, rest), 2);
+        assert_true(t > 0);
+        assert_string_equal(rest, "timed");
+        assert_non_null(strchr(out, '.'));
+        assert_int_equal(unsetenv("VFO_LOG_TIME"), 0);
+        out = capture_stderr(log_one_line);
+        assert_string_equal(out, "<6>timed\n");
+}
+
 static void test_log_below_level_still_returns_error(void **state) {
         log_set_max_level(LOG_EMERG);
         assert_int_equal(log_error_errno(EIO, "suppressed"), -EIO);
@@ -78,6 +102,7 @@ static void test_log_level_from_string(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_log_stderr_prefixes_and_errno),
+                cmocka_unit_test(test_log_stderr_time),
                 cmocka_unit_test(test_log_below_level_still_returns_error),
                 cmocka_unit_test(test_log_level_from_string),
         };
