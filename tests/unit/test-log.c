@@ -67,7 +67,7 @@ static void log_one_line(void) {
 /* VFO_LOG_TIME=1: the monotonic time after the priority, as the kernel's
  * console has it; otherwise none. */
 static void test_log_stderr_time(void **state) {
-        const char *out;
+        const char *out, *dot;
         double t;
         char rest[16];
 
@@ -76,7 +76,10 @@ static void test_log_stderr_time(void **state) {
         assert_int_equal(sscanf(out, "<6>[%lf] %15s", &t, rest), 2);
         assert_true(t > 0);
         assert_string_equal(rest, "timed");
-        assert_non_null(strchr(out, '.'));
+        dot = strchr(out, '.');                 /* microseconds: six digits, then "] " */
+        assert_non_null(dot);
+        assert_int_equal(strspn(dot + 1, "0123456789"), 6);
+        assert_memory_equal(dot + 7, "] ", 2);
         assert_int_equal(unsetenv("VFO_LOG_TIME"), 0);
         out = capture_stderr(log_one_line);
         assert_string_equal(out, "<6>timed\n");
