@@ -306,8 +306,12 @@ static int rtnl_qdisc_cb(const struct nlmsghdr *nlh, void *data) {
                 mnl_attr_for_each_nested(b, a) {
                         uint16_t type = mnl_attr_get_type(b);
 
-                        if (type == TCA_STATS_QUEUE && mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_queue))
-                                q->stats.queued = ((const struct gnet_stats_queue *) mnl_attr_get_payload(b))->qlen;
+                        if (type == TCA_STATS_QUEUE && mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_queue)) {
+                                const struct gnet_stats_queue *gq = mnl_attr_get_payload(b);
+
+                                q->stats.queued = gq->qlen;
+                                q->stats.drops = gq->drops;
+                        }
                         else if (type == TCA_STATS_PKT64 && mnl_attr_get_payload_len(b) >= sizeof(uint64_t)) {
                                 q->stats.sent = mnl_attr_get_u64(b);
                                 pkt64 = true;

@@ -33,11 +33,14 @@ int rtnl_link_delete(int ifindex);
 int rtnl_link_set_up(int ifindex, bool up);
 
 /* The root queue discipline of a link (tc -s qdisc show dev …): how many
- * packets wait in it ("backlog … Np") and how many it has sent; all 0 for
- * noqueue. Closing a link drops what waits without counting it anywhere. */
+ * packets wait in it ("backlog … Np"), how many it has sent, and how many it
+ * dropped ("dropped N": at enqueue when full, or at dequeue, as fq_codel does
+ * with a queue that stood too long); all 0 for noqueue. Closing a link drops
+ * what waits without counting it anywhere, not even here. */
 typedef struct RtnlQdiscStats {
         uint32_t queued;
         uint64_t sent;
+        uint64_t drops;
 } RtnlQdiscStats;
 
 int rtnl_qdisc_stats(int ifindex, RtnlQdiscStats *ret);

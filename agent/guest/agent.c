@@ -286,6 +286,7 @@ static void agent_switch_transition(void *userdata, PortSwitch *sw, bool ended, 
         Vfo__SwitchReport rep;
         Vfo__PathCounters storage[3];
         StandbyHelperCounters h;
+        SwitchDrops d;
         uint64_t drops;
         size_t n = 0;
         int r;
@@ -299,14 +300,14 @@ static void agent_switch_transition(void *userdata, PortSwitch *sw, bool ended, 
                 return;
         }
         if (!ended) {
-                (void) datapath_take_vf_tx_discarded(sw->dp);   /* not this transition's */
+                datapath_mark_drops(sw->dp);
                 switch_tally_begin(&p->tally, &sw->port, links, n, now);
                 return;
         }
 
         datapath_get_counters(sw->dp, &h);
-        switch_tally_end(&p->tally, &sw->port, links, n, &h, datapath_take_vf_tx_discarded(sw->dp), sw->mac,
-                         sw->active_path, now, &rep, storage);
+        datapath_take_drops(sw->dp, &d);
+        switch_tally_end(&p->tally, &sw->port, links, n, &h, &d, sw->mac, sw->active_path, now, &rep, storage);
         drops = switch_report_drops(&rep);
         log_info("Port %s: transition to the %s path ended after %" PRIu64 " ms: synthetic rx %" PRIu64 " tx %" PRIu64
                  ", VF rx %" PRIu64 " tx %" PRIu64 ", handed over %" PRIu64 ", held %" PRIu64 ", drops seen %" PRIu64

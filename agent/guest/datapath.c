@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "agent/guest/datapath.h"
+#include "agent/guest/report.h"
 #include "drivers/rtnl.h"
 #include "drivers/standby-helper.h"
 #include "lib/log.h"
@@ -22,7 +23,8 @@ struct Datapath {
                                          * bonding: the deduplication, alongside all_slaves_active */
         bool all_slaves_active;         /* bonding: set by us */
         StandbyHelperCounters last;     /* the helper's counters when it was last detached */
-        uint64_t vf_tx_discarded;       /* frames dropped from the VF's queue as it was closed, not yet taken */
+        SwitchDrops drops;              /* since datapath_mark_drops(), not yet taken */
+        QdiscMark synthetic_qdisc, vf_qdisc;
 };
 
 int datapath_new(const DatapathPort *p, Datapath **ret) {
@@ -170,8 +172,10 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                 /* Closing the VF drops what still waits in its queue discipline, and no
                  * counter shows it: count it here. What waited before and was sent by
                  * the time the VF was down is not lost. */
-                count = path == PORT_PATH_SYNTHETIC && rtnl_qdisc_stats(dp->port.vf_ifindex, &before) >= 0 &&
-                        before.queued > 0;
+                count = path == PORT_PATH_SYNTHETIC && rtnl_qdisc_stats(dp->port.vf_ifindex, &before) >= 0;
+                if (count)      /* the last look at what its queue discipline dropped */
+                        dp->drops.vf_qdisc += qdisc_mark_advance(&dp->vf_qdisc, dp->port.vf_ifindex, before.drops);
+                count = count && before.queued > 0;
                 start = now_usec(CLOCK_MONOTONIC);
                 r = rtnl_link_set_up(dp->port.vf_ifindex, path == PORT_PATH_VF);
                 if (r < 0)
@@ -189,7 +193,7 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                                 log_warning("Closing VF ifindex %d dropped %" PRIu64 " frames from its queue "
                                             "(%" PRIu32 " waited, %" PRIu64 " of them went out).",
                                             dp->port.vf_ifindex, before.queued - sent, before.queued, sent);
-                                dp->vf_tx_discarded += before.queued - sent;
+                                dp->drops.vf_tx_discarded += before.queued - sent;
                         }
                 }
                 return 0;
@@ -216,13 +220,34 @@ uint32_t datapath_vf_tx_queued(Datapath *dp) {
         return st.queued;
 }
 
-uint64_t datapath_take_vf_tx_discarded(Datapath *dp) {
-        uint64_t n;
+/* The drop counter of the root queue discipline of 'ifindex' (0 if there is none). */
+static uint64_t qdisc_drops(int ifindex) {
+        RtnlQdiscStats st = {};
 
+        if (ifindex <= 0 || rtnl_qdisc_stats(ifindex, &st) < 0)
+                return 0;
+        return st.drops;
+}
+
+void datapath_mark_drops(Datapath *dp) {
         assert(dp);
-        n = dp->vf_tx_discarded;
-        dp->vf_tx_discarded = 0;
-        return n;
+        dp->drops = (SwitchDrops) {};
+        qdisc_mark_set(&dp->synthetic_qdisc, dp->port.synthetic_ifindex, qdisc_drops(dp->port.synthetic_ifindex));
+        qdisc_mark_set(&dp->vf_qdisc, dp->port.vf_ifindex, qdisc_drops(dp->port.vf_ifindex));
+}
+
+void datapath_take_drops(Datapath *dp, SwitchDrops *ret) {
+        assert(dp);
+        assert(ret);
+        dp->drops.synthetic_qdisc += qdisc_mark_advance(&dp->synthetic_qdisc, dp->port.synthetic_ifindex,
+                                                        qdisc_drops(dp->port.synthetic_ifindex));
+        /* A VF closed by datapath_transmit_on() was read then; one that is still
+         * up (an attach, a bond's slave) is read now. */
+        if (dp->port.vf_ifindex > 0 && dp->port.vf_up)
+                dp->drops.vf_qdisc += qdisc_mark_advance(&dp->vf_qdisc, dp->port.vf_ifindex,
+                                                         qdisc_drops(dp->port.vf_ifindex));
+        *ret = dp->drops;
+        dp->drops = (SwitchDrops) {};
 }
 
 int datapath_vf_drained(Datapath *dp) {

@@ -59,10 +59,16 @@ void datapath_get_counters(Datapath *dp, StandbyHelperCounters *ret);
  * netvsc, where closing the VF drops them; 0 for bonding, without a VF, or
  * when it cannot be read). */
 uint32_t datapath_vf_tx_queued(Datapath *dp);
-/* How many frames closing the VF dropped from its queue discipline in
- * datapath_transmit_on() (net_failover, netvsc: the kernel counts them
- * nowhere) since the last call; resets the count. */
-uint64_t datapath_take_vf_tx_discarded(Datapath *dp);
+/* A transition starts: what the guest drops from here on, and no link
+ * counts, is followed (the queue disciplines' drop counters of the synthetic
+ * NIC and the VF; and what closing the VF drops from its queue, which the
+ * kernel counts nowhere). */
+void datapath_mark_drops(Datapath *dp);
+/* The transition ended: those drops since datapath_mark_drops(). A VF's
+ * queue discipline is read for the last time when datapath_transmit_on()
+ * closes it (what it dropped after that, until the unplug, is not seen). */
+typedef struct SwitchDrops SwitchDrops;
+void datapath_take_drops(Datapath *dp, SwitchDrops *ret);
 /* detach: what was sent to the VF has come in and transmit has moved to the
  * synthetic NIC, so nothing more is wanted from the VF. Bonding: the bond
  * stops delivering from the VF (all_slaves_active off), which still receives

@@ -108,14 +108,32 @@ void switch_tally_update(SwitchTally *t, const DatapathPort *p, const Netdev *li
         }
 }
 
+void qdisc_mark_set(QdiscMark *m, int ifindex, uint64_t drops) {
+        assert(m);
+        *m = (QdiscMark) { .ifindex = MAX(ifindex, 0), .drops = ifindex > 0 ? drops : 0 };
+}
+
+uint64_t qdisc_mark_advance(QdiscMark *m, int ifindex, uint64_t drops) {
+        uint64_t d;
+
+        assert(m);
+        if (ifindex <= 0)
+                return 0;
+        d = ifindex == m->ifindex && drops >= m->drops ? drops - m->drops : drops;
+        m->ifindex = ifindex;
+        m->drops = drops;
+        return d;
+}
+
 void switch_tally_end(SwitchTally *t, const DatapathPort *p, const Netdev *links, size_t n_links,
-                      const StandbyHelperCounters *helper, uint64_t vf_tx_discarded, const char *mac,
+                      const StandbyHelperCounters *helper, const SwitchDrops *drops, const char *mac,
                       PortPath path, usec_t now, Vfo__SwitchReport *ret, Vfo__PathCounters storage[3]) {
         NetdevStats syn, master, vf;
 
         assert(t);
         assert(p);
         assert(helper);
+        assert(drops);
         assert(ret);
         assert(storage);
 
@@ -126,7 +144,8 @@ void switch_tally_end(SwitchTally *t, const DatapathPort *p, const Netdev *links
         master = stats_diff(&t->master0, &master);
         vf = stats_diff(&t->vf0, &t->vf_last);
         stats_add(&vf, &t->vf_done);
-        vf.tx_dropped += vf_tx_discarded;
+        vf.tx_dropped += drops->vf_tx_discarded + drops->vf_qdisc;
+        syn.tx_dropped += drops->synthetic_qdisc;
 
         *ret = (Vfo__SwitchReport) VFO__SWITCH_REPORT__INIT;
         ret->mac = (char *) mac;

@@ -91,16 +91,18 @@ static void test_rtnl_link_up_down(void **state) {
 }
 
 /* A queue discipline that holds frames back (tbf at 8 kbit/s): what waits
- * in it and what it sent; none on a link without one (noqueue); and closing
- * the link drops what waits, sent nothing more, which is why the agent
- * counts them first. */
+ * in it and what it sent; none on a link without one (noqueue); closing
+ * the link drops what waits, sent nothing more and counted as no drop,
+ * which is why the agent counts them first. */
 static void test_rtnl_qdisc_stats(void **state) {
         struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
         static const char payload[1000] = "vfo-queue-test";
-        RtnlQdiscStats st = { 99, 99 }, closed;
+        RtnlQdiscStats st = { 99, 99, 99 }, closed;
         int q, fd;
 
         sh("ip link add vfo-q type veth peer name vfo-q-peer");
+        /* no IPv6: its router solicitations and reports would join the queue */
+        sh("echo 1 >/proc/sys/net/ipv6/conf/vfo-q/disable_ipv6");
         sh("ip link set vfo-q-peer up && ip link set vfo-q up && ip addr add 10.98.0.1/24 dev vfo-q");
         sh("ip neigh replace 10.98.0.2 lladdr 02:00:00:00:00:02 dev vfo-q nud permanent");
         q = (int) if_nametoindex("vfo-q");
@@ -109,6 +111,7 @@ static void test_rtnl_qdisc_stats(void **state) {
         assert_int_equal(rtnl_qdisc_stats(q, &st), 0);
         assert_int_equal(st.queued, 0);                         /* veth: noqueue */
         assert_int_equal(st.sent, 0);
+        assert_int_equal(st.drops, 0);
 
         sh("tc qdisc add dev vfo-q root tbf rate 8kbit burst 1600 limit 100000");
         fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -121,17 +124,63 @@ static void test_rtnl_qdisc_stats(void **state) {
         assert_in_range(st.queued, 15, 20);
         assert_in_range(st.sent, 1, 5);
         assert_int_equal(st.queued + st.sent, 20);
+        assert_int_equal(st.drops, 0);
 
         assert_int_equal(rtnl_link_set_up(q, false), 0);
         assert_int_equal(rtnl_qdisc_stats(q, &closed), 0);
         assert_int_equal(closed.queued, 0);                     /* gone, and counted nowhere */
         assert_int_equal(closed.sent, st.sent);
+        assert_int_equal(closed.drops, 0);
         close(fd);
 
         assert_int_equal(rtnl_qdisc_stats(999999, &st), 0);     /* no such link: nothing queued */
         assert_int_equal(st.queued, 0);
         assert_int_equal(rtnl_qdisc_stats(0, &st), -EINVAL);
         sh("ip link del vfo-q");
+}
+
+/* A full queue drops, and says so: a tbf of 5,000 bytes holds 4 of 20
+ * datagrams of 1,000 bytes, its burst lets one pass, and it drops the rest. */
+static void test_rtnl_qdisc_drops(void **state) {
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+        static const char payload[1000] = "vfo-queue-test";
+        RtnlQdiscStats st = {};
+        bool up = false;
+        int q, fd;
+
+        sh("ip link add vfo-r type veth peer name vfo-r-peer");
+        sh("echo 1 >/proc/sys/net/ipv6/conf/vfo-r/disable_ipv6");
+        sh("tc qdisc add dev vfo-r root tbf rate 8kbit burst 1600 limit 5000");
+        sh("ip link set vfo-r-peer up && ip link set vfo-r up && ip addr add 10.97.0.1/24 dev vfo-r");
+        sh("ip neigh replace 10.97.0.2 lladdr 02:00:00:00:00:02 dev vfo-r nud permanent");
+        q = (int) if_nametoindex("vfo-r");
+        assert_true(q > 0);
+        /* The kernel's link watch activates the queue discipline when the link
+         * goes up, a moment later; until then noop_qdisc drops, uncounted. */
+        for (int i = 0; i < 300 && !up; i++) {
+                Netdev *links = NULL;
+                size_t n = 0;
+
+                assert_int_equal(rtnl_dump_links(&links, &n), 0);
+                up = find(links, n, "vfo-r")->oper_up;
+                free(links);
+                if (!up)
+                        usleep(10000);
+        }
+        assert_true(up);
+
+        fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(inet_pton(AF_INET, "10.97.0.2", &to.sin_addr), 1);
+        for (int i = 0; i < 20; i++)    /* a full queue: sendto() still says yes (no IP_RECVERR) */
+                assert_int_equal(sendto(fd, payload, sizeof(payload), 0, (struct sockaddr *) &to, sizeof(to)),
+                                 (ssize_t) sizeof(payload));
+        assert_int_equal(rtnl_qdisc_stats(q, &st), 0);
+        assert_in_range(st.queued, 3, 5);
+        assert_in_range(st.drops, 10, 16);
+        assert_int_equal(st.queued + st.sent + st.drops, 20);
+        close(fd);
+        sh("ip link del vfo-r");
 }
 
 static void test_rtnl_bond_active_slave(void **state) {
@@ -262,6 +311,7 @@ int main(void) {
                 cmocka_unit_test(test_rtnl_dump_sees_bond_and_slaves),
                 cmocka_unit_test(test_rtnl_link_up_down),
                 cmocka_unit_test(test_rtnl_qdisc_stats),
+                cmocka_unit_test(test_rtnl_qdisc_drops),
                 cmocka_unit_test(test_rtnl_bond_active_slave),
                 cmocka_unit_test(test_rtnl_bond_create_refuses_taken_names),
                 cmocka_unit_test(test_rtnl_bond_create_enslave_delete),

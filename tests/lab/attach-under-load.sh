@@ -21,9 +21,10 @@
 # nothing moved (what this machine loses by itself), ATTACH-UNDER-LOAD-CONTROL.
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
-# the guests print their UDP error counters: a datagram the echo socket had
-# no room for (the guest stalled) is told apart from one a path lost
-export VFO_LAB_CMDLINE="vfo.udpstats=1${VFO_LAB_CMDLINE:+ $VFO_LAB_CMDLINE}"
+# the guests print their UDP error counters and what their queue disciplines
+# dropped: a datagram the echo socket had no room for (the guest stalled), or
+# a reply the guest's own fq_codel dropped, is told apart from one a path lost
+export VFO_LAB_CMDLINE="vfo.udpstats=1 vfo.qdiscstats=1${VFO_LAB_CMDLINE:+ $VFO_LAB_CMDLINE}"
 # shellcheck source=tests/lab/lib.sh
 . "${VFO_LAB_SRCDIR:-$(dirname "$0")}/lib.sh"
 # shellcheck source=tests/lab/lib-vfod.sh
@@ -101,13 +102,24 @@ for l in json.load(sys.stdin):
         done
 }
 
-# rcvbuf_errors VM: the guest's UDP RcvbufErrors as it last printed them
-rcvbuf_errors() {
-        grep -a -o 'VFO-GUEST: udp in_errors=[0-9]* rcvbuf_errors=[0-9]*' "$(lab_vm_console "$1")" 2>/dev/null |
-                tail -n 1 | sed 's/.*rcvbuf_errors=//' | grep . || echo 0
+# udp_errors VM NAME: the guest's UDP error counter NAME (rcvbuf_errors,
+# sndbuf_errors) as it last printed them
+udp_errors() {
+        grep -a -o "VFO-GUEST: udp in_errors=.* $2=[0-9]*" "$(lab_vm_console "$1")" 2>/dev/null |
+                tail -n 1 | sed "s/.* $2=//" | grep . || echo 0
+}
+rcvbuf_errors() { udp_errors "$1" rcvbuf_errors; }
+# qdisc_drops VM: what the guest's queue disciplines dropped, as it last printed it
+qdisc_drops() {
+        grep -a -o 'VFO-GUEST: qdisc-drops total=[0-9]*' "$(lab_vm_console "$1")" 2>/dev/null |
+                tail -n 1 | sed 's/.*total=//' | grep . || echo 0
+}
+# the loss meter's own UDP errors (the switch's namespace, where it runs)
+meter_udp_errors() {
+        ip netns exec "$LAB_NS" cat /proc/net/snmp | awk '$1 == "Udp:" && ++n == 2 { print "RcvbufErrors " $6 ", InErrors " $4 }'
 }
 
-attaches=0 detaches=0 lost=0 duplicated=0 lossy=0 failed=0 worst=0 overflows=0 tapdrops=0
+attaches=0 detaches=0 lost=0 duplicated=0 lossy=0 failed=0 worst=0 overflows=0 tapdrops=0 sndbuf=0 qdiscdrops=0
 declare -A LOSS=([clean]=0 [lossy]=0 [unknown]=0)
 false_alarms=0
 # job_losses N: the Loss of the last N finished jobs, one per line
@@ -130,10 +142,12 @@ print(sum(j.get("host_drops", 0) for j in jobs[-int(sys.argv[1]):]))' "$1"
 jobhostdrops=0
 for c in $(seq "$CYCLES"); do
         capture_start
-        declare -A SYN_DROPS0=() RCVBUF0=()
+        declare -A SYN_DROPS0=() RCVBUF0=() SNDBUF0=() QDISC0=()
         for vm in "${VMS[@]}"; do
                 SYN_DROPS0[$vm]=$(tap_drops "$(bench_tap "$vm" virtio)")
                 RCVBUF0[$vm]=$(rcvbuf_errors "$vm")
+                SNDBUF0[$vm]=$(udp_errors "$vm" sndbuf_errors)
+                QDISC0[$vm]=$(qdisc_drops "$vm")
         done
         vfod_meters_start "cycle$c" "${VMS[@]}"
         cycle_t0=$(lab_ms)
@@ -177,6 +191,16 @@ for c in $(seq "$CYCLES"); do
                         o=$(($(rcvbuf_errors "$vm") - ${RCVBUF0[$vm]:-0}))
                         overflows=$((overflows + o))
                         lab_log "cycle $c: $vm: the guest's echo socket had no room for $o of them (UDP RcvbufErrors: the guest stalled, no path lost them)"
+                        # replies the guest's own output queue refused (its sendto() said yes)
+                        o=$(($(udp_errors "$vm" sndbuf_errors) - ${SNDBUF0[$vm]:-0}))
+                        sndbuf=$((sndbuf + o))
+                        lab_log "cycle $c: $vm: the guest's output queue refused $o replies (UDP SndbufErrors); the meter's socket: $(meter_udp_errors) since the lab began"
+                        # the guest prints its qdiscs' drops every 2 s: wait for the cycle's
+                        sleep 2.5
+                        o=$(($(qdisc_drops "$vm") - ${QDISC0[$vm]:-0}))
+                        qdiscdrops=$((qdiscdrops + o))
+                        lab_log "cycle $c: $vm: the guest's queue disciplines dropped $o frames (fq_codel at dequeue: no socket or link counts them)"
+                        grep -a 'VFO-GUEST: qdisc-drops' "$(lab_vm_console "$vm")" | tail -n 2 | while IFS= read -r l; do lab_log "cycle $c: $vm: $l"; done
                         grep -a -E 'Port |helper' "$(lab_vm_console "$vm")" | tail -n 40 || true
                         # where the lost ones went: the guest's echo says which never
                         # arrived (lost on the way in), which came late, and which
@@ -237,6 +261,8 @@ for vm in "${VMS[@]}"; do
 done
 lab_log "drains (attach and detach) that ended at the host's marker: $markers"
 lab_log "datagrams lost because the guests' echo sockets were full (UDP RcvbufErrors, in lossy cycles): $overflows of $lost"
+lab_log "replies lost because the guests' output queues refused them (UDP SndbufErrors, in lossy cycles): $sndbuf of $lost"
+lab_log "frames the guests' queue disciplines dropped (in lossy cycles): $qdiscdrops of $lost"
 lab_log "frames the host's taps dropped because a starved guest's QEMU did not read them (in lossy cycles): $tapdrops of $lost"
 lab_log "frames the guests transmitted on the synthetic path while a VF joined (transmit hold): $held"
 lab_log "frames vfod counted dropped at the host's taps while its jobs ran (HostDrops, every cycle): $jobhostdrops"
@@ -244,7 +270,7 @@ lab_log "frames vfod counted dropped at the host's taps while its jobs ran (Host
 lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
 
 if [ "$MOVES" = 0 ]; then
-        echo "ATTACH-UNDER-LOAD-CONTROL {\"cycles\":$CYCLES,\"cycle_s\":$CONTROL_S,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"echo_overflows\":$overflows,\"tap_drops\":$tapdrops}"
+        echo "ATTACH-UNDER-LOAD-CONTROL {\"cycles\":$CYCLES,\"cycle_s\":$CONTROL_S,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"echo_overflows\":$overflows,\"sndbuf_errors\":$sndbuf,\"guest_qdisc_drops\":$qdiscdrops,\"tap_drops\":$tapdrops}"
         lab_check "the control (nothing moved): $lost lost (<= $MAX_LOST per VM and cycle), $duplicated duplicated" \
                 test "$worst" -le "$MAX_LOST" -a "$duplicated" = 0
         lab_finish
@@ -285,5 +311,5 @@ else
 fi
 lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt_loss" = lossy
 
-echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"tap_drops\":$tapdrops,\"job_host_drops\":$jobhostdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
+echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"sndbuf_errors\":$sndbuf,\"guest_qdisc_drops\":$qdiscdrops,\"tap_drops\":$tapdrops,\"job_host_drops\":$jobhostdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
 lab_finish

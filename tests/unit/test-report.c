@@ -45,7 +45,7 @@ static void test_report_detach(void **state) {
         switch_tally_begin(&t, &with_vf, start, ELEMENTSOF(start), 1000);
         assert_true(t.active);
         switch_tally_update(&t, &with_vf, mid, ELEMENTSOF(mid));
-        switch_tally_end(&t, &without_vf, end, ELEMENTSOF(end), &h, 0, "52:54:00:00:00:01",
+        switch_tally_end(&t, &without_vf, end, ELEMENTSOF(end), &h, &(SwitchDrops) {}, "52:54:00:00:00:01",
                          PORT_PATH_SYNTHETIC, 5000, &r, storage);
         assert_false(t.active);
 
@@ -81,7 +81,7 @@ static void test_report_attach_with_drops(void **state) {
 
         switch_tally_begin(&t, &without_vf, start, ELEMENTSOF(start), 10);
         switch_tally_update(&t, &with_vf, mid, ELEMENTSOF(mid));
-        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, 0, "52:54:00:00:00:01", PORT_PATH_VF, 20,
+        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, &(SwitchDrops) {}, "52:54:00:00:00:01", PORT_PATH_VF, 20,
                          &r, storage);
 
         assert_int_equal(r.path, VFO__PATH_KIND__PATH_KIND_VF);
@@ -107,13 +107,55 @@ static void test_report_detach_vf_queue_discarded(void **state) {
                          link_with(VF, 1000, 1000, 0, 0) };
 
         switch_tally_begin(&t, &with_vf, start, ELEMENTSOF(start), 10);
-        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, 66, "52:54:00:00:00:01", PORT_PATH_SYNTHETIC,
+        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, &(SwitchDrops) { .vf_tx_discarded = 66 }, "52:54:00:00:00:01", PORT_PATH_SYNTHETIC,
                          20, &r, storage);
 
         assert_int_equal(r.vf->tx_packets, 100);
         assert_int_equal(r.vf->tx_dropped, 66);
         assert_int_equal(r.synthetic->tx_dropped, 0);
         assert_int_equal(switch_report_drops(&r), 66);
+}
+
+/* What the queue disciplines dropped during the move (fq_codel trims a queue
+ * that stood too long, at dequeue, and no link counts it) goes to each path's
+ * tx_dropped: the move is lossy. */
+static void test_report_qdisc_drops(void **state) {
+        SwitchTally t;
+        Vfo__SwitchReport r;
+        Vfo__PathCounters storage[3];
+        StandbyHelperCounters h = {};
+        Netdev start[] = { link_with(SYN, 100, 0, 0, 0), link_with(MASTER, 1000, 900, 0, 0),
+                           link_with(VF, 900, 900, 0, 0) };
+        Netdev end[] = { link_with(SYN, 200, 100, 0, 0), link_with(MASTER, 1200, 1100, 0, 0),
+                         link_with(VF, 1000, 1000, 0, 0) };
+
+        switch_tally_begin(&t, &with_vf, start, ELEMENTSOF(start), 10);
+        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h,
+                         &(SwitchDrops) { .vf_tx_discarded = 2, .synthetic_qdisc = 3, .vf_qdisc = 1 },
+                         "52:54:00:00:00:01", PORT_PATH_SYNTHETIC, 20, &r, storage);
+        assert_int_equal(r.vf->tx_dropped, 3);
+        assert_int_equal(r.synthetic->tx_dropped, 3);
+        assert_int_equal(switch_report_drops(&r), 6);
+}
+
+/* A drop counter followed across reads: what came since the last read; a VF
+ * seen for the first time counts from 0, as does a counter that went back;
+ * no link, nothing. */
+static void test_qdisc_mark(void **state) {
+        QdiscMark m;
+
+        qdisc_mark_set(&m, 7, 40);
+        assert_int_equal(qdisc_mark_advance(&m, 7, 40), 0);
+        assert_int_equal(qdisc_mark_advance(&m, 7, 41), 1);
+        assert_int_equal(qdisc_mark_advance(&m, 7, 45), 4);
+        assert_int_equal(qdisc_mark_advance(&m, 9, 2), 2);      /* another VF: all of its own */
+        assert_int_equal(qdisc_mark_advance(&m, 9, 1), 1);      /* went back: a new qdisc */
+        assert_int_equal(qdisc_mark_advance(&m, 0, 5), 0);
+        assert_int_equal(qdisc_mark_advance(&m, 9, 1), 0);      /* the last read stays */
+
+        qdisc_mark_set(&m, 0, 99);                              /* no VF at the start (an attach) */
+        assert_int_equal(m.drops, 0);
+        assert_int_equal(qdisc_mark_advance(&m, 12, 3), 3);
 }
 
 /* A VF that came and went (a rollback), then another: both VFs' traffic
@@ -136,7 +178,7 @@ static void test_report_vf_replaced_and_reset(void **state) {
         switch_tally_begin(&t, &without_vf, start, ELEMENTSOF(start), 100);
         switch_tally_update(&t, &with_vf, first, ELEMENTSOF(first));
         switch_tally_update(&t, &without_vf, gone, ELEMENTSOF(gone));
-        switch_tally_end(&t, &second_vf, second, ELEMENTSOF(second), &h, 0, "52:54:00:00:00:01", PORT_PATH_VF,
+        switch_tally_end(&t, &second_vf, second, ELEMENTSOF(second), &h, &(SwitchDrops) {}, "52:54:00:00:00:01", PORT_PATH_VF,
                          50, &r, storage);
 
         assert_int_equal(r.vf->rx_packets, 15);
@@ -162,6 +204,8 @@ int main(void) {
                 cmocka_unit_test(test_report_detach),
                 cmocka_unit_test(test_report_attach_with_drops),
                 cmocka_unit_test(test_report_detach_vf_queue_discarded),
+                cmocka_unit_test(test_report_qdisc_drops),
+                cmocka_unit_test(test_qdisc_mark),
                 cmocka_unit_test(test_report_vf_replaced_and_reset),
                 cmocka_unit_test(test_report_update_inactive),
         };
