@@ -306,18 +306,23 @@ static int rtnl_qdisc_cb(const struct nlmsghdr *nlh, void *data) {
                 mnl_attr_for_each_nested(b, a) {
                         uint16_t type = mnl_attr_get_type(b);
 
+                        /* Attributes are 4-byte aligned, gnet_stats_basic wants 8: copied out. */
                         if (type == TCA_STATS_QUEUE && mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_queue)) {
-                                const struct gnet_stats_queue *gq = mnl_attr_get_payload(b);
+                                struct gnet_stats_queue gq;
 
-                                q->stats.queued = gq->qlen;
-                                q->stats.drops = gq->drops;
-                        }
-                        else if (type == TCA_STATS_PKT64 && mnl_attr_get_payload_len(b) >= sizeof(uint64_t)) {
+                                memcpy(&gq, mnl_attr_get_payload(b), sizeof(gq));
+                                q->stats.queued = gq.qlen;
+                                q->stats.drops = gq.drops;
+                        } else if (type == TCA_STATS_PKT64 && mnl_attr_get_payload_len(b) >= sizeof(uint64_t)) {
                                 q->stats.sent = mnl_attr_get_u64(b);
                                 pkt64 = true;
                         } else if (type == TCA_STATS_BASIC && !pkt64 &&
-                                   mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_basic))
-                                q->stats.sent = ((const struct gnet_stats_basic *) mnl_attr_get_payload(b))->packets;
+                                   mnl_attr_get_payload_len(b) >= sizeof(struct gnet_stats_basic)) {
+                                struct gnet_stats_basic gb;
+
+                                memcpy(&gb, mnl_attr_get_payload(b), sizeof(gb));
+                                q->stats.sent = gb.packets;
+                        }
                 }
         }
         return MNL_CB_OK;
