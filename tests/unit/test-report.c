@@ -94,9 +94,11 @@ static void test_report_attach_with_drops(void **state) {
         assert_int_equal(switch_report_drops(&r), 5);
 }
 
-/* A detach whose VF still had frames queued when it was closed: no device
- * counts them, the report does (the VF's tx_dropped), and the move is lossy. */
-static void test_report_detach_vf_queue_discarded(void **state) {
+/* What no device counts goes to a path's tx_dropped, and the move is lossy:
+ * a detach whose VF still had frames queued when it was closed; and what the
+ * queue disciplines dropped during the move (fq_codel trims a queue that
+ * stood too long, at dequeue). */
+static void test_report_uncounted_drops(void **state) {
         SwitchTally t;
         Vfo__SwitchReport r;
         Vfo__PathCounters storage[3];
@@ -107,27 +109,12 @@ static void test_report_detach_vf_queue_discarded(void **state) {
                          link_with(VF, 1000, 1000, 0, 0) };
 
         switch_tally_begin(&t, &with_vf, start, ELEMENTSOF(start), 10);
-        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, &(SwitchDrops) { .vf_tx_discarded = 66 }, "52:54:00:00:00:01", PORT_PATH_SYNTHETIC,
-                         20, &r, storage);
-
+        switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h, &(SwitchDrops) { .vf_tx_discarded = 66 },
+                         "52:54:00:00:00:01", PORT_PATH_SYNTHETIC, 20, &r, storage);
         assert_int_equal(r.vf->tx_packets, 100);
         assert_int_equal(r.vf->tx_dropped, 66);
         assert_int_equal(r.synthetic->tx_dropped, 0);
         assert_int_equal(switch_report_drops(&r), 66);
-}
-
-/* What the queue disciplines dropped during the move (fq_codel trims a queue
- * that stood too long, at dequeue, and no link counts it) goes to each path's
- * tx_dropped: the move is lossy. */
-static void test_report_qdisc_drops(void **state) {
-        SwitchTally t;
-        Vfo__SwitchReport r;
-        Vfo__PathCounters storage[3];
-        StandbyHelperCounters h = {};
-        Netdev start[] = { link_with(SYN, 100, 0, 0, 0), link_with(MASTER, 1000, 900, 0, 0),
-                           link_with(VF, 900, 900, 0, 0) };
-        Netdev end[] = { link_with(SYN, 200, 100, 0, 0), link_with(MASTER, 1200, 1100, 0, 0),
-                         link_with(VF, 1000, 1000, 0, 0) };
 
         switch_tally_begin(&t, &with_vf, start, ELEMENTSOF(start), 10);
         switch_tally_end(&t, &with_vf, end, ELEMENTSOF(end), &h,
@@ -203,8 +190,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_report_detach),
                 cmocka_unit_test(test_report_attach_with_drops),
-                cmocka_unit_test(test_report_detach_vf_queue_discarded),
-                cmocka_unit_test(test_report_qdisc_drops),
+                cmocka_unit_test(test_report_uncounted_drops),
                 cmocka_unit_test(test_qdisc_mark),
                 cmocka_unit_test(test_report_vf_replaced_and_reset),
                 cmocka_unit_test(test_report_update_inactive),
