@@ -21,6 +21,7 @@
 #include "agent/guest/links.h"
 #include "agent/guest/report.h"
 #include "agent/guest/switch.h"
+#include "lib/loop-watch.h"
 #include "drivers/announce.h"
 #include "drivers/rtnl.h"
 #include "drivers/sysctl.h"
@@ -43,6 +44,7 @@ typedef struct AgentPort {
 
 struct Agent {
         sd_event *event;
+        LoopWatch loop_watch;           /* says when a handler held the loop (AGENT_LOOP_SLOW_USEC) */
         char *device;
         int fd;
         sd_event_source *io;
@@ -693,6 +695,9 @@ int agent_new(const char *device, Agent **ret) {
         r = sd_event_set_signal_exit(a->event, true);
         if (r < 0)
                 return r;
+        r = loop_watch_start(&a->loop_watch, a->event, AGENT_LOOP_SLOW_USEC);
+        if (r < 0)
+                return r;
 
         r = channel_new(&config, &a->channel);
         if (r < 0)
@@ -717,6 +722,7 @@ Agent *agent_free(Agent *a) {
         sd_event_source_disable_unref(a->udev_io);
         udev_close(a->udev);
         channel_free(a->channel);
+        loop_watch_stop(&a->loop_watch);
         sd_event_unref(a->event);
         free(a->device);
         return mfree(a);

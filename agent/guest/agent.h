@@ -12,6 +12,9 @@
 #define AGENT_REOPEN_USEC (500 * USEC_PER_MSEC)
 #define AGENT_ANNOUNCE_COUNT_DEFAULT 3U
 #define AGENT_ANNOUNCE_INTERVAL_DEFAULT (100 * USEC_PER_MSEC)
+/* A turn of the event loop this long is logged: a handler blocked, and a
+ * switch waiting for the host's next message could not read it. */
+#define AGENT_LOOP_SLOW_USEC (500 * USEC_PER_MSEC)
 
 typedef struct Agent Agent;
 

@@ -15,6 +15,7 @@
 #include "agent/host/manager.h"
 #include "agent/host/migrate.h"
 #include "lib/log.h"
+#include "lib/loop-watch.h"
 
 static const char *arg_config = SYSCONFDIR "/vfo/vfod.conf";
 static const char *arg_bus_address;
@@ -82,9 +83,14 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* vfod's handlers never wait for libvirt or a guest (workers and deadlines
+ * do): a turn of the event loop this long is logged. */
+#define VFOD_LOOP_SLOW_USEC (1 * USEC_PER_SEC)
+
 int main(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         sd_event *event = NULL;
+        LoopWatch loop_watch = {};
         sigset_t mask;
         int r;
 
@@ -115,6 +121,12 @@ int main(int argc, char *argv[]) {
         (void) sd_event_add_signal(event, NULL, SIGTERM, NULL, NULL);
         (void) sd_event_add_signal(event, NULL, SIGINT, NULL, NULL);
         (void) sd_event_set_watchdog(event, true);
+        /* a turn this long held every job and the bus: logged */
+        r = loop_watch_start(&loop_watch, event, VFOD_LOOP_SLOW_USEC);
+        if (r < 0) {
+                log_error_errno(r, "Cannot set up the event loop: %m");
+                goto finish;
+        }
 
         r = manager_new(event, arg_config, &m);
         if (r < 0)
@@ -135,6 +147,7 @@ int main(int argc, char *argv[]) {
                 log_error_errno(r, "Event loop failed: %m");
 finish:
         m = manager_free(m);
+        loop_watch_stop(&loop_watch);
         sd_event_unref(event);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
