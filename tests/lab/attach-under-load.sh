@@ -155,6 +155,8 @@ for c in $(seq "$CYCLES"); do
         [ "$MOVES" = 1 ] || sleep "$CONTROL_S"
         for vm in "${VMS[@]}"; do
                 [ "$MOVES" = 1 ] || break
+                # the taps' drops before the unplug takes the VF's tap and its counter away
+                link_drops >>"$LAB_STATE/cycle$c.linkdrops"
                 if "$VFOCTL" detach "$vm" >"$LAB_STATE/job.out" 2>&1; then
                         detaches=$((detaches + 1))
                 else
@@ -210,8 +212,11 @@ for c in $(seq "$CYCLES"); do
                                 sed 's/.*"lost_at_ms":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
                                 awk -v r="$RATE" 'NF { printf "%d ", int($1 * r / 1000 + 0.5) }')"
                         { grep -a 'vfo-lossecho: run' "$(lab_vm_console "$vm")" | tail -n 8 || true
-                          # every link of the lab's namespaces that dropped anything so far
-                          link_drops; } | while IFS= read -r l; do lab_log "cycle $c: $vm: $l"; done
+                          # every link of the lab's namespaces that dropped anything so far,
+                          # and as they were before each detach of the cycle (a VF's tap
+                          # goes with the unplug)
+                          { cat "$LAB_STATE/cycle$c.linkdrops" 2>/dev/null; link_drops; } | sort -u; } |
+                                while IFS= read -r l; do lab_log "cycle $c: $vm: $l"; done
                         if [ "$CAPTURE" = 1 ]; then
                                 seqs=$(printf '%s\n' "$j" | sed 's/.*"lost_at_ms":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
                                         awk -v r="$RATE" 'NF { s = int($1 * r / 1000 + 0.5); for (i = s - 3; i <= s + 3; i++) print i }' |
