@@ -162,7 +162,7 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
         case PORT_KIND_NET_FAILOVER:
         case PORT_KIND_NETVSC: {
                 RtnlQdiscStats before = {}, after = {};
-                bool count;
+                bool closing = path == PORT_PATH_SYNTHETIC, seen = false;
                 usec_t start, took;
                 int r;
 
@@ -172,10 +172,11 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                 /* Closing the VF drops what still waits in its queue discipline, and no
                  * counter shows it: count it here. What waited before and was sent by
                  * the time the VF was down is not lost. */
-                count = path == PORT_PATH_SYNTHETIC && rtnl_qdisc_stats(dp->port.vf_ifindex, &before) >= 0;
-                if (count)      /* the last look at what its queue discipline dropped */
+                if (closing && rtnl_qdisc_stats(dp->port.vf_ifindex, &before) >= 0) {
+                        seen = true;
+                        /* and the last look at what its queue discipline dropped */
                         dp->drops.vf_qdisc += qdisc_mark_advance(&dp->vf_qdisc, dp->port.vf_ifindex, before.drops);
-                count = count && before.queued > 0;
+                }
                 start = now_usec(CLOCK_MONOTONIC);
                 r = rtnl_link_set_up(dp->port.vf_ifindex, path == PORT_PATH_VF);
                 if (r < 0)
@@ -186,7 +187,7 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                 if (took >= SLOW_LINK_CHANGE_USEC)
                         log_warning("Taking VF ifindex %d %s took %" PRIu64 " ms.", dp->port.vf_ifindex,
                                     path == PORT_PATH_VF ? "up" : "down", took / USEC_PER_MSEC);
-                if (count && rtnl_qdisc_stats(dp->port.vf_ifindex, &after) >= 0) {
+                if (seen && before.queued > 0 && rtnl_qdisc_stats(dp->port.vf_ifindex, &after) >= 0) {
                         uint64_t sent = after.sent >= before.sent ? after.sent - before.sent : 0;
 
                         if (before.queued > sent) {
