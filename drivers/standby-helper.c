@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -31,6 +32,7 @@ struct StandbyHelper {
         bool handover_multicast; /* our copy of the .bss flags, for the syscall fallback */
         bool dedupe;
         bool hold_tx;
+        uint64_t dedupe_until;   /* our copy of .bss dedupe_until (standby_helper_release()) */
 };
 
 static int standby_helper_link_exists(int ifindex) {
@@ -262,6 +264,7 @@ static int standby_helper_set_flag(StandbyHelper *h, uint32_t *flag, bool on) {
                 .handover_multicast = h->handover_multicast,
                 .dedupe = h->dedupe,
                 .hold_tx = h->hold_tx,
+                .dedupe_until = h->dedupe_until,
         };
         return bpf_map__update_elem(h->skel->maps.bss, &key, sizeof(key), &bss, sizeof(bss), BPF_ANY);
 }
@@ -282,6 +285,35 @@ int standby_helper_set_dedupe(StandbyHelper *h, bool on) {
                 return -ENOTCONN;
         h->dedupe = on;
         return standby_helper_set_flag(h, h->skel->bss ? &h->skel->bss->dedupe : NULL, on);
+}
+
+int standby_helper_release(StandbyHelper *h, uint64_t linger_usec) {
+        struct timespec ts;
+        uint64_t until;
+
+        assert(h);
+
+        if (!h->dedupe || h->master_prog_id == 0 || linger_usec == 0)
+                return -ENOTCONN;
+        /* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
+        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+                return -errno;
+        until = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec + linger_usec * 1000ULL;
+
+        /* As in standby_helper_detach(): transmit, then the standby's program, so that nothing is
+         * tagged any more; then the master's program lingers. Its deadline before 'dedupe' goes
+         * off, so that it never stops in between. */
+        standby_helper_remove_filter(h->master_ifindex, BPF_TC_EGRESS, h->tx_prog_id);
+        h->tx_prog_id = 0;
+        h->hold_tx = false;
+        standby_helper_remove_filter(h->standby_ifindex, BPF_TC_INGRESS, h->prog_id);
+        h->prog_id = 0;
+
+        if (h->skel->bss)
+                __atomic_store_n(&h->skel->bss->dedupe_until, until, __ATOMIC_SEQ_CST);
+        h->dedupe_until = until;
+        h->dedupe = false;
+        return standby_helper_set_flag(h, h->skel->bss ? &h->skel->bss->dedupe : NULL, false);
 }
 
 int standby_helper_hold_transmit(StandbyHelper *h, bool on) {

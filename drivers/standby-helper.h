@@ -86,6 +86,15 @@ bool standby_helper_holds_transmit(StandbyHelper *h);
 /* Totals over all CPUs since attach. */
 int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret);
 
+/* A transition ends with the master receiving from the VF: the transmit hold and the standby's
+ * program go now, and the master's deduplication goes on for 'linger_usec' (the kernel's clock
+ * decides; standby_helper_detach() removes it after that). Meanwhile every broadcast/multicast
+ * frame at the master counts as the VF's, and one whose copy the standby delivered within the
+ * window is dropped: the VF may deliver its copy of a frame after the standby's was handed over
+ * and the standby's program is gone, and a copy handed over may still wait in the backlog.
+ * -ENOTCONN if the helper does not deduplicate (or linger_usec is 0): detach it instead. */
+int standby_helper_release(StandbyHelper *h, uint64_t linger_usec);
+
 /* Detaches (removes our filters from the standby, then the master, each only if it is still
  * ours; the clsact qdiscs stay) and frees.
  * A standby that is already gone is not an error. NULL-safe; returns NULL. */

@@ -186,14 +186,15 @@ static AgentPort *agent_port_by_mac(Agent *a, const char *mac) {
         return NULL;
 }
 
-/* One timer for every port: the earliest transition deadline or
+/* One timer for every port: the earliest transition deadline, end of a
+ * lingering deduplication (datapath_linger_until()) or
  * announcement round. */
 static void agent_arm_timer(Agent *a) {
         usec_t next = USEC_INFINITY;
         int r;
 
         for (size_t i = 0; i < a->n_ports; i++) {
-                next = MIN(next, a->ports[i].sw->deadline);
+                next = MIN(next, port_switch_next_timeout(a->ports[i].sw));
                 if (port_switch_polls(a->ports[i].sw))
                         next = MIN(next, usec_add(agent_now(a), SWITCH_MARKER_POLL_USEC));
                 if (a->ports[i].announce_left > 0)

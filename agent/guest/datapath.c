@@ -10,18 +10,25 @@
 
 #include "agent/guest/datapath.h"
 #include "agent/guest/report.h"
+#include "drivers/bpf/standby-rx.h"
 #include "drivers/rtnl.h"
 #include "drivers/standby-helper.h"
 #include "lib/log.h"
 #include "lib/time-util.h"
 
 #define SLOW_LINK_CHANGE_USEC (200 * USEC_PER_MSEC)
+/* How long the deduplication outlives a transition that ends on the VF: as long as the
+ * standby's last copies are remembered. */
+#define DEDUPE_LINGER_USEC (STANDBY_RX_DEDUPE_WINDOW_NS / 1000)
 
 struct Datapath {
         DatapathPort port;
         StandbyHelper *helper;          /* net_failover: attached while receiving on both paths;
                                          * bonding: the deduplication, alongside all_slaves_active */
         bool all_slaves_active;         /* bonding: set by us */
+        bool bond_on_vf;                /* bonding: we made the VF the active slave */
+        StandbyHelper *lingering;       /* released at the end of a transition, see datapath_receive_normal() */
+        usec_t linger_until;
         StandbyHelperCounters last;     /* the helper's counters when it was last detached */
         SwitchDrops drops;              /* since datapath_mark_drops(), not yet taken */
         QdiscMark synthetic_qdisc, vf_qdisc;
@@ -58,10 +65,14 @@ int datapath_new(const DatapathPort *p, Datapath **ret) {
         return r > 0;   /* a failed clean-up shows again at the next attach */
 }
 
+static int datapath_receive_normal_full(Datapath *dp, bool may_linger);
+static void datapath_end_linger(Datapath *dp);
+
 Datapath *datapath_free(Datapath *dp) {
         if (!dp)
                 return NULL;
-        (void) datapath_receive_normal(dp);
+        (void) datapath_receive_normal_full(dp, false);
+        datapath_end_linger(dp);
         return mfree(dp);
 }
 
@@ -75,6 +86,9 @@ int datapath_receive_both(Datapath *dp) {
         int r;
 
         assert(dp);
+
+        /* The last transition's deduplication is in the master's slot: this one's takes it. */
+        datapath_end_linger(dp);
 
         switch (dp->port.kind) {
         case PORT_KIND_NET_FAILOVER:
@@ -199,10 +213,14 @@ int datapath_transmit_on(Datapath *dp, PortPath path) {
                 }
                 return 0;
         }
-        case PORT_KIND_BONDING:
-                return rtnl_bond_set_active_slave(dp->port.master_ifindex, path == PORT_PATH_VF
-                                                                                   ? dp->port.vf_ifindex
-                                                                                   : dp->port.synthetic_ifindex);
+        case PORT_KIND_BONDING: {
+                int r = rtnl_bond_set_active_slave(dp->port.master_ifindex, path == PORT_PATH_VF
+                                                                                    ? dp->port.vf_ifindex
+                                                                                    : dp->port.synthetic_ifindex);
+                if (r >= 0)
+                        dp->bond_on_vf = path == PORT_PATH_VF;
+                return r;
+        }
         case _PORT_KIND_MAX:
         case _PORT_KIND_INVALID:
                 break;
@@ -265,7 +283,53 @@ int datapath_vf_drained(Datapath *dp) {
         return 0;
 }
 
+/* Whether the master now receives from the VF alone: its copies are the ones that may still
+ * come late. */
+static bool datapath_master_on_vf(const Datapath *dp) {
+        if (dp->port.vf_ifindex <= 0)
+                return false;
+        switch (dp->port.kind) {
+        case PORT_KIND_NET_FAILOVER:
+                return dp->port.vf_up;          /* net_failover drops the standby's own */
+        case PORT_KIND_BONDING:
+                return dp->bond_on_vf;          /* the bond drops its backup slave's */
+        default:
+                return false;
+        }
+}
+
+static void datapath_end_linger(Datapath *dp) {
+        StandbyHelperCounters c;
+
+        if (!dp->lingering)
+                return;
+        if (standby_helper_get_counters(dp->lingering, &c) >= 0 &&
+            c.duplicates_vf + c.duplicates_standby > dp->last.duplicates_vf + dp->last.duplicates_standby)
+                log_info("Broadcast deduplication on ifindex %d dropped %" PRIu64
+                         " late copies after the transition ended.",
+                         dp->port.master_ifindex,
+                         c.duplicates_vf + c.duplicates_standby - dp->last.duplicates_vf -
+                                 dp->last.duplicates_standby);
+        dp->lingering = standby_helper_detach(dp->lingering);
+        dp->linger_until = USEC_INFINITY;
+}
+
+usec_t datapath_linger_until(const Datapath *dp) {
+        assert(dp);
+        return dp->lingering ? dp->linger_until : USEC_INFINITY;
+}
+
+void datapath_expire(Datapath *dp, usec_t now) {
+        assert(dp);
+        if (dp->lingering && now >= dp->linger_until)
+                datapath_end_linger(dp);
+}
+
 int datapath_receive_normal(Datapath *dp) {
+        return datapath_receive_normal_full(dp, true);
+}
+
+static int datapath_receive_normal_full(Datapath *dp, bool may_linger) {
         StandbyHelperCounters c;
         int r = 0;
 
@@ -294,6 +358,13 @@ int datapath_receive_normal(Datapath *dp) {
                 r = rtnl_bond_set_all_slaves_active(dp->port.master_ifindex, false);
                 if (r >= 0 || r == -ENODEV)
                         dp->all_slaves_active = false;
+        }
+        /* Ending on the VF, the deduplication stays a little longer; the helper's counters
+         * were read above, and are the transition's. */
+        if (dp->helper && may_linger && datapath_master_on_vf(dp) &&
+            standby_helper_release(dp->helper, DEDUPE_LINGER_USEC) >= 0) {
+                dp->lingering = TAKE_PTR(dp->helper);
+                dp->linger_until = usec_add(now_usec(CLOCK_MONOTONIC), DEDUPE_LINGER_USEC);
         }
         dp->helper = standby_helper_detach(dp->helper);
         return r == -ENODEV ? 0 : r;

@@ -11,6 +11,7 @@
 
 #include "agent/guest/ports.h"
 #include "drivers/standby-helper.h"
+#include "lib/time-util.h"
 
 typedef struct DatapathPort {
         PortKind kind;
@@ -77,7 +78,14 @@ void datapath_take_drops(Datapath *dp, SwitchDrops *ret);
  * the VF delivered last (the synthetic path lags the VF by tens of ms). Nothing
  * to do for net_failover and netvsc: the VF is down. */
 int datapath_vf_drained(Datapath *dp);
-/* finish: back to the kernel's normal receive handling (helper off). */
+/* finish: back to the kernel's normal receive handling (helper off). When
+ * the master now receives from the VF, the broadcast deduplication outlives
+ * the transition by the dedupe window (standby_helper_release()): the VF's
+ * late copies of what the standby delivered last are still dropped. */
 int datapath_receive_normal(Datapath *dp);
+/* When that deduplication is to be removed (USEC_INFINITY: none runs); call
+ * datapath_expire() then. The next datapath_receive_both() ends it too. */
+usec_t datapath_linger_until(const Datapath *dp);
+void datapath_expire(Datapath *dp, usec_t now);
 
 DEFINE_CLEANUP_FUNC(Datapath, datapath_free);

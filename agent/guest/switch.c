@@ -723,9 +723,15 @@ void port_switch_update(PortSwitch *s, const DatapathPort *p, const char *vf_ifn
 void port_switch_timeout(PortSwitch *s, usec_t now) {
         assert(s);
 
+        datapath_expire(s->dp, now);
         if (s->deadline == USEC_INFINITY || now < s->deadline)
                 return;
         port_switch_dispatch(s, SWITCH_EVENT_DEADLINE, 0, 0, now);
+}
+
+usec_t port_switch_next_timeout(const PortSwitch *s) {
+        assert(s);
+        return MIN(s->deadline, datapath_linger_until(s->dp));
 }
 
 bool port_switch_awaits_marker(const PortSwitch *s) {

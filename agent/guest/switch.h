@@ -127,8 +127,11 @@ void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now);
 void port_switch_update(PortSwitch *s, const DatapathPort *p, const char *vf_ifname, bool vf_ready,
                         PortPath kernel_path, usec_t now);
 
-/* Call when s->deadline has passed. */
+/* Call when port_switch_next_timeout() has passed. */
 void port_switch_timeout(PortSwitch *s, usec_t now);
+/* The earliest of the transition's deadline and the datapath's own timer (the
+ * end of a deduplication that outlived its transition); USEC_INFINITY: none. */
+usec_t port_switch_next_timeout(const PortSwitch *s);
 
 /* true while the drain waits for the host's marker. */
 bool port_switch_awaits_marker(const PortSwitch *s);

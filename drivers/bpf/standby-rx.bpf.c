@@ -45,6 +45,15 @@ volatile __u32 handover_multicast = 0;
  * standby follows handover_multicast and tags nothing, the master's program touches nothing. */
 volatile __u32 dedupe = 0;
 
+/* Set by the loader when a transition ends with the master receiving from the VF
+ * (standby_helper_release(), .bss): until bpf_ktime_get_ns() reaches it, standby_rx_master goes
+ * on deduplicating as if 'dedupe' were set, while nothing tags any more. A broadcast whose
+ * standby copy was delivered in the transition's last moments may reach the master through the
+ * VF after the standby's program is gone (the VF delivers late in bursts), and a copy the
+ * standby's program redirected may still wait in the backlog; without this both would be
+ * delivered. 0: not lingering. */
+volatile __u64 dedupe_until = 0;
+
 struct {
         __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
         __uint(max_entries, 1);
@@ -300,9 +309,10 @@ int standby_rx_tag(struct __sk_buff *skb) {
         return TC_ACT_UNSPEC;
 }
 
-/* On the master's tc ingress: unicast, and everything while 'dedupe' is 0, passes untouched.
- * Broadcast/multicast come from the standby (our tag in skb->mark, cleared here) or else from
- * the VF; a copy whose twin came from the other path within the window is dropped. A drain
+/* On the master's tc ingress: unicast, and everything while 'dedupe' is 0 and no linger runs
+ * ('dedupe_until'), passes untouched. Broadcast/multicast come from the standby (our tag in
+ * skb->mark, cleared here) or else from the VF; a copy whose twin came from the other path
+ * within the window is dropped. A drain
  * marker here came from the VF (the standby's programs drop the standby's): counted, dropped. */
 SEC("tc")
 int standby_rx_master(struct __sk_buff *skb) {
@@ -320,8 +330,14 @@ int standby_rx_master(struct __sk_buff *skb) {
                         c->markers_vf++;
                 return TC_ACT_SHOT;
         }
-        if (!dedupe || !(eth->h_dest[0] & 1))
+        if (!(eth->h_dest[0] & 1))
                 return TC_ACT_OK;
+        if (!dedupe) {
+                __u64 until = dedupe_until;
+
+                if (until == 0 || bpf_ktime_get_ns() >= until)
+                        return TC_ACT_OK;
+        }
 
         if (skb->mark == STANDBY_RX_MARK) {
                 skb->mark = 0;

@@ -87,3 +87,14 @@ int datapath_receive_normal(Datapath *dp) {
         fake_datapath_log.hold_transmit = false;
         return 0;
 }
+
+usec_t datapath_linger_until(const Datapath *dp) {
+        return fake_datapath_log.linger_until > 0 ? fake_datapath_log.linger_until : USEC_INFINITY;
+}
+
+void datapath_expire(Datapath *dp, usec_t now) {
+        if (fake_datapath_log.linger_until > 0 && now >= fake_datapath_log.linger_until) {
+                fake_datapath_log.expired++;
+                fake_datapath_log.linger_until = 0;
+        }
+}

@@ -19,6 +19,8 @@ typedef struct FakeDatapathLog {
         bool no_markers;                /* datapath_sees_markers() false (netvsc, no helper) */
         uint32_t vf_tx_queued;          /* what datapath_vf_tx_queued() gives */
         bool vf_tx_queued_read_held;    /* transmit was held when it was last asked */
+        usec_t linger_until;            /* what datapath_linger_until() gives (0: USEC_INFINITY) */
+        unsigned expired;               /* datapath_expire() calls at or after it */
 } FakeDatapathLog;
 
 extern FakeDatapathLog fake_datapath_log;

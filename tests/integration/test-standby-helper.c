@@ -666,6 +666,58 @@ static void test_standby_helper_dedupe_off_is_the_flag(void **state) {
         assert_duplicates(f->helper, 0, 1);
 }
 
+/* The end of a transition on the VF: standby_helper_release() takes the standby's program and the
+ * transmit hold away at once, and the master's deduplication lingers: a VF copy of what the
+ * standby delivered last is dropped until the linger ends, after that it passes. */
+static void test_standby_helper_release_lingers(void **state) {
+        Fixture *f = *state;
+        uint32_t early = next_tag++, late = next_tag++, fresh = next_tag++, tagged = next_tag++;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_int_equal(standby_helper_hold_transmit(f->helper, true), 0);
+        assert_true(master_egress_has("standby_tx_hold"));
+
+        /* Both delivered from the standby while the transition runs. */
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, early, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_multicast, late, 1, 1), 1);
+
+        assert_int_equal(standby_helper_release(f->helper, 600 * 1000), 0);
+        assert_false(standby_helper_dedupes(f->helper));
+        assert_false(standby_helper_holds_transmit(f->helper));
+        assert_false(standby_has("filter", "standby_rx"));
+        assert_false(master_egress_has("standby_tx_hold"));
+        assert_true(master_has("filter", "standby_rx_mast"));
+
+        /* The standby hands nothing over any more. */
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, next_tag++, 1, 0), 0);
+        /* The VF's late copy of 'early' is dropped; a new frame from the VF passes, and so do
+         * its repeats (all of them the VF's now). */
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, early, 1, 0), 0);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, fresh, 2, 2), 2);
+        assert_duplicates(f->helper, 0, 1);
+        /* A copy the standby's program tagged, still on its way: the mark is cleared, and it is
+         * one of the standby's (a stand-in: the VF's peer sends with the mark set). */
+        assert_int_equal(setsockopt(f->tx_fd, SOL_SOCKET, SO_MARK, &(int){STANDBY_RX_MARK}, sizeof(int)), 0);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tagged, 1, 1), 1);
+        assert_int_equal(setsockopt(f->tx_fd, SOL_SOCKET, SO_MARK, &(int){0}, sizeof(int)), 0);
+        assert_int_equal(marked_frames(f), 0);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_broadcast, tagged, 1, 0), 0);
+        assert_duplicates(f->helper, 0, 2);
+
+        /* After the linger (within the 2 s window) the VF's copy of 'late' passes. */
+        usleep(700 * 1000);
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_multicast, late, 1, 1), 1);
+        assert_duplicates(f->helper, 0, 2);
+        assert_true(master_has("filter", "standby_rx_mast"));
+
+        /* Nothing to linger without the master's program: the caller detaches. */
+        f->helper = standby_helper_detach(f->helper);
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+        assert_int_equal(standby_helper_release(f->helper, 0), -ENOTCONN);
+        assert_int_equal(standby_helper_set_dedupe(f->helper, false), 0);
+        assert_int_equal(standby_helper_release(f->helper, 600 * 1000), -ENOTCONN);
+}
+
 static void test_standby_helper_dedupe_mark_control(void **state) {
         Fixture *f = *state;
 
@@ -1003,6 +1055,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_ignores_l4_checksum, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_off_is_the_flag, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_dedupe_mark_control, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_release_lingers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_no_master_program_no_dedupe, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_tagger_dedupes_bond, setup, teardown),

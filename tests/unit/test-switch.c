@@ -493,6 +493,27 @@ static void test_switch_detach_deadline_rolls_back(void **state) {
         assert_int_equal(port_switch_active_path(f->s), PORT_PATH_VF);  /* never left the VF */
 }
 
+/* The datapath's own timer (a deduplication outliving its transition) is part of the next
+ * timeout, and port_switch_timeout() runs it, idle or not. */
+static void test_switch_datapath_timer(void **state) {
+        Fixture *f = *state;
+
+        assert_int_equal(port_switch_next_timeout(f->s), USEC_INFINITY);
+        fake_datapath_log.linger_until = T0 + 2 * USEC_PER_SEC;
+        assert_int_equal(port_switch_next_timeout(f->s), T0 + 2 * USEC_PER_SEC);
+        request(f, VFO__ENVELOPE__BODY_PREPARE_DETACH, 1, 1000, T0);
+        assert_int_equal(port_switch_next_timeout(f->s), T0 + USEC_PER_SEC);    /* the deadline first */
+        port_switch_timeout(f->s, T0 + USEC_PER_SEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        assert_int_equal(fake_datapath_log.expired, 0);
+        assert_int_equal(port_switch_next_timeout(f->s), T0 + 2 * USEC_PER_SEC);
+        port_switch_timeout(f->s, T0 + 2 * USEC_PER_SEC - 1);
+        assert_int_equal(fake_datapath_log.expired, 0);
+        port_switch_timeout(f->s, T0 + 2 * USEC_PER_SEC);
+        assert_int_equal(fake_datapath_log.expired, 1);
+        assert_int_equal(port_switch_next_timeout(f->s), USEC_INFINITY);
+}
+
 static void test_switch_attach_deadline_reports_timeout(void **state) {
         Fixture *f = *state;
 
@@ -627,6 +648,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_switch_unrequested_vf, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_driver_failure_rolls_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_unplug_failed_host_steers_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_datapath_timer, setup, teardown),
                 cmocka_unit_test(test_switch_state_table),
         };
 
