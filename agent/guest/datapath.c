@@ -305,11 +305,10 @@ static void datapath_end_linger(Datapath *dp) {
                 return;
         if (standby_helper_get_counters(dp->lingering, &c) >= 0 &&
             c.duplicates_vf + c.duplicates_standby > dp->last.duplicates_vf + dp->last.duplicates_standby)
-                log_info("Broadcast deduplication on ifindex %d dropped %" PRIu64
-                         " late copies after the transition ended.",
-                         dp->port.master_ifindex,
-                         c.duplicates_vf + c.duplicates_standby - dp->last.duplicates_vf -
-                                 dp->last.duplicates_standby);
+                log_info("Broadcast deduplication on ifindex %d dropped late copies after the transition "
+                         "ended: %" PRIu64 " from the VF, %" PRIu64 " handed over from the standby.",
+                         dp->port.master_ifindex, c.duplicates_vf - dp->last.duplicates_vf,
+                         c.duplicates_standby - dp->last.duplicates_standby);
         dp->lingering = standby_helper_detach(dp->lingering);
         dp->linger_until = USEC_INFINITY;
 }
