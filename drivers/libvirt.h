@@ -92,11 +92,16 @@ typedef struct VirtJobStats {
         uint64_t data_remaining;
         uint64_t time_elapsed_ms;
         uint64_t memory_iteration;      /* the pass over guest memory in progress, from 1 */
+        uint64_t memory_bps;            /* QEMU's transfer rate, as of its last bandwidth measurement (0: none) */
 } VirtJobStats;
 int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret);
 /* virDomainMigrateSetMaxDowntime: how long the final pause of a running
  * migration may last; QEMU switches over by itself once it can meet it. */
 int virt_set_max_downtime(Virt *v, const char *uuid, uint64_t ms);
+/* virDomainMigrateStartPostCopy: a migration started with 'postcopy' switches
+ * over now (QEMU stops the source at its next step, and the destination runs
+ * while it fetches the pages still missing). */
+int virt_start_postcopy(Virt *v, const char *uuid);
 /* virDomainSuspend. */
 int virt_suspend(Virt *v, const char *uuid);
 /* virDomainAbortJob: cancels a running migration. */
@@ -107,6 +112,7 @@ typedef struct VirtMigrateOptions {
         bool p2p;               /* virDomainMigrateToURI3 with PEER2PEER; else virDomainMigrate3 with our own destination connection */
         bool persistent;        /* VIR_MIGRATE_PERSIST_DEST */
         bool undefine_source;   /* VIR_MIGRATE_UNDEFINE_SOURCE */
+        bool postcopy;          /* VIR_MIGRATE_POSTCOPY: virt_start_postcopy() may switch it over */
         const char *migrate_uri;        /* VIR_MIGRATE_PARAM_URI, or NULL */
         const char *listen_address;     /* VIR_MIGRATE_PARAM_LISTEN_ADDRESS, or NULL */
         uint64_t bandwidth;             /* MiB/s, 0 = libvirt's default */
@@ -131,6 +137,7 @@ typedef enum VirtOp {
         VIRT_OP_GET_JOB_STATS,          /* the reply's stats */
         VIRT_OP_SET_MAX_DOWNTIME,       /* ms */
         VIRT_OP_ABORT_JOB,
+        VIRT_OP_START_POSTCOPY,
         _VIRT_OP_MAX,
         _VIRT_OP_INVALID = -EINVAL,
 } VirtOp;

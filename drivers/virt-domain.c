@@ -268,6 +268,8 @@ int virt_get_job_stats(Virt *v, const char *uuid, VirtJobStats *ret) {
                 ret->time_elapsed_ms = u;
         if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_ITERATION, &u) > 0)
                 ret->memory_iteration = u;
+        if (virTypedParamsGetULLong(params, nparams, VIR_DOMAIN_JOB_MEMORY_BPS, &u) > 0)
+                ret->memory_bps = u;
         virTypedParamsFree(params, nparams);
         return 0;
 }
@@ -281,6 +283,18 @@ int virt_set_max_downtime(Virt *v, const char *uuid, uint64_t ms) {
                 return r;
         if (virDomainMigrateSetMaxDowntime(dom, ms, 0) < 0)
                 return virt_error(v, VIRT_LOG_AUTO, "Failed to set the maximum downtime of domain %s", uuid);
+        return 0;
+}
+
+int virt_start_postcopy(Virt *v, const char *uuid) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+        if (virDomainMigrateStartPostCopy(dom, 0) < 0)
+                return virt_error(v, VIRT_LOG_AUTO, "Failed to switch the migration of domain %s to post-copy", uuid);
         return 0;
 }
 
@@ -335,7 +349,7 @@ int virt_migrate_blocking(const char *src_uri, const char *uuid, const char *des
         }
 
         flags = (o->live ? VIR_MIGRATE_LIVE : 0) | (o->persistent ? VIR_MIGRATE_PERSIST_DEST : 0) |
-                (o->undefine_source ? VIR_MIGRATE_UNDEFINE_SOURCE : 0);
+                (o->undefine_source ? VIR_MIGRATE_UNDEFINE_SOURCE : 0) | (o->postcopy ? VIR_MIGRATE_POSTCOPY : 0);
         if (o->p2p) {
                 if (virDomainMigrateToURI3(dom, dest_uri, params, (unsigned) nparams, flags | VIR_MIGRATE_PEER2PEER) < 0) {
                         *ret_message = virt_last_message("migration failed");

@@ -15,6 +15,7 @@ static const char *const virt_op_table[_VIRT_OP_MAX] = {
         [VIRT_OP_GET_JOB_STATS] = "get-job-stats",
         [VIRT_OP_SET_MAX_DOWNTIME] = "set-max-downtime",
         [VIRT_OP_ABORT_JOB] = "abort-job",
+        [VIRT_OP_START_POSTCOPY] = "start-postcopy",
 };
 DEFINE_STRING_TABLE_TO_STRING(virt_op, VirtOp, _VIRT_OP_MAX);
 
@@ -38,6 +39,8 @@ int virt_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats) {
                 return virt_set_max_downtime(v, req->uuid, req->ms);
         case VIRT_OP_ABORT_JOB:
                 return virt_abort_job(v, req->uuid);
+        case VIRT_OP_START_POSTCOPY:
+                return virt_start_postcopy(v, req->uuid);
         default:
                 return -EINVAL;
         }

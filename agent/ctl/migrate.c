@@ -31,6 +31,8 @@ size_t migrate_options(const MigrateArgs *a, MigrateOption out[static MIGRATE_OP
                 out[n++] = (MigrateOption){.key = "destination-bus", .type = 's', .s = a->destination_bus};
         if (a->managed_switchover)
                 out[n++] = (MigrateOption){.key = "managed-switchover", .type = 'b', .b = true};
+        if (a->postcopy)
+                out[n++] = (MigrateOption){.key = "postcopy", .type = 'b', .b = true};
         return n;
 }
 

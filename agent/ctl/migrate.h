@@ -18,6 +18,7 @@ typedef struct MigrateArgs {
         const char *listen_address;
         const char *destination_bus;
         bool managed_switchover;
+        bool postcopy;
         bool bandwidth_set;
         uint64_t bandwidth; /* MiB/s */
         bool timeout_set;

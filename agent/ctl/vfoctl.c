@@ -112,6 +112,10 @@ static void help(void) {
                "     --managed-switchover  The destination takes the traffic before QEMU switches\n"
                "                          over, so nothing is lost in the downtime (needs the\n"
                "                          destination's bus; see vfod(8))\n"
+               "     --postcopy           With --managed-switchover: QEMU switches over in\n"
+               "                          post-copy right after the handover (--postcopy of\n"
+               "                          virsh; a network failure after it leaves the domain\n"
+               "                          paused on both hosts until it is resumed)\n"
                "     --verbose            Accepted for virsh compatibility (progress is shown\n"
                "                          on a terminal anyway)\n\n"
                "Exit status:\n"
@@ -150,6 +154,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_RESUME,
                 ARG_DESTINATION_BUS,
                 ARG_MANAGED_SWITCHOVER,
+                ARG_POSTCOPY,
                 ARG_VERBOSE,
         };
         static const struct option options[] = {
@@ -178,6 +183,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "resume", no_argument, NULL, ARG_RESUME },
                 { "destination-bus", required_argument, NULL, ARG_DESTINATION_BUS },
                 { "managed-switchover", no_argument, NULL, ARG_MANAGED_SWITCHOVER },
+                { "postcopy", no_argument, NULL, ARG_POSTCOPY },
                 { "verbose", no_argument, NULL, ARG_VERBOSE },
                 {}
         };
@@ -288,6 +294,10 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_migrate.managed_switchover = true;
                         arg_migrate_any = true;
                         break;
+                case ARG_POSTCOPY:
+                        arg_migrate.postcopy = true;
+                        arg_migrate_any = true;
+                        break;
                 case ARG_DESTINATION_BUS:
                         if (!*optarg)
                                 return -ctl_error(EXIT_USAGE, "--destination-bus must not be empty.");
@@ -358,7 +368,8 @@ static int run(int argc, char *argv[]) {
         if (arg_migrate_any && verb->run != cmd_migrate)
                 return ctl_error(EXIT_USAGE, "--live, --p2p, --direct, --persistent, --undefine-source, "
                                              "--migrate-uri, --listen-address, --bandwidth, --resume, "
-                                             "--destination-bus and --verbose go with migrate.");
+                                             "--destination-bus, --managed-switchover, --postcopy and --verbose "
+                                             "go with migrate.");
         if (verb->min_args > 0 && args[0][0] == '\0')
                 return ctl_error(EXIT_USAGE, "The domain name must not be empty.");
         if (verb->run == cmd_migrate) {

@@ -37,7 +37,8 @@ static int read_migrate_options(sd_bus_message *msg, MigrateRequest *req, sd_bus
                 if (r < 0)
                         return r;
                 if (streq(key, "live") || streq(key, "p2p") || streq(key, "persistent") ||
-                    streq(key, "undefine-source") || streq(key, "resume") || streq(key, "managed-switchover")) {
+                    streq(key, "undefine-source") || streq(key, "resume") || streq(key, "managed-switchover") ||
+                    streq(key, "postcopy")) {
                         int b;
                         if (!streq(contents, "b"))
                                 return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT, "Option '%s' takes a boolean.", key);
@@ -54,6 +55,8 @@ static int read_migrate_options(sd_bus_message *msg, MigrateRequest *req, sd_bus
                                 req->undefine_source = b;
                         else if (streq(key, "managed-switchover"))
                                 req->managed_switchover = b;
+                        else if (streq(key, "postcopy"))
+                                req->postcopy = b;
                         else
                                 req->resume = b;
                 } else if (streq(key, "migrate-uri") || streq(key, "listen-address") || streq(key, "destination-bus")) {
@@ -136,6 +139,10 @@ static int method_migrate(sd_bus_message *msg, void *userdata, sd_bus_error *err
         r = read_migrate_options(msg, &req, error);
         if (r < 0)
                 return r;
+        if (req.postcopy && (!req.managed_switchover || !req.live))
+                return sd_bus_error_setf(error, BUS_ERROR_INVALID_ARGUMENT,
+                                         "Option 'postcopy' goes with 'managed-switchover' (vfod starts post-copy "
+                                         "at the handover) and a live migration.");
         r = check_migrate_strings(&req, privileged, error);
         if (r < 0)
                 return r;

@@ -62,7 +62,7 @@ struct Migration {
         char *migrate_uri;
         char *listen_address;
         uint64_t bandwidth;
-        bool live, p2p, persistent, undefine_source, resume, managed_switchover;
+        bool live, p2p, persistent, undefine_source, resume, managed_switchover, postcopy;
         usec_t timeout;
         bool cancel_requested;
         bool finished;          /* migration_finished() ran */
@@ -321,9 +321,9 @@ static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *s
         if (r < 0 || !st || st->data_total == 0 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
                 return;
         log_job_debug(j, "Job %" PRIu64 ": migration %" PRIu64 "/%" PRIu64 " bytes, %" PRIu64 " left, pass %" PRIu64
-                  ", at %" PRIu64 " ms.",
+                  ", at %" PRIu64 " ms, %" PRIu64 " B/s.",
                   j->id, st->data_processed, st->data_total, st->data_remaining, st->memory_iteration,
-                  st->time_elapsed_ms);
+                  st->time_elapsed_ms, st->memory_bps);
         if (mg->handover == 0 && mg->managed_switchover && mg->dest_bus && !mg->downtime_held && !mg->knob_call)
                 set_downtime(mg, HOLD_DOWNTIME_MS);
         if (!mg->prepare_asked && mg->managed_switchover && mg->dest_bus)
@@ -435,6 +435,7 @@ static int spawn_helper(Migration *mg) {
                 mg->persistent ? "persistent" : "-",
                 mg->undefine_source ? "undefine-source" : "-",
                 mg->migrate_uri ?: "-", mg->listen_address ?: "-", bw,
+                mg->postcopy ? "postcopy" : "-",
                 NULL,
         };
 
@@ -504,13 +505,42 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
  * queue cannot be counted (libvirt gives taps no qdisc). Pausing the
  * domain through libvirt instead was followed by a hang of the destination
  * guest in virtio-net in 2 of about 14 lab runs. */
+static void on_postcopy_started(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
+        Migration *mg = userdata;
+        Job *j = mg->job;
+
+        mg->knob_call = NULL;
+        if (r >= 0)
+                return;
+        log_job_warning_errno(j, r, "Job %" PRIu64 ": cannot switch the migration of %s to post-copy; QEMU switches "
+                              "over at its next bandwidth measurement instead: %m", j->id, j->domain->name);
+        set_downtime(mg, SWITCHOVER_DOWNTIME_MS);
+}
+
+/* With 'postcopy' QEMU switches over at the next step of its migration
+ * thread, not at its next bandwidth measurement: the wait for that one
+ * (0-100 ms, at random against the handover) is what the downtime knob
+ * adds to the hold. */
 static void handover_switchover(Migration *mg) {
         Job *j = mg->job;
+        int r;
 
         if (mg->handover == 2 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING || mg->helper_pid <= 0)
                 return;
-        set_downtime(mg, SWITCHOVER_DOWNTIME_MS);
         mg->handover = 2;
+        if (mg->postcopy) {
+                mg->knob_call = virt_call_cancel(mg->knob_call);
+                r = virt_call(j->manager->virt,
+                              &(VirtRequest) { .op = VIRT_OP_START_POSTCOPY, .uuid = j->domain->uuid },
+                              j->manager->config->libvirt_timeout, on_postcopy_started, mg, &mg->knob_call);
+                if (r >= 0) {
+                        log_job_info(j, "Job %" PRIu64 ": the destination holds %s's traffic; QEMU switches over "
+                                     "in post-copy.", j->id, j->domain->name);
+                        return;
+                }
+                log_job_warning_errno(j, r, "Job %" PRIu64 ": cannot ask for post-copy: %m", j->id);
+        }
+        set_downtime(mg, SWITCHOVER_DOWNTIME_MS);
         log_job_info(j, "Job %" PRIu64 ": the destination holds %s's traffic; QEMU switches over.", j->id, j->domain->name);
 }
 
@@ -962,6 +992,7 @@ int migration_start(Manager *m, Domain *d, const MigrateRequest *req, Job **ret)
         mg->undefine_source = req->undefine_source;
         mg->resume = req->resume;
         mg->managed_switchover = req->managed_switchover;
+        mg->postcopy = req->postcopy;
         mg->bandwidth = req->bandwidth;
         mg->timeout = req->timeout;
         if (dup_or_null(req->destination, &mg->destination) < 0 || !mg->destination ||
@@ -996,8 +1027,9 @@ int migrate_helper_main(int argc, char *argv[]) {
         _cleanup_free_ char *msg = NULL;
         int r;
 
-        /* vfod --migrate-helper SRC UUID DEST live|offline p2p|direct persistent|- undefine-source|- MURI|- LISTEN|- BW */
-        if (argc != 12) {
+        /* vfod --migrate-helper SRC UUID DEST live|offline p2p|direct persistent|- undefine-source|- MURI|- LISTEN|- BW
+         * postcopy|- */
+        if (argc != 13) {
                 printf("internal error: the migration helper got %d arguments\n", argc);
                 return EXIT_FAILURE;
         }
@@ -1005,6 +1037,7 @@ int migrate_helper_main(int argc, char *argv[]) {
         o.p2p = streq(argv[6], "p2p");
         o.persistent = streq(argv[7], "persistent");
         o.undefine_source = streq(argv[8], "undefine-source");
+        o.postcopy = streq(argv[12], "postcopy");
         o.migrate_uri = streq(argv[9], "-") ? NULL : argv[9];
         o.listen_address = streq(argv[10], "-") ? NULL : argv[10];
         r = parse_uint64(argv[11], 0, UINT64_MAX, &o.bandwidth);

@@ -17,7 +17,7 @@ typedef struct MigrateRequest {
         const char *migrate_uri;
         const char *listen_address;
         uint64_t bandwidth;
-        bool live, p2p, persistent, undefine_source, resume, managed_switchover;
+        bool live, p2p, persistent, undefine_source, resume, managed_switchover, postcopy;
         usec_t timeout;
 } MigrateRequest;
 

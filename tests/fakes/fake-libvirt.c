@@ -1064,6 +1064,19 @@ int virt_set_max_downtime(Virt *v, const char *uuid, uint64_t ms) {
         return fake_append_line("downtime", line);
 }
 
+int virt_start_postcopy(Virt *v, const char *uuid) {
+        FakeDomain *d;
+        int r;
+
+        r = fake_lookup_running(v, uuid, &d);
+        if (r < 0)
+                return r;
+        /* QEMU: "Enable postcopy with migrate_set_capability before the start of migration" */
+        if (!fake_listed("postcopy-enabled", d->uuid))
+                return -EINVAL;
+        return fake_append_line("postcopy", d->uuid);
+}
+
 int virt_abort_job(Virt *v, const char *uuid) {
         FakeDomain *d;
         int r;
@@ -1088,6 +1101,11 @@ int virt_migrate_blocking(const char *src_uri, const char *uuid, const char *des
         if (isempty(mode)) {
                 *ret_message = strdup("the fake libvirt driver does not migrate");
                 return -EOPNOTSUPP;
+        }
+        /* what virt_start_postcopy() checks, as QEMU does */
+        if (o->postcopy && fake_append_line("postcopy-enabled", uuid) < 0) {
+                *ret_message = strdup("fake libvirt: cannot note the migration's post-copy");
+                return -EIO;
         }
         if (streq(mode, "ok")) {
                 r = fake_append_line("migrated", uuid);

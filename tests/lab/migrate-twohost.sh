@@ -18,7 +18,9 @@
 # in), VFO_LAB_PLAIN_RUNS (2) each way at each rate; then vm1 opts in and
 # `vfoctl migrate --managed-switchover` runs VFO_LAB_MANAGED_RUNS each way:
 # "RATE:N ..." (default "1000:5 3000:3"), the destination's VF back before
-# the meters stop. Each run prints a MIGRATE-TWOHOST JSON line (mode,
+# the meters stop; then `vfoctl migrate --managed-switchover --postcopy`
+# (mode "postcopy") VFO_LAB_POSTCOPY_RUNS each way, in the same form and
+# with the same default ("" for none). Each run prints a MIGRATE-TWOHOST JSON line (mode,
 # direction, rate, the three measurements, wall time; for vfoctl the source's
 # detach, QEMU's hold after the handover and the destination's attach), and
 # the end a MIGRATE-TWOHOST-SUMMARY line. Checks: every migration succeeded;
@@ -37,6 +39,7 @@ PLAIN_RUNS=${VFO_LAB_PLAIN_RUNS:-2}
 CONTROL_RUNS=${VFO_LAB_CONTROL_RUNS:-2}
 CONTROL_S=${VFO_LAB_CONTROL_S:-5}
 MANAGED_RUNS=${VFO_LAB_MANAGED_RUNS:-1000:5 3000:3}
+POSTCOPY_RUNS=${VFO_LAB_POSTCOPY_RUNS-1000:5 3000:3}
 EMIT_PORT=7001
 TCP_PORT=7002
 TCP_RATE=$((256 * 1024))
@@ -105,7 +108,14 @@ log_ms() {
 # downtime_ms HOST: QEMU's downtime of the migration that ended on HOST
 # (libvirt's completed job statistics of the destination)
 downtime_ms() {
-        lab_virsh "$1" domjobinfo vm1 --completed 2>/dev/null | awk -F: '$1 ~ /^Total downtime/ { print $2 + 0; exit }'
+        local ms i
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+                ms=$(lab_virsh "$1" domjobinfo vm1 --completed --keep-completed 2>/dev/null |
+                        awk -F: '$1 ~ /^Total downtime/ { print $2 + 0; exit }')
+                [ -z "$ms" ] || break
+                sleep 0.5
+        done
+        echo "$ms"
 }
 
 # run MODE RATE N: one migration of vm1 to the other host, measured
@@ -127,7 +137,9 @@ run() {
                 bench_migrate vm1 "$src" "$dst" >"$LAB_STATE/$label.out" 2>&1 || rc=$?
                 wall=$(($(lab_ms) - t0))
         else
-                on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" --live --p2p --managed-switchover \
+                local extra=()
+                [ "$mode" != postcopy ] || extra=(--postcopy)
+                on_host "$src" "$VFOCTL" migrate vm1 "${LAB_URI[$dst]}" --live --p2p --managed-switchover "${extra[@]}" \
                         $(lab_mig_opts "$dst") --destination-bus "${LAB_BUS[$dst]}" >"$LAB_STATE/$label.out" 2>&1 ||
                         rc=$?
                 wall=$(($(lab_ms) - t0))
@@ -149,7 +161,7 @@ run() {
                 "$mode" "$src" "$dst" "$rate" "$rc" "$wall" "$(bench_json_val "$downtime")" "$(bench_json_val "$detach")" "$(bench_json_val "$hold")" \
                 "$(bench_json_val "$attach")" "${ECHO:-null}" "${EMIT:-null}" "${TCP:-null}" | tee -a "$LAB_STATE/runs.lines"
         [ "$mode" = none ] || lab_check "$label: the migration succeeded" test "$rc" = 0 || fails=$((fails + 1))
-        if [ "$mode" = managed ] && [ "${VFO_LAB_STRICT:-0}" = 1 ]; then
+        if { [ "$mode" = managed ] || [ "$mode" = postcopy ]; } && [ "${VFO_LAB_STRICT:-0}" = 1 ]; then
                 lab_check "$label: 0 lost and 0 duplicated both ways" \
                         test "$(lab_json_num "$ECHO" lost)/$(lab_json_num "$ECHO" duplicated)/$(lab_json_num "$EMIT" lost)/$(lab_json_num "$EMIT" duplicated)" = 0/0/0/0
         fi
@@ -178,12 +190,19 @@ for rate_n in $MANAGED_RUNS; do
                 run managed "$rate" "$i"
         done
 done
+for rate_n in $POSTCOPY_RUNS; do
+        rate=${rate_n%%:*}
+        for i in $(seq "${rate_n##*:}"); do
+                run postcopy "$rate" "$i"
+                run postcopy "$rate" "$i"
+        done
+done
 
 python3 - "$LAB_STATE/runs.lines" <<'PY'
 import json, sys, statistics
 runs = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1])]
 out = {}
-for mode in ("none", "plain", "managed"):
+for mode in ("none", "plain", "managed", "postcopy"):
     for rate in sorted({r["rate"] for r in runs}):
         for d in (("aa", "bb") if mode == "none" else ("ab", "ba")):
             rs = [r for r in runs if r["mode"] == mode and r["rate"] == rate and r["from"] + r["to"] == d]
@@ -212,11 +231,19 @@ for mode in ("none", "plain", "managed"):
                  if r.get("downtime_ms") is not None and r["tcp"]]
             if v:
                 g["max_tcp_stall_over_downtime_ms"] = round(max(v), 1)
+            # libvirt often keeps no completed statistics of a post-copy
+            # migration: the guest's own silence, its longest gap in sending
+            v = [(r["tcp"] or {}).get("max_stall_ms", 0) - r["guest_to_peer"]["max_gap_ms"] for r in rs
+                 if r["tcp"] and r.get("guest_to_peer") and r["guest_to_peer"].get("max_gap_ms") is not None]
+            if v:
+                g["max_tcp_stall_over_guest_gap_ms"] = round(max(v), 1)
 for rate in sorted({r["rate"] for r in runs}):
     for d in ("ab", "ba"):
-        p, m = out.get("plain-%d-%s" % (rate, d)), out.get("managed-%d-%s" % (rate, d))
-        if p and m:
-            m["overhead_ms_median"] = m["wall_ms_median"] - p["wall_ms_median"]
+        p = out.get("plain-%d-%s" % (rate, d))
+        for mode in ("managed", "postcopy"):
+            m = out.get("%s-%d-%s" % (mode, rate, d))
+            if p and m:
+                m["overhead_ms_median"] = m["wall_ms_median"] - p["wall_ms_median"]
 print("MIGRATE-TWOHOST-SUMMARY " + json.dumps(out))
 PY
 lab_check "every migration succeeded" test "$fails" = 0

@@ -240,7 +240,7 @@ static void test_migrate_refusals(void **state) {
 
 /* Manager.Migrate with a managed switchover to the harness's destination
  * vfod (its bus at DIR/destination); 'h' has ForwardAddress=. */
-static char *migrate_managed(Harness *h, HarnessDomain *d) {
+static char *migrate_managed_full(Harness *h, HarnessDomain *d, bool postcopy) {
         sd_bus_message *reply = NULL;
         char path[128], address[160], *copy;
         const char *job;
@@ -250,13 +250,17 @@ static char *migrate_managed(Harness *h, HarnessDomain *d) {
         harness_listen_destination(h, path, true);
         harness_start(h);
         assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Migrate", &reply, NULL, "ssa{sv}", d->name,
-                                      DESTINATION, 2, "managed-switchover", "b", true, "destination-bus", "s",
-                                      address),
+                                      DESTINATION, 3, "managed-switchover", "b", true, "destination-bus", "s",
+                                      address, "postcopy", "b", postcopy),
                          0);
         assert_true(sd_bus_message_read(reply, "o", &job) > 0);
         copy = strdup(job);
         sd_bus_message_unref(reply);
         return copy;
+}
+
+static char *migrate_managed(Harness *h, HarnessDomain *d) {
+        return migrate_managed_full(h, d, false);
 }
 
 /* The handover with a forwarding tunnel: the destination readied its tap
@@ -405,6 +409,57 @@ static void test_handover_switchover_at_once(void **state) {
         harness_free(h);
 }
 
+static bool postcopy_asked(Harness *h, void *userdata) {
+        HarnessDomain *d = userdata;
+        char path[PATH_MAX], line[128];
+        bool found = false;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/domains/postcopy", h->dir);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (!found && fgets(line, sizeof(line), f))
+                found = strncmp(line, d->uuid, 36) == 0;
+        fclose(f);
+        return found;
+}
+
+/* With "postcopy" the switchover is post-copy, asked as soon as the frames
+ * go into the tunnel, and the downtime stays held at 0. Without
+ * "managed-switchover" (or live) "postcopy" is refused. */
+static void test_handover_postcopy(void **state) {
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        char *job, *s;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "wait", 1), 0);
+        h->destination_forward_vni = 0x44;
+        job = migrate_managed_full(h, d, true);
+        assert_true(harness_run_until(h, downtime_held, d, WAIT_USEC));
+        assert_true(harness_run_until(h, steered_into_tunnel, (void *) "vfofw000044", WAIT_USEC));
+        assert_true(harness_run_until(h, postcopy_asked, d, 30 * USEC_PER_MSEC));
+        assert_int_equal(last_downtime(h, d), 0);
+        assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "failed");
+        free(s);
+        free(job);
+
+        assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Migrate", NULL, &error, "ssa{sv}", d->name,
+                                      DESTINATION, 1, "postcopy", "b", true),
+                         -EREMOTE);
+        assert_true(sd_bus_error_has_name(&error, "org.vfo1.Error.InvalidArgument"));
+        sd_bus_error_free(&error);
+        assert_int_equal(harness_call(h, VFO_PATH, VFO_MANAGER_IFACE, "Migrate", NULL, &error, "ssa{sv}", d->name,
+                                      DESTINATION, 3, "postcopy", "b", true, "managed-switchover", "b", true,
+                                      "live", "b", false),
+                         -EREMOTE);
+        sd_bus_error_free(&error);
+        harness_free(h);
+}
+
 /* A destination older than HandoverEx: the plain Handover, no tunnel. And a
  * destination without ForwardAddress=: HandoverEx, no tunnel either. */
 static void test_forward_tunnel_none(void **state) {
@@ -440,10 +495,10 @@ static void test_helper_bad_bandwidth(void **state) {
                 char *argv[] = {
                         (char *) "vfod", (char *) "--migrate-helper", (char *) "", (char *) "uuid",
                         (char *) DESTINATION, (char *) "live", (char *) "p2p", (char *) "-", (char *) "-",
-                        (char *) "-", (char *) "-", (char *) bad[i], NULL,
+                        (char *) "-", (char *) "-", (char *) bad[i], (char *) "-", NULL,
                 };
 
-                assert_int_equal(migrate_helper_main(12, argv), EXIT_FAILURE);
+                assert_int_equal(migrate_helper_main(13, argv), EXIT_FAILURE);
         }
 }
 
@@ -456,6 +511,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_migrate_detach_refused),
                 cmocka_unit_test(test_migrate_refusals),
                 cmocka_unit_test(test_helper_bad_bandwidth),
+                cmocka_unit_test(test_handover_postcopy),
                 cmocka_unit_test(test_forward_tunnel),
                 cmocka_unit_test(test_forward_tunnel_rollback),
                 cmocka_unit_test(test_forward_tunnel_early_switchover),

@@ -393,9 +393,19 @@ static void test_migrate_options_all(void **state) {
         a.bandwidth = 500;
         a.timeout_set = true;
         a.timeout = 30;
+        a.managed_switchover = true;
+        a.postcopy = true;
 
         n = migrate_options(&a, o);
-        assert_int_equal(n, 10);
+        assert_int_equal(n, 12);
+
+        x = find(o, n, "managed-switchover");
+        assert_non_null(x);
+        assert_true(x->b);
+        x = find(o, n, "postcopy");
+        assert_non_null(x);
+        assert_int_equal(x->type, 'b');
+        assert_true(x->b);
 
         x = find(o, n, "live");
         assert_non_null(x);
@@ -439,7 +449,8 @@ static void test_migrate_options_all(void **state) {
         for (size_t i = 0; i < n; i++) {
                 static const char *const known[] = {
                         "live",           "p2p",       "persistent", "undefine-source", "migrate-uri",
-                        "listen-address", "bandwidth", "timeout",    "resume",          "destination-bus"};
+                        "listen-address", "bandwidth", "timeout",    "resume",          "destination-bus",
+                        "managed-switchover", "postcopy"};
                 bool ok = false;
 
                 for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
