@@ -2,23 +2,26 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Migrations between two hosts behind a learning switch (issue 12's
 # benchmark): runs the migrate-twohost lab scenario (a control without a
-# migration, plain virsh migrate and vfoctl migrate --managed-switchover,
-# both directions, at each rate; peer -> guest, guest -> peer and TCP
-# measured at once), then prints and
-# writes every run's figures and the summary.
-#   migrate-twohost.sh [--managed-runs "RATE:N ..."] [--plain-runs N] [--output FILE]
-#   (as root; defaults "1000:5 3000:3" and 2)
+# migration, plain virsh migrate, vfoctl migrate --managed-switchover and
+# the same with --postcopy, both directions, at each rate; peer -> guest,
+# guest -> peer and TCP measured at once), then prints and writes every
+# run's figures and the summary.
+#   migrate-twohost.sh [--managed-runs "RATE:N ..."] [--postcopy-runs "RATE:N ..."]
+#                      [--plain-runs N] [--output FILE]
+#   (as root; defaults "1000:5 3000:3", the managed runs', and 2)
 set -uo pipefail
 
 managed="1000:5 3000:3"
+postcopy=
 plain=2
 out=
 while [ $# -gt 0 ]; do
         case $1 in
         --managed-runs) managed=$2; shift ;;
+        --postcopy-runs) postcopy=$2; shift ;;
         --plain-runs) plain=$2; shift ;;
         --output) out=$2; shift ;;
-        -h|--help) sed -n '3,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -h|--help) sed -n '3,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "migrate-twohost.sh: unknown option '$1'" >&2; exit 2 ;;
         esac
         shift
@@ -30,7 +33,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 rc=0
-VFO_LAB_MANAGED_RUNS=$managed VFO_LAB_PLAIN_RUNS=$plain VFO_LAB_TOPOLOGY=twohost VFO_LAB_TIMEOUT=3600 \
+VFO_LAB_MANAGED_RUNS=$managed VFO_LAB_POSTCOPY_RUNS=${postcopy:-$managed} VFO_LAB_PLAIN_RUNS=$plain VFO_LAB_TOPOLOGY=twohost VFO_LAB_TIMEOUT=3600 \
         bash "$lab/run-lab.sh" migrate-twohost 2>&1 | tee "$log" | grep -E '^(=== lab|PASS|FAIL|MIGRATE-TWOHOST|\[)' || rc=$?
 
 python3 - "$log" "${out:-}" <<'PY'
