@@ -34,6 +34,9 @@ struct Datapath {
         QdiscMark synthetic_qdisc, vf_qdisc;
 };
 
+static bool datapath_master_on_vf(const Datapath *dp);
+static void datapath_end_linger(Datapath *dp);
+
 int datapath_new(const DatapathPort *p, Datapath **ret) {
         Datapath *dp;
         int r = 0;
@@ -66,7 +69,6 @@ int datapath_new(const DatapathPort *p, Datapath **ret) {
 }
 
 static int datapath_receive_normal_full(Datapath *dp, bool may_linger);
-static void datapath_end_linger(Datapath *dp);
 
 Datapath *datapath_free(Datapath *dp) {
         if (!dp)
@@ -80,6 +82,10 @@ void datapath_update(Datapath *dp, const DatapathPort *p) {
         assert(dp);
         assert(p);
         dp->port = *p;
+        /* Once the VF is gone (or down) the standby's frames reach the master again, untagged:
+         * a lingering deduplication would take a repeat of one of them for the VF's copy. */
+        if (dp->lingering && !datapath_master_on_vf(dp))
+                datapath_end_linger(dp);
 }
 
 int datapath_receive_both(Datapath *dp) {
