@@ -495,16 +495,6 @@ static int on_destination_reply(sd_bus_message *reply, void *userdata, sd_bus_er
 
 /* ------------------------------------------------------------- handover */
 
-/* Frames go to the destination now: QEMU may switch over. A downtime it
- * meets at once makes it stop the source and complete at its next check.
- * QEMU 7.2 takes a new limit into account only when it next measures its
- * bandwidth (every 100 ms), and goes on reading the source's taps until it
- * stops: what was queued for the domain here before the handover reaches
- * it in that time, at least the knob's own latency. Waiting a fixed time
- * before the knob, as vfod did (50 ms), only lengthened the hold; a tap's
- * queue cannot be counted (libvirt gives taps no qdisc). Pausing the
- * domain through libvirt instead was followed by a hang of the destination
- * guest in virtio-net in 2 of about 14 lab runs. */
 static void on_postcopy_started(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
         Migration *mg = userdata;
         Job *j = mg->job;
@@ -517,10 +507,19 @@ static void on_postcopy_started(Virt *v, const char *uuid, int r, const VirtJobS
         set_downtime(mg, SWITCHOVER_DOWNTIME_MS);
 }
 
-/* With 'postcopy' QEMU switches over at the next step of its migration
- * thread, not at its next bandwidth measurement: the wait for that one
- * (0-100 ms, at random against the handover) is what the downtime knob
- * adds to the hold. */
+/* Frames go to the destination now: QEMU may switch over. A downtime it
+ * meets at once makes it stop the source and complete at its next check.
+ * QEMU 7.2 takes a new limit into account only when it next measures its
+ * bandwidth (every 100 ms), and goes on reading the source's taps until it
+ * stops: what was queued for the domain here before the handover reaches
+ * it in that time, at least the knob's own latency. Waiting a fixed time
+ * before the knob, as vfod did (50 ms), only lengthened the hold; a tap's
+ * queue cannot be counted (libvirt gives taps no qdisc). Pausing the
+ * domain through libvirt instead was followed by a hang of the destination
+ * guest in virtio-net in 2 of about 14 lab runs. With 'postcopy' QEMU
+ * switches over at the next step of its migration thread instead, not at
+ * its next bandwidth measurement: the wait for that one (0-100 ms, at
+ * random against the handover) is what the knob adds to the hold. */
 static void handover_switchover(Migration *mg) {
         Job *j = mg->job;
         int r;
