@@ -207,18 +207,15 @@ done
 lab_require "vm1 opts in on a (required)" on_host a "$VFOCTL" set-policy vm1 --pool lab --priority 50 --required yes
 lab_require "vm1 holds a's VF" lab_wait 60 "vm1 on a's VF" on_host a vfod_holds vm1
 lab_require "jobs settled on a" lab_wait 30 "idle" on_host a vfod_idle
-for rate_n in $MANAGED_RUNS; do
-        rate=${rate_n%%:*}
-        for i in $(seq "${rate_n##*:}"); do
-                run managed "$rate" "$i"
-                run managed "$rate" "$i"
-        done
-done
-for rate_n in $POSTCOPY_RUNS; do
-        rate=${rate_n%%:*}
-        for i in $(seq "${rate_n##*:}"); do
-                run postcopy "$rate" "$i"
-                run postcopy "$rate" "$i"
+for mode in managed postcopy; do
+        runs=$MANAGED_RUNS
+        [ "$mode" = managed ] || runs=$POSTCOPY_RUNS
+        for rate_n in $runs; do
+                rate=${rate_n%%:*}
+                for i in $(seq "${rate_n##*:}"); do
+                        run "$mode" "$rate" "$i"
+                        run "$mode" "$rate" "$i"
+                done
         done
 done
 
