@@ -20,8 +20,8 @@
 # "RATE:N ..." (default "1000:5 3000:3"), the destination's VF back before
 # the meters stop; then `vfoctl migrate --managed-switchover --postcopy`
 # (mode "postcopy") VFO_LAB_POSTCOPY_RUNS each way, in the same form and
-# with the same default ("" for none). Each run prints a MIGRATE-TWOHOST JSON line (mode,
-# direction, rate, the three measurements, wall time; for vfoctl the source's
+# with the same default ("" for none). Each run prints a MIGRATE-TWOHOST
+# JSON line (mode, direction, rate, the three measurements, wall time; for vfoctl the source's
 # detach, QEMU's hold after the handover and the destination's attach), and
 # the end a MIGRATE-TWOHOST-SUMMARY line. Checks: every migration succeeded;
 # with VFO_LAB_STRICT=1 also 0 lost and 0 duplicated both ways in every
