@@ -21,11 +21,12 @@
 # the meters stop; then `vfoctl migrate --managed-switchover --postcopy`
 # (mode "postcopy") VFO_LAB_POSTCOPY_RUNS each way, in the same form and
 # with the same default ("" for none). Each run prints a MIGRATE-TWOHOST
-# JSON line (mode, direction, rate, the three measurements, wall time; for vfoctl the source's
+# JSON line (mode, direction, rate, the three measurements, wall time,
+# libvirt's downtime, the pause the two vfods saw; for vfoctl the source's
 # detach, QEMU's hold after the handover and the destination's attach), and
 # the end a MIGRATE-TWOHOST-SUMMARY line. Checks: every migration succeeded;
 # with VFO_LAB_STRICT=1 also 0 lost and 0 duplicated both ways in every
-# managed one (the benchmark itself only reports).
+# managed and post-copy one (the benchmark itself only reports).
 # Exit 0 pass, 1 fail, 77 skip.
 set -euo pipefail
 # shellcheck source=tests/lab/lib.sh
