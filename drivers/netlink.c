@@ -25,6 +25,11 @@
 #define SOL_NETLINK 270
 #endif
 
+/* One answer of the kernel must fit: a PF's RTM_NEWLINK with its VFs
+ * (RTEXT_FILTER_VF) takes a few hundred bytes per VF, beyond a page. A
+ * longer answer fails with -ENOSPC (libmnl's MSG_TRUNC). */
+#define NETLINK_RECEIVE_SIZE (64U * 1024U)
+
 static void mnl_socket_closep(struct mnl_socket **nl) {
         if (*nl)
                 mnl_socket_close(*nl);
@@ -131,7 +136,7 @@ struct nlmsghdr *netlink_put_link_request(void *buf, uint16_t type, uint16_t fla
 
 int netlink_transact(struct nlmsghdr *nlh, usec_t timeout, mnl_cb_t cb, void *data, char **ret_message) {
         _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        _cleanup_free_ uint8_t *buf = NULL;
         usec_t deadline;
         unsigned portid;
         ssize_t n;
@@ -144,6 +149,9 @@ int netlink_transact(struct nlmsghdr *nlh, usec_t timeout, mnl_cb_t cb, void *da
                 *ret_message = NULL;
 
         deadline = usec_add(now_usec(CLOCK_MONOTONIC), timeout);
+        buf = malloc(NETLINK_RECEIVE_SIZE);
+        if (!buf)
+                return -ENOMEM;
 
         r = netlink_open(&nl);
         if (r < 0)
@@ -158,7 +166,7 @@ int netlink_transact(struct nlmsghdr *nlh, usec_t timeout, mnl_cb_t cb, void *da
                 r = netlink_set_receive_timeout(nl, deadline);
                 if (r < 0)
                         return r;
-                n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+                n = mnl_socket_recvfrom(nl, buf, NETLINK_RECEIVE_SIZE);
                 if (n < 0)
                         return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 

@@ -29,10 +29,11 @@ struct nlmsghdr *netlink_put_link_request(void *buf, uint16_t type, uint16_t fla
  * at most in all. 'cb' fails the way libmnl's own callbacks do: it sets
  * errno and returns MNL_CB_ERROR.
  *
- * Returns 0; the kernel's error; -ETIMEDOUT; or the callback's -errno
- * (-EPROTO if it set none). If 'ret_message' is not NULL it is set, always:
- * the kernel's extended ACK text for its error (malloc'd), or NULL when it
- * gave none or there was no kernel error. */
+ * Returns 0; the kernel's error; -ETIMEDOUT; -ENOSPC for an answer over
+ * 64 KiB; or the callback's -errno (-EPROTO if it set none). If
+ * 'ret_message' is not NULL it is set, always: the kernel's extended ACK
+ * text for its error (malloc'd), or NULL when it gave none or there was no
+ * kernel error. */
 int netlink_transact(struct nlmsghdr *nlh, usec_t timeout, mnl_cb_t cb, void *data, char **ret_message);
 
 /* A NETLINK_ROUTE socket subscribed to 'groups' (a bit mask, 1 << (RTNLGRP_x

@@ -18,6 +18,7 @@
 #include <linux/tc_act/tc_mirred.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -253,6 +254,97 @@ int netdev_tx_dropped(const char *ifname, uint64_t *ret) {
                 return r;
         if (!d.found)
                 return -EPROTO;
+        *ret = d.value;
+        return 0;
+}
+
+/* In one IFLA_VF_INFO: its VF index (IFLA_VF_MAC) and drop counters. */
+static int vf_info_dropped(const struct nlattr *info, unsigned *ret_index, uint64_t *ret_dropped) {
+        const struct nlattr *a, *st;
+        bool have_index = false, have_dropped = false;
+        uint64_t dropped = 0;
+
+        mnl_attr_for_each_nested(a, info) {
+                if (mnl_attr_get_type(a) == IFLA_VF_MAC &&
+                    mnl_attr_get_payload_len(a) >= sizeof(struct ifla_vf_mac)) {
+                        struct ifla_vf_mac m;
+
+                        memcpy(&m, mnl_attr_get_payload(a), sizeof(m));
+                        *ret_index = m.vf;
+                        have_index = true;
+                } else if (mnl_attr_get_type(a) == IFLA_VF_STATS)
+                        mnl_attr_for_each_nested(st, a)
+                                if ((mnl_attr_get_type(st) == IFLA_VF_STATS_RX_DROPPED ||
+                                     mnl_attr_get_type(st) == IFLA_VF_STATS_TX_DROPPED) &&
+                                    mnl_attr_validate(st, MNL_TYPE_U64) >= 0) {
+                                        dropped += mnl_attr_get_u64(st);
+                                        have_dropped = true;
+                                }
+        }
+        if (!have_index)
+                return -EBADMSG;
+        if (!have_dropped)
+                return -ENODATA;
+        *ret_dropped = dropped;
+        return 0;
+}
+
+int vf_dropped_parse(const struct nlmsghdr *nlh, unsigned vf_index, uint64_t *ret) {
+        const struct nlattr *a, *info;
+
+        if (!nlh || !ret || nlh->nlmsg_type != RTM_NEWLINK || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct ifinfomsg)))
+                return -EBADMSG;
+        mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg)) {
+                if (mnl_attr_get_type(a) != IFLA_VFINFO_LIST)
+                        continue;
+                mnl_attr_for_each_nested(info, a) {
+                        unsigned index = UINT_MAX;
+                        uint64_t dropped = 0;
+                        int r;
+
+                        if (mnl_attr_get_type(info) != IFLA_VF_INFO)
+                                continue;
+                        r = vf_info_dropped(info, &index, &dropped);
+                        if (r == -EBADMSG || index != vf_index)
+                                continue;
+                        if (r < 0)
+                                return r;
+                        *ret = dropped;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+typedef struct VfDropped {
+        unsigned index;
+        int r;
+        uint64_t value;
+} VfDropped;
+
+static int vf_dropped_cb(const struct nlmsghdr *nlh, void *data) {
+        VfDropped *d = data;
+
+        d->r = vf_dropped_parse(nlh, d->index, &d->value);
+        return MNL_CB_OK;
+}
+
+int vf_dropped(const char *pf_ifname, unsigned vf_index, uint64_t *ret) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        VfDropped d = { .index = vf_index, .r = -ENOENT };
+        struct nlmsghdr *nlh;
+        int ifindex, r;
+
+        r = ifindex_from_name(pf_ifname, &ifindex);
+        if (r < 0)
+                return r;
+        nlh = netlink_put_link_request(buf, RTM_GETLINK, NLM_F_ACK, ifindex, NULL);
+        mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_VF);
+        r = vfprog_transact(nlh, vf_dropped_cb, &d);
+        if (r < 0)
+                return r;
+        if (d.r < 0)
+                return d.r;
         *ret = d.value;
         return 0;
 }

@@ -75,6 +75,20 @@ int netdev_set_queue_len(const char *ifname, uint32_t len, uint32_t *ret_old);
  * reader (QEMU) did not take them in time; the guest never sees them. */
 int netdev_tx_dropped(const char *ifname, uint64_t *ret);
 
+/* What the NIC dropped for VF 'vf_index' of the PF 'pf_ifname': the sum of
+ * its IFLA_VF_STATS_RX_DROPPED (frames for the guest the VF could not take)
+ * and IFLA_VF_STATS_TX_DROPPED (frames from it the VF could not send), from
+ * the PF's RTM_GETLINK with RTEXT_FILTER_VF. An SR-IOV VF has no tap; this
+ * is its counterpart of netdev_tx_dropped(). A driver without VF statistics
+ * (no ndo_get_vf_stats) reads 0. -ENOENT: the PF lists no such VF;
+ * -ENODATA: the kernel gives no drop counters for it; -ENOSPC: the PF's
+ * answer is too long to read. */
+int vf_dropped(const char *pf_ifname, unsigned vf_index, uint64_t *ret);
+/* The same from the PF's RTM_NEWLINK message 'nlh' (its length checked by
+ * the caller): what vf_dropped() reads, for unit tests. */
+struct nlmsghdr;
+int vf_dropped_parse(const struct nlmsghdr *nlh, unsigned vf_index, uint64_t *ret);
+
 /* Puts one placeholder frame to 'dst' into the queue of the tap 'ifname'
  * (sent out of it, as if the bridge forwarded it): a QEMU waiting for an
  * incoming migration reads the first frame of its tap before the domain

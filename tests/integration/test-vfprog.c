@@ -4,7 +4,9 @@
  * private network namespace: a bridge with two veth ports, where fdb_steer
  * moves a MAC between ports, vfprog_set on a device without SR-IOV
  * (veth: kernels built without the dummy driver have it too), and a
- * migration's forwarding tunnel (VXLAN), and a tap that drops (tx_dropped).
+ * migration's forwarding tunnel (VXLAN), a tap that drops (tx_dropped), and
+ * a link without VFs (vf_dropped; its parse runs on a PF's answer built
+ * here: there is no SR-IOV device to read).
  * That part needs root (else the test is skipped after the first). */
 
 #include <stdarg.h>
@@ -422,11 +424,72 @@ static void test_tap_tx_dropped(void **state) {
         close(fd);
 }
 
+/* A PF's RTM_NEWLINK with three VFs, as the kernel writes it: VF 0 with
+ * drop counters, VF 1 with statistics but no drop counters (an older
+ * kernel), VF 2 with drops but an IFLA_VF_MAC too short to name it. */
+static struct nlmsghdr *put_pf_answer(uint8_t *buf) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nlattr *list, *info, *stats;
+        struct ifinfomsg *ifi;
+
+        nlh->nlmsg_type = RTM_NEWLINK;
+        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+        ifi->ifi_index = 7;
+        mnl_attr_put_u32(nlh, IFLA_NUM_VF, 3);
+        list = mnl_attr_nest_start(nlh, IFLA_VFINFO_LIST);
+        for (unsigned vf = 0; vf < 3; vf++) {
+                struct ifla_vf_mac m = { .vf = vf };
+
+                info = mnl_attr_nest_start(nlh, IFLA_VF_INFO);
+                mnl_attr_put(nlh, IFLA_VF_MAC, vf == 2 ? sizeof(m.vf) : sizeof(m), &m);
+                stats = mnl_attr_nest_start(nlh, IFLA_VF_STATS);
+                mnl_attr_put_u64(nlh, IFLA_VF_STATS_RX_PACKETS, 1000);
+                if (vf != 1) {
+                        mnl_attr_put_u64(nlh, IFLA_VF_STATS_RX_DROPPED, 5);
+                        mnl_attr_put_u64(nlh, IFLA_VF_STATS_TX_DROPPED, 2);
+                }
+                /* a counter of the wrong size is not read */
+                mnl_attr_put_u32(nlh, IFLA_VF_STATS_RX_DROPPED, 100);
+                mnl_attr_nest_end(nlh, stats);
+                mnl_attr_nest_end(nlh, info);
+        }
+        mnl_attr_nest_end(nlh, list);
+        return nlh;
+}
+
+static void test_vf_dropped_parse(void **state) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = put_pf_answer(buf);
+        uint64_t dropped = 99;
+
+        assert_int_equal(vf_dropped_parse(nlh, 0, &dropped), 0);
+        assert_int_equal(dropped, 5 + 2);
+        dropped = 99;
+        assert_int_equal(vf_dropped_parse(nlh, 1, &dropped), -ENODATA);
+        assert_int_equal(vf_dropped_parse(nlh, 2, &dropped), -ENOENT);
+        assert_int_equal(vf_dropped_parse(nlh, 3, &dropped), -ENOENT);
+        assert_int_equal(dropped, 99);
+
+        nlh->nlmsg_type = RTM_DELLINK;
+        assert_int_equal(vf_dropped_parse(nlh, 0, &dropped), -EBADMSG);
+        assert_int_equal(vf_dropped_parse(NULL, 0, &dropped), -EBADMSG);
+}
+
+/* A link without SR-IOV lists no VFs. */
+static void test_vf_dropped_without_sriov(void **state) {
+        uint64_t dropped = 99;
+
+        assert_int_equal(vf_dropped("vfo-d0", 0, &dropped), -ENOENT);
+        assert_int_equal(vf_dropped("vfo-nosuch", 0, &dropped), -ENODEV);
+        assert_int_equal(dropped, 99);
+}
+
 int main(void) {
         const struct CMUnitTest unit_tests[] = {
                 cmocka_unit_test(test_build_request),
                 cmocka_unit_test(test_build_request_neutral),
                 cmocka_unit_test(test_build_request_invalid),
+                cmocka_unit_test(test_vf_dropped_parse),
         };
         const struct CMUnitTest kernel_tests[] = {
                 cmocka_unit_test(test_fdb_steer_moves),
@@ -437,6 +500,7 @@ int main(void) {
                 cmocka_unit_test(test_vfprog_set_without_sriov),
                 cmocka_unit_test(test_forward_link),
                 cmocka_unit_test(test_tap_tx_dropped),
+                cmocka_unit_test(test_vf_dropped_without_sriov),
         };
         int r;
 
