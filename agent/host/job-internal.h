@@ -16,11 +16,12 @@ void job_cancel_requests(Job *j);
  * job_virt_returned(), which is false when the job ended meanwhile. */
 int job_call_virt(Job *j, const VirtRequest *req, VirtCallFn fn);
 bool job_virt_returned(Job *j);
-/* The host's side of the loss accounting. job_taps_mark(): reads the
- * tx_dropped of the port's taps that it does not read yet (the synthetic
- * tap; an emulated VF's tap once it exists). job_taps_count(): adds what
- * they dropped since to j->host_drops; 'vf_leaves': the VF's tap is about
- * to go with the unplug, read it this last time. A tap that cannot be read
- * is left out. */
+/* The host's side of the loss accounting. job_taps_mark(): reads the drop
+ * counts of the port's taps and VF that it does not read yet (the synthetic
+ * tap; an emulated VF's tap once it exists; an SR-IOV VF while it is in the
+ * domain). job_taps_count(): adds what they dropped since to j->host_drops;
+ * 'vf_leaves': the VF is about to go with the unplug, read it this last
+ * time (an emulated VF's tap goes with it; an SR-IOV VF's drops after it
+ * are not the guest's). One that cannot be read is left out. */
 void job_taps_mark(Job *j);
 void job_taps_count(Job *j, bool vf_leaves);

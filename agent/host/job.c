@@ -130,17 +130,21 @@ bool job_virt_returned(Job *j) {
         return j->state == JOB_RUNNING;
 }
 
-static void job_tap_mark(JobTap *t, const char *ifname) {
-        uint64_t v;
+static int job_tap_read(const JobTap *t, uint64_t *ret) {
+        return t->vf_index < 0 ? netdev_tx_dropped(t->ifname, ret) : vf_dropped(t->ifname, (unsigned) t->vf_index, ret);
+}
 
-        if (!ifname || !ifname[0] || streq(t->ifname, ifname))
+/* From now on the job reads 'ifname' (a tap, vf_index -1) or VF 'vf_index'
+ * of the PF 'ifname'; one it reads already is left as it is. */
+static void job_tap_mark(JobTap *t, const char *ifname, int vf_index) {
+        JobTap n = { .vf_index = vf_index };
+
+        if (!ifname || !ifname[0] || (streq(t->ifname, ifname) && t->vf_index == vf_index))
                 return;
-        if (netdev_tx_dropped(ifname, &v) < 0) {
-                t->ifname[0] = 0;
+        snprintf(n.ifname, sizeof(n.ifname), "%s", ifname);
+        if (job_tap_read(&n, &n.base) < 0)
                 return;
-        }
-        snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
-        t->base = v;
+        *t = n;
 }
 
 void job_taps_mark(Job *j) {
@@ -148,9 +152,13 @@ void job_taps_mark(Job *j) {
 
         if (!port)
                 return;
-        job_tap_mark(&j->taps[0], port->synthetic_tap);
-        if (j->vf && j->vf->pool->config.type == POOL_TYPE_EMULATED)
-                job_tap_mark(&j->taps[1], port->vf_tap);
+        job_tap_mark(&j->taps[0], port->synthetic_tap, -1);
+        if (!j->vf)
+                return;
+        if (j->vf->pool->config.type == POOL_TYPE_EMULATED)
+                job_tap_mark(&j->taps[1], port->vf_tap, -1);
+        else if (port->vf == j->vf)     /* in the domain: a detach's, or an attach's once plugged */
+                job_tap_mark(&j->taps[1], j->vf->pf, (int) j->vf->index);
 }
 
 void job_taps_count(Job *j, bool vf_leaves) {
@@ -160,16 +168,43 @@ void job_taps_count(Job *j, bool vf_leaves) {
                 JobTap *t = &j->taps[i];
                 uint64_t v;
 
-                if (!t->ifname[0] || netdev_tx_dropped(t->ifname, &v) < 0)
+                if (!t->ifname[0] || t->done)
                         continue;
-                if (v > t->base)
+                if (job_tap_read(t, &v) < 0) {
+                        t->done = true;         /* gone: a tap with its QEMU, a VF with its PF */
+                        continue;
+                }
+                if (v > t->base) {
+                        t->dropped += v - t->base;
                         j->host_drops += v - t->base;
+                }
                 t->base = v;
         }
         if (vf_leaves)
-                j->taps[1].ifname[0] = 0;
+                j->taps[1].done = true;
         if (j->host_drops != before)
                 bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Loss", "HostDrops", NULL);
+}
+
+/* The job's log line of what the host dropped: where, and why it could. */
+static void job_log_host_drops(Job *j) {
+        for (size_t i = 0; i < ELEMENTSOF(j->taps); i++) {
+                const JobTap *t = &j->taps[i];
+
+                if (t->dropped == 0)
+                        continue;
+                if (t->vf_index < 0)
+                        log_job_warning(j, "Job %" PRIu64 ": the host's tap %s of %s dropped %" PRIu64
+                                        " frames to %s while it ran: QEMU did not read them in time (a starved guest). "
+                                        "The guest never saw them; the job is lossy.",
+                                        j->id, t->ifname, j->mac, t->dropped, j->domain ? j->domain->name : "?");
+                else
+                        log_job_warning(j, "Job %" PRIu64 ": the NIC dropped %" PRIu64 " frames of VF %d of %s (%s of %s) "
+                                        "while the job ran: it could not deliver them to the guest or send them "
+                                        "(the VF's rx/tx_dropped). The job is lossy.",
+                                        j->id, t->dropped, t->vf_index, t->ifname, j->mac,
+                                        j->domain ? j->domain->name : "?");
+        }
 }
 
 void job_finish(Job *j, JobState state) {
@@ -186,11 +221,7 @@ void job_finish(Job *j, JobState state) {
         j->finish_realtime = now_usec(CLOCK_REALTIME);
         took = now_usec(CLOCK_MONOTONIC) - j->start;
         job_taps_count(j, false);
-        if (j->host_drops > 0)
-                log_job_warning(j, "Job %" PRIu64 ": the host's taps of %s dropped %" PRIu64
-                                " frames to %s while it ran: QEMU did not read them in time (a starved guest). "
-                                "The guest never saw them; the job is lossy.",
-                                j->id, j->mac, j->host_drops, j->domain ? j->domain->name : "?");
+        job_log_host_drops(j);
         if (port && port->job == j) {
                 port->job = NULL;
                 if (state == JOB_FAILED) {
@@ -395,7 +426,7 @@ int job_start(Manager *m, JobKind kind, JobReason reason, Port *port, Vf *vf, Jo
         if (kind == JOB_ATTACH)
                 j->phase = JOB_PHASE_CLAIMING;
         port->job = j;
-        job_taps_mark(j);       /* detach: the VF's tap too */
+        job_taps_mark(j);       /* detach: the VF's too */
         if (kind == JOB_ATTACH) {
                 port_set_vf(port, NULL);
                 vf_set_state(vf, VF_CLAIMED, port);

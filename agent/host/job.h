@@ -57,11 +57,16 @@ typedef struct JobTraffic {
         uint64_t drops;         /* drops the guest saw on its NICs, and what they delivered to nobody */
 } JobTraffic;
 
-/* The host's side of the loss accounting: a tap of the port whose
- * tx_dropped the job reads (drivers/vfprog.h, netdev_tx_dropped()). */
+/* The host's side of the loss accounting: what the job reads drops from.
+ * A tap of the port (its tx_dropped, netdev_tx_dropped()), or an SR-IOV VF
+ * on its PF (vf_dropped(): the NIC's drops for it; a VF has no tap). Both
+ * in drivers/vfprog.h. */
 typedef struct JobTap {
-        char ifname[64];        /* "" not read */
-        uint64_t base;          /* its tx_dropped when last read */
+        char ifname[64];        /* the tap, or the VF's PF; "" none */
+        int vf_index;           /* -1: a tap; else the VF of that index on PF 'ifname' */
+        bool done;              /* read for the last time (the VF left the domain), or unreadable */
+        uint64_t base;          /* its count when last read */
+        uint64_t dropped;       /* what it dropped while the job read it */
 } JobTap;
 
 struct Job {
@@ -96,8 +101,8 @@ struct Job {
         usec_t virt_start;
         Vfo__PathKind rollback_path;
         JobTraffic traffic;
-        JobTap taps[2];         /* the synthetic tap, an emulated VF's tap */
-        uint64_t host_drops;    /* what those taps dropped while the job ran */
+        JobTap taps[2];         /* the synthetic tap; an emulated VF's tap or an SR-IOV VF */
+        uint64_t host_drops;    /* what they dropped while the job ran */
 
         /* what kind of job it is: job-port.c's attach and detach, migrate.c's migration */
         const JobOps *ops;

@@ -110,6 +110,20 @@ int netdev_tx_dropped(const char *ifname, uint64_t *ret) {
         return -ENODEV;
 }
 
+void fake_vfprog_vf_drops(const char *pf_ifname, unsigned vf_index, uint64_t step) {
+        char key[64];
+
+        snprintf(key, sizeof(key), "%s#%u", pf_ifname, vf_index);
+        fake_vfprog_tap_drops(key, step);
+}
+
+int vf_dropped(const char *pf_ifname, unsigned vf_index, uint64_t *ret) {
+        char key[64];
+
+        snprintf(key, sizeof(key), "%s#%u", pf_ifname, vf_index);
+        return netdev_tx_dropped(key, ret);
+}
+
 int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {
         return 0;
 }

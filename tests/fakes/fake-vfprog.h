@@ -28,6 +28,10 @@ const char *fake_vfprog_last_steer(void);
  * has no counter (-ENODEV). Up to 8 interfaces. */
 void fake_vfprog_tap_drops(const char *ifname, uint64_t step);
 
+/* vf_dropped() of VF 'vf_index' of 'pf_ifname' the same way (it shares
+ * the 8 places); any other VF has no counter (-ENODEV). */
+void fake_vfprog_vf_drops(const char *pf_ifname, unsigned vf_index, uint64_t step);
+
 /* What the last forward_link_add() that succeeded was asked. */
 typedef struct FakeForwardLink {
         char ifname[16];

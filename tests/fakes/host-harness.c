@@ -352,6 +352,7 @@ Harness *harness_new(unsigned n_vfs, const char *extra) {
         if (!h)
                 die("calloc", ENOMEM);
         h->destination_fd = -EBADF;
+        snprintf(h->pool, sizeof(h->pool), "lab");
         h->event = harness_event();
         snprintf(h->dir, sizeof(h->dir), "%s/vfo-host-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
         if (!mkdtemp(h->dir))
@@ -400,9 +401,9 @@ HarnessDomain *harness_add_domain(Harness *h, const char *name, unsigned priorit
         snprintf(d->mac, sizeof(d->mac), "52:54:00:f0:00:%02zx", i + 1);
         if (priority > 0)
                 snprintf(policy, sizeof(policy),
-                         "<metadata><vfo:policy xmlns:vfo='http://vfo.org/xmlns/libvirt/domain/1' pool='lab' "
+                         "<metadata><vfo:policy xmlns:vfo='http://vfo.org/xmlns/libvirt/domain/1' pool='%s' "
                          "priority='%u'/></metadata>",
-                         priority);
+                         h->pool, priority);
         if (with_vf)
                 snprintf(vf, sizeof(vf),
                          "<interface type='bridge'><mac address='%s'/><source bridge='br0'/>"

@@ -67,6 +67,11 @@ typedef struct Harness {
         sd_bus *client;                 /* the test's end of vfod's bus */
         HarnessDomain domains[HARNESS_DOMAINS_MAX];
         size_t n_domains;
+        /* the pool the domains added from now on want (their policy's
+         * pool=): "lab" (the emulated pool harness_new() writes), or one
+         * that harness_new()'s 'extra' adds; an SR-IOV pool's PFs are
+         * tests/fakes/fake-sriov.c's ("pf0" … "pf9", 4 VFs each) */
+        char pool[32];
 
         /* a destination vfod (harness_listen_destination()) */
         int destination_fd;
@@ -94,7 +99,8 @@ sd_event *harness_event(void);
 
 /* A scratch directory with vfod.conf: short timeouts, NoAgent=refuse, the
  * caller's group as AdminGroup=, one emulated pool "lab" of 'n_vfs' VFs on
- * bridge "br0"; 'extra' is appended to the [Daemon] section (or NULL). */
+ * bridge "br0"; 'extra' is appended to the [Daemon] section (or NULL), and
+ * may begin sections of its own (another pool). */
 Harness *harness_new(unsigned n_vfs, const char *extra);
 /* A running domain "NAME" (UUID and MAC derived from 'index'); with
  * 'priority' > 0 it has opted in to pool "lab" with that priority;

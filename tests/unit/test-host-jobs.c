@@ -170,6 +170,58 @@ static void test_host_drops(void **state) {
         harness_free(h);
 }
 
+static bool first_job(Harness *h, void *userdata) {
+        char *job = harness_get_object(h, VFO_PATH, VFO_MANAGER_IFACE, "Jobs", 0);
+        bool yes = job != NULL;
+
+        free(job);
+        return yes;
+}
+
+/* An SR-IOV VF has no tap: what the NIC drops for it while it is in the
+ * domain (vf_dropped()) counts, from the plug to the unplug; before the
+ * plug and after the unplug the VF is not the guest's. */
+static void test_host_drops_sriov(void **state) {
+        Harness *h = harness_new(1, "[Pool nic]\nType=sriov\nPFs=pf1\n");
+        HarnessDomain *d;
+        char *job, *kind;
+
+        snprintf(h->pool, sizeof(h->pool), "nic");
+        d = harness_add_domain(h, "guest", 50, false, 0);
+        d->report = true;
+        fake_vfprog_vf_drops("pf1", 0, 3);
+        harness_start(h);
+        /* the scheduler gives the domain a VF of pool nic at once */
+        assert_true(harness_run_until(h, first_job, NULL, JOB_USEC));
+        job = harness_get_object(h, VFO_PATH, VFO_MANAGER_IFACE, "Jobs", 0);
+        assert_job(h, job, "done", NULL);
+        kind = harness_get_string(h, job, VFO_JOB_IFACE, "Kind");
+        assert_string_equal(kind, "attach");
+        free(kind);
+        assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
+        /* read at the plug and at the end: one step of 3 */
+        assert_loss(h, job, "lossy");
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 3);
+        free(job);
+
+        job = harness_detach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        /* read at the start and before the unplug, not after it */
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 3);
+        assert_loss(h, job, "lossy");
+        free(job);
+
+        /* the same moves with a NIC that drops nothing are clean */
+        fake_vfprog_vf_drops("pf1", 0, 0);
+        job = harness_attach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 0);
+        assert_loss(h, job, "clean");
+        free(job);
+        harness_free(h);
+}
+
 typedef struct PathWait {
         HarnessDomain *domain;
         const char *path;
@@ -590,6 +642,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_job_log_fields),
                 cmocka_unit_test(test_loss_accounting),
                 cmocka_unit_test(test_host_drops),
+                cmocka_unit_test(test_host_drops_sriov),
                 cmocka_unit_test(test_drain_markers),
                 cmocka_unit_test(test_late_vf_steering_follows_guest),
                 cmocka_unit_test(test_attach_no_agent),
