@@ -16,6 +16,7 @@
 #include "drivers/virt-call.h"
 #include "drivers/virt-internal.h"
 #include "lib/log.h"
+#include "lib/loop-watch.h"
 #include "lib/macro.h"
 
 #define VIRT_BACKOFF_MIN_USEC (500 * USEC_PER_MSEC)
@@ -206,6 +207,7 @@ static int virt_lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, in
         state = virt_state_from_event(dom, event);
         log_debug("Domain %s: lifecycle event %d/%d, now %s.", uuid, event, detail,
                   virt_domain_state_to_string(state));
+        loop_watch_note("libvirt: lifecycle event of", uuid);
         v->cb.lifecycle(v, uuid, virDomainGetName(dom), state, event, detail, v->userdata);
         return 0;
 }
@@ -216,6 +218,7 @@ static void virt_device_removed_cb(virConnectPtr conn, virDomainPtr dom, const c
 
         if (!v->cb.device_removed || !alias || virDomainGetUUIDString(dom, uuid) < 0)
                 return;
+        loop_watch_note("libvirt: DEVICE_REMOVED in", uuid);
         v->cb.device_removed(v, uuid, alias, v->userdata);
 }
 
@@ -226,6 +229,7 @@ static void virt_device_removal_failed_cb(virConnectPtr conn, virDomainPtr dom, 
 
         if (!v->cb.device_removal_failed || !alias || virDomainGetUUIDString(dom, uuid) < 0)
                 return;
+        loop_watch_note("libvirt: DEVICE_REMOVAL_FAILED in", uuid);
         v->cb.device_removal_failed(v, uuid, alias, v->userdata);
 }
 
@@ -238,6 +242,7 @@ static void virt_metadata_change_cb(virConnectPtr conn, virDomainPtr dom, int ty
                 return;
         if (!v->cb.metadata_changed || virDomainGetUUIDString(dom, uuid) < 0)
                 return;
+        loop_watch_note("libvirt: metadata change of", uuid);
         v->cb.metadata_changed(v, uuid, v->userdata);
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "drivers/netlink.h"
+#include "lib/loop-watch.h"
 #include "lib/macro.h"
 
 #ifndef SOL_NETLINK
@@ -158,6 +159,12 @@ int netlink_transact(struct nlmsghdr *nlh, usec_t timeout, mnl_cb_t cb, void *da
                 return r;
         portid = mnl_socket_get_portid(nl);
         nlh->nlmsg_seq = netlink_next_seq();
+        {
+                char type[16];
+
+                snprintf(type, sizeof(type), "%u", nlh->nlmsg_type);
+                loop_watch_note("netlink: message type", type);
+        }
 
         if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
                 return -errno;

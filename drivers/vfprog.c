@@ -31,6 +31,7 @@
 #include "drivers/netlink.h"
 #include "drivers/vfprog.h"
 #include "lib/log.h"
+#include "lib/loop-watch.h"
 #include "lib/macro.h"
 
 static int ifindex_from_name(const char *ifname, int *ret) {
@@ -539,6 +540,7 @@ static int netdev_queue_frame(const char *ifname, const uint8_t dst[6], const ch
         frame[13] = ETH_P_802_EX1 & 0xff;
         memcpy(frame + ETH_HLEN, payload, MIN(strlen(payload), sizeof(frame) - ETH_HLEN));
 
+        loop_watch_note("AF_PACKET: a frame into", ifname);
         fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;

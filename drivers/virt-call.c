@@ -30,6 +30,7 @@
 
 #include "drivers/virt-call.h"
 #include "lib/log.h"
+#include "lib/loop-watch.h"
 #include "lib/macro.h"
 #include "lib/spawn.h"
 #include "lib/string-util.h"
@@ -237,6 +238,7 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
         }
         w->call = NULL;
         call->worker = NULL;
+        loop_watch_note("libvirt: a call returned:", virt_op_to_string(call->wire->op));
         (void) sd_event_add_time_relative(c->event, &w->idle, CLOCK_MONOTONIC, WORKER_IDLE_USEC, USEC_PER_SEC,
                                           on_worker_idle, w);
         call_complete(call, reply.r, &reply.stats);

@@ -9,6 +9,7 @@
 #include "agent/host/agentconn.h"
 #include "lib/channel.h"
 #include "lib/log.h"
+#include "lib/loop-watch.h"
 #include "lib/ratelimit.h"
 
 #define SYNC_RETRY_USEC (1 * USEC_PER_SEC)
@@ -203,6 +204,7 @@ static int conn_read(AgentConn *a) {
         if (k == 0)
                 return -ECONNRESET;
 
+        loop_watch_note("agent: a message from", a->name);
         for (size_t off = 0; off < (size_t) k;) {
                 ChannelEvent ev;
                 size_t consumed;

@@ -11,6 +11,7 @@
 #include "agent/host/bus-internal.h"
 #include "agent/host/job.h"
 #include "lib/log.h"
+#include "lib/loop-watch.h"
 
 /* ---------------------------------------------------------- privilege */
 
@@ -190,6 +191,12 @@ void bus_domain_exported(Domain *d, bool exported) {
         bus_emit_changed(m, VFO_PATH, VFO_MANAGER_IFACE, "Domains", NULL);
 }
 
+/* Each message in: a note for the loop watch (what a slow turn handled). */
+static int bus_note_message(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        loop_watch_note("D-Bus:", sd_bus_message_get_member(message));
+        return 0;
+}
+
 int bus_setup(Manager *m, const char *address) {
         int r;
 
@@ -210,6 +217,9 @@ int bus_setup(Manager *m, const char *address) {
             (r = bus_job_register(m)) < 0 || (r = sd_bus_add_object_manager(m->bus, NULL, VFO_PATH)) < 0)
                 return log_error_errno(r, "Cannot register the D-Bus objects: %m");
 
+        r = sd_bus_add_filter(m->bus, NULL, bus_note_message, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch the bus's messages: %m");
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Cannot attach the bus to the event loop: %m");

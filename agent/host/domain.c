@@ -15,6 +15,7 @@
 #include "agent/host/job.h"
 #include "agent/host/journal.h"
 #include "agent/host/manager.h"
+#include "lib/loop-watch.h"
 #include "agent/host/scheduler.h"
 #include "lib/log.h"
 #include "lib/string-table.h"
@@ -344,7 +345,11 @@ int domain_refresh(Domain *d) {
         VirtDomain v = {};
         int r;
 
+        /* on the loop: libvirtd answers this without a job of the domain,
+         * but it answers late when it is busy (loop_watch_note()) */
+        loop_watch_note("libvirt: the XML of", d->name);
         r = virt_get_domain(d->manager->virt, d->uuid, &v);
+        loop_watch_note("libvirt: answered for", d->name);
         if (r == -ENOENT) {
                 if (!d->gone) {
                         domain_stopped(d, "undefined");
@@ -506,13 +511,17 @@ static void on_agent_event(AgentConn *a, const Vfo__Envelope *e, void *userdata)
 Domain *manager_load_domain(Manager *m, const char *uuid) {
         VirtDomain v = {};
         Domain *d;
+        int r;
 
         if (!uuid_is_valid(uuid))
                 return NULL;
         d = domain_by_uuid(m, uuid);
         if (d)
                 return domain_refresh(d) < 0 ? NULL : d;
-        if (virt_get_domain(m->virt, uuid, &v) < 0)
+        loop_watch_note("libvirt: the XML of", uuid);
+        r = virt_get_domain(m->virt, uuid, &v);
+        loop_watch_note("libvirt: answered for", uuid);
+        if (r < 0)
                 return NULL;
         d = domain_get_or_new(m, v.uuid);
         if (d)

@@ -135,15 +135,21 @@ static int job_tap_read(const JobTap *t, uint64_t *ret) {
 }
 
 /* From now on the job reads 'ifname' (a tap, vf_index -1) or VF 'vf_index'
- * of the PF 'ifname'; one it reads already is left as it is. */
+ * of the PF 'ifname'; one it reads already is left as it is. A VF plugged
+ * again after its unplug (a rollback) is read again from here. */
 static void job_tap_mark(JobTap *t, const char *ifname, int vf_index) {
+        bool same;
         JobTap n = { .vf_index = vf_index };
 
-        if (!ifname || !ifname[0] || (streq(t->ifname, ifname) && t->vf_index == vf_index))
+        if (!ifname || !ifname[0])
+                return;
+        same = streq(t->ifname, ifname) && t->vf_index == vf_index;
+        if (same && !t->done)
                 return;
         snprintf(n.ifname, sizeof(n.ifname), "%s", ifname);
         if (job_tap_read(&n, &n.base) < 0)
                 return;
+        n.dropped = same ? t->dropped : 0;
         *t = n;
 }
 
@@ -168,12 +174,8 @@ void job_taps_count(Job *j, bool vf_leaves) {
                 JobTap *t = &j->taps[i];
                 uint64_t v;
 
-                if (!t->ifname[0] || t->done)
+                if (!t->ifname[0] || t->done || job_tap_read(t, &v) < 0)
                         continue;
-                if (job_tap_read(t, &v) < 0) {
-                        t->done = true;         /* gone: a tap with its QEMU, a VF with its PF */
-                        continue;
-                }
                 if (v > t->base) {
                         t->dropped += v - t->base;
                         j->host_drops += v - t->base;

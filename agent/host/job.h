@@ -64,7 +64,7 @@ typedef struct JobTraffic {
 typedef struct JobTap {
         char ifname[64];        /* the tap, or the VF's PF; "" none */
         int vf_index;           /* -1: a tap; else the VF of that index on PF 'ifname' */
-        bool done;              /* read for the last time (the VF left the domain), or unreadable */
+        bool done;              /* read for the last time: the VF left the domain */
         uint64_t base;          /* its count when last read */
         uint64_t dropped;       /* what it dropped while the job read it */
 } JobTap;
