@@ -18,6 +18,7 @@
 
 #include "drivers/announce.h"
 #include "lib/macro.h"
+#include "lib/packet-socket.h"
 
 #define ANNOUNCE_ND_OPT_TLLA_SIZE 8u    /* type, length (in units of 8 octets), 6-byte MAC */
 
@@ -183,7 +184,7 @@ static int announce_send_frame(int fd, int ifindex, uint16_t proto, const uint8_
 }
 
 int announce_send(int ifindex, const uint8_t mac[6], const AnnounceAddrs *addrs) {
-        _cleanup_close_ int fd = -EBADF;
+        int fd;
         uint8_t frame[MAX(ANNOUNCE_GARP_SIZE, ANNOUNCE_NA_SIZE)];
         size_t n_v4, n_v6;
         int sent = 0, error = 0, r;
@@ -201,12 +202,11 @@ int announce_send(int ifindex, const uint8_t mac[6], const AnnounceAddrs *addrs)
         if (n_v4 + n_v6 == 0)
                 return 0;
 
-        /* A fresh socket per round: rounds are rare (one per path switch), and nothing is kept
-         * that could outlive the ifindex or go stale across a netns or link change. Protocol 0
-         * means the socket is never hooked into receive, so no frames queue up on it. */
-        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        /* The process's one AF_PACKET socket: closing one per round would wait for an RCU
+         * grace period (lib/packet-socket.h). It is bound to no link; each frame names one. */
+        fd = packet_socket();
         if (fd < 0)
-                return -errno;
+                return fd;
 
         for (size_t i = 0; i < n_v4 + n_v6; i++) {
                 bool v4 = i < n_v4;

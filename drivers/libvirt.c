@@ -536,7 +536,8 @@ int virt_open_blocking(const char *uri, Virt **ret) {
         return 0;
 }
 
-int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, void *userdata, VirtCall **ret) {
+/* The calls off the loop, made at the first. */
+static int virt_get_calls(Virt *v, VirtCalls **ret) {
         int r;
 
         if (!virt_is_connected(v))
@@ -552,7 +553,28 @@ int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, vo
                 if (r < 0)
                         return r;
         }
-        return virt_calls_submit(v->calls, v, req, timeout, fn, userdata, ret);
+        *ret = v->calls;
+        return 0;
+}
+
+int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, void *userdata, VirtCall **ret) {
+        VirtCalls *c;
+        int r;
+
+        r = virt_get_calls(v, &c);
+        if (r < 0)
+                return r;
+        return virt_calls_submit(c, v, req, timeout, fn, userdata, ret);
+}
+
+int virt_read_domain(Virt *v, const char *uuid, usec_t timeout, VirtDomainFn fn, void *userdata, VirtCall **ret) {
+        VirtCalls *c;
+        int r;
+
+        r = virt_get_calls(v, &c);
+        if (r < 0)
+                return r;
+        return virt_calls_submit_read(c, v, uuid, timeout, fn, userdata, ret);
 }
 
 bool virt_is_connected(Virt *v) {

@@ -62,8 +62,13 @@ const char *virt_get_uri(Virt *v);
 
 /* Every domain (running or not), parsed. */
 int virt_list_domains(Virt *v, VirtDomain **ret, size_t *ret_n);
-/* One domain by UUID; -ENOENT if there is none. */
+/* One domain by UUID; -ENOENT if there is none. Four calls to libvirtd,
+ * which answers them late when it is busy: on the daemon's loop, prefer
+ * virt_read_domain(). */
 int virt_get_domain(Virt *v, const char *uuid, VirtDomain *ret);
+/* virt_get_domain()'s first half (the blocking read, a worker's): the
+ * second is virt_domain_from_raw() (virt-xml.h). */
+int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret);
 
 /* virDomainSetMetadata on the live domain and, if persistent, its config. */
 int virt_set_policy(Virt *v, const char *uuid, const VirtPolicy *policy);
@@ -138,6 +143,7 @@ typedef enum VirtOp {
         VIRT_OP_SET_MAX_DOWNTIME,       /* ms */
         VIRT_OP_ABORT_JOB,
         VIRT_OP_START_POSTCOPY,
+        VIRT_OP_GET_DOMAIN,             /* virt_read_domain()'s */
         _VIRT_OP_MAX,
         _VIRT_OP_INVALID = -EINVAL,
 } VirtOp;
@@ -151,8 +157,10 @@ typedef struct VirtRequest {
         VirtPolicy policy;
 } VirtRequest;
 
-/* Runs one request with the blocking functions above (the worker's side). */
-int virt_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats);
+/* Runs one request with the blocking functions above (the worker's side):
+ * 'ret_stats' is filled for VIRT_OP_GET_JOB_STATS, 'ret_raw' for
+ * VIRT_OP_GET_DOMAIN. */
+int virt_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats, VirtDomainRaw *ret_raw);
 
 /* 'r' is the call's result (a negative errno; -ETIMEDOUT when the deadline
  * passed: the worker is then killed; -ECANCELED when the Virt is freed
@@ -169,6 +177,12 @@ typedef struct VirtCall VirtCall;
  * from virt_free() at the latest; a call in '*ret' must be cancelled
  * before virt_free(). */
 int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, void *userdata, VirtCall **ret);
+/* virt_get_domain() off the loop, queued like virt_call() (after the
+ * domain's calls before it): 'd' is the domain when r >= 0 (-ENOENT: none
+ * such; -ETIMEDOUT, -ECANCELED as for virt_call()); the callback may take
+ * its members (freed after it). The XML may be 160 KiB at most (-E2BIG). */
+typedef void (*VirtDomainFn)(Virt *v, const char *uuid, int r, VirtDomain *d, void *userdata);
+int virt_read_domain(Virt *v, const char *uuid, usec_t timeout, VirtDomainFn fn, void *userdata, VirtCall **ret);
 /* The callback will not run (a no-op from inside it). A call already sent
  * to libvirt still happens. Returns NULL. */
 VirtCall *virt_call_cancel(VirtCall *c);

@@ -32,6 +32,7 @@
 #include "drivers/vfprog.h"
 #include "lib/log.h"
 #include "lib/loop-watch.h"
+#include "lib/packet-socket.h"
 #include "lib/macro.h"
 
 static int ifindex_from_name(const char *ifname, int *ret) {
@@ -541,13 +542,11 @@ static int netdev_queue_frame(const char *ifname, const uint8_t dst[6], const ch
         memcpy(frame + ETH_HLEN, payload, MIN(strlen(payload), sizeof(frame) - ETH_HLEN));
 
         loop_watch_note("AF_PACKET: a frame into", ifname);
-        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        fd = packet_socket();
         if (fd < 0)
-                return -errno;
-        n = sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *) &sa, sizeof(sa));
-        r = n < 0 ? -errno : 0;
-        close(fd);
-        return r;
+                return fd;
+        n = sendto(fd, frame, sizeof(frame), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *) &sa, sizeof(sa));
+        return n < 0 ? -errno : 0;
 }
 
 int netdev_queue_placeholder(const char *ifname, const uint8_t dst[6]) {

@@ -63,10 +63,19 @@ static void wire_to_request(const WireRequest *w, VirtRequest *ret) {
         snprintf(ret->policy.pool, sizeof(ret->policy.pool), "%s", w->pool);
 }
 
+/* The answer; a VIRT_OP_GET_DOMAIN's is followed by the domain's XML
+ * ('xml_len' bytes, no NUL), in the same message. */
 typedef struct WireReply {
         int32_t r;
         VirtJobStats stats;
+        int32_t state, id;
+        uint8_t persistent;
+        uint32_t xml_len;
 } WireReply;
+
+/* A domain's XML in one answer: within what one datagram of the socket can
+ * carry (SO_SNDBUF of a unix socket, about 208 KiB by default). */
+#define WIRE_XML_MAX (160 * 1024)
 
 typedef struct VirtWorker VirtWorker;
 
@@ -77,6 +86,7 @@ struct VirtCall {
         WireRequest *wire;
         size_t wire_size;
         VirtCallFn fn;
+        VirtDomainFn domain_fn; /* instead of 'fn': a VIRT_OP_GET_DOMAIN of virt_calls_submit_read() */
         void *userdata;
         bool owned;             /* in the caller's hands (virt_call() 'ret') */
         bool cancelled;
@@ -106,6 +116,7 @@ struct VirtCalls {
         VirtCall *parked;               /* ... and keeps those it did not answer */
         VirtWorker *workers;    /* live and dying */
         VirtCall *head, *tail;  /* waiting */
+        uint8_t *reply_buf;     /* a worker's answer: sizeof(WireReply) + WIRE_XML_MAX */
 };
 
 static void dispatch(VirtCalls *c);
@@ -177,14 +188,30 @@ static void worker_let_go(VirtWorker *w, bool kill_it) {
                 (void) kill(w->pid, SIGKILL);
 }
 
+/* A read's callback: the domain parsed from 'raw' when r >= 0. */
+static void call_domain_fn(VirtCall *call, int r, const VirtDomainRaw *raw) {
+        _cleanup_(virt_domain_done) VirtDomain d = {};
+
+        if (r >= 0 && raw) {
+                r = virt_domain_from_raw(raw, &d);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to parse the XML of domain %s: %m", call->wire->uuid);
+        } else if (r >= 0)
+                r = -EBADMSG;
+        call->domain_fn(call->virt, call->wire->uuid, r, r >= 0 ? &d : NULL, call->userdata);
+}
+
 /* Ends 'call' (no longer queued or running): its callback, then the next.
- * The call is freed after its callback: the caller forgets it there. */
-static void call_complete(VirtCall *call, int r, const VirtJobStats *stats) {
+ * The call is freed after its callback: the caller forgets it there.
+ * 'raw': a read's answer (NULL for the others, or without one). */
+static void call_complete(VirtCall *call, int r, const VirtJobStats *stats, const VirtDomainRaw *raw) {
         VirtCalls *c = call->calls;
 
         call->deadline = sd_event_source_disable_unref(call->deadline);
         call->completing = true;
-        if (!call->cancelled && call->fn)
+        if (!call->cancelled && call->domain_fn)
+                call_domain_fn(call, r, raw);
+        else if (!call->cancelled && call->fn)
                 call->fn(call->virt, call->wire->uuid, r,
                          r >= 0 && call->wire->op == VIRT_OP_GET_JOB_STATS ? stats : NULL, call->userdata);
         call_free(call);
@@ -206,7 +233,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
         worker_free(w);
         if (call) {
                 call->worker = NULL;
-                call_complete(call, -ECONNRESET, NULL);
+                call_complete(call, -ECONNRESET, NULL, NULL);
         } else
                 dispatch(c);    /* its place is free for what waits */
         return 0;
@@ -226,22 +253,38 @@ static int on_worker_io(sd_event_source *s, int fd, uint32_t revents, void *user
         VirtCalls *c = w->calls;
         VirtCall *call = w->call;
         WireReply reply;
+        VirtDomainRaw raw = {};
         ssize_t k;
 
-        k = recv(w->fd, &reply, sizeof(reply), MSG_DONTWAIT);
+        k = recv(w->fd, c->reply_buf, sizeof(WireReply) + WIRE_XML_MAX, MSG_DONTWAIT);
         if (k < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
-        if (k != (ssize_t) sizeof(reply) || !call) {
+        if (k >= (ssize_t) sizeof(reply))
+                memcpy(&reply, c->reply_buf, sizeof(reply));
+        if (k < (ssize_t) sizeof(reply) || !call || reply.xml_len > WIRE_XML_MAX ||
+            (size_t) k != sizeof(reply) + reply.xml_len ||
+            (reply.xml_len > 0) != (call->wire->op == VIRT_OP_GET_DOMAIN && reply.r >= 0)) {
                 /* gone, or it spoke out of turn: the child handler ends the call */
                 worker_let_go(w, true);
                 return 0;
+        }
+        if (reply.xml_len > 0) {
+                raw = (VirtDomainRaw) {
+                        .xml = strndup((const char *) c->reply_buf + sizeof(reply), reply.xml_len),
+                        .state = reply.state,
+                        .persistent = reply.persistent,
+                        .id = reply.id,
+                };
+                if (!raw.xml)
+                        reply.r = -ENOMEM;
         }
         w->call = NULL;
         call->worker = NULL;
         loop_watch_note("libvirt: a call returned:", virt_op_to_string(call->wire->op));
         (void) sd_event_add_time_relative(c->event, &w->idle, CLOCK_MONOTONIC, WORKER_IDLE_USEC, USEC_PER_SEC,
                                           on_worker_idle, w);
-        call_complete(call, reply.r, &reply.stats);
+        call_complete(call, reply.r, &reply.stats, raw.xml ? &raw : NULL);
+        virt_domain_raw_done(&raw);
         return 0;
 }
 
@@ -311,6 +354,7 @@ static VirtWorker *idle_worker(VirtCalls *c) {
 
 static int on_in_process(sd_event_source *s, void *userdata) {
         VirtCalls *c = userdata;
+        _cleanup_(virt_domain_raw_done) VirtDomainRaw raw = {};
         VirtJobStats stats = {};
         VirtCall *call;
         VirtRequest rq;
@@ -324,14 +368,14 @@ static int on_in_process(sd_event_source *s, void *userdata) {
         }
         queue_remove(c, call);
         wire_to_request(call->wire, &rq);
-        r = c->execute(call->virt, &rq, &stats);
+        r = c->execute(call->virt, &rq, &stats, &raw);
         if (r == -EINPROGRESS) {
                 call->parked = true;
                 call->next = c->parked;
                 c->parked = call;
                 return 0;       /* on_deadline() */
         }
-        call_complete(call, r, &stats);
+        call_complete(call, r, &stats, raw.xml ? &raw : NULL);
         return 0;
 }
 
@@ -358,7 +402,7 @@ static void dispatch(VirtCalls *c) {
                         if (r < 0) {
                                 log_error_errno(r, "Cannot start a libvirt worker: %m");
                                 queue_remove(c, call);
-                                call_complete(call, r, NULL);
+                                call_complete(call, r, NULL, NULL);
                                 return;         /* call_complete() dispatched again */
                         }
                 }
@@ -389,7 +433,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
                 parked_remove(call->calls, call);
         else
                 queue_remove(call->calls, call);
-        call_complete(call, -ETIMEDOUT, NULL);
+        call_complete(call, -ETIMEDOUT, NULL, NULL);
         return 0;
 }
 
@@ -417,6 +461,14 @@ int virt_calls_new(sd_event *event, const char *uri, VirtExecuteFn in_process, V
                         return -ENOMEM;
                 }
         }
+        if (!in_process) {
+                c->reply_buf = malloc(sizeof(WireReply) + WIRE_XML_MAX);
+                if (!c->reply_buf) {
+                        free(c->uri);
+                        free(c);
+                        return -ENOMEM;
+                }
+        }
         c->event = sd_event_ref(event);
         *ret = c;
         return 0;
@@ -425,9 +477,12 @@ int virt_calls_new(sd_event *event, const char *uri, VirtExecuteFn in_process, V
 /* A call nobody holds hears of its end; one that is held was cancelled
  * by its holder before (virt_call()). */
 static void call_drop(VirtCall *call) {
-        if (!call->owned && !call->cancelled && call->fn) {
+        if (!call->owned && !call->cancelled && (call->fn || call->domain_fn)) {
                 call->completing = true;
-                call->fn(call->virt, call->wire->uuid, -ECANCELED, NULL, call->userdata);
+                if (call->domain_fn)
+                        call->domain_fn(call->virt, call->wire->uuid, -ECANCELED, NULL, call->userdata);
+                else
+                        call->fn(call->virt, call->wire->uuid, -ECANCELED, NULL, call->userdata);
         }
         call_free(call);
 }
@@ -462,6 +517,7 @@ VirtCalls *virt_calls_free(VirtCalls *c) {
         sd_event_source_disable_unref(c->in_process);
         sd_event_unref(c->event);
         free(c->uri);
+        free(c->reply_buf);
         return mfree(c);
 }
 
@@ -513,6 +569,24 @@ int virt_calls_submit(VirtCalls *c, Virt *v, const VirtRequest *req, usec_t time
         return 0;
 }
 
+int virt_calls_submit_read(VirtCalls *c, Virt *v, const char *uuid, usec_t timeout, VirtDomainFn fn, void *userdata,
+                           VirtCall **ret) {
+        VirtCall *call = NULL;
+        int r;
+
+        if (!fn)
+                return -EINVAL;
+        r = virt_calls_submit(c, v, &(VirtRequest) { .op = VIRT_OP_GET_DOMAIN, .uuid = uuid }, timeout, NULL,
+                              userdata, &call);
+        if (r < 0)
+                return r;
+        call->domain_fn = fn;
+        call->owned = ret != NULL;
+        if (ret)
+                *ret = call;
+        return 0;
+}
+
 VirtCall *virt_call_cancel(VirtCall *call) {
         if (!call || call->completing)
                 return NULL;            /* from its own callback: freed after it */
@@ -527,6 +601,7 @@ VirtCall *virt_call_cancel(VirtCall *call) {
 
 int virt_worker_main(int argc, char *argv[]) {
         _cleanup_free_ WireRequest *req = NULL;
+        _cleanup_free_ uint8_t *out = NULL;
         Virt *v = NULL;
         int r;
 
@@ -535,12 +610,18 @@ int virt_worker_main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         req = malloc(sizeof(WireRequest) + WIRE_ARG_MAX + 1);
-        if (!req)
+        out = malloc(sizeof(WireReply) + WIRE_XML_MAX);
+        if (!req || !out)
                 return EXIT_FAILURE;
+        /* a domain's XML goes in one datagram */
+        (void) setsockopt(WORKER_FD, SOL_SOCKET, SO_SNDBUF, &(int) { sizeof(WireReply) + WIRE_XML_MAX + 4096 },
+                          sizeof(int));
         r = virt_open_blocking(isempty(argv[2]) ? NULL : argv[2], &v);
         for (;;) {
                 WireReply reply = {};
+                VirtDomainRaw raw = {};
                 VirtRequest rq;
+                size_t n;
                 ssize_t k;
 
                 k = recv(WORKER_FD, req, sizeof(WireRequest) + WIRE_ARG_MAX, 0);
@@ -556,8 +637,27 @@ int virt_worker_main(int argc, char *argv[]) {
                 wire_to_request(req, &rq);
                 if (!v)
                         r = virt_open_blocking(isempty(argv[2]) ? NULL : argv[2], &v);
-                reply.r = v ? virt_execute(v, &rq, &reply.stats) : r;
-                if (send(WORKER_FD, &reply, sizeof(reply), MSG_NOSIGNAL) != (ssize_t) sizeof(reply))
+                reply.r = v ? virt_execute(v, &rq, &reply.stats, &raw) : r;
+                n = sizeof(reply);
+                if (reply.r >= 0 && rq.op == VIRT_OP_GET_DOMAIN) {
+                        size_t len = raw.xml ? strlen(raw.xml) : 0;
+
+                        if (len == 0)
+                                reply.r = -EBADMSG;
+                        else if (len > WIRE_XML_MAX)
+                                reply.r = -E2BIG;
+                        else {
+                                reply.xml_len = (uint32_t) len;
+                                reply.state = raw.state;
+                                reply.id = raw.id;
+                                reply.persistent = raw.persistent;
+                                memcpy(out + sizeof(reply), raw.xml, len);
+                                n += len;
+                        }
+                }
+                virt_domain_raw_done(&raw);
+                memcpy(out, &reply, sizeof(reply));
+                if (send(WORKER_FD, out, n, MSG_NOSIGNAL) != (ssize_t) n)
                         break;
         }
         virt_free(v);

@@ -38,22 +38,17 @@ static int virt_lookup(Virt *v, const char *uuid, virDomainPtr *ret) {
         return 0;
 }
 
-static int virt_domain_fill(Virt *v, virDomainPtr dom, VirtDomain *ret) {
-        _cleanup_(virt_domain_done) VirtDomain d = {};
-        _cleanup_free_ char *xml = NULL;
+static int virt_domain_read(Virt *v, virDomainPtr dom, VirtDomainRaw *ret) {
+        _cleanup_(virt_domain_raw_done) VirtDomainRaw raw = {};
         char uuid[VIR_UUID_STRING_BUFLEN] = "?";
-        int state, reason, persistent, r;
+        int state, reason, persistent;
         unsigned id;
 
         (void) virDomainGetUUIDString(dom, uuid);
 
-        xml = virDomainGetXMLDesc(dom, 0);
-        if (!xml)
+        raw.xml = virDomainGetXMLDesc(dom, 0);
+        if (!raw.xml)
                 return virt_error(v, VIRT_LOG_AUTO, "Failed to get the XML of domain %s", uuid);
-        r = virt_domain_parse_xml(xml, &d);
-        if (r < 0)
-                return log_warning_errno(r, "Failed to parse the XML of domain %s: %m", uuid);
-
         if (virDomainGetState(dom, &state, &reason, 0) < 0)
                 return virt_error(v, VIRT_LOG_AUTO, "Failed to get the state of domain %s", uuid);
         persistent = virDomainIsPersistent(dom);
@@ -61,12 +56,28 @@ static int virt_domain_fill(Virt *v, virDomainPtr dom, VirtDomain *ret) {
                 return virt_error(v, VIRT_LOG_AUTO, "Failed to ask whether domain %s is persistent", uuid);
         id = virDomainGetID(dom);
 
-        d.state = virt_state_from_libvirt(state);
-        d.persistent = persistent > 0;
-        d.id = id == (unsigned) -1 || id > INT_MAX ? -1 : (int) id;
+        raw.state = virt_state_from_libvirt(state);
+        raw.persistent = persistent > 0;
+        raw.id = id == (unsigned) -1 || id > INT_MAX ? -1 : (int) id;
+        *ret = raw;
+        raw = (VirtDomainRaw) {};
+        return 0;
+}
 
-        *ret = d;
-        d = (VirtDomain) {};
+static int virt_domain_fill(Virt *v, virDomainPtr dom, VirtDomain *ret) {
+        _cleanup_(virt_domain_raw_done) VirtDomainRaw raw = {};
+        int r;
+
+        r = virt_domain_read(v, dom, &raw);
+        if (r < 0)
+                return r;
+        r = virt_domain_from_raw(&raw, ret);
+        if (r < 0) {
+                char uuid[VIR_UUID_STRING_BUFLEN] = "?";
+
+                (void) virDomainGetUUIDString(dom, uuid);
+                return log_warning_errno(r, "Failed to parse the XML of domain %s: %m", uuid);
+        }
         return 0;
 }
 
@@ -123,6 +134,18 @@ int virt_get_domain(Virt *v, const char *uuid, VirtDomain *ret) {
         if (r < 0)
                 return r;
         return virt_domain_fill(v, dom, ret);
+}
+
+int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r;
+
+        assert(ret);
+
+        r = virt_lookup(v, uuid, &dom);
+        if (r < 0)
+                return r;
+        return virt_domain_read(v, dom, ret);
 }
 
 int virt_set_policy(Virt *v, const char *uuid, const VirtPolicy *policy) {

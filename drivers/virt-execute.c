@@ -16,10 +16,11 @@ static const char *const virt_op_table[_VIRT_OP_MAX] = {
         [VIRT_OP_SET_MAX_DOWNTIME] = "set-max-downtime",
         [VIRT_OP_ABORT_JOB] = "abort-job",
         [VIRT_OP_START_POSTCOPY] = "start-postcopy",
+        [VIRT_OP_GET_DOMAIN] = "get-domain",
 };
 DEFINE_STRING_TABLE_TO_STRING(virt_op, VirtOp, _VIRT_OP_MAX);
 
-int virt_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats) {
+int virt_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats, VirtDomainRaw *ret_raw) {
         switch (req->op) {
         case VIRT_OP_ATTACH_DEVICE:
                 return virt_attach_device(v, req->uuid, req->arg);
@@ -41,6 +42,8 @@ int virt_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats) {
                 return virt_abort_job(v, req->uuid);
         case VIRT_OP_START_POSTCOPY:
                 return virt_start_postcopy(v, req->uuid);
+        case VIRT_OP_GET_DOMAIN:
+                return virt_get_domain_raw(v, req->uuid, ret_raw);
         default:
                 return -EINVAL;
         }

@@ -243,6 +243,25 @@ static int virt_parse_policy(xmlNode *node, VirtPolicy *ret) {
         return 0;
 }
 
+void virt_domain_raw_done(VirtDomainRaw *raw) {
+        if (raw)
+                raw->xml = mfree(raw->xml);
+}
+
+int virt_domain_from_raw(const VirtDomainRaw *raw, VirtDomain *ret) {
+        int r;
+
+        if (!raw || !raw->xml)
+                return -EINVAL;
+        r = virt_domain_parse_xml(raw->xml, ret);
+        if (r < 0)
+                return r;
+        ret->state = raw->state;
+        ret->persistent = raw->persistent;
+        ret->id = raw->id;
+        return 0;
+}
+
 void virt_domain_done(VirtDomain *d) {
         if (!d)
                 return;

@@ -63,6 +63,19 @@ typedef struct VirtDomain {
 } VirtDomain;
 
 void virt_domain_done(VirtDomain *d);      /* frees the members, not 'd' */
+
+/* One domain as libvirt gives it, before parsing: its live XML and what the
+ * XML does not say (virt_get_domain_raw(), libvirt.h). */
+typedef struct VirtDomainRaw {
+        char *xml;
+        VirtDomainState state;
+        bool persistent;
+        int id;                 /* -1 if not running */
+} VirtDomainRaw;
+void virt_domain_raw_done(VirtDomainRaw *raw);  /* frees the XML */
+/* Pure: the VirtDomain of 'raw' (virt_domain_parse_xml(), then state,
+ * persistent and id). */
+int virt_domain_from_raw(const VirtDomainRaw *raw, VirtDomain *ret);
 void virt_domain_free_array(VirtDomain *a, size_t n);
 
 /* Pure: fills 'ret' (uuid, name, interfaces, channel_path, vfo_aliases,

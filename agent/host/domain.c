@@ -341,15 +341,7 @@ void domain_stopped(Domain *d, const char *why) {
         manager_schedule(d->manager);
 }
 
-int domain_refresh(Domain *d) {
-        VirtDomain v = {};
-        int r;
-
-        /* on the loop: libvirtd answers this without a job of the domain,
-         * but it answers late when it is busy (loop_watch_note()) */
-        loop_watch_note("libvirt: the XML of", d->name);
-        r = virt_get_domain(d->manager->virt, d->uuid, &v);
-        loop_watch_note("libvirt: answered for", d->name);
+int domain_refreshed(Domain *d, int r, VirtDomain *v) {
         if (r == -ENOENT) {
                 if (!d->gone) {
                         domain_stopped(d, "undefined");
@@ -362,9 +354,53 @@ int domain_refresh(Domain *d) {
         }
         if (r < 0)
                 return r;
-        domain_apply(d, &v);
-        virt_domain_done(&v);
+        domain_apply(d, v);
         return 0;
+}
+
+int domain_refresh(Domain *d) {
+        VirtDomain v = {};
+        int r;
+
+        /* on the loop: libvirtd answers this without a job of the domain,
+         * but it answers late when it is busy (loop_watch_note()) */
+        loop_watch_note("libvirt: the XML of", d->name);
+        r = virt_get_domain(d->manager->virt, d->uuid, &v);
+        loop_watch_note("libvirt: answered for", d->name);
+        r = domain_refreshed(d, r, &v);
+        virt_domain_done(&v);
+        return r;
+}
+
+typedef struct DomainRead {
+        Manager *manager;
+        DomainReadFn fn;
+        void *userdata;
+} DomainRead;
+
+static void on_domain_read(Virt *v, const char *uuid, int r, VirtDomain *vd, void *userdata) {
+        DomainRead *rd = userdata;
+        Domain *d = r == -ECANCELED ? NULL : domain_by_uuid(rd->manager, uuid);
+
+        if (d)
+                r = domain_refreshed(d, r, vd);
+        if (rd->fn)
+                rd->fn(rd->manager, d, r, rd->userdata);
+        free(rd);
+}
+
+int domain_read(Domain *d, DomainReadFn fn, void *userdata) {
+        DomainRead *rd;
+        int r;
+
+        rd = malloc(sizeof(*rd));
+        if (!rd)
+                return -ENOMEM;
+        *rd = (DomainRead) { .manager = d->manager, .fn = fn, .userdata = userdata };
+        r = virt_read_domain(d->manager->virt, d->uuid, d->manager->config->libvirt_timeout, on_domain_read, rd, NULL);
+        if (r < 0)
+                free(rd);
+        return r;
 }
 
 /* Makes the VF of every vfo device in the domain's live XML held by it; a
@@ -452,15 +488,52 @@ static void on_agent_state(AgentConn *a, bool synced, void *userdata) {
  * kernel drops what arrives on the other path (net_failover delivers
  * nothing from the standby while a VF is registered). A job or a migration
  * of the port steers for itself. */
+typedef struct SteerAfterRead {
+        char mac[18];
+        Vfo__PathKind path;
+        Vfo__PathChangeReason reason;
+} SteerAfterRead;
+
+static void port_steer_now(Port *p, Vfo__PathKind path, Vfo__PathChangeReason reason);
+
+static void on_read_for_steer(Manager *m, Domain *d, int r, void *userdata) {
+        SteerAfterRead *s = userdata;
+        Port *p = d ? domain_find_port(d, s->mac) : NULL;
+
+        /* still the guest's own move, still nobody else's to steer */
+        if (p && !p->job && !d->migration && p->vf && p->path == s->path &&
+            (p->vf->state == VF_ATTACHED || p->vf->state == VF_RELEASING))
+                port_steer_now(p, s->path, s->reason);
+        free(s);
+}
+
 static bool port_steer_after_guest(Port *p, Vfo__PathKind path, Vfo__PathChangeReason reason) {
+        Domain *d = p->domain;
+
+        if (p->job || d->migration || !p->vf || (p->vf->state != VF_ATTACHED && p->vf->state != VF_RELEASING))
+                return false;
+        if (path == VFO__PATH_KIND__PATH_KIND_VF && !p->vf_tap[0]) {
+                /* an emulated VF's tap, if it came late: read the domain
+                 * again first, off the loop */
+                SteerAfterRead *s = malloc(sizeof(*s));
+
+                if (s) {
+                        *s = (SteerAfterRead) { .path = path, .reason = reason };
+                        snprintf(s->mac, sizeof(s->mac), "%s", p->mac);
+                        if (domain_read(d, on_read_for_steer, s) >= 0)
+                                return true;
+                        free(s);
+                }
+        }
+        port_steer_now(p, path, reason);
+        return true;
+}
+
+static void port_steer_now(Port *p, Vfo__PathKind path, Vfo__PathChangeReason reason) {
         Domain *d = p->domain;
         const char *to = path == VFO__PATH_KIND__PATH_KIND_VF ? "VF" : "synthetic";
         int r;
 
-        if (p->job || d->migration || !p->vf || (p->vf->state != VF_ATTACHED && p->vf->state != VF_RELEASING))
-                return false;
-        if (path == VFO__PATH_KIND__PATH_KIND_VF && !p->vf_tap[0])
-                (void) domain_refresh(d);       /* an emulated VF's tap, if it came late */
         r = pool_steer(p->vf, p, path);
         if (r < 0)
                 log_warning_errno(r, "%s: the agent moved %s to the %s path on its own (reason %d); steering it there failed: %m",
@@ -468,7 +541,6 @@ static bool port_steer_after_guest(Port *p, Vfo__PathKind path, Vfo__PathChangeR
         else
                 log_notice("%s: the agent moved %s to the %s path on its own (reason %d); steering follows (VF %s, %s).",
                            d->name, p->mac, to, (int) reason, p->vf->id, vf_state_to_string(p->vf->state));
-        return true;
 }
 
 /* The guest's counters of a transition go to the job whose PrepareAttach or

@@ -16,6 +16,10 @@ void job_cancel_requests(Job *j);
  * job_virt_returned(), which is false when the job ended meanwhile. */
 int job_call_virt(Job *j, const VirtRequest *req, VirtCallFn fn);
 bool job_virt_returned(Job *j);
+/* The job's domain read again from libvirt, off the loop (in the job's one
+ * call): the answer is applied (domain_refreshed()), then 'fn' runs with
+ * the read's result if the job still runs; not at all if it ended. */
+int job_read_domain(Job *j, JobReadFn fn);
 /* The host's side of the loss accounting. job_taps_mark(): reads the drop
  * counts of the port's taps and VF that it does not read yet (the synthetic
  * tap; an emulated VF's tap once it exists; an SR-IOV VF while it is in the

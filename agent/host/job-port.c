@@ -335,11 +335,15 @@ static void on_plugged(Virt *v, const char *uuid, int r, const VirtJobStats *st,
         attach_step(j);
 }
 
+static void on_plugged_read(Job *j, int r) {
+        if (j->phase == JOB_PHASE_PLUGGING)
+                attach_step(j);
+}
+
 static void attach_step(Job *j) {
         Manager *m = j->manager;
         Domain *d = j->domain;
         Port *port = job_port(j);
-        usec_t t;
         int r;
 
         if (j->state != JOB_RUNNING)
@@ -440,13 +444,14 @@ static void attach_step(Job *j) {
                                          d->name, strerror(-r));
                         return;         /* on_plugged() */
                 }
-                port_set_vf(port, j->vf);
-                vf_set_state(j->vf, VF_ATTACHED, port);
-                t = now_usec(CLOCK_MONOTONIC);
-                (void) domain_refresh(d);       /* the VF's tap */
-                j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - t;
-                if (j->state != JOB_RUNNING)
-                        return;                 /* the refresh found the domain stopped: failed there */
+                if (!j->plugged_read) {
+                        port_set_vf(port, j->vf);
+                        vf_set_state(j->vf, VF_ATTACHED, port);
+                        /* the VF's tap: libvirt names it now */
+                        j->plugged_read = true;
+                        if (job_read_domain(j, on_plugged_read) >= 0)
+                                return;         /* on_plugged_read() */
+                }
                 job_taps_mark(j);
                 port = job_port(j);
                 port_changed(port);
@@ -512,21 +517,26 @@ static void on_detach_ready(AgentConn *a, int error, const Vfo__Envelope *reply,
         detach_step(j);
 }
 
-static int on_unplug_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Job *j = userdata;
-        int r;
-
-        /* No DEVICE_REMOVED in time: ask libvirt what is really there. */
-        r = domain_refresh(j->domain);
-        if (j->state != JOB_RUNNING)
-                return 0;
+static void on_unplug_checked(Job *j, int r) {
+        if (j->phase != JOB_PHASE_UNPLUGGING)
+                return;
         if (r >= 0 && !domain_has_alias(j->domain, j->vf->alias)) {
                 job_device_removed(j, j->vf->alias);
-                return 0;
+                return;
         }
         job_fail(j, VFO_ERROR_UNPLUG_FAILED,
                  "%s did not release VF %s within %.1f s (the guest did not finish the unplug); the VF stays attached.",
                  j->domain->name, j->vf->id, (double) j->manager->config->unplug_timeout / USEC_PER_SEC);
+}
+
+static int on_unplug_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Job *j = userdata;
+
+        /* No DEVICE_REMOVED in time: ask libvirt what is really there (off
+         * the loop; with the unplug's own call still under way, it did
+         * not answer in time either) */
+        if (j->virt_call || job_read_domain(j, on_unplug_checked) < 0)
+                on_unplug_checked(j, -ETIMEDOUT);
         return 0;
 }
 
@@ -687,6 +697,7 @@ void job_device_removed(Job *j, const char *alias) {
                  * step_start), or since it was made if the event came first */
                 j->libvirt_usec += now_usec(CLOCK_MONOTONIC) - j->step_start;
                 j->virt_call = virt_call_cancel(j->virt_call);
+                j->read_fn = NULL;
                 job_timer_off(j);
                 job_advance(j);
                 detach_step(j);

@@ -123,6 +123,33 @@ int job_call_virt(Job *j, const VirtRequest *req, VirtCallFn fn) {
         return r;
 }
 
+static void on_job_domain_read(Virt *v, const char *uuid, int r, VirtDomain *vd, void *userdata) {
+        Job *j = userdata;
+        JobReadFn fn = j->read_fn;
+
+        j->read_fn = NULL;
+        if (!job_virt_returned(j))
+                return;
+        (void) domain_refreshed(j->domain, r, vd);
+        if (j->state == JOB_RUNNING)
+                fn(j, r);       /* (the domain found stopped fails the job there) */
+}
+
+int job_read_domain(Job *j, JobReadFn fn) {
+        int r;
+
+        assert(!j->virt_call);
+        assert(fn);
+        j->virt_start = now_usec(CLOCK_MONOTONIC);
+        r = virt_read_domain(j->manager->virt, j->domain->uuid, j->manager->config->libvirt_timeout, on_job_domain_read,
+                             j, &j->virt_call);
+        if (r >= 0) {
+                j->virt_op = VIRT_OP_GET_DOMAIN;
+                j->read_fn = fn;
+        }
+        return r;
+}
+
 /* In the callback of job_call_virt(): false when the job ended meanwhile. */
 bool job_virt_returned(Job *j) {
         j->virt_call = NULL;
@@ -278,6 +305,11 @@ void job_fail(Job *j, VfoError error, const char *format, ...) {
         }
         job_timer_off(j);
         job_cancel_requests(j);
+        if (j->virt_call && j->virt_op == VIRT_OP_GET_DOMAIN) {
+                /* a read changes nothing: the rollback needs the call */
+                j->virt_call = virt_call_cancel(j->virt_call);
+                j->read_fn = NULL;
+        }
         if (!j->error_recorded) {
                 j->error_recorded = true;
                 j->failed_phase = j->phase;

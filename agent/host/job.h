@@ -37,6 +37,8 @@ const char *job_state_to_string(JobState s) _const_;
 
 /* What differs between the kinds of job. job.c drives every job through
  * these: it knows nothing of what a kind does. */
+typedef void (*JobReadFn)(Job *j, int r);
+
 typedef struct JobOps {
         void (*start)(Job *j);                  /* the first step, run from the loop */
         void (*rollback)(Job *j);               /* after job_fail(): back to what carried traffic */
@@ -87,6 +89,7 @@ struct Job {
         char *fallback;         /* why the agent was not used, if it was not */
         bool abrupt;
         bool plugged;           /* attach: the device went in */
+        bool plugged_read;      /* ... and the domain was read again after (its VF's tap) */
         bool steered;           /* steering moved to the new path */
         bool switched;          /* the agent moved transmit */
         usec_t start_realtime, finish_realtime;
@@ -97,6 +100,7 @@ struct Job {
         int64_t attach_request; /* PrepareAttach: answered with AttachReady later */
         int64_t prepare_first, prepare_last; /* ids of its PrepareAttach/PrepareDetach (SwitchReport names one) */
         VirtCall *virt_call;    /* the job's libvirt call under way */
+        JobReadFn read_fn;      /* ... a read of the domain (job_read_domain()): what follows it */
         VirtOp virt_op;
         usec_t virt_start;
         Vfo__PathKind rollback_path;

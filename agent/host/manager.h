@@ -197,8 +197,18 @@ int manager_save(Manager *m);
 Port *domain_find_port(Domain *d, const char *mac);
 Port *domain_first_port(Domain *d, bool with_vf);
 bool domain_opted_in(const Domain *d);
-/* Re-reads the domain from libvirt (ports, channel, aliases, policy). */
+/* Re-reads the domain from libvirt (ports, channel, aliases, policy), on
+ * the loop: it waits for libvirtd (loop_watch_note()). -ENOENT: libvirt no
+ * longer has it (then it is stopped and gone here). */
 int domain_refresh(Domain *d);
+/* The same off the loop (virt_read_domain()): the answer is applied, then
+ * 'fn' runs, exactly once, with the domain (NULL if it is no longer known
+ * here, or at -ECANCELED) and the read's result. A job's read is
+ * job_read_domain() (job-internal.h), which the job can cancel. */
+typedef void (*DomainReadFn)(Manager *m, Domain *d, int r, void *userdata);
+int domain_read(Domain *d, DomainReadFn fn, void *userdata);
+/* What domain_refresh() and domain_read() do with libvirt's answer. */
+int domain_refreshed(Domain *d, int r, VirtDomain *v);
 
 void vf_set_state(Vf *vf, VfState state, Port *holder);
 /* The one place a VF is reserved for a port (a preemption or a migration

@@ -532,27 +532,32 @@ static bool fake_wedged(const char *uuid) {
 
 /* The executor of virt_call(): the blocking functions of this file, but
  * no answer at all for a wedged domain, and an error for a failing one. */
-static int fake_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats) {
+static int fake_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats, VirtDomainRaw *ret_raw) {
         if (fake_wedged(req->uuid))
                 return -EINPROGRESS;
         if (fake_listed("failing", req->uuid)) {
                 log_debug("fake libvirt: %s is listed in \"failing\": the call fails.", req->uuid);
                 return -EIO;
         }
-        return virt_execute(v, req, ret_stats);
+        return virt_execute(v, req, ret_stats, ret_raw);
+}
+
+static int fake_get_calls(Virt *v) {
+        if (!virt_is_connected(v))
+                return -ENOTCONN;
+        return v->calls ? 0 : virt_calls_new(v->event, NULL, fake_execute, &v->calls);
 }
 
 int virt_call(Virt *v, const VirtRequest *req, usec_t timeout, VirtCallFn fn, void *userdata, VirtCall **ret) {
-        int r;
+        int r = fake_get_calls(v);
 
-        if (!virt_is_connected(v))
-                return -ENOTCONN;
-        if (!v->calls) {
-                r = virt_calls_new(v->event, NULL, fake_execute, &v->calls);
-                if (r < 0)
-                        return r;
-        }
-        return virt_calls_submit(v->calls, v, req, timeout, fn, userdata, ret);
+        return r < 0 ? r : virt_calls_submit(v->calls, v, req, timeout, fn, userdata, ret);
+}
+
+int virt_read_domain(Virt *v, const char *uuid, usec_t timeout, VirtDomainFn fn, void *userdata, VirtCall **ret) {
+        int r = fake_get_calls(v);
+
+        return r < 0 ? r : virt_calls_submit_read(v->calls, v, uuid, timeout, fn, userdata, ret);
 }
 
 /* The fake has no second connection to give a worker: its calls never
@@ -707,6 +712,24 @@ int virt_get_domain(Virt *v, const char *uuid, VirtDomain *ret) {
         if (r < 0)
                 return r;
         return fake_fill(d, ret);
+}
+
+int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret) {
+        FakeDomain *d;
+        int r;
+
+        assert(ret);
+
+        r = fake_lookup(v, uuid, &d);
+        if (r < 0)
+                return r;
+        *ret = (VirtDomainRaw) {
+                .xml = strdup(d->xml),
+                .state = d->state,
+                .persistent = true,
+                .id = d->state == VIRT_DOMAIN_SHUTOFF ? -1 : d->id,
+        };
+        return ret->xml ? 0 : -ENOMEM;
 }
 
 /* The first entry of $VFO_FAKE_TAPS that no interface of any domain names. */

@@ -28,6 +28,7 @@
 #include <libmnl/libmnl.h>
 
 #include "drivers/vfprog.h"
+#include "lib/packet-socket.h"
 
 static const uint8_t mac_a[6] = { 0x02, 0x00, 0x5e, 0x10, 0x00, 0x01 };
 static const uint8_t mac_b[6] = { 0x02, 0x00, 0x5e, 0x10, 0x00, 0x02 };
@@ -420,6 +421,9 @@ static void test_tap_tx_dropped(void **state) {
                 assert_int_equal(netdev_queue_placeholder("vfo-tap0", mac_a), 0);
         assert_int_equal(netdev_tx_dropped("vfo-tap0", &dropped), 0);
         assert_int_equal(dropped, 12 - 4);
+        /* all through the process's one AF_PACKET socket, still open */
+        assert_true(packet_socket() >= 0);
+        assert_int_equal(fcntl(packet_socket(), F_GETFD), FD_CLOEXEC);
         assert_int_equal(netdev_tx_dropped("vfo-nosuch", &dropped), -ENODEV);
         close(fd);
 }

@@ -6,7 +6,8 @@
  * root): connection callback, domains, policy metadata and its event,
  * lifecycle events, unsupported operations, a URI that never opens, and
  * virt_call() through real worker processes (this program run with
- * --virt-worker): order, errors, cancel, a worker that never answers.
+ * --virt-worker): order, errors, cancel, a worker that never answers, and
+ * a domain read in a worker (virt_read_domain()).
  * Every wait has a deadline. */
 
 #include <stdarg.h>
@@ -577,6 +578,65 @@ static void test_calls_in_workers(void **state) {
 #undef CALL
 }
 
+typedef struct ReadResult {
+        unsigned n;
+        int r;
+        VirtDomain d;
+} ReadResult;
+
+static void on_read(Virt *v, const char *uuid, int r, VirtDomain *d, void *userdata) {
+        ReadResult *res = userdata;
+
+        assert_int_equal(strlen(uuid), 36);
+        res->n++;
+        res->r = r;
+        if (r >= 0) {
+                assert_non_null(d);
+                virt_domain_done(&res->d);
+                res->d = *d;    /* the callback may take the members */
+                *d = (VirtDomain) {};
+        } else
+                assert_null(d);
+}
+
+/* virt_read_domain()'s call, through a worker (the XML comes back in the
+ * answer) and in this process: the same domain as virt_get_domain() reads
+ * on the loop; a domain libvirt does not know is -ENOENT. */
+static void test_read_domain(void **state) {
+        Recorder *rec = *state;
+        ReadResult res = {}, gone = {}, here = {};
+        VirtDomain d = {};
+        VirtCalls *c = NULL;
+        char uuid[37];
+
+        find_test_domain(rec->v, uuid);
+        assert_int_equal(virt_get_domain(rec->v, uuid, &d), 0);
+        assert_int_equal(virt_calls_new(event, TEST_URI, NULL, &c), 0);
+        assert_int_equal(virt_calls_submit_read(c, rec->v, uuid, 10 * SEC, on_read, &res, NULL), 0);
+        assert_int_equal(virt_calls_submit_read(c, rec->v, "0b1d4e5c-7a1f-4a63-9a57-3c2f1e0d9b11", 10 * SEC, on_read,
+                                                &gone, NULL), 0);
+        assert_int_equal(res.n, 0);     /* never from inside the call */
+        assert_true(RUN_UNTIL(res.n == 1 && gone.n == 1, 10 * SEC));
+        assert_int_equal(res.r, 0);
+        assert_string_equal(res.d.uuid, d.uuid);
+        assert_string_equal(res.d.name, d.name);
+        assert_int_equal(res.d.state, d.state);
+        assert_int_equal(res.d.persistent, d.persistent);
+        assert_int_equal(res.d.id, d.id);
+        assert_int_equal(res.d.n_interfaces, d.n_interfaces);
+        assert_int_equal(gone.r, -ENOENT);
+        c = virt_calls_free(c);
+
+        assert_int_equal(virt_read_domain(rec->v, uuid, 10 * SEC, on_read, &here, NULL), 0);
+        assert_int_equal(here.n, 0);
+        assert_true(RUN_UNTIL(here.n == 1, 5 * SEC));
+        assert_int_equal(here.r, 0);
+        assert_string_equal(here.d.name, d.name);
+        virt_domain_done(&res.d);
+        virt_domain_done(&here.d);
+        virt_domain_done(&d);
+}
+
 /* test:/// through virt_call(): in this process, from the loop, so the
  * Virt's own connection sees what the call changed. */
 static void test_calls_in_process(void **state) {
@@ -632,6 +692,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_free_before_loop),
                 cmocka_unit_test_setup_teardown(test_calls_in_workers, setup_virt, teardown_virt),
                 cmocka_unit_test_setup_teardown(test_calls_in_process, setup_virt, teardown_virt),
+                cmocka_unit_test_setup_teardown(test_read_domain, setup_virt, teardown_virt),
         };
         sigset_t mask;
 
