@@ -60,6 +60,24 @@ if [ "${VFO_LAB_BUSY:-0}" != 0 ]; then
         lab_log "busy loop pid $!"
 fi
 
+# The machine's own stalls: a process that sleeps 10 ms at a time writes
+# down each wake-up 200 ms or more late (lab ms, ms late). When the lab
+# machine itself stands still (its hypervisor, the kernel), every guest and
+# tap stands still with it; a lossy cycle lists the stalls it had.
+LAB_T0=$LAB_T0 python3 -c '
+import os, sys, time
+t0 = int(os.environ["LAB_T0"])
+while True:
+    a = time.monotonic()
+    time.sleep(0.01)
+    late = (time.monotonic() - a - 0.01) * 1000
+    if late >= 200:
+        print("%d %d" % ((time.time() * 1e6 - t0) / 1000 - late, late), flush=True)
+' >"$LAB_STATE/stalls" 2>/dev/null &
+lab_pid_record $!
+# stalls FROM_MS: the machine's stalls since lab ms FROM_MS ("at MS for MS")
+stalls() { awk -v f="$1" '$1 >= f { printf "at lab ms %d for %d ms; ", $1, $2 }' "$LAB_STATE/stalls" 2>/dev/null; }
+
 # VFO_LAB_CAPTURE=1: tcpdump on every link of the lab netns (the bridge and
 # the taps, tcpdump -i any); a lossy cycle shows where each lost datagram and
 # its neighbours were seen (meter-capture.py)
@@ -184,6 +202,8 @@ for c in $(seq "$CYCLES"); do
                 if [ "${l:-1}" != 0 ] || [ "${d:-1}" != 0 ]; then
                         bad=1
                         lab_log "cycle $c (started at lab ms $cycle_t0): $vm: $j"
+                        s=$(stalls "$cycle_t0")
+                        lab_log "cycle $c: the lab machine stood still (a process sleeping 10 ms woke 200 ms or more late): ${s:-never}"
                         # frames the host's taps dropped because the guest did not read them
                         td_syn=$(($(tap_drops "$(bench_tap "$vm" virtio)") - ${SYN_DROPS0[$vm]:-0}))
                         td_vf=$(tap_drops "$(bench_tap "$vm" e1000e)")
@@ -316,5 +336,8 @@ else
 fi
 lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt_loss" = lossy
 
-echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"sndbuf_errors\":$sndbuf,\"guest_qdisc_drops\":$qdiscdrops,\"tap_drops\":$tapdrops,\"job_host_drops\":$jobhostdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\"}"
+stall_n=$(awk '$2 >= 500 { n++ } END { print n + 0 }' "$LAB_STATE/stalls" 2>/dev/null)
+stall_max=$(awk '$2 > m { m = $2 } END { print m + 0 }' "$LAB_STATE/stalls" 2>/dev/null)
+lab_log "the lab machine stood still for 500 ms or more $stall_n times (the longest $stall_max ms)"
+echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"sndbuf_errors\":$sndbuf,\"guest_qdisc_drops\":$qdiscdrops,\"tap_drops\":$tapdrops,\"job_host_drops\":$jobhostdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\",\"machine_stalls_500ms\":${stall_n:-null},\"machine_stall_max_ms\":${stall_max:-null}}"
 lab_finish

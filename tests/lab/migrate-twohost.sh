@@ -255,6 +255,16 @@ for mode in ("none", "plain", "managed", "postcopy"):
             if v:
                 g["max_tcp_stall_over_pause_ms"] = round(max(v), 1)
                 g["tcp_stall_within_pause_100ms"] = sum(1 for x in v if x <= 100)
+            # what is left of the stall without the hold (frames waiting on
+            # the destination before the source stopped) and the domain's
+            # stop: the guest's own time to answer after it runs again
+            # (downtime where libvirt has it, else the pause)
+            v = [(r["tcp"] or {}).get("max_stall_ms", 0) - r["downtime_ms"] - (r.get("hold_ms") or 0) for r in rs
+                 if r.get("downtime_ms") is not None and r["tcp"] and r["mode"] != "postcopy"]
+            v += [(r["tcp"] or {}).get("max_stall_ms", 0) - r["pause_ms"] - (r.get("hold_ms") or 0) for r in rs
+                  if r["mode"] == "postcopy" and r.get("pause_ms") is not None and r["tcp"]]
+            if v:
+                g["tcp_stall_beyond_stop_and_hold_ms"] = [round(min(v), 1), round(max(v), 1)]
 for rate in sorted({r["rate"] for r in runs}):
     for d in ("ab", "ba"):
         p = out.get("plain-%d-%s" % (rate, d))
