@@ -15,9 +15,9 @@
 #include "agent/host/job.h"
 #include "agent/host/journal.h"
 #include "agent/host/manager.h"
-#include "lib/loop-watch.h"
 #include "agent/host/scheduler.h"
 #include "lib/log.h"
+#include "lib/loop-watch.h"
 #include "lib/string-table.h"
 #include "lib/string-util.h"
 #include "lib/validate.h"
@@ -482,12 +482,7 @@ static void on_agent_state(AgentConn *a, bool synced, void *userdata) {
         manager_schedule(d->manager);
 }
 
-/* The guest moved its transmit on its own, outside any job of ours: a VF of
- * ours that came late (its attach had been rolled back, the unplug still
- * pending), lost its link, or came back. Steering follows, or the guest's
- * kernel drops what arrives on the other path (net_failover delivers
- * nothing from the standby while a VF is registered). A job or a migration
- * of the port steers for itself. */
+/* A guest's own move that waits for the domain's XML (below). */
 typedef struct SteerAfterRead {
         char mac[18];
         Vfo__PathKind path;
@@ -507,6 +502,12 @@ static void on_read_for_steer(Manager *m, Domain *d, int r, void *userdata) {
         free(s);
 }
 
+/* The guest moved its transmit on its own, outside any job of ours: a VF of
+ * ours that came late (its attach had been rolled back, the unplug still
+ * pending), lost its link, or came back. Steering follows, or the guest's
+ * kernel drops what arrives on the other path (net_failover delivers
+ * nothing from the standby while a VF is registered). A job or a migration
+ * of the port steers for itself. */
 static bool port_steer_after_guest(Port *p, Vfo__PathKind path, Vfo__PathChangeReason reason) {
         Domain *d = p->domain;
 
