@@ -124,18 +124,6 @@ finish:
         return r;
 }
 
-int virt_get_domain(Virt *v, const char *uuid, VirtDomain *ret) {
-        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
-        int r;
-
-        assert(ret);
-
-        r = virt_lookup(v, uuid, &dom);
-        if (r < 0)
-                return r;
-        return virt_domain_fill(v, dom, ret);
-}
-
 int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         int r;
@@ -147,6 +135,7 @@ int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret) {
                 return r;
         return virt_domain_read(v, dom, ret);
 }
+
 
 int virt_set_policy(Virt *v, const char *uuid, const VirtPolicy *policy) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt_execute(): one VirtRequest through the blocking calls of
- * drivers/libvirt.h; the real driver's workers and the fake use it. */
+ * drivers/libvirt.h, and virt_get_domain() from its two halves; the real
+ * driver (its workers) and the fake use both. */
 
 #include "drivers/libvirt.h"
+#include "lib/log.h"
 #include "lib/string-table.h"
 
 static const char *const virt_op_table[_VIRT_OP_MAX] = {
@@ -47,4 +49,17 @@ int virt_execute(Virt *v, const VirtRequest *req, VirtJobStats *ret_stats, VirtD
         default:
                 return -EINVAL;
         }
+}
+
+int virt_get_domain(Virt *v, const char *uuid, VirtDomain *ret) {
+        _cleanup_(virt_domain_raw_done) VirtDomainRaw raw = {};
+        int r;
+
+        r = virt_get_domain_raw(v, uuid, &raw);
+        if (r < 0)
+                return r;
+        r = virt_domain_from_raw(&raw, ret);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to parse the XML of domain %s: %m", uuid);
+        return 0;
 }

@@ -702,18 +702,6 @@ int virt_list_domains(Virt *v, VirtDomain **ret, size_t *ret_n) {
         return 0;
 }
 
-int virt_get_domain(Virt *v, const char *uuid, VirtDomain *ret) {
-        FakeDomain *d;
-        int r;
-
-        assert(ret);
-
-        r = fake_lookup(v, uuid, &d);
-        if (r < 0)
-                return r;
-        return fake_fill(d, ret);
-}
-
 int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret) {
         FakeDomain *d;
         int r;
@@ -731,6 +719,7 @@ int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret) {
         };
         return ret->xml ? 0 : -ENOMEM;
 }
+
 
 /* The first entry of $VFO_FAKE_TAPS that no interface of any domain names. */
 static const char *fake_free_tap(Virt *v) {
