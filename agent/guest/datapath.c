@@ -27,7 +27,8 @@ struct Datapath {
                                          * bonding: the deduplication, alongside all_slaves_active */
         bool all_slaves_active;         /* bonding: set by us */
         bool bond_on_vf;                /* bonding: we made the VF the active slave */
-        StandbyHelper *lingering;       /* released at the end of a transition, see datapath_receive_normal() */
+        StandbyHelper *lingering;       /* kept a little after a transition ended, see datapath_receive_normal() */
+        bool linger_whole;              /* ... all of it (a detach's end), not only the master's program */
         usec_t linger_until;
         StandbyHelperCounters last;     /* the helper's counters when it was last detached */
         SwitchDrops drops;              /* since datapath_mark_drops(), not yet taken */
@@ -83,8 +84,9 @@ void datapath_update(Datapath *dp, const DatapathPort *p) {
         assert(p);
         dp->port = *p;
         /* Once the VF is gone (or down) the standby's frames reach the master again, untagged:
-         * a lingering deduplication would take a repeat of one of them for the VF's copy. */
-        if (dp->lingering && !datapath_master_on_vf(dp))
+         * a lingering deduplication of the master's program alone would take a repeat of one of
+         * them for the VF's copy. A whole helper still tags them. */
+        if (dp->lingering && !dp->linger_whole && !datapath_master_on_vf(dp))
                 datapath_end_linger(dp);
 }
 
@@ -316,6 +318,7 @@ static void datapath_end_linger(Datapath *dp) {
                          dp->port.master_ifindex, c.duplicates_vf - dp->last.duplicates_vf,
                          c.duplicates_standby - dp->last.duplicates_standby);
         dp->lingering = standby_helper_detach(dp->lingering);
+        dp->linger_whole = false;
         dp->linger_until = USEC_INFINITY;
 }
 
@@ -364,11 +367,21 @@ static int datapath_receive_normal_full(Datapath *dp, bool may_linger) {
                 if (r >= 0 || r == -ENODEV)
                         dp->all_slaves_active = false;
         }
-        /* Ending on the VF, the deduplication stays a little longer; the helper's counters
-         * were read above, and are the transition's. */
+        /* The deduplication stays a little longer; the helper's counters were read above, and
+         * are the transition's. Ending on the VF, only the master's program stays (the VF's late
+         * copies come untagged; the standby's program goes). Ending on the standby (a detach,
+         * net_failover), all of it stays but the transmit hold: a broadcast whose VF copy the
+         * master got in the transition's last moments may still come through the slower
+         * synthetic path, and only a tag tells the master that copy from a new frame (one CI run
+         * of the NetworkManager guest: 3 duplicated about 80 ms after the unplug). */
         if (dp->helper && may_linger && datapath_master_on_vf(dp) &&
             standby_helper_release(dp->helper, DEDUPE_LINGER_USEC) >= 0) {
                 dp->lingering = TAKE_PTR(dp->helper);
+                dp->linger_until = usec_add(now_usec(CLOCK_MONOTONIC), DEDUPE_LINGER_USEC);
+        } else if (dp->helper && may_linger && dp->port.kind == PORT_KIND_NET_FAILOVER &&
+                   standby_helper_dedupes(dp->helper) && standby_helper_hold_transmit(dp->helper, false) >= 0) {
+                dp->lingering = TAKE_PTR(dp->helper);
+                dp->linger_whole = true;
                 dp->linger_until = usec_add(now_usec(CLOCK_MONOTONIC), DEDUPE_LINGER_USEC);
         }
         dp->helper = standby_helper_detach(dp->helper);
