@@ -152,6 +152,7 @@ void json_job_fields(JsonWriter *w, sd_bus *bus, const VfoJob *j) {
         json_field_uint(w, "held_tx", j->held_tx);
         json_field_uint(w, "guest_drops", j->guest_drops);
         json_field_uint(w, "host_drops", j->host_drops);
+        json_field_uint(w, "host_drops_before_move", j->host_drops_before_move);
 }
 
 void json_end_line(JsonWriter *w) {

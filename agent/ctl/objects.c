@@ -177,6 +177,7 @@ static const PropMap job_map[] = {
         { "HeldTx", PROP_U64, offsetof(VfoJob, held_tx) },
         { "GuestDrops", PROP_U64, offsetof(VfoJob, guest_drops) },
         { "HostDrops", PROP_U64, offsetof(VfoJob, host_drops) },
+        { "HostDropsBeforeMove", PROP_U64, offsetof(VfoJob, host_drops_before_move) },
         {}
 };
 

@@ -88,6 +88,7 @@ typedef struct VfoJob {
         char *destination;      /* migrate: the destination URI */
         char *loss;             /* clean, lossy, unknown */
         uint64_t synthetic_rx, synthetic_tx, vf_rx, vf_tx, handed_over, held_tx, guest_drops, host_drops;
+        uint64_t host_drops_before_move;
 } VfoJob;
 
 void vfo_manager_done(VfoManager *m);

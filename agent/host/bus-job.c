@@ -90,6 +90,8 @@ static int job_prop(sd_bus *bus, const char *path, const char *interface, const 
                 return sd_bus_message_append(reply, "t", j->traffic.drops);
         if (strcmp(property, "HostDrops") == 0)
                 return sd_bus_message_append(reply, "t", j->host_drops);
+        if (strcmp(property, "HostDropsBeforeMove") == 0)
+                return sd_bus_message_append(reply, "t", j->host_drops_unmoved);
         if (strcmp(property, "Destination") == 0)
                 return sd_bus_message_append(reply, "s", migration_from_job(j) ? migration_destination(migration_from_job(j)) : "");
         return -ENOENT;
@@ -141,6 +143,7 @@ static const sd_bus_vtable job_vtable[] = {
         SD_BUS_PROPERTY("HeldTx", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("GuestDrops", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("HostDrops", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("HostDropsBeforeMove", "t", job_prop, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD("Cancel", NULL, NULL, job_cancel_method, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };

@@ -477,7 +477,7 @@ static void attach_step(Job *j) {
                         job_fail(j, VFO_ERROR_SWITCH_FAILED, "Moving steering to VF %s failed: %s.", j->vf->id, strerror(-r));
                         return;
                 }
-                j->steered = true;
+                job_taps_moved(j);
                 if (j->abrupt) {
                         port_set_path(port, VFO__PATH_KIND__PATH_KIND_UNSPECIFIED);
                         job_advance(j);
@@ -651,7 +651,7 @@ static void detach_step(Job *j) {
                         job_fail(j, VFO_ERROR_SWITCH_FAILED, "Moving steering to the synthetic path failed: %s.", strerror(-r));
                         return;
                 }
-                j->steered = true;
+                job_taps_moved(j);
                 if (j->abrupt) {
                         job_advance(j);
                         detach_step(j);

@@ -177,6 +177,7 @@ static void job_tap_mark(JobTap *t, const char *ifname, int vf_index) {
         if (job_tap_read(&n, &n.base) < 0)
                 return;
         n.dropped = same ? t->dropped : 0;
+        n.dropped_unmoved = same ? t->dropped_unmoved : 0;
         *t = n;
 }
 
@@ -215,24 +216,51 @@ void job_taps_count(Job *j, bool vf_leaves) {
                 bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "Loss", "HostDrops", NULL);
 }
 
+void job_taps_moved(Job *j) {
+        j->steered = true;
+        job_taps_count(j, false);
+        for (size_t i = 0; i < ELEMENTSOF(j->taps); i++)
+                j->taps[i].dropped_unmoved = j->taps[i].dropped;
+        if (j->host_drops_unmoved != j->host_drops) {
+                j->host_drops_unmoved = j->host_drops;
+                bus_emit_changed(j->manager, j->path, VFO_JOB_IFACE, "HostDropsBeforeMove", NULL);
+        }
+}
+
+/* When a tap's drops fell: before steering moved the tap was the guest's
+ * one path, and a guest that did not read it would have lost them without
+ * any move. */
+static const char *job_tap_when(const JobTap *t, char *buf, size_t size) {
+        if (t->dropped_unmoved == 0)
+                return "";
+        if (t->dropped_unmoved == t->dropped)
+                snprintf(buf, size, ", all before steering moved (the path the guest had: a move did not cause them)");
+        else
+                snprintf(buf, size, ", %" PRIu64 " of them before steering moved (the path the guest had: "
+                         "a move did not cause those)", t->dropped_unmoved);
+        return buf;
+}
+
 /* The job's log line of what the host dropped: where, and why it could. */
 static void job_log_host_drops(Job *j) {
         for (size_t i = 0; i < ELEMENTSOF(j->taps); i++) {
                 const JobTap *t = &j->taps[i];
+                char when[128];
 
                 if (t->dropped == 0)
                         continue;
                 if (t->vf_index < 0)
                         log_job_warning(j, "Job %" PRIu64 ": the host's tap %s of %s dropped %" PRIu64
-                                        " frames to %s while it ran: QEMU did not read them in time (a starved guest). "
+                                        " frames to %s while it ran%s: QEMU did not read them in time (a starved guest). "
                                         "The guest never saw them; the job is lossy.",
-                                        j->id, t->ifname, j->mac, t->dropped, j->domain ? j->domain->name : "?");
+                                        j->id, t->ifname, j->mac, t->dropped, j->domain ? j->domain->name : "?",
+                                        job_tap_when(t, when, sizeof(when)));
                 else
                         log_job_warning(j, "Job %" PRIu64 ": the NIC dropped %" PRIu64 " frames of VF %d of %s (%s of %s) "
-                                        "while the job ran: it could not deliver them to the guest or send them "
+                                        "while the job ran%s: it could not deliver them to the guest or send them "
                                         "(the VF's rx/tx_dropped). The job is lossy.",
                                         j->id, t->dropped, t->vf_index, t->ifname, j->mac,
-                                        j->domain ? j->domain->name : "?");
+                                        j->domain ? j->domain->name : "?", job_tap_when(t, when, sizeof(when)));
         }
 }
 

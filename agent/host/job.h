@@ -69,6 +69,7 @@ typedef struct JobTap {
         bool done;              /* read for the last time: the VF left the domain */
         uint64_t base;          /* its count when last read */
         uint64_t dropped;       /* what it dropped while the job read it */
+        uint64_t dropped_unmoved; /* of those, before steering moved (job_taps_moved()) */
 } JobTap;
 
 struct Job {
@@ -107,6 +108,7 @@ struct Job {
         JobTraffic traffic;
         JobTap taps[2];         /* the synthetic tap; an emulated VF's tap or an SR-IOV VF */
         uint64_t host_drops;    /* what they dropped while the job ran */
+        uint64_t host_drops_unmoved; /* of those, before steering moved */
 
         /* what kind of job it is: job-port.c's attach and detach, migrate.c's migration */
         const JobOps *ops;

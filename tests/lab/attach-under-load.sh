@@ -149,15 +149,17 @@ jobs.sort(key=lambda j: j["id"])
 for j in jobs[-int(sys.argv[1]):]:
     print(j.get("loss", "unknown"))' "$1"
 }
-# job_host_drops N: the host's tap drops (HostDrops) of the last N finished jobs, summed
+# job_host_drops N [FIELD]: the host's tap drops (HostDrops, or FIELD:
+# host_drops_before_move) of the last N finished jobs, summed
 job_host_drops() {
         "$VFOCTL" jobs --json | python3 -c '
 import json, sys
 jobs = [j for j in json.load(sys.stdin) if j.get("state") == "done"]
 jobs.sort(key=lambda j: j["id"])
-print(sum(j.get("host_drops", 0) for j in jobs[-int(sys.argv[1]):]))' "$1"
+print(sum(j.get(sys.argv[2], 0) for j in jobs[-int(sys.argv[1]):]))' "$1" "${2:-host_drops}"
 }
 jobhostdrops=0
+jobhostdrops_unmoved=0
 for c in $(seq "$CYCLES"); do
         capture_start
         declare -A SYN_DROPS0=() RCVBUF0=() SNDBUF0=() QDISC0=()
@@ -267,7 +269,10 @@ for c in $(seq "$CYCLES"); do
         for vm in "${VMS[@]}"; do grep -a "transition to the" "$(lab_vm_console "$vm")" | tail -n 2; done
         hd=$(job_host_drops $((2 * ${#VMS[@]})))
         jobhostdrops=$((jobhostdrops + ${hd:-0}))
-        [ "${hd:-0}" = 0 ] || lab_log "cycle $c: vfod counted $hd frames dropped at the host's taps during the cycle's jobs (HostDrops)"
+        hu=0
+        [ "${hd:-0}" = 0 ] || hu=$(job_host_drops $((2 * ${#VMS[@]})) host_drops_before_move)
+        jobhostdrops_unmoved=$((jobhostdrops_unmoved + ${hu:-0}))
+        [ "${hd:-0}" = 0 ] || lab_log "cycle $c: vfod counted $hd frames dropped at the host's taps during the cycle's jobs (HostDrops), ${hu:-?} of them before steering moved (HostDropsBeforeMove)"
         for l in $(job_losses $((2 * ${#VMS[@]}))); do
                 LOSS[$l]=$((${LOSS[$l]:-0} + 1))
                 [ "$bad" = 1 ] || [ "$l" != lossy ] || false_alarms=$((false_alarms + 1))
@@ -290,7 +295,7 @@ lab_log "replies lost because the guests' output queues refused them (UDP Sndbuf
 lab_log "frames the guests' queue disciplines dropped (in lossy cycles): $qdiscdrops of $lost"
 lab_log "frames the host's taps dropped because a starved guest's QEMU did not read them (in lossy cycles): $tapdrops of $lost"
 lab_log "frames the guests transmitted on the synthetic path while a VF joined (transmit hold): $held"
-lab_log "frames vfod counted dropped at the host's taps while its jobs ran (HostDrops, every cycle): $jobhostdrops"
+lab_log "frames vfod counted dropped at the host's taps while its jobs ran (HostDrops, every cycle): $jobhostdrops, $jobhostdrops_unmoved of them before steering moved (on the path the guest had, as without a move)"
 
 lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
 
@@ -339,5 +344,5 @@ lab_check "the abrupt detach's job says lossy (${abrupt_loss:-?})" test "$abrupt
 stall_n=$(awk '$2 >= 500 { n++ } END { print n + 0 }' "$LAB_STATE/stalls" 2>/dev/null)
 stall_max=$(awk '$2 > m { m = $2 } END { print m + 0 }' "$LAB_STATE/stalls" 2>/dev/null)
 lab_log "the lab machine stood still for 500 ms or more $stall_n times (the longest $stall_max ms)"
-echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"sndbuf_errors\":$sndbuf,\"guest_qdisc_drops\":$qdiscdrops,\"tap_drops\":$tapdrops,\"job_host_drops\":$jobhostdrops,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\",\"machine_stalls_500ms\":${stall_n:-null},\"machine_stall_max_ms\":${stall_max:-null}}"
+echo "ATTACH-UNDER-LOAD {\"cycles\":$CYCLES,\"vms\":${#VMS[@]},\"rate_pps\":$RATE,\"busy\":${VFO_LAB_BUSY:-0},\"attaches\":$attaches,\"detaches\":$detaches,\"lost\":$lost,\"duplicated\":$duplicated,\"lossy_cycles\":$lossy,\"failed\":$failed,\"held_tx\":$held,\"drain_markers\":${markers:-0},\"echo_overflows\":$overflows,\"sndbuf_errors\":$sndbuf,\"guest_qdisc_drops\":$qdiscdrops,\"tap_drops\":$tapdrops,\"job_host_drops\":$jobhostdrops,\"job_host_drops_before_move\":$jobhostdrops_unmoved,\"jobs_clean\":${LOSS[clean]},\"jobs_lossy\":${LOSS[lossy]},\"jobs_unknown\":${LOSS[unknown]},\"false_alarms\":$false_alarms,\"abrupt_lost\":${abrupt_lost:-null},\"abrupt_loss\":\"${abrupt_loss:-}\",\"machine_stalls_500ms\":${stall_n:-null},\"machine_stall_max_ms\":${stall_max:-null}}"
 lab_finish

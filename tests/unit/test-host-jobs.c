@@ -132,8 +132,10 @@ static void test_loss_accounting(void **state) {
 /* The host's side of the loss accounting: what the port's taps drop while
  * a job runs (a starved QEMU that does not read them) makes the job lossy,
  * though the guest saw nothing. The fake's VF taps answer 4 more at each
- * read: a detach reads the VF's tap when it starts and before the unplug,
- * an attach after the plug and when it ends. */
+ * read: a detach reads the VF's tap when it starts, when steering moved and
+ * before the unplug, an attach after the plug, when steering moved and when
+ * it ends. What came before the move is told apart (HostDropsBeforeMove):
+ * it fell on the path the guest had, as it would without a move. */
 static void test_host_drops(void **state) {
         Harness *h = harness_new(1, NULL);
         HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
@@ -158,14 +160,29 @@ static void test_host_drops(void **state) {
         assert_job(h, job, "done", NULL);
         assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
         assert_loss(h, job, "lossy");
-        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 4);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 8);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDropsBeforeMove"), 4);
         assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "GuestDrops"), 0);
         free(job);
 
         job = harness_detach(h, d, NULL);
         assert_job(h, job, "done", NULL);
         assert_loss(h, job, "lossy");
-        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 4);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 8);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDropsBeforeMove"), 4);
+        free(job);
+
+        /* the next job counts from 0: the taps drop nothing now */
+        fake_vfprog_tap_drops("vf0", 0);
+        fake_vfprog_tap_drops("vf1", 0);
+        fake_vfprog_tap_drops("vf2", 0);
+        fake_vfprog_tap_drops("vf3", 0);
+        job = harness_attach(h, d, NULL);
+        assert_job(h, job, "done", NULL);
+        assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 0);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDropsBeforeMove"), 0);
+        assert_loss(h, job, "clean");
         free(job);
         harness_free(h);
 }
@@ -199,15 +216,17 @@ static void test_host_drops_sriov(void **state) {
         assert_string_equal(kind, "attach");
         free(kind);
         assert_true(harness_run_until(h, job_reported, job, JOB_USEC));
-        /* read at the plug and at the end: one step of 3 */
+        /* read at the plug, the move and the end: two steps of 3 */
         assert_loss(h, job, "lossy");
-        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 3);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 6);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDropsBeforeMove"), 3);
         free(job);
 
         job = harness_detach(h, d, NULL);
         assert_job(h, job, "done", NULL);
-        /* read at the start and before the unplug, not after it */
-        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 3);
+        /* read at the start, the move and before the unplug, not after it */
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDrops"), 6);
+        assert_int_equal(harness_get_u64(h, job, VFO_JOB_IFACE, "HostDropsBeforeMove"), 3);
         assert_loss(h, job, "lossy");
         free(job);
 
