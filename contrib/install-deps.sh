@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Install every build, test and lab dependency of vfo on Debian 12 (bookworm).
+# Install every build, test and lab dependency of vfo on Debian 12 (bookworm)
+# or 13 (trixie).
 # Idempotent: packages already present are left alone. Quiet unless something fails.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ fi
 build=(
         autoconf automake libtool pkg-config make gcc
         libsystemd-dev libudev-dev libvirt-dev libxml2-dev libprotobuf-c-dev protobuf-c-compiler
-        libmnl-dev libbpf-dev bpftool clang llvm libclang-rt-14-dev libcmocka-dev
+        libmnl-dev libbpf-dev bpftool clang llvm libclang-rt-dev libcmocka-dev
         xz-utils
 )
 tests=(

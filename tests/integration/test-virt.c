@@ -414,8 +414,11 @@ static void test_unsupported_and_missing(void **state) {
                                "<interface type='network'><mac address='52:54:00:00:00:01'/>"
                                "<source network='default'/><alias name='ua-vfo-vf-lab-1'/></interface>");
         assert_int_equal(r, -EOPNOTSUPP);
+        /* libvirt 9.0's test driver cannot detach at all; 11.3's can, and
+         * says the domain has no such device */
         r = virt_detach_alias(rec->v, uuid, "ua-vfo-vf-lab-1");
-        assert_int_equal(r, -EOPNOTSUPP);
+        if (r != -ENOENT)
+                assert_int_equal(r, -EOPNOTSUPP);
         r = virt_set_link(rec->v, uuid, "AA:BB:CC:DD:EE:FF", false);
         assert_int_equal(r, -EOPNOTSUPP);
         r = virt_set_link(rec->v, uuid, "52:54:00:00:00:99", false);
