@@ -237,7 +237,8 @@ for c in $(seq "$CYCLES"); do
                           # every link of the lab's namespaces that dropped anything so far,
                           # and as they were before each detach of the cycle (a VF's tap
                           # goes with the unplug)
-                          { cat "$LAB_STATE/cycle$c.linkdrops" 2>/dev/null; link_drops; } | sort -u; } |
+                          # (the control has no detach: no such file)
+                          { cat "$LAB_STATE/cycle$c.linkdrops" 2>/dev/null || true; link_drops; } | sort -u; } |
                                 while IFS= read -r l; do lab_log "cycle $c: $vm: $l"; done
                         if [ "$CAPTURE" = 1 ]; then
                                 seqs=$(printf '%s\n' "$j" | sed 's/.*"lost_at_ms":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
