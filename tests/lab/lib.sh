@@ -31,6 +31,10 @@
 #                      (dnsmasq: every VM its lab_vm_ip4 by MAC)
 #   VFO_LAB_HOLD=1     at the end of a scenario, keep the lab up until Ctrl-C
 #   VFO_LAB_TIMEOUT=S  a scenario still running after S seconds (default 600)
+#   VFO_LAB_LIBVIRT_LOG_FILTERS=…  libvirtd's log_filters (e.g.
+#                      "1:qemu.qemu_monitor 3:*": QEMU's monitor traffic) into
+#                      each instance's libvirtd.log, which keeps warnings only
+#                      otherwise
 #                      is ended (SIGTERM, then its hung child) and torn down
 #   VFO_LAB_TOPOLOGY=  twohost (default): the lab netns is the
 #                      top-of-rack switch (a learning bridge vfobr0 with
@@ -528,8 +532,9 @@ EOF
 # namespace inside the lab netns; waits until the API answers. Sets
 # LAB_URI[NAME] (use lab_virsh NAME …).
 lab_libvirtd_start() {
-        local name=$1 d uuid t0
+        local name=$1 d uuid t0 level=3
         d=$LAB_STATE/$name
+        [ -z "${VFO_LAB_LIBVIRT_LOG_FILTERS:-}" ] || level=1
         mkdir -p "$d"/{etc,run,lib,cache,log}
         uuid=$(cat /proc/sys/kernel/random/uuid)
         cat >"$d/etc/libvirtd.conf" <<EOF
@@ -537,8 +542,10 @@ lab_libvirtd_start() {
 host_uuid = "$uuid"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
-log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+log_outputs = "$level:file:/var/log/libvirt/libvirtd.log"
 EOF
+        [ -z "${VFO_LAB_LIBVIRT_LOG_FILTERS:-}" ] ||
+                printf 'log_filters = "%s"\n' "$VFO_LAB_LIBVIRT_LOG_FILTERS" >>"$d/etc/libvirtd.conf"
         if [ -n "${LAB_HOOK[$name]:-}" ]; then
                 # libvirtd reads its hook directory when it starts
                 mkdir -p "$d/etc/hooks/qemu.d"
