@@ -37,8 +37,24 @@ VFO_LAB_MANAGED_RUNS=$managed VFO_LAB_POSTCOPY_RUNS=${postcopy:-$managed} VFO_LA
         bash "$lab/run-lab.sh" migrate-twohost 2>&1 | tee "$log" | grep -E '^(=== lab|PASS|FAIL|MIGRATE-TWOHOST|\[)' || rc=$?
 
 python3 - "$log" "${out:-}" <<'PY'
-import json, sys, datetime, platform, os
+import json, sys, datetime, platform, os, subprocess
 log, out = sys.argv[1], sys.argv[2]
+
+def version(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.splitlines()[0].strip()
+    except Exception:
+        return None
+
+def os_name():
+    try:
+        for l in open("/etc/os-release"):
+            if l.startswith("PRETTY_NAME="):
+                return l.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return None
+
 runs, summary = [], None
 for l in open(log, errors="replace"):
     if l.startswith("MIGRATE-TWOHOST "):
@@ -52,6 +68,9 @@ doc = {
     "date": datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
     "machine": {"kernel": platform.release(), "nproc": os.cpu_count(),
                 "accelerator": "kvm" if os.environ.get("VFO_LAB_KVM") == "1" else "tcg"},
+    "software": {"os": os_name(), "libvirt": version(["libvirtd", "--version"]),
+                 "qemu": version([os.environ.get("VFO_LAB_EMULATOR", "/usr/bin/qemu-system-x86_64"), "--version"]),
+                 "guest_kernel": version(["cat", os.path.join(os.environ.get("VFO_LAB_BUILDDIR", ""), "guest/kernel-path")])},
     "layout": "two hosts (a netns each: bridge, uplink, ForwardAddress= on a host network) behind a learning "
               "switch netns with the peer; hand-started vfod and libvirtd, busybox guests (a lab layout, not a "
               "deployment: no systemd, no distro guest)",
