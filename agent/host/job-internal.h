@@ -29,7 +29,8 @@ int job_read_domain(Job *j, JobReadFn fn);
  * are not the guest's). One that cannot be read is left out. */
 void job_taps_mark(Job *j);
 void job_taps_count(Job *j, bool vf_leaves);
-/* Steering moved (j->steered): what the taps dropped until now fell on the
- * path the guest had before the move, as it would without one (a starved
- * guest that did not read it); the log line tells them apart. */
+/* Steering moved (j->steered): what the taps dropped until now came before
+ * the move changed anything they get (a starved guest that did not read
+ * them, as without a move); Job.HostDropsBeforeMove and the log line tell
+ * them apart. */
 void job_taps_moved(Job *j);

@@ -227,17 +227,17 @@ void job_taps_moved(Job *j) {
         }
 }
 
-/* When a tap's drops fell: before steering moved the tap was the guest's
- * one path, and a guest that did not read it would have lost them without
- * any move. */
+/* When a tap's drops fell: before steering moved, the move had not changed
+ * anything the tap gets yet, and a guest that did not read it would have
+ * lost them without any move. */
 static const char *job_tap_when(const JobTap *t, char *buf, size_t size) {
         if (t->dropped_unmoved == 0)
                 return "";
         if (t->dropped_unmoved == t->dropped)
-                snprintf(buf, size, ", all before steering moved (the path the guest had: a move did not cause them)");
+                snprintf(buf, size, ", all before steering moved (the move did not cause them)");
         else
-                snprintf(buf, size, ", %" PRIu64 " of them before steering moved (the path the guest had: "
-                         "a move did not cause those)", t->dropped_unmoved);
+                snprintf(buf, size, ", %" PRIu64 " of them before steering moved (the move did not cause those)",
+                         t->dropped_unmoved);
         return buf;
 }
 
