@@ -162,9 +162,10 @@ jobhostdrops=0
 jobhostdrops_unmoved=0
 for c in $(seq "$CYCLES"); do
         capture_start
-        declare -A SYN_DROPS0=() RCVBUF0=() SNDBUF0=() QDISC0=()
+        declare -A SYN_DROPS0=() VF_DROPS0=() VF_DROPS1=() RCVBUF0=() SNDBUF0=() QDISC0=()
         for vm in "${VMS[@]}"; do
                 SYN_DROPS0[$vm]=$(tap_drops "$(bench_tap "$vm" virtio)")
+                VF_DROPS0[$vm]=$(tap_drops "$(bench_tap "$vm" e1000e)")
                 RCVBUF0[$vm]=$(rcvbuf_errors "$vm")
                 SNDBUF0[$vm]=$(udp_errors "$vm" sndbuf_errors)
                 QDISC0[$vm]=$(qdisc_drops "$vm")
@@ -177,6 +178,7 @@ for c in $(seq "$CYCLES"); do
                 [ "$MOVES" = 1 ] || break
                 # the taps' drops before the unplug takes the VF's tap and its counter away
                 link_drops >>"$LAB_STATE/cycle$c.linkdrops"
+                VF_DROPS1[$vm]=$(tap_drops "$(bench_tap "$vm" e1000e)")
                 if "$VFOCTL" detach "$vm" >"$LAB_STATE/job.out" 2>&1; then
                         detaches=$((detaches + 1))
                 else
@@ -208,9 +210,16 @@ for c in $(seq "$CYCLES"); do
                         lab_log "cycle $c: the lab machine stood still (a process sleeping 10 ms woke 200 ms or more late): ${s:-never}"
                         # frames the host's taps dropped because the guest did not read them
                         td_syn=$(($(tap_drops "$(bench_tap "$vm" virtio)") - ${SYN_DROPS0[$vm]:-0}))
-                        td_vf=$(tap_drops "$(bench_tap "$vm" e1000e)")
-                        tapdrops=$((tapdrops + td_syn + td_vf))
-                        lab_log "cycle $c: $vm: synthetic tap dropped $td_syn, the VF's tap of this attach $td_vf"
+                        if [ "$MOVES" = 1 ]; then
+                                # the VF's tap the detach took (read just before it), and the new one
+                                td_left=$((${VF_DROPS1[$vm]:-0} - ${VF_DROPS0[$vm]:-0}))
+                                td_vf=$(tap_drops "$(bench_tap "$vm" e1000e)")
+                        else
+                                td_left=0
+                                td_vf=$(($(tap_drops "$(bench_tap "$vm" e1000e)") - ${VF_DROPS0[$vm]:-0}))
+                        fi
+                        tapdrops=$((tapdrops + td_syn + td_left + td_vf))
+                        lab_log "cycle $c: $vm: synthetic tap dropped $td_syn, the VF's tap the detach took $td_left (until just before it), the VF's tap of this attach $td_vf"
                         # datagrams that came in but found the echo socket full
                         o=$(($(rcvbuf_errors "$vm") - ${RCVBUF0[$vm]:-0}))
                         overflows=$((overflows + o))
