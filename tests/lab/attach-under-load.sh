@@ -305,7 +305,7 @@ lab_log "replies lost because the guests' output queues refused them (UDP Sndbuf
 lab_log "frames the guests' queue disciplines dropped (in lossy cycles): $qdiscdrops of $lost"
 lab_log "frames the host's taps dropped because a starved guest's QEMU did not read them (in lossy cycles): $tapdrops of $lost"
 lab_log "frames the guests transmitted on the synthetic path while a VF joined (transmit hold): $held"
-lab_log "frames vfod counted dropped at the host's taps while its jobs ran (HostDrops, every cycle): $jobhostdrops, $jobhostdrops_unmoved of them before steering moved (on the path the guest had, as without a move)"
+lab_log "frames vfod counted dropped at the host's taps while its jobs ran (HostDrops, every cycle): $jobhostdrops, $jobhostdrops_unmoved of them before steering moved (the moves did not cause those)"
 
 lab_log "loss accounting of the cycles' jobs: ${LOSS[clean]} clean, ${LOSS[lossy]} lossy, ${LOSS[unknown]} unknown; $false_alarms lossy in clean cycles"
 

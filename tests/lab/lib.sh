@@ -31,11 +31,11 @@
 #                      (dnsmasq: every VM its lab_vm_ip4 by MAC)
 #   VFO_LAB_HOLD=1     at the end of a scenario, keep the lab up until Ctrl-C
 #   VFO_LAB_TIMEOUT=S  a scenario still running after S seconds (default 600)
+#                      is ended (SIGTERM, then its hung child) and torn down
 #   VFO_LAB_LIBVIRT_LOG_FILTERS=…  libvirtd's log_filters (e.g.
 #                      "1:qemu.qemu_monitor 3:*": QEMU's monitor traffic) into
 #                      each instance's libvirtd.log, which keeps warnings only
 #                      otherwise
-#                      is ended (SIGTERM, then its hung child) and torn down
 #   VFO_LAB_TOPOLOGY=  twohost (default): the lab netns is the
 #                      top-of-rack switch (a learning bridge vfobr0 with
 #                      the peer, never a static FDB entry) and every
