@@ -135,7 +135,7 @@ static void test_loss_accounting(void **state) {
  * read: a detach reads the VF's tap when it starts, when steering moved and
  * before the unplug, an attach after the plug, when steering moved and when
  * it ends. What came before the move is told apart (HostDropsBeforeMove):
- * it fell on the path the guest had, as it would without a move. */
+ * the move did not cause it. */
 static void test_host_drops(void **state) {
         Harness *h = harness_new(1, NULL);
         HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
