@@ -35,7 +35,7 @@
 # (--console=read-only; with pipe the boot is silent, not hung). SIGTERM to
 # nspawn halts the container in about a second.
 
-LAB_HOSTROOT=${VFO_LAB_HOSTROOT:-/var/tmp/vfo-lab-hostroot-0.1}
+LAB_HOSTROOT=${VFO_LAB_HOSTROOT:-/var/tmp/vfo-lab-hostroot-0.1-${VFO_LAB_SUITE:-bookworm}}
 LAB_CG_PARENT=vfo-lab
 declare -A LAB_NSPAWN=()        # host -> systemd-nspawn pid
 declare -A LAB_BUS_IN=()        # host -> its bus's address inside any host
@@ -45,7 +45,7 @@ declare -A LAB_BUS_IN=()        # host -> its bus's address inside any host
 mkhostroot() {
         local deb=$1 stamp
         # the package and the recipe
-        stamp="$(stat -L -c '%n %s %Y' "$deb") $(cat "$LAB_SRCDIR/mkrootfs.sh" "${BASH_SOURCE[0]}" | md5sum)"
+        stamp="${VFO_LAB_SUITE:-bookworm} $(stat -L -c '%n %s %Y' "$deb") $(cat "$LAB_SRCDIR/mkrootfs.sh" "${BASH_SOURCE[0]}" | md5sum)"
         if [ -f "$LAB_HOSTROOT.stamp" ] && [ "$(cat "$LAB_HOSTROOT.stamp")" = "$stamp" ] &&
                 [ -x "$LAB_HOSTROOT/lib/systemd/systemd" ]; then
                 return 0

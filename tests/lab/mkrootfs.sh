@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# A Debian 12 root file system for the lab (mmdebstrap, as root): PACKAGES
+# A Debian root file system for the lab (mmdebstrap, as root; the release is
+# VFO_LAB_SUITE, default bookworm, Debian 12): PACKAGES
 # (comma-separated, without Recommends), then the local package DEB
 # installed by apt as a user installs it (apt brings its dependencies and
 # runs its maintainer scripts); no documentation, man pages or locales.
@@ -26,7 +27,7 @@ if ! mmdebstrap --quiet --variant="$variant" --include="$pkgs" \
         --customize-hook="copy-in $deb /tmp" \
         --customize-hook="chroot \"\$1\" apt-get -q -y --no-install-recommends install /tmp/${deb##*/}" \
         --customize-hook='rm -f "$1"/tmp/*.deb "$1"/var/lib/apt/lists/* 2>/dev/null; true' \
-        bookworm "$dir" >"$log" 2>&1; then
+        "${VFO_LAB_SUITE:-bookworm}" "$dir" >"$log" 2>&1; then
         cat "$log" >&2
         echo "${0##*/}: mmdebstrap failed" >&2
         exit 1
