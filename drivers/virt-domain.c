@@ -136,7 +136,6 @@ int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret) {
         return virt_domain_read(v, dom, ret);
 }
 
-
 int virt_set_policy(Virt *v, const char *uuid, const VirtPolicy *policy) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         _cleanup_free_ char *xml = NULL;

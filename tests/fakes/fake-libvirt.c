@@ -720,7 +720,6 @@ int virt_get_domain_raw(Virt *v, const char *uuid, VirtDomainRaw *ret) {
         return ret->xml ? 0 : -ENOMEM;
 }
 
-
 /* The first entry of $VFO_FAKE_TAPS that no interface of any domain names. */
 static const char *fake_free_tap(Virt *v) {
         for (size_t t = 0; t < v->n_taps; t++) {

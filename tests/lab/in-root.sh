@@ -11,7 +11,7 @@
 # namespaces with nsenter, which resolves paths from a namespace's root),
 # with /proc, /sys and /dev of this machine and a fresh /run. The network
 # namespaces, the kernel and the devices are this machine's. Nothing stays
-# mounted after it ends.
+# mounted after it ends; ROOT keeps an empty /.oldroot (pivot_root's).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
