@@ -33,6 +33,7 @@ struct StandbyHelper {
         bool dedupe;
         bool hold_tx;
         uint64_t dedupe_until;   /* our copy of .bss dedupe_until (standby_helper_release()) */
+        uint64_t replay_until;   /* our copy of .bss replay_until (standby_helper_expect_replay()) */
 };
 
 static int standby_helper_link_exists(int ifindex) {
@@ -250,23 +251,36 @@ int standby_helper_remove_stale(int ifindex) {
 }
 
 /* .bss is mmapped on every kernel that has BPF_F_MMAPABLE (5.5+); the syscall is the fallback
- * libbpf leaves us when it is not (it writes the whole section: both flags, from our copy). */
-static int standby_helper_set_flag(StandbyHelper *h, uint32_t *flag, bool on) {
+ * libbpf leaves us when it is not: it writes the whole section, from our copy. */
+static int standby_helper_write_bss(StandbyHelper *h) {
         struct standby_rx_bpf__bss bss;
         uint32_t key = 0;
-
-        if (flag) {
-                __atomic_store_n(flag, (uint32_t) on, __ATOMIC_SEQ_CST);
-                return 0;
-        }
 
         bss = (struct standby_rx_bpf__bss){
                 .handover_multicast = h->handover_multicast,
                 .dedupe = h->dedupe,
                 .hold_tx = h->hold_tx,
                 .dedupe_until = h->dedupe_until,
+                .replay_until = h->replay_until,
         };
         return bpf_map__update_elem(h->skel->maps.bss, &key, sizeof(key), &bss, sizeof(bss), BPF_ANY);
+}
+
+static int standby_helper_set_flag(StandbyHelper *h, uint32_t *flag, bool on) {
+        if (!flag)
+                return standby_helper_write_bss(h);
+        __atomic_store_n(flag, (uint32_t) on, __ATOMIC_SEQ_CST);
+        return 0;
+}
+
+/* bpf_ktime_get_ns(): CLOCK_MONOTONIC in ns. */
+static int monotonic_ns(uint64_t *ret) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+                return -errno;
+        *ret = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+        return 0;
 }
 
 int standby_helper_set_multicast(StandbyHelper *h, bool on) {
@@ -288,17 +302,17 @@ int standby_helper_set_dedupe(StandbyHelper *h, bool on) {
 }
 
 int standby_helper_release(StandbyHelper *h, uint64_t linger_usec) {
-        struct timespec ts;
         uint64_t until;
+        int r;
 
         assert(h);
 
         if (!h->dedupe || h->master_prog_id == 0 || linger_usec == 0)
                 return -ENOTCONN;
-        /* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
-        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-                return -errno;
-        until = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec + linger_usec * 1000ULL;
+        r = monotonic_ns(&until);
+        if (r < 0)
+                return r;
+        until += linger_usec * 1000ULL;
 
         /* As in standby_helper_detach(): transmit, then the standby's program, so that nothing is
          * tagged any more; then the master's program lingers. Its deadline before 'dedupe' goes
@@ -314,6 +328,27 @@ int standby_helper_release(StandbyHelper *h, uint64_t linger_usec) {
         h->dedupe_until = until;
         h->dedupe = false;
         return standby_helper_set_flag(h, h->skel->bss ? &h->skel->bss->dedupe : NULL, false);
+}
+
+int standby_helper_expect_replay(StandbyHelper *h, uint64_t window_usec) {
+        uint64_t until = 0;
+        int r;
+
+        assert(h);
+
+        if (h->master_prog_id == 0)
+                return -ENOTCONN;
+        if (window_usec > 0) {
+                r = monotonic_ns(&until);
+                if (r < 0)
+                        return r;
+                until += window_usec * 1000ULL;
+        }
+        h->replay_until = until;
+        if (!h->skel->bss)
+                return standby_helper_write_bss(h);
+        __atomic_store_n(&h->skel->bss->replay_until, until, __ATOMIC_SEQ_CST);
+        return 0;
 }
 
 int standby_helper_hold_transmit(StandbyHelper *h, bool on) {
@@ -381,6 +416,7 @@ int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret) {
                 sum.held_tx += percpu[i].held_tx;
                 sum.markers += percpu[i].markers;
                 sum.markers_vf += percpu[i].markers_vf;
+                sum.duplicates_replayed += percpu[i].duplicates_replayed;
         }
 
         *ret = sum;

@@ -23,6 +23,7 @@ typedef struct StandbyHelperCounters {
         uint64_t held_tx;              /* transmitted by the master, sent out of the standby (hold) */
         uint64_t markers;              /* the host's drain markers seen on the standby */
         uint64_t markers_vf;           /* the host's drain markers that came through the VF */
+        uint64_t duplicates_replayed;  /* replay window: dropped at the master, delivered before */
 } StandbyHelperCounters;
 
 /* Loads the programs for 'master_ifindex' and attaches them to the tc ingress (clsact) hooks of
@@ -82,6 +83,16 @@ bool standby_helper_counts_vf_markers(StandbyHelper *h);
  * standby_tx_hold). -EOPNOTSUPP for a bond's helper. */
 int standby_helper_hold_transmit(StandbyHelper *h, bool on);
 bool standby_helper_holds_transmit(StandbyHelper *h);
+
+/* A migration's handover (the host keeps delivering to the guest here and copies every frame into
+ * the destination's tap, where the copies wait until the guest runs there): for 'window_usec'
+ * from now, by the guest's CLOCK_MONOTONIC (which stands still while the guest is paused), the
+ * master's program drops every frame, unicast included, that it delivered once already within
+ * STANDBY_RX_DEDUPE_WINDOW_NS, from whichever path (counted in duplicates_replayed). The digests
+ * are those of the broadcast deduplication, and what they cannot tell apart is dropped too: a
+ * frame repeated byte for byte in its first 64 bytes (TCP checksum aside) within 2 s. 0 ends the
+ * window. -ENOTCONN without the master's program. */
+int standby_helper_expect_replay(StandbyHelper *h, uint64_t window_usec);
 
 /* Totals over all CPUs since attach. */
 int standby_helper_get_counters(StandbyHelper *h, StandbyHelperCounters *ret);

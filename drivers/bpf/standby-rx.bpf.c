@@ -54,6 +54,15 @@ volatile __u32 dedupe = 0;
  * delivered. 0: not lingering. */
 volatile __u64 dedupe_until = 0;
 
+/* Set by the loader for a migration's handover (standby_helper_expect_replay(), .bss): until
+ * bpf_ktime_get_ns() reaches it, standby_rx_master drops every frame, unicast or not, that it
+ * delivered once already within STANDBY_RX_DEDUPE_WINDOW_NS, whichever path each copy came in
+ * on. The source host goes on delivering to the guest while it copies every frame into the
+ * destination's tap, where the copies wait until the guest runs there; the digests of what the
+ * guest took here are in this map, in guest memory, and migrate with it. The guest's clock stands
+ * still while it is paused, so the window counts only the time it runs. 0: no window. */
+volatile __u64 replay_until = 0;
+
 struct {
         __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
         __uint(max_entries, 1);
@@ -217,6 +226,26 @@ static __always_inline int duplicate(struct __sk_buff *skb, __u64 path) {
         return r == DROP;
 }
 
+/* In a replay window: 1 if this frame was delivered within the window before, by either path
+ * (drop it; its stamp stays that of the first copy); otherwise it is recorded as delivered now
+ * and 0. A copy replayed by the destination comes after the source's own at least by the time
+ * the guest still ran here, and never before it. */
+static __always_inline int replayed(struct __sk_buff *skb, __u64 now) {
+        struct standby_rx_seen fresh, *seen;
+        __u64 key;
+
+        if (!frame_digest(skb, &key))
+                return 0;
+        fresh.stamp = (now & ~1ULL) | STANDBY_RX_PATH_STANDBY;
+        if (bpf_map_update_elem(&standby_rx_seen, &key, &fresh, BPF_NOEXIST) == 0)
+                return 0;
+        seen = bpf_map_lookup_elem(&standby_rx_seen, &key);
+        if (seen && within_window(now, *(volatile __u64 *) &seen->stamp))
+                return 1;
+        (void) bpf_map_update_elem(&standby_rx_seen, &key, &fresh, BPF_ANY);
+        return 0;
+}
+
 static __always_inline struct standby_rx_counters *standby_rx_get_counters(void) {
         __u32 key = 0;
 
@@ -309,7 +338,8 @@ int standby_rx_tag(struct __sk_buff *skb) {
         return TC_ACT_UNSPEC;
 }
 
-/* On the master's tc ingress: unicast, and everything while 'dedupe' is 0 and no linger runs
+/* On the master's tc ingress: in a replay window ('replay_until') every frame is deduplicated
+ * (replayed()). Otherwise unicast, and everything while 'dedupe' is 0 and no linger runs
  * ('dedupe_until'), passes untouched. Broadcast/multicast come from the standby (our tag in
  * skb->mark, cleared here) or else from the VF; a copy whose twin came from the other path
  * within the window is dropped. A drain
@@ -329,6 +359,20 @@ int standby_rx_master(struct __sk_buff *skb) {
                 if (c)
                         c->markers_vf++;
                 return TC_ACT_SHOT;
+        }
+        if (replay_until != 0) {
+                __u64 until = replay_until, now = bpf_ktime_get_ns();
+
+                if (now < until) {
+                        if (skb->mark == STANDBY_RX_MARK)
+                                skb->mark = 0;
+                        if (!replayed(skb, now))
+                                return TC_ACT_OK;
+                        c = standby_rx_get_counters();
+                        if (c)
+                                c->duplicates_replayed++;
+                        return TC_ACT_SHOT;
+                }
         }
         if (!(eth->h_dest[0] & 1))
                 return TC_ACT_OK;

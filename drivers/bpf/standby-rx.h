@@ -52,4 +52,7 @@ struct standby_rx_counters {
         __u64 held_tx;              /* master egress: frames sent out of the standby while holding */
         __u64 markers;              /* standby: drain markers seen (and dropped) */
         __u64 markers_vf;           /* master: drain markers that came through the VF (dropped) */
+        __u64 duplicates_replayed;  /* master, in a migration's replay window: dropped a copy of a
+                                     * frame it had delivered (the source host's, replayed by the
+                                     * destination's tap) */
 };

@@ -718,6 +718,57 @@ static void test_standby_helper_release_lingers(void **state) {
         assert_int_equal(standby_helper_release(f->helper, 600 * 1000), -ENOTCONN);
 }
 
+static void assert_replayed(StandbyHelper *h, uint64_t n) {
+        StandbyHelperCounters c;
+
+        assert_int_equal(standby_helper_get_counters(h, &c), 0);
+        assert_int_equal(c.duplicates_replayed, n);
+}
+
+/* A migration's replay window: every frame the master delivered once is dropped when it comes
+ * again, unicast too and on the same path; outside the window repeats pass as always. */
+static void test_standby_helper_replay_window(void **state) {
+        Fixture *f = *state;
+        uint32_t uni = next_tag++, bcast = next_tag++, before = next_tag++, tag;
+
+        assert_int_equal(standby_helper_attach(f->standby_ifindex, f->master_ifindex, &f->helper), 0);
+
+        /* Delivered before the window opened: not remembered as the window's. */
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, before, 1, 1), 1);
+        assert_int_equal(standby_helper_expect_replay(f->helper, 800 * 1000), 0);
+
+        /* What the guest took while the source still delivered ... */
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, uni, 1, 1), 1);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, bcast, 1, 1), 1);
+        assert_replayed(f->helper, 0);
+        /* ... replayed by the destination's tap: dropped, unicast and broadcast, and a third
+         * copy (the destination's bridge flooded the broadcast too) as well. */
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, uni, 1, 0), 0);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, bcast, 2, 0), 0);
+        assert_replayed(f->helper, 3);
+        /* The same through the other path. */
+        assert_int_equal(send_on_and_count(f, f->master_peer_ifindex, mac_unicast, uni, 1, 0), 0);
+        assert_replayed(f->helper, 4);
+        /* A frame the source never delivered (still in its tap when it paused) passes once. */
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, tag, 2, 0), 1);
+        assert_replayed(f->helper, 5);
+        assert_int_equal(marked_frames(f), 0);
+
+        /* The window ends by itself: repeats of unicast pass again. */
+        usleep(850 * 1000);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, uni, 2, 2), 2);
+        assert_replayed(f->helper, 5);
+
+        /* 0 closes it at once. */
+        assert_int_equal(standby_helper_expect_replay(f->helper, 10ULL * 1000 * 1000), 0);
+        tag = next_tag++;
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, tag, 2, 0), 1);
+        assert_int_equal(standby_helper_expect_replay(f->helper, 0), 0);
+        assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_unicast, tag, 1, 1), 1);
+        assert_replayed(f->helper, 6);
+}
+
 static void test_standby_helper_dedupe_mark_control(void **state) {
         Fixture *f = *state;
 
@@ -748,6 +799,7 @@ static void test_standby_helper_no_master_program_no_dedupe(void **state) {
         assert_false(standby_helper_dedupes(f->helper));
         assert_false(standby_helper_counts_vf_markers(f->helper));      /* a detach drains for a fixed time */
         assert_int_equal(standby_helper_set_dedupe(f->helper, true), -ENOTCONN);
+        assert_int_equal(standby_helper_expect_replay(f->helper, 1000), -ENOTCONN);
         tag = next_tag++;
         assert_int_equal(send_on_and_count(f, f->peer_ifindex, mac_broadcast, tag, 1, 0), 0);
         assert_int_equal(standby_helper_set_multicast(f->helper, true), 0);
@@ -1035,6 +1087,7 @@ static void test_standby_helper_tagger_needs_the_bond_program(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_standby_helper_unicast_reaches_master, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_standby_helper_replay_window, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_hold_transmit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_drain_marker, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_standby_helper_drain_marker_vf, setup, teardown),
