@@ -235,6 +235,7 @@ bool envelope_body_allowed(PeerRole sender, Vfo__Envelope__BodyCase body) {
         case VFO__ENVELOPE__BODY_PREPARE_ATTACH:
         case VFO__ENVELOPE__BODY_STEERING_MOVED:
         case VFO__ENVELOPE__BODY_SET_PATH:
+        case VFO__ENVELOPE__BODY_EXPECT_REPLAY:
                 return sender == PEER_ROLE_HOST;
         case VFO__ENVELOPE__BODY_SYNC_REPLY:
         case VFO__ENVELOPE__BODY_INVENTORY_REPLY:
@@ -242,6 +243,7 @@ bool envelope_body_allowed(PeerRole sender, Vfo__Envelope__BodyCase body) {
         case VFO__ENVELOPE__BODY_ATTACH_READY:
         case VFO__ENVELOPE__BODY_PATH_CHANGED:
         case VFO__ENVELOPE__BODY_SWITCH_REPORT:
+        case VFO__ENVELOPE__BODY_REPLAY_EXPECTED:
                 return sender == PEER_ROLE_GUEST;
         case VFO__ENVELOPE__BODY_PING:
         case VFO__ENVELOPE__BODY_PONG:
@@ -404,6 +406,18 @@ int envelope_validate(const Vfo__Envelope *e, PeerRole sender, char *why, size_t
                 CHECK(path_ok(e->switch_report->path), "SwitchReport: invalid path");
                 CHECK(e->switch_report->end_usec >= e->switch_report->start_usec,
                       "SwitchReport: ended before it started");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_EXPECT_REPLAY:
+                CHECK(mac_is_valid(e->expect_replay->mac), "ExpectReplay: invalid MAC");
+                CHECK(e->expect_replay->window_ms <= VALIDATE_REPLAY_WINDOW_MS_MAX,
+                      "ExpectReplay: window out of range");
+                return 0;
+
+        case VFO__ENVELOPE__BODY_REPLAY_EXPECTED:
+                CHECK(mac_is_valid(e->replay_expected->mac), "ReplayExpected: invalid MAC");
+                CHECK(e->replay_expected->window_ms <= VALIDATE_REPLAY_WINDOW_MS_MAX,
+                      "ReplayExpected: window out of range");
                 return 0;
 
         case VFO__ENVELOPE__BODY_PING:

@@ -10,16 +10,18 @@
 #include "lib/parse-util.h"     /* mac_is_valid(), uuid_is_valid() */
 #include "proto/vfo.pb-c.h"
 
-#define VFO_PROTOCOL_VERSION 3U
+#define VFO_PROTOCOL_VERSION 4U
 /* What each version added: a peer below it neither sends nor expects it. */
 #define VFO_PROTOCOL_SWITCH_REPORT 2U   /* the agent's SwitchReport */
 #define VFO_PROTOCOL_DETACH_MARKER 3U   /* SteeringMoved{SYNTHETIC}.drain_marker: the VF's */
+#define VFO_PROTOCOL_REPLAY 4U          /* ExpectReplay, ReplayExpected */
 
 #define VALIDATE_VERSION_MAX 64U        /* Sync.host_version, SyncReply.agent_version */
 #define VALIDATE_ERROR_MESSAGE_MAX 256U
 #define VALIDATE_CAPABILITIES_MAX 16U
 #define VALIDATE_PORTS_MAX 32U
 #define VALIDATE_DEADLINE_MS_MAX 60000U
+#define VALIDATE_REPLAY_WINDOW_MS_MAX 10000U    /* ExpectReplay.window_ms */
 #define VALIDATE_IFNAME_MAX 15U         /* IFNAMSIZ - 1 */
 
 typedef enum PeerRole {

@@ -342,6 +342,7 @@ static void agent_port_request(Agent *a, const Vfo__Envelope *m) {
         const char *mac = m->body_case == VFO__ENVELOPE__BODY_PREPARE_DETACH   ? m->prepare_detach->mac
                           : m->body_case == VFO__ENVELOPE__BODY_PREPARE_ATTACH ? m->prepare_attach->mac
                           : m->body_case == VFO__ENVELOPE__BODY_STEERING_MOVED ? m->steering_moved->mac
+                          : m->body_case == VFO__ENVELOPE__BODY_EXPECT_REPLAY  ? m->expect_replay->mac
                                                                                : m->set_path->mac;
         AgentPort *p = agent_port_by_mac(a, mac);
 
@@ -512,6 +513,7 @@ static void agent_handle_message(Agent *a, const Vfo__Envelope *m) {
         case VFO__ENVELOPE__BODY_PREPARE_ATTACH:
         case VFO__ENVELOPE__BODY_STEERING_MOVED:
         case VFO__ENVELOPE__BODY_SET_PATH:
+        case VFO__ENVELOPE__BODY_EXPECT_REPLAY:
                 agent_port_request(a, m);
                 return;
 
@@ -529,6 +531,7 @@ static void agent_handle_message(Agent *a, const Vfo__Envelope *m) {
         case VFO__ENVELOPE__BODY_ATTACH_READY:
         case VFO__ENVELOPE__BODY_PATH_CHANGED:
         case VFO__ENVELOPE__BODY_SWITCH_REPORT:
+        case VFO__ENVELOPE__BODY_REPLAY_EXPECTED:
         case VFO__ENVELOPE__BODY__NOT_SET:
         case _VFO__ENVELOPE__BODY__CASE_IS_INT_SIZE:
                 break;

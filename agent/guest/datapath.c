@@ -30,6 +30,8 @@ struct Datapath {
         StandbyHelper *lingering;       /* kept a little after a transition ended, see datapath_receive_normal() */
         bool linger_whole;              /* ... all of it (a detach's end), not only the master's program */
         usec_t linger_until;
+        StandbyHelper *replay;          /* a migration's replay window (datapath_expect_replay()) */
+        usec_t replay_until;
         StandbyHelperCounters last;     /* the helper's counters when it was last detached */
         SwitchDrops drops;              /* since datapath_mark_drops(), not yet taken */
         QdiscMark synthetic_qdisc, vf_qdisc;
@@ -37,6 +39,7 @@ struct Datapath {
 
 static bool datapath_master_on_vf(const Datapath *dp);
 static void datapath_end_linger(Datapath *dp);
+static void datapath_end_replay(Datapath *dp);
 
 int datapath_new(const DatapathPort *p, Datapath **ret) {
         Datapath *dp;
@@ -76,6 +79,7 @@ Datapath *datapath_free(Datapath *dp) {
                 return NULL;
         (void) datapath_receive_normal_full(dp, false);
         datapath_end_linger(dp);
+        datapath_end_replay(dp);
         return mfree(dp);
 }
 
@@ -95,8 +99,10 @@ int datapath_receive_both(Datapath *dp) {
 
         assert(dp);
 
-        /* The last transition's deduplication is in the master's slot: this one's takes it. */
+        /* The last transition's deduplication, or a replay window, is in the master's slot:
+         * this one's takes it. */
         datapath_end_linger(dp);
+        datapath_end_replay(dp);
 
         switch (dp->port.kind) {
         case PORT_KIND_NET_FAILOVER:
@@ -322,15 +328,68 @@ static void datapath_end_linger(Datapath *dp) {
         dp->linger_until = USEC_INFINITY;
 }
 
+static void datapath_end_replay(Datapath *dp) {
+        StandbyHelperCounters c;
+
+        if (!dp->replay)
+                return;
+        if (standby_helper_get_counters(dp->replay, &c) >= 0)
+                log_info("Replay window on ifindex %d ended: dropped %" PRIu64 " frames the guest had taken "
+                         "already (copies the migration's source put into the destination's tap).",
+                         dp->port.master_ifindex ?: dp->port.synthetic_ifindex, c.duplicates_replayed);
+        dp->replay = standby_helper_detach(dp->replay);
+        dp->replay_until = USEC_INFINITY;
+}
+
+int datapath_expect_replay(Datapath *dp, usec_t window, usec_t now) {
+        int r;
+
+        assert(dp);
+
+        if (window == 0) {
+                datapath_end_replay(dp);
+                return 0;
+        }
+        if (dp->helper || dp->port.vf_ifindex > 0)
+                return -EBUSY;
+        if (dp->port.kind != PORT_KIND_NET_FAILOVER && dp->port.kind != PORT_KIND_BONDING)
+                return -EOPNOTSUPP;
+        if (!dp->replay) {
+                /* the master's slot */
+                datapath_end_linger(dp);
+                r = dp->port.kind == PORT_KIND_NET_FAILOVER
+                            ? standby_helper_attach(dp->port.synthetic_ifindex, dp->port.master_ifindex, &dp->replay)
+                            : standby_helper_attach_tagger(dp->port.synthetic_ifindex, dp->port.master_ifindex,
+                                                           &dp->replay);
+                if (r < 0)
+                        return log_warning_errno(r, "Cannot attach the helper for a replay window on ifindex %d: %m",
+                                                 dp->port.master_ifindex);
+        }
+        r = standby_helper_expect_replay(dp->replay, window);
+        if (r < 0) {
+                dp->replay = standby_helper_detach(dp->replay);
+                if (r == -ENOTCONN)
+                        return -EOPNOTSUPP;
+                return log_warning_errno(r, "Cannot open a replay window on ifindex %d: %m", dp->port.master_ifindex);
+        }
+        dp->replay_until = usec_add(now, window);
+        log_info("Replay window on ifindex %d for %" PRIu64 " ms: frames the guest took once are dropped when "
+                 "they come again.", dp->port.master_ifindex, window / USEC_PER_MSEC);
+        return 0;
+}
+
 usec_t datapath_linger_until(const Datapath *dp) {
         assert(dp);
-        return dp->lingering ? dp->linger_until : USEC_INFINITY;
+        return MIN(dp->lingering ? dp->linger_until : USEC_INFINITY,
+                   dp->replay ? dp->replay_until : USEC_INFINITY);
 }
 
 void datapath_expire(Datapath *dp, usec_t now) {
         assert(dp);
         if (dp->lingering && now >= dp->linger_until)
                 datapath_end_linger(dp);
+        if (dp->replay && now >= dp->replay_until)
+                datapath_end_replay(dp);
 }
 
 int datapath_receive_normal(Datapath *dp) {

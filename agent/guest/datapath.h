@@ -83,8 +83,20 @@ int datapath_vf_drained(Datapath *dp);
  * the transition by the dedupe window (standby_helper_release()): the VF's
  * late copies of what the standby delivered last are still dropped. */
 int datapath_receive_normal(Datapath *dp);
-/* When that deduplication is to be removed (USEC_INFINITY: none runs); call
- * datapath_expire() then. The next datapath_receive_both() ends it too. */
+/* A migration's handover (ExpectReplay): for 'window' of the guest's running
+ * time from 'now' the master drops every frame it already took once, unicast
+ * included (standby_helper_expect_replay(): the source host copies what it
+ * delivers here into the destination's tap). Attaches a helper for it when
+ * none is (net_failover: the standby's and the master's programs; bonding:
+ * the tagger); a second call moves the end; 'window' 0 ends it now. -EBUSY
+ * while a transition holds the helper or a VF is plugged (the host detaches
+ * before it migrates); -EOPNOTSUPP for netvsc, and when the master's program
+ * cannot be attached. A transition that starts (datapath_receive_both()) ends
+ * the window. */
+int datapath_expect_replay(Datapath *dp, usec_t window, usec_t now);
+/* When that deduplication, or a replay window, is to be removed (USEC_INFINITY:
+ * none runs); call datapath_expire() then. The next datapath_receive_both()
+ * ends it too. */
 usec_t datapath_linger_until(const Datapath *dp);
 void datapath_expire(Datapath *dp, usec_t now);
 

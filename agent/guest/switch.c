@@ -639,6 +639,41 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
         assert_not_reached();
 }
 
+/* ExpectReplay: a migration's handover, outside transitions. */
+static void port_switch_expect_replay(PortSwitch *s, const Vfo__Envelope *m, usec_t now) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__ReplayExpected re = VFO__REPLAY_EXPECTED__INIT;
+        uint32_t ms = m->expect_replay->window_ms;
+        int r;
+
+        if (ms > 0 && s->state != SWITCH_STATE_IDLE) {
+                port_switch_send_error(s, m->id, VFO__ERROR_CODE__ERROR_CODE_BUSY, "A transition runs on this port.");
+                return;
+        }
+        r = datapath_expect_replay(s->dp, ms * USEC_PER_MSEC, now);
+        if (r == -EOPNOTSUPP) {
+                port_switch_send_error(s, m->id, VFO__ERROR_CODE__ERROR_CODE_UNSUPPORTED,
+                                       "This port's datapath cannot drop replayed frames.");
+                return;
+        }
+        if (r == -EBUSY) {
+                port_switch_send_error(s, m->id, VFO__ERROR_CODE__ERROR_CODE_BUSY,
+                                       "A VF is plugged on this port, or a transition holds it.");
+                return;
+        }
+        if (r < 0) {
+                port_switch_send_error(s, m->id, VFO__ERROR_CODE__ERROR_CODE_INTERNAL,
+                                       "Loading the helper for the replay window failed.");
+                return;
+        }
+        re.mac = s->mac;
+        re.window_ms = ms;
+        e.id = m->id;
+        e.body_case = VFO__ENVELOPE__BODY_REPLAY_EXPECTED;
+        e.replay_expected = &re;
+        s->cb->send(s->userdata, s, &e);
+}
+
 void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now) {
         Vfo__PathKind path;
 
@@ -672,6 +707,10 @@ void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now) {
                                      path == VFO__PATH_KIND__PATH_KIND_VF ? SWITCH_EVENT_STEERED_VF
                                                                           : SWITCH_EVENT_STEERED_SYNTHETIC,
                                      m->id, 0, now);
+                return;
+
+        case VFO__ENVELOPE__BODY_EXPECT_REPLAY:
+                port_switch_expect_replay(s, m, now);
                 return;
 
         default:

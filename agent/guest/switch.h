@@ -118,7 +118,7 @@ void port_switch_seed(PortSwitch *s, const DatapathPort *p, const char *vf_ifnam
                       PortPath kernel_path);
 
 /* A host request for this port (PrepareDetach, PrepareAttach, SteeringMoved,
- * SetPath). Replies or errors go out through cb->send. */
+ * SetPath, ExpectReplay). Replies or errors go out through cb->send. */
 void port_switch_request(PortSwitch *s, const Vfo__Envelope *m, usec_t now);
 
 /* What the kernel shows now; VF arrival, carrier and removal become events.

@@ -88,6 +88,14 @@ int datapath_receive_normal(Datapath *dp) {
         return 0;
 }
 
+int datapath_expect_replay(Datapath *dp, usec_t window, usec_t now) {
+        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = window > 0 ? 'R' : 'r';
+        if (window > 0 && fake_datapath_log.fail_replay)
+                return fake_datapath_log.fail_replay;
+        fake_datapath_log.replay_window = window;
+        return 0;
+}
+
 usec_t datapath_linger_until(const Datapath *dp) {
         return fake_datapath_log.linger_until > 0 ? fake_datapath_log.linger_until : USEC_INFINITY;
 }

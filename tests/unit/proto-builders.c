@@ -88,6 +88,18 @@ Vfo__Envelope *test_message_init(TestMessage *m, Vfo__Envelope__BodyCase body, u
                 m->switch_report.synthetic = &m->counters;
                 m->envelope.switch_report = &m->switch_report;
                 break;
+        case VFO__ENVELOPE__BODY_EXPECT_REPLAY:
+                m->expect_replay = (Vfo__ExpectReplay) VFO__EXPECT_REPLAY__INIT;
+                m->expect_replay.mac = (char *) "52:54:00:77:00:11";
+                m->expect_replay.window_ms = 2000;
+                m->envelope.expect_replay = &m->expect_replay;
+                break;
+        case VFO__ENVELOPE__BODY_REPLAY_EXPECTED:
+                m->replay_expected = (Vfo__ReplayExpected) VFO__REPLAY_EXPECTED__INIT;
+                m->replay_expected.mac = (char *) "52:54:00:77:00:11";
+                m->replay_expected.window_ms = 2000;
+                m->envelope.replay_expected = &m->replay_expected;
+                break;
         case VFO__ENVELOPE__BODY_ERROR:
                 m->error = (Vfo__Error) VFO__ERROR__INIT;
                 m->error.code = VFO__ERROR_CODE__ERROR_CODE_UNKNOWN_PORT;

@@ -22,6 +22,8 @@ typedef struct TestMessage {
         Vfo__SteeringMoved steering_moved;
         Vfo__PathChanged path_changed;
         Vfo__SwitchReport switch_report;
+        Vfo__ExpectReplay expect_replay;
+        Vfo__ReplayExpected replay_expected;
         Vfo__PathCounters counters;
         Vfo__Error error;
 } TestMessage;

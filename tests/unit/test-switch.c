@@ -413,6 +413,58 @@ static void test_switch_graceful_detach(void **state) {
         assert_string_equal(fake_datapath_log.calls, "BMHmShDmMN");
 }
 
+static void expect_replay(Fixture *f, uint64_t id, uint32_t window_ms, usec_t now) {
+        Vfo__Envelope e = VFO__ENVELOPE__INIT;
+        Vfo__ExpectReplay er = VFO__EXPECT_REPLAY__INIT;
+
+        er.mac = (char *) MAC;
+        er.window_ms = window_ms;
+        e.id = id;
+        e.body_case = VFO__ENVELOPE__BODY_EXPECT_REPLAY;
+        e.expect_replay = &er;
+        assert_int_equal(envelope_validate(&e, PEER_ROLE_HOST, NULL, 0), 0);
+        port_switch_request(f->s, &e, now);
+}
+
+/* ExpectReplay (a migration's handover): the datapath's replay window, outside
+ * transitions only, answered with ReplayExpected; refusals are named errors. */
+static void test_switch_expect_replay(void **state) {
+        Fixture *f = *state;
+
+        port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
+        expect_replay(f, 1, 2000, T0);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_REPLAY_EXPECTED);
+        assert_int_equal(last(f)->id, 1);
+        assert_int_equal(fake_datapath_log.replay_window, 2 * USEC_PER_SEC);
+        assert_int_equal(f->s->state, SWITCH_STATE_IDLE);
+        expect_replay(f, 2, 0, T0 + 1000);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_REPLAY_EXPECTED);
+        assert_int_equal(fake_datapath_log.replay_window, 0);
+
+        /* the datapath cannot (netvsc), or is busy */
+        fake_datapath_log.fail_replay = -EOPNOTSUPP;
+        expect_replay(f, 3, 2000, T0 + 2000);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_ERROR);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_UNSUPPORTED);
+        fake_datapath_log.fail_replay = -EBUSY;
+        expect_replay(f, 4, 2000, T0 + 3000);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_BUSY);
+        fake_datapath_log.fail_replay = -ENOMEM;
+        expect_replay(f, 5, 2000, T0 + 4000);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_INTERNAL);
+        fake_datapath_log.fail_replay = 0;
+
+        /* not while a transition runs; closing always works */
+        request(f, VFO__ENVELOPE__BODY_PREPARE_ATTACH, 6, 5000, T0 + 5000);
+        assert_int_not_equal(f->s->state, SWITCH_STATE_IDLE);
+        expect_replay(f, 7, 2000, T0 + 6000);
+        assert_int_equal(last(f)->id, 7);
+        assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_BUSY);
+        expect_replay(f, 8, 0, T0 + 7000);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_REPLAY_EXPECTED);
+        assert_string_equal(fake_datapath_log.calls, "RrRRRBMHr");
+}
+
 static void test_switch_graceful_attach(void **state) {
         Fixture *f = *state;
         DatapathPort vf_no_carrier = with_vf;
@@ -649,6 +701,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_switch_driver_failure_rolls_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_unplug_failed_host_steers_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_switch_datapath_timer, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_switch_expect_replay, setup, teardown),
                 cmocka_unit_test(test_switch_state_table),
         };
 

@@ -166,6 +166,8 @@ static void test_validate_good_messages_pass(void **state) {
                 { VFO__ENVELOPE__BODY_STEERING_MOVED, PEER_ROLE_HOST },
                 { VFO__ENVELOPE__BODY_PATH_CHANGED, PEER_ROLE_GUEST },
                 { VFO__ENVELOPE__BODY_SWITCH_REPORT, PEER_ROLE_GUEST },
+                { VFO__ENVELOPE__BODY_EXPECT_REPLAY, PEER_ROLE_HOST },
+                { VFO__ENVELOPE__BODY_REPLAY_EXPECTED, PEER_ROLE_GUEST },
                 { VFO__ENVELOPE__BODY_ERROR, PEER_ROLE_GUEST },
                 { VFO__ENVELOPE__BODY_ERROR, PEER_ROLE_HOST },
         };
@@ -187,6 +189,35 @@ static void test_validate_direction_is_enforced(void **state) {
                          -EBADMSG);
         assert_int_equal(roundtrip(test_message_init(&m, VFO__ENVELOPE__BODY_SWITCH_REPORT, 0), PEER_ROLE_HOST),
                          -EBADMSG);
+        assert_int_equal(roundtrip(test_message_init(&m, VFO__ENVELOPE__BODY_EXPECT_REPLAY, 7), PEER_ROLE_GUEST),
+                         -EBADMSG);
+        assert_int_equal(roundtrip(test_message_init(&m, VFO__ENVELOPE__BODY_REPLAY_EXPECTED, 7), PEER_ROLE_HOST),
+                         -EBADMSG);
+}
+
+/* ExpectReplay's window: 0 (end it) .. 10 s; a MAC; an id. */
+static void test_validate_expect_replay(void **state) {
+        TestMessage m;
+        Vfo__Envelope *e;
+
+        e = test_message_init(&m, VFO__ENVELOPE__BODY_EXPECT_REPLAY, 7);
+        m.expect_replay.window_ms = 0;
+        assert_int_equal(roundtrip(e, PEER_ROLE_HOST), 0);
+        m.expect_replay.window_ms = VALIDATE_REPLAY_WINDOW_MS_MAX;
+        assert_int_equal(roundtrip(e, PEER_ROLE_HOST), 0);
+        m.expect_replay.window_ms = VALIDATE_REPLAY_WINDOW_MS_MAX + 1;
+        assert_int_equal(roundtrip(e, PEER_ROLE_HOST), -EBADMSG);
+        m.expect_replay.window_ms = UINT32_MAX;
+        assert_int_equal(roundtrip(e, PEER_ROLE_HOST), -EBADMSG);
+        m.expect_replay.window_ms = 2000;
+        m.expect_replay.mac = (char *) "52:54:00:77:00";
+        assert_int_equal(roundtrip(e, PEER_ROLE_HOST), -EBADMSG);
+        assert_int_equal(roundtrip(test_message_init(&m, VFO__ENVELOPE__BODY_EXPECT_REPLAY, 0), PEER_ROLE_HOST),
+                         -EBADMSG);
+
+        e = test_message_init(&m, VFO__ENVELOPE__BODY_REPLAY_EXPECTED, 7);
+        m.replay_expected.window_ms = 60000;
+        assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), -EBADMSG);
 }
 
 static void test_validate_request_needs_id(void **state) {
@@ -403,6 +434,7 @@ int main(void) {
                 cmocka_unit_test(test_validate_error_message_must_be_printable),
                 cmocka_unit_test(test_validate_good_messages_pass),
                 cmocka_unit_test(test_validate_direction_is_enforced),
+                cmocka_unit_test(test_validate_expect_replay),
                 cmocka_unit_test(test_validate_request_needs_id),
                 cmocka_unit_test(test_validate_unknown_enum_values_are_refused),
                 cmocka_unit_test(test_validate_strings),
