@@ -384,18 +384,20 @@ static struct nlmsghdr *tc_request(void *buf, uint16_t type, int ifindex, uint32
         return nlh;
 }
 
-/* tc qdisc add dev IFINDEX clsact; tc filter add dev IFINDEX ingress prio 1
- * u32 match u32 0 0 action mirred egress redirect dev TO: everything that
- * arrives on it leaves through TO (a tap: towards its QEMU). u32, not
- * matchall: kernels built without cls_matchall have it. */
-static int forward_redirect(int ifindex, int to) {
+/* tc qdisc add dev IFINDEX clsact (one that is there already will do); tc
+ * filter add dev IFINDEX ingress|egress prio PRIO u32 match u32 0 0 action
+ * mirred egress redirect|mirror dev TO: everything that arrives on IFINDEX
+ * (ingress), or leaves through it (egress), leaves through TO as well
+ * (mirror) or instead (redirect). u32, not matchall: kernels built without
+ * cls_matchall have it. */
+static int tc_mirred_all(int ifindex, bool egress, uint16_t prio, int to, bool mirror) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlattr *options, *actions, *action, *action_options;
         struct nlmsghdr *nlh;
         struct tcmsg *tcm;
         struct tc_mirred mirred = {
-                .action = TC_ACT_STOLEN,
-                .eaction = TCA_EGRESS_REDIR,
+                .action = mirror ? TC_ACT_PIPE : TC_ACT_STOLEN,
+                .eaction = mirror ? TCA_EGRESS_MIRROR : TCA_EGRESS_REDIR,
                 .ifindex = (uint32_t) to,
         };
         /* one key that every frame matches: 0 under the mask 0 at offset 0 */
@@ -409,11 +411,12 @@ static int forward_redirect(int ifindex, int to) {
         tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
         mnl_attr_put_strz(nlh, TCA_KIND, "clsact");
         r = vfprog_transact(nlh, NULL, NULL);
-        if (r < 0)
+        if (r < 0 && r != -EEXIST)
                 return r;
 
-        nlh = tc_request(buf, RTM_NEWTFILTER, ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS), &tcm);
-        tcm->tcm_info = TC_H_MAKE(1U << 16, htons(ETH_P_ALL));   /* prio 1, every protocol */
+        nlh = tc_request(buf, RTM_NEWTFILTER, ifindex,
+                         TC_H_MAKE(TC_H_CLSACT, egress ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS), &tcm);
+        tcm->tcm_info = TC_H_MAKE((uint32_t) prio << 16, htons(ETH_P_ALL));   /* every protocol */
         mnl_attr_put_strz(nlh, TCA_KIND, "u32");
         options = mnl_attr_nest_start(nlh, TCA_OPTIONS);
         mnl_attr_put(nlh, TCA_U32_SEL, sizeof(selector), selector);
@@ -426,6 +429,44 @@ static int forward_redirect(int ifindex, int to) {
         mnl_attr_nest_end(nlh, action);
         mnl_attr_nest_end(nlh, actions);
         mnl_attr_nest_end(nlh, options);
+        return vfprog_transact(nlh, NULL, NULL);
+}
+
+/* The destination's end: everything that comes out of the tunnel goes into the tap. */
+static int forward_redirect(int ifindex, int to) {
+        return tc_mirred_all(ifindex, false, 1, to, false);
+}
+
+/* Our filter's priority on a source tap's egress: apart from anyone else's. */
+#define FORWARD_MIRROR_PRIO 0x7666U
+
+int forward_mirror_del(const char *tap);
+
+int forward_mirror_add(const char *tap, const char *tunnel) {
+        int tap_ifindex, tunnel_ifindex, r;
+
+        r = ifindex_from_name(tap, &tap_ifindex);
+        if (r >= 0)
+                r = ifindex_from_name(tunnel, &tunnel_ifindex);
+        if (r < 0)
+                return r;
+        /* u32 would take a second filter at the same priority: every frame twice */
+        (void) forward_mirror_del(tap);
+        return tc_mirred_all(tap_ifindex, true, FORWARD_MIRROR_PRIO, tunnel_ifindex, true);
+}
+
+int forward_mirror_del(const char *tap) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        struct tcmsg *tcm;
+        int ifindex, r;
+
+        r = ifindex_from_name(tap, &ifindex);
+        if (r < 0)
+                return r;
+        nlh = tc_request(buf, RTM_DELTFILTER, ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS), &tcm);
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        tcm->tcm_info = TC_H_MAKE((uint32_t) FORWARD_MIRROR_PRIO << 16, htons(ETH_P_ALL));
         return vfprog_transact(nlh, NULL, NULL);
 }
 

@@ -65,6 +65,15 @@ int forward_link_add(const char *ifname, const char *bridge, const char *redirec
                      const char *local, const char *remote, uint16_t port);
 /* ip link del IFNAME; -ENODEV if there is none. */
 int forward_link_del(const char *ifname);
+/* A migration's handover that copies instead of moving: tc qdisc add dev TAP
+ * clsact (one that is there will do); tc filter add dev TAP egress prio
+ * 0x7666 u32 match u32 0 0 action mirred egress mirror dev TUNNEL. Every
+ * frame the bridge sends into the tap (to the domain) goes into the tunnel
+ * too; one such filter at most (an earlier one is replaced). -ENODEV if either link is missing; the kernel's error if the tap
+ * cannot take the filter (an ingress qdisc where clsact would go). */
+int forward_mirror_add(const char *tap, const char *tunnel);
+/* tc filter del dev TAP egress prio 0x7666 (the clsact qdisc stays). */
+int forward_mirror_del(const char *tap);
 /* ip link set IFNAME txqueuelen LEN; the length it had in *ret_old if not
  * NULL. A tap's queue is what holds frames while nothing reads it (tun
  * resizes its ring when this changes). */

@@ -31,6 +31,7 @@ struct Forward {
         uint32_t vni;
         bool incoming;          /* the destination's end */
         bool steered;           /* the source's end: the MAC is pinned to it */
+        char mirror_tap[64];    /* the source's end: the tap whose frames it copies, "" none */
         sd_event_source *timer; /* forward_close_after() */
 };
 
@@ -137,6 +138,26 @@ int forward_steer(Forward *f) {
         return 0;
 }
 
+int forward_mirror(Forward *f, const char *tap) {
+        int r;
+
+        if (f->incoming || !tap || !tap[0])
+                return -EINVAL;
+        if (f->mirror_tap[0])
+                return 0;
+        r = forward_mirror_add(tap, f->ifname);
+        if (r < 0)
+                return log_warning_errno(r, "%s: copying what %s gets into the forwarding tunnel %s failed: %m",
+                                         f->mac, tap, f->ifname);
+        snprintf(f->mirror_tap, sizeof(f->mirror_tap), "%s", tap);
+        log_debug("%s: what %s gets is copied into the forwarding tunnel %s.", f->mac, tap, f->ifname);
+        return 0;
+}
+
+bool forward_mirrors(const Forward *f) {
+        return f && f->mirror_tap[0];
+}
+
 /* Closes it now: the link goes. */
 static void forward_close(Forward *f) {
         Netdev link;
@@ -152,6 +173,13 @@ static void forward_close(Forward *f) {
                         break;
                 }
         sd_event_source_disable_unref(f->timer);
+        /* the copies first (a tap the domain left is gone with them) */
+        if (f->mirror_tap[0]) {
+                r = forward_mirror_del(f->mirror_tap);
+                if (r < 0 && r != -ENODEV && r != -ENOENT)
+                        log_warning_errno(r, "Cannot stop copying what %s gets into %s: %m", f->mirror_tap,
+                                          f->ifname);
+        }
         /* what went through it: the source sends, the destination receives */
         if (rtnl_link_get_by_name(f->ifname, &link) < 0)
                 link = (Netdev) {};

@@ -36,6 +36,13 @@ int forward_open_outgoing(Manager *m, const Pool *pool, const Port *port, const 
 /* The source pins the port's MAC to its end: frames to it go into the
  * tunnel from now on. 0 if done, or if it was already. */
 int forward_steer(Forward *f);
+/* The handover that copies: the source goes on delivering to the domain's
+ * 'tap' and copies every frame it sends there into its end as well (the
+ * guest drops the copies of what it took before it paused, ExpectReplay);
+ * forward_steer() later, once the domain paused here. Closing the end
+ * removes the copying. 0 if done, or if it was already. */
+int forward_mirror(Forward *f, const char *tap);
+bool forward_mirrors(const Forward *f);
 
 /* The destination's ends follow their incoming domain: they close
  * FORWARD_DESTINATION_LINGER_USEC after the domain runs here, and at once

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/host/agentconn.h"
 #include "agent/host/bus.h"
 #include "agent/host/forward.h"
 #include "agent/host/migrate-options.h"
@@ -35,6 +36,7 @@
 #include "lib/parse-util.h"
 #include "lib/spawn.h"
 #include "lib/string-util.h"
+#include "lib/validate.h"
 
 #define PROGRESS_INTERVAL_USEC (50 * USEC_PER_MSEC)
 #define HANDOVER_POLL_USEC (10 * USEC_PER_MSEC)
@@ -51,6 +53,25 @@
  * check; the domain is paused only as long as the copy of the rest takes. */
 #define SWITCHOVER_DOWNTIME_MS 2000
 #define DESTINATION_TIMEOUT_USEC (5 * USEC_PER_SEC)
+/* The handover that copies (ExpectReplay): the guest drops what it took
+ * twice for this long of its own running time; sent again every
+ * REPLAY_REFRESH_USEC until the domain paused here, so the window outlasts
+ * the wait for QEMU's switchover. Its deduplication remembers a frame 2 s
+ * (drivers/bpf/standby-rx.h): a copy that reaches the guest later than that
+ * after the frame itself is delivered twice. */
+#define REPLAY_WINDOW_MS 2000
+#define REPLAY_REFRESH_USEC (500 * USEC_PER_MSEC)
+/* How long the handover waits for the guest's answer before it moves the
+ * traffic instead. */
+#define REPLAY_ASK_TIMEOUT_USEC (500 * USEC_PER_MSEC)
+
+/* One port's ExpectReplay at the handover. */
+typedef struct ReplayAsk {
+        Migration *mg;
+        char mac[18];
+        int64_t id;             /* the request, > 0 while it waits for the answer */
+        int state;              /* 0 asked, 1 the guest drops the copies, -1 refused or not answered */
+} ReplayAsk;
 
 struct Migration {
         Job *job;               /* its face on the bus; owns the Migration */
@@ -93,11 +114,19 @@ struct Migration {
         bool prepare_asked;     /* HandoverEx(prepare) was sent (once) */
         sd_bus_slot *prepare_slot;
         usec_t handover_usec;   /* CLOCK_MONOTONIC of handover_start() */
+        bool source_paused;     /* QEMU stopped the domain here (migration_source_paused()) */
+        ReplayAsk *replay;      /* the ports asked to expect the copies, one each */
+        size_t n_replay;
+        unsigned replay_pending; /* of them not answered yet */
+        usec_t replay_sent;     /* CLOCK_MONOTONIC of the last ExpectReplay */
 };
 
 static void migrate_step(Migration *mg);
 static void handover_start(Migration *mg);
 static void prepare_start(Migration *mg);
+static void replay_forget(Migration *mg);
+static void replay_close(Migration *mg);
+static unsigned forward_hand_over(Migration *mg);
 
 static void ports_set_migrating(Domain *d, bool on) {
         for (size_t i = 0; i < d->n_ports; i++)
@@ -146,6 +175,13 @@ static void migration_finished(Job *j) {
         mg->dest_slot = sd_bus_slot_unref(mg->dest_slot);
         mg->prepare_slot = sd_bus_slot_unref(mg->prepare_slot);
         mg->dest_bus = sd_bus_flush_close_unref(mg->dest_bus);
+        /* done, and no pause event was seen: what still comes for the
+         * domain goes into the tunnels alone (its tap goes with it) */
+        if (j->state == JOB_DONE && mg->handover > 0 && !mg->source_paused) {
+                mg->source_paused = true;
+                (void) forward_hand_over(mg);
+        }
+        replay_forget(mg);
         forward_outgoing_end(j->manager, j->domain->uuid, j->state == JOB_DONE);
         /* children of a migration outlive it only when it failed early */
         job_forget_done(j->manager, mg);
@@ -191,6 +227,7 @@ static void migration_rollback(Job *j) {
                 for (size_t i = 0; pool && i < d->n_ports; i++)
                         (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
                 forward_outgoing_end(m, d->uuid, false);
+                replay_close(mg);
                 mg->handover = 0;
         }
         if (d->state == VIRT_DOMAIN_RUNNING && !d->gone)
@@ -313,6 +350,8 @@ static void set_downtime(Migration *mg, uint64_t ms) {
                                   j->domain->name);
 }
 
+static void replay_refresh(Migration *mg);
+
 static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *st, void *userdata) {
         Migration *mg = userdata;
         Job *j = mg->job;
@@ -330,6 +369,7 @@ static void on_job_stats(Virt *v, const char *uuid, int r, const VirtJobStats *s
                 prepare_start(mg);
         if (mg->handover == 0 && mg->downtime_held && handover_due(mg, st))
                 handover_start(mg);
+        replay_refresh(mg);
         mg->last_remaining = st->data_remaining;
         mg->last_poll = now_usec(CLOCK_MONOTONIC);
         mg->last_elapsed_ms = st->time_elapsed_ms;
@@ -594,18 +634,136 @@ static void forward_from_reply(Migration *mg, sd_bus_message *reply) {
                 log_job_warning_errno(j, r, "Job %" PRIu64 ": cannot read the destination's forwarding tunnels: %m", j->id);
 }
 
-/* Every port with this host's end of a tunnel: into it. How many are. */
-static unsigned forward_steer_ports(Migration *mg) {
+static ReplayAsk *replay_find(Migration *mg, const char *mac) {
+        for (size_t i = 0; i < mg->n_replay; i++)
+                if (streq(mg->replay[i].mac, mac))
+                        return &mg->replay[i];
+        return NULL;
+}
+
+/* Every port with this host's end of a tunnel: its frames go there from now
+ * on, copied (this host goes on delivering them to the domain until it
+ * paused; the guest drops the copies of what it took) or moved (the MAC is
+ * pinned to the tunnel). A port whose guest has not answered ExpectReplay
+ * yet waits. How many ports go there now. */
+static unsigned forward_hand_over(Migration *mg) {
         Domain *d = mg->job->domain;
         unsigned n = 0;
 
         for (size_t i = 0; i < d->n_ports; i++) {
-                Forward *fw = forward_find(d->manager, d->uuid, d->ports[i]->mac, false);
+                Port *port = d->ports[i];
+                Forward *fw = forward_find(d->manager, d->uuid, port->mac, false);
+                ReplayAsk *ra = replay_find(mg, port->mac);
 
-                if (fw && forward_steer(fw) >= 0)
+                if (!fw || (ra && ra->state == 0 && !mg->source_paused))
+                        continue;
+                if (ra && ra->state > 0 && !mg->source_paused && forward_mirror(fw, port->synthetic_tap) >= 0)
+                        n++;
+                else if (forward_steer(fw) >= 0)
                         n++;
         }
         return n;
+}
+
+static void on_replay_refreshed(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+}
+
+/* ExpectReplay for every port that asked; 'window_ms' 0 ends the window. */
+static void replay_send(Migration *mg, uint32_t window_ms, AgentReplyFn fn) {
+        Job *j = mg->job;
+
+        for (size_t i = 0; i < mg->n_replay; i++) {
+                ReplayAsk *ra = &mg->replay[i];
+                Vfo__Envelope e = VFO__ENVELOPE__INIT;
+                Vfo__ExpectReplay er = VFO__EXPECT_REPLAY__INIT;
+                int64_t id;
+
+                /* asked: not yet; again: the guest drops them; ended: unless it refused */
+                if (fn ? ra->state != 0 : window_ms > 0 ? ra->state <= 0 : ra->state < 0)
+                        continue;
+                er.mac = ra->mac;
+                er.window_ms = window_ms;
+                e.body_case = VFO__ENVELOPE__BODY_EXPECT_REPLAY;
+                e.expect_replay = &er;
+                id = agent_conn_request(j->domain->agent, &e, REPLAY_ASK_TIMEOUT_USEC, fn ?: on_replay_refreshed,
+                                        fn ? (void *) ra : NULL);
+                if (fn && id < 0) {
+                        ra->state = -1;
+                        mg->replay_pending--;
+                } else if (fn)
+                        ra->id = id;
+        }
+        mg->replay_sent = now_usec(CLOCK_MONOTONIC);
+}
+
+static void handover_switchover(Migration *mg);
+
+static void on_replay_reply(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+        ReplayAsk *ra = userdata;
+        Migration *mg = ra->mg;
+        Job *j = mg->job;
+
+        ra->id = 0;
+        ra->state = error == 0 && reply->body_case == VFO__ENVELOPE__BODY_REPLAY_EXPECTED ? 1 : -1;
+        if (ra->state < 0)
+                log_job_info(j, "Job %" PRIu64 ": the guest of %s does not drop replayed frames on %s (%s); its "
+                             "frames are moved to the destination at the handover instead.", j->id, j->domain->name,
+                             ra->mac, error == -EREMOTEIO ? reply->error->message : strerror(-error));
+        if (mg->replay_pending > 0)
+                mg->replay_pending--;
+        if (mg->replay_pending > 0 || mg->handover <= 0 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
+                return;
+        if (forward_hand_over(mg) > 0)
+                handover_switchover(mg);
+}
+
+/* At the handover, every port with a tunnel whose guest agent can drop
+ * replayed frames (protocol 4): ExpectReplay. The tunnels take its frames
+ * once it answered (forward_hand_over()). */
+static void replay_ask(Migration *mg) {
+        Job *j = mg->job;
+        Domain *d = j->domain;
+
+        if (mg->replay || !agent_conn_is_synced(d->agent) || agent_conn_get_protocol(d->agent) < VFO_PROTOCOL_REPLAY)
+                return;
+        mg->replay = calloc(d->n_ports ?: 1, sizeof(ReplayAsk));
+        if (!mg->replay)
+                return;
+        for (size_t i = 0; i < d->n_ports; i++) {
+                Port *port = d->ports[i];
+
+                if (!forward_find(d->manager, d->uuid, port->mac, false) || !port->synthetic_tap[0])
+                        continue;
+                mg->replay[mg->n_replay] = (ReplayAsk) { .mg = mg };
+                snprintf(mg->replay[mg->n_replay].mac, sizeof(mg->replay[mg->n_replay].mac), "%s", port->mac);
+                mg->n_replay++;
+        }
+        mg->replay_pending = (unsigned) mg->n_replay;
+        replay_send(mg, REPLAY_WINDOW_MS, on_replay_reply);
+}
+
+/* While the copies go on and the domain runs here: the window again. */
+static void replay_refresh(Migration *mg) {
+        if (mg->handover > 0 && !mg->source_paused && mg->n_replay > 0 &&
+            now_usec(CLOCK_MONOTONIC) - mg->replay_sent >= REPLAY_REFRESH_USEC)
+                replay_send(mg, REPLAY_WINDOW_MS, NULL);
+}
+
+/* The domain runs here again (a failed migration): the guest stops dropping. */
+static void replay_close(Migration *mg) {
+        replay_send(mg, 0, NULL);
+        replay_forget(mg);
+}
+
+static void replay_forget(Migration *mg) {
+        Domain *d = mg->job->domain;
+
+        for (size_t i = 0; i < mg->n_replay; i++)
+                if (mg->replay[i].id > 0)
+                        agent_conn_cancel(d->agent, mg->replay[i].id);
+        mg->replay = mfree(mg->replay);
+        mg->n_replay = 0;
+        mg->replay_pending = 0;
 }
 
 static bool is_unknown_method(const sd_bus_error *e) {
@@ -637,7 +795,7 @@ static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         log_job_info(j, "Job %" PRIu64 ": the destination readied %" PRIu32 " port(s) of %s; %u forwarding tunnel(s) open.",
                  j->id, ports, j->domain->name, n);
         /* a handover that came meanwhile: into the tunnels now */
-        if (mg->handover > 0 && forward_steer_ports(mg) > 0)
+        if (mg->handover > 0 && forward_hand_over(mg) > 0 && mg->replay_pending == 0)
                 handover_switchover(mg);
         return 0;
 }
@@ -695,12 +853,14 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
         }
         if (!mg->dest_old) {
                 forward_from_reply(mg, reply);
-                r = forward_steer_ports(mg);
-                if (r == 0 && j->manager->config->forward_address)
+                r = forward_hand_over(mg);
+                if (r == 0 && mg->replay_pending == 0 && j->manager->config->forward_address)
                         log_job_info(j, "Job %" PRIu64 ": no forwarding tunnel; frames that reach this host after QEMU stopped %s here are lost until the network learns where it runs.",
                                  j->id, j->domain->name);
         }
-        handover_switchover(mg);
+        /* a guest that has not answered ExpectReplay: its answer switches over */
+        if (mg->replay_pending == 0)
+                handover_switchover(mg);
         return 0;
 }
 
@@ -738,7 +898,9 @@ static void handover_start(Migration *mg) {
         mg->handover = 1;
         mg->handover_usec = now_usec(CLOCK_MONOTONIC);
         log_job_info(j, "Job %" PRIu64 ": handover of %s's traffic to the destination.", j->id, j->domain->name);
-        if (forward_steer_ports(mg) > 0)
+        if (!mg->source_paused)
+                replay_ask(mg);
+        if (mg->replay_pending == 0 && forward_hand_over(mg) > 0)
                 handover_switchover(mg);     /* frames go into the destination's taps already */
         handover_call(mg);
 }
@@ -748,11 +910,21 @@ void migration_source_paused(Migration *mg) {
 
         if (j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
                 return;
+        mg->source_paused = true;
         if (mg->handover > 0) {
                 /* how long the source ran after the handover: the knob's
                  * latency and QEMU's next bandwidth measurement */
                 log_job_info(j, "Job %" PRIu64 ": QEMU stopped %s %.1f ms after the handover.", j->id, j->domain->name,
                          (double) (now_usec(CLOCK_MONOTONIC) - mg->handover_usec) / USEC_PER_MSEC);
+                /* Nothing reads the tap here any more: what arrives for
+                 * the domain goes into the tunnels alone (the copies went
+                 * there already; pinned, they outlive the tap). A guest
+                 * that has not answered ExpectReplay: moved now. */
+                if (mg->replay_pending > 0)
+                        log_job_warning(j, "Job %" PRIu64 ": QEMU stopped %s before its guest agent answered ExpectReplay: what waited in its tap here then is lost.",
+                                        j->id, j->domain->name);
+                mg->replay_pending = 0;
+                (void) forward_hand_over(mg);
                 return;
         }
         if (mg->handover != 0 || !mg->managed_switchover || !mg->dest_bus)

@@ -26,6 +26,8 @@ static struct {
 } taps[8];                      /* fake_vfprog_tap_drops() */
 static FakeForwardLink forward; /* the last forward_link_add() */
 static unsigned n_forward_links; /* forward links now */
+static char mirror_tap[64], mirror_tunnel[64]; /* the last forward_mirror_add() */
+static unsigned n_mirrors;      /* taps copied now */
 
 void fake_vfprog_fail(FakeVfprogCall call, const char *ifname, int error) {
         if ((unsigned) call >= _FAKE_VFPROG_CALL_MAX)
@@ -40,6 +42,8 @@ void fake_vfprog_reset(void) {
         memset(taps, 0, sizeof(taps));
         memset(&forward, 0, sizeof(forward));
         n_forward_links = 0;
+        mirror_tap[0] = mirror_tunnel[0] = 0;
+        n_mirrors = 0;
 }
 
 unsigned fake_vfprog_failed(FakeVfprogCall call) {
@@ -162,4 +166,34 @@ int forward_link_del(const char *ifname) {
                 return -ENODEV;
         n_forward_links--;
         return 0;
+}
+
+int forward_mirror_add(const char *tap, const char *tunnel) {
+        int r = fake_result(FAKE_VFPROG_MIRROR_ADD, tap);
+
+        if (r < 0)
+                return r;
+        snprintf(mirror_tap, sizeof(mirror_tap), "%s", tap);
+        snprintf(mirror_tunnel, sizeof(mirror_tunnel), "%s", tunnel);
+        n_mirrors++;
+        return 0;
+}
+
+int forward_mirror_del(const char *tap) {
+        if (n_mirrors == 0)
+                return -ENOENT;
+        n_mirrors--;
+        return 0;
+}
+
+const char *fake_vfprog_mirror_tap(void) {
+        return mirror_tap;
+}
+
+const char *fake_vfprog_mirror_tunnel(void) {
+        return mirror_tunnel;
+}
+
+unsigned fake_vfprog_mirrors(void) {
+        return n_mirrors;
 }

@@ -10,6 +10,7 @@ typedef enum FakeVfprogCall {
         FAKE_VFPROG_FDB_STEER,          /* fdb_steer(): the port the MAC is pinned to */
         FAKE_VFPROG_FDB_FORGET,         /* fdb_forget(): the port the pin is dropped from */
         FAKE_VFPROG_FORWARD_ADD,        /* forward_link_add(): the link's name */
+        FAKE_VFPROG_MIRROR_ADD,         /* forward_mirror_add(): the tap's name */
         _FAKE_VFPROG_CALL_MAX,
 } FakeVfprogCall;
 
@@ -45,3 +46,8 @@ typedef struct FakeForwardLink {
 const FakeForwardLink *fake_vfprog_last_forward(void);
 /* How many forward links there are now (added and not deleted). */
 unsigned fake_vfprog_forward_links(void);
+/* The tap that forward_mirror_add() last copied into a tunnel ("" none),
+ * that tunnel, and how many taps are copied now (added and not deleted). */
+const char *fake_vfprog_mirror_tap(void);
+const char *fake_vfprog_mirror_tunnel(void);
+unsigned fake_vfprog_mirrors(void);

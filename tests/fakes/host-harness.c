@@ -253,6 +253,28 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
                 }
                 return;
         }
+        case VFO__ENVELOPE__BODY_EXPECT_REPLAY: {
+                Vfo__ReplayExpected re = VFO__REPLAY_EXPECTED__INIT;
+
+                if (m->expect_replay->window_ms > 0)
+                        d->n_expect_replay++;
+                else
+                        d->n_replay_closed++;
+                d->replay_window_ms = m->expect_replay->window_ms;
+                if (d->expect_replay == HARNESS_ANSWER_SILENT)
+                        return;
+                if (d->expect_replay == HARNESS_ANSWER_REFUSE) {
+                        (void) channel_send_error(d->channel, m->id, VFO__ERROR_CODE__ERROR_CODE_UNSUPPORTED,
+                                                  "the test refuses");
+                        return;
+                }
+                re.mac = d->mac;
+                re.window_ms = m->expect_replay->window_ms;
+                e.body_case = VFO__ENVELOPE__BODY_REPLAY_EXPECTED;
+                e.replay_expected = &re;
+                agent_send(d, m->id, &e);
+                return;
+        }
         default:
                 return;
         }

@@ -39,6 +39,7 @@ typedef struct HarnessDomain {
         HarnessAnswer prepare_detach, prepare_attach;
         HarnessAnswer steering_moved;   /* PathChanged, or not (SetPath is always answered) */
         HarnessAnswer ping;             /* Pong (vfod's barrier after PrepareAttach), or not */
+        HarnessAnswer expect_replay;    /* ReplayExpected at a migration's handover, or not */
         usec_t prepare_attach_delay;    /* 0: at once (before the plug); else the answer comes that much later */
         Vfo__PathKind agent_path;       /* where the agent sends: its Inventory says so; a SteeringMoved or
                                          * SetPath it answers moves it (the VF's if it starts with one) */
@@ -49,6 +50,9 @@ typedef struct HarnessDomain {
         unsigned n_prepare_detach, n_prepare_attach;   /* requests seen */
         unsigned n_steering_moved;
         unsigned n_marked_vf, n_marked_synthetic;      /* ... with drain_marker, by path */
+        unsigned n_expect_replay;       /* ExpectReplay requests seen, with a window */
+        unsigned n_replay_closed;       /* ... with window 0 */
+        uint32_t replay_window_ms;      /* the last window asked */
 
         /* the agent's end of the channel */
         int listen_fd, fd;

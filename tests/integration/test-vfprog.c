@@ -398,6 +398,55 @@ static void test_forward_link(void **state) {
         assert_int_equal(forward_link_del("vfofw000abc"), -ENODEV);
 }
 
+/* What 'ifname' sent (this netns's own: sysfs shows another's). */
+static uint64_t tx_packets(const char *ifname) {
+        char cmd[128];
+        unsigned long long v = 0;
+        FILE *f;
+
+        snprintf(cmd, sizeof(cmd), "ip -s link show dev %s | awk '/TX:/ { getline; print $2 }'", ifname);
+        f = popen(cmd, "re");
+        assert_non_null(f);
+        assert_int_equal(fscanf(f, "%llu", &v), 1);
+        assert_int_equal(pclose(f), 0);
+        return v;
+}
+
+/* A handover that copies: what leaves through the source's tap (to the
+ * domain) leaves through the tunnel too, and after forward_mirror_del() no
+ * more; the tap still sends every frame. A veth stands in for each. */
+static void test_forward_mirror(void **state) {
+        uint64_t tunnel0, tap0;
+
+        sh("ip link add vfo-t1 type veth peer name vfo-t1-peer");
+        sh("ip link add vfo-m1 type veth peer name vfo-m1-peer");
+        sh("for l in vfo-t1 vfo-t1-peer vfo-m1 vfo-m1-peer; do "
+           "sysctl -qw net.ipv6.conf.$l.disable_ipv6=1 2>/dev/null; ip link set $l up; done");
+        assert_int_equal(forward_mirror_add("vfo-t1", "vfo-m1"), 0);
+        assert_true(sh_ok("tc filter show dev vfo-t1 egress | grep -q 'mirred (Egress Mirror to device vfo-m1) pipe'"));
+        tunnel0 = tx_packets("vfo-m1");
+        tap0 = tx_packets("vfo-t1");
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(netdev_queue_placeholder("vfo-t1", mac_a), 0);
+        assert_int_equal(tx_packets("vfo-m1") - tunnel0, 3);
+        assert_int_equal(tx_packets("vfo-t1") - tap0, 3);
+
+        /* added again: still one copy of each frame */
+        assert_int_equal(forward_mirror_add("vfo-t1", "vfo-m1"), 0);
+        assert_int_equal(netdev_queue_placeholder("vfo-t1", mac_a), 0);
+        assert_int_equal(tx_packets("vfo-m1") - tunnel0, 4);
+        /* gone, and the tunnel gets no more */
+        assert_int_equal(forward_mirror_del("vfo-t1"), 0);
+        assert_false(sh_ok("tc filter show dev vfo-t1 egress | grep -q mirred"));
+        assert_int_equal(netdev_queue_placeholder("vfo-t1", mac_a), 0);
+        assert_int_equal(tx_packets("vfo-m1") - tunnel0, 4);
+        assert_int_equal(tx_packets("vfo-t1") - tap0, 5);
+        assert_true(forward_mirror_del("vfo-t1") < 0);
+        assert_int_equal(forward_mirror_add("vfo-t1", "vfo-nosuch"), -ENODEV);
+        assert_int_equal(forward_mirror_add("vfo-nosuch", "vfo-m1"), -ENODEV);
+        assert_int_equal(forward_mirror_del("vfo-nosuch"), -ENODEV);
+}
+
 /* A tap whose reader does not read: its queue (txqueuelen 4) fills, and
  * what the bridge hands it after that is its tx_dropped, which
  * netdev_tx_dropped() reads. */
@@ -503,6 +552,7 @@ int main(void) {
                 cmocka_unit_test(test_fdb_errors),
                 cmocka_unit_test(test_vfprog_set_without_sriov),
                 cmocka_unit_test(test_forward_link),
+                cmocka_unit_test(test_forward_mirror),
                 cmocka_unit_test(test_tap_tx_dropped),
                 cmocka_unit_test(test_vf_dropped_without_sriov),
         };

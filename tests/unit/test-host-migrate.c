@@ -59,6 +59,12 @@ static bool steered_into_tunnel(Harness *h, void *userdata) {
         return streq(fake_vfprog_last_steer(), userdata);
 }
 
+/* Frames for the domain go into the tunnel 'userdata': moved, or copied. */
+static bool handed_into_tunnel(Harness *h, void *userdata) {
+        return steered_into_tunnel(h, userdata) ||
+               (fake_vfprog_mirrors() > 0 && streq(fake_vfprog_mirror_tunnel(), userdata));
+}
+
 static void assert_vf_back(Harness *h, HarnessDomain *d) {
         char *vf;
 
@@ -266,19 +272,24 @@ static char *migrate_managed(Harness *h, HarnessDomain *d) {
 /* The handover with a forwarding tunnel: the destination readied its tap
  * and opened its end while the first pass ran (HandoverEx with "prepare"),
  * or only at the handover; the source opens the other end on its bridge
- * with the destination's VNI and address, steers the domain's MAC into it at
- * the handover, and keeps it a while after the domain left; vfod's exit
+ * with the destination's VNI and address. At the handover a guest that
+ * expects the replay (ExpectReplay answered) gets its frames here still,
+ * and copies go into the tunnel; one that refuses, or does not answer, has
+ * its MAC steered into the tunnel instead. Once the domain left here the
+ * MAC is pinned to the tunnel either way, which stays a while; vfod's exit
  * closes it. */
 static void test_forward_tunnel(void **state) {
-        for (unsigned late = 0; late < 2; late++) {
+        for (unsigned late = 0; late < 2 * 3; late++) {
                 Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
                 HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
                 const FakeForwardLink *fw = fake_vfprog_last_forward();
+                HarnessAnswer replay = (HarnessAnswer) (late / 2);
                 char *job, *s;
 
                 assert_int_equal(setenv("VFO_FAKE_MIGRATE", "slow", 1), 0);
                 h->destination_forward_vni = 0x1234;
-                h->destination_late_tunnels = late;
+                h->destination_late_tunnels = late % 2;
+                d->expect_replay = replay;
                 job = migrate_managed(h, d);
                 s = harness_wait_job(h, job, WAIT_USEC);
                 assert_string_equal(s, "done");
@@ -296,12 +307,35 @@ static void test_forward_tunnel(void **state) {
                 assert_int_equal(fw->vni, 0x1234);
                 assert_int_equal(fw->port, 4789);
                 assert_string_equal(fake_vfprog_last_steer(), "vfofw001234");
+                /* asked at the handover if the tunnel was open by then; again
+                 * every 500 ms while QEMU runs the domain here (the fake's
+                 * migration takes longer), unless refused. A tunnel that
+                 * opens only at the handover is steered into. */
+                if (late % 2)
+                        assert_int_equal(d->n_expect_replay, 0);
+                else if (replay == HARNESS_ANSWER_OK)
+                        assert_true(d->n_expect_replay >= 1);
+                else
+                        assert_int_equal(d->n_expect_replay, 1);
+                assert_int_equal(d->replay_window_ms, late % 2 ? 0 : 2000);
+                assert_int_equal(d->n_replay_closed, 0);
+                if (replay == HARNESS_ANSWER_OK && !(late % 2)) {
+                        assert_string_equal(fake_vfprog_mirror_tap(), "tap0");
+                        assert_string_equal(fake_vfprog_mirror_tunnel(), "vfofw001234");
+                        assert_int_equal(fake_vfprog_mirrors(), 1);
+                } else
+                        assert_int_equal(fake_vfprog_mirrors(), 0);
                 /* the domain left: frames that still come here keep going there */
                 harness_run_for(h, 50 * USEC_PER_MSEC);
                 assert_int_equal(fake_vfprog_forward_links(), 1);
                 harness_free(h);
                 assert_int_equal(fake_vfprog_forward_links(), 0);
+                assert_int_equal(fake_vfprog_mirrors(), 0);
         }
+}
+
+static bool replay_closed(Harness *h, void *userdata) {
+        return ((HarnessDomain *) userdata)->n_replay_closed > 0;
 }
 
 /* The migration fails after the handover: the domain runs here again, the
@@ -314,15 +348,19 @@ static void test_forward_tunnel_rollback(void **state) {
         assert_int_equal(setenv("VFO_FAKE_MIGRATE", "wait", 1), 0);
         h->destination_forward_vni = 0x42;
         job = migrate_managed(h, d);
-        assert_true(harness_run_until(h, steered_into_tunnel, (void *) "vfofw000042", WAIT_USEC));
+        assert_true(harness_run_until(h, handed_into_tunnel, (void *) "vfofw000042", WAIT_USEC));
         assert_int_equal(fake_vfprog_forward_links(), 1);
+        assert_int_equal(fake_vfprog_mirrors(), 1);
         assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
         s = harness_wait_job(h, job, WAIT_USEC);
         assert_string_equal(s, "failed");
         free(s);
         free(job);
         assert_int_equal(fake_vfprog_forward_links(), 0);
+        assert_int_equal(fake_vfprog_mirrors(), 0);
         assert_string_not_equal(fake_vfprog_last_steer(), "vfofw000042");
+        /* the guest stops dropping what comes twice */
+        assert_true(harness_run_until(h, replay_closed, d, WAIT_USEC));
         assert_vf_back(h, d);
         harness_free(h);
 }
@@ -399,7 +437,7 @@ static void test_handover_switchover_at_once(void **state) {
         h->destination_forward_vni = 0x44;
         job = migrate_managed(h, d);
         assert_true(harness_run_until(h, downtime_held, d, WAIT_USEC));
-        assert_true(harness_run_until(h, steered_into_tunnel, (void *) "vfofw000044", WAIT_USEC));
+        assert_true(harness_run_until(h, handed_into_tunnel, (void *) "vfofw000044", WAIT_USEC));
         assert_true(harness_run_until(h, switchover_asked, d, 30 * USEC_PER_MSEC));
         assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
         s = harness_wait_job(h, job, WAIT_USEC);
@@ -438,7 +476,7 @@ static void test_handover_postcopy(void **state) {
         h->destination_forward_vni = 0x44;
         job = migrate_managed_full(h, d, true);
         assert_true(harness_run_until(h, downtime_held, d, WAIT_USEC));
-        assert_true(harness_run_until(h, steered_into_tunnel, (void *) "vfofw000044", WAIT_USEC));
+        assert_true(harness_run_until(h, handed_into_tunnel, (void *) "vfofw000044", WAIT_USEC));
         assert_true(harness_run_until(h, postcopy_asked, d, 30 * USEC_PER_MSEC));
         assert_int_equal(last_downtime(h, d), 0);
         assert_int_equal(harness_call(h, job, VFO_JOB_IFACE, "Cancel", NULL, NULL, NULL), 0);
