@@ -88,10 +88,11 @@ bool standby_helper_holds_transmit(StandbyHelper *h);
  * the destination's tap, where the copies wait until the guest runs there): for 'window_usec'
  * from now, by the guest's CLOCK_MONOTONIC (which stands still while the guest is paused), the
  * master's program drops every frame, unicast included, that it delivered once already within
- * STANDBY_RX_DEDUPE_WINDOW_NS, from whichever path (counted in duplicates_replayed). The digests
- * are those of the broadcast deduplication, and what they cannot tell apart is dropped too: a
- * frame repeated byte for byte in its first 64 bytes (TCP checksum aside) within 2 s. 0 ends the
- * window. -ENOTCONN without the master's program. */
+ * STANDBY_RX_DEDUPE_WINDOW_NS, from whichever path (counted in duplicates_replayed). A frame's
+ * digest covers its length and its first 128 bytes (96, 64, 48 or 32 of a shorter one), the L4
+ * checksum aside; what it cannot tell apart is dropped too: a frame repeated byte for byte that
+ * far within 2 s. Frames under 32 bytes are not compared. 0 ends the window. -ENOTCONN without
+ * the master's program. */
 int standby_helper_expect_replay(StandbyHelper *h, uint64_t window_usec);
 
 /* Totals over all CPUs since attach. */

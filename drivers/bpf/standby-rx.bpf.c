@@ -91,6 +91,7 @@ struct {
  * (tc ingress programs see the MAC header). */
 #define DIGEST_LONG  64
 #define DIGEST_SHORT 32
+#define REPLAY_DIGEST_MAX 128
 
 static __always_inline __u64 fnv1a(const __u8 *p, const int n) {
         __u64 h = FNV1A_OFFSET_BASIS;
@@ -103,12 +104,14 @@ static __always_inline __u64 fnv1a(const __u8 *p, const int n) {
         return h;
 }
 
-/* The L4 checksum is left out of the digest (zeroed in 'p'): the two paths
- * may not carry the same value. A virtio-net guest gets a frame whose
- * checksum the host left to be completed (VIRTIO_NET_HDR_F_NEEDS_CSUM: the
- * field holds only the pseudo-header sum), an emulated or real NIC the
- * completed one. Handled: IPv4 without options and IPv6 without extension
- * headers, UDP, TCP, ICMP and ICMPv6 (constant offsets, for the verifier). */
+/* The L4 checksum is left out of the digest (zeroed in 'p', of which the
+ * first 'n' bytes are the frame's): the two paths may not carry the same
+ * value. A virtio-net guest gets a frame whose checksum the host left to be
+ * completed (VIRTIO_NET_HDR_F_NEEDS_CSUM: the field holds only the
+ * pseudo-header sum), an emulated or real NIC the completed one, and a copy
+ * that went through a tunnel the completed one too. Handled: IPv4 without
+ * options and IPv6 without extension headers, UDP, TCP, ICMP and ICMPv6
+ * (constant offsets, for the verifier). */
 static __always_inline void clear_l4_csum(__u8 *p, const int n) {
         __u16 type = (__u16) (p[12] << 8 | p[13]);
         int off = -1;
@@ -120,27 +123,32 @@ static __always_inline void clear_l4_csum(__u8 *p, const int n) {
                         off = 50;                       /* TCP */
                 else if (p[23] == 1)
                         off = 36;                       /* ICMP */
-        } else if (type == 0x86dd && n == DIGEST_LONG) {
+        } else if (type == 0x86dd) {
                 if (p[20] == 17)
                         off = 60;                       /* UDP */
                 else if (p[20] == 58)
                         off = 56;                       /* ICMPv6 */
+                else if (p[20] == 6)
+                        off = 70;                       /* TCP */
         }
-        if (off == 36) {
+        if (off == 36 && n >= 38) {
                 p[36] = 0;
                 p[37] = 0;
-        } else if (off == 40 && n == DIGEST_LONG) {
+        } else if (off == 40 && n >= 42) {
                 p[40] = 0;
                 p[41] = 0;
-        } else if (off == 50 && n == DIGEST_LONG) {
+        } else if (off == 50 && n >= 52) {
                 p[50] = 0;
                 p[51] = 0;
-        } else if (off == 56 && n == DIGEST_LONG) {
+        } else if (off == 56 && n >= 58) {
                 p[56] = 0;
                 p[57] = 0;
-        } else if (off == 60 && n == DIGEST_LONG) {
+        } else if (off == 60 && n >= 62) {
                 p[60] = 0;
                 p[61] = 0;
+        } else if (off == 70 && n >= 72) {
+                p[70] = 0;
+                p[71] = 0;
         }
 }
 
@@ -163,6 +171,50 @@ static __always_inline int frame_digest(struct __sk_buff *skb, __u64 *ret) {
                 return 1;
         }
         return 0;
+}
+
+/* The replay window's digest (replayed()): both copies of a frame came through the same kind of
+ * path (the source's tap, and the destination's through a tunnel), so the length counts and no
+ * padding differs; but 64 bytes do not tell an IPv6 TCP segment's acknowledgement number or an
+ * IPv6 UDP datagram's payload apart, and every frame is compared, unicast too. So: the first
+ * 128 bytes, or 96, 64, 48 or 32 of shorter frames (48 hold an IPv4 TCP header without options),
+ * and the length. */
+static __always_inline int replay_digest(struct __sk_buff *skb, __u64 *ret) {
+        __u8 buf[REPLAY_DIGEST_MAX];
+        __u32 len = skb->len;
+        __u64 h;
+
+        if (len >= 128) {
+                if (bpf_skb_load_bytes(skb, 0, buf, 128) < 0)
+                        return 0;
+                clear_l4_csum(buf, 128);
+                h = fnv1a(buf, 128);
+        } else if (len >= 96) {
+                if (bpf_skb_load_bytes(skb, 0, buf, 96) < 0)
+                        return 0;
+                clear_l4_csum(buf, 96);
+                h = fnv1a(buf, 96);
+        } else if (len >= 64) {
+                if (bpf_skb_load_bytes(skb, 0, buf, 64) < 0)
+                        return 0;
+                clear_l4_csum(buf, 64);
+                h = fnv1a(buf, 64);
+        } else if (len >= 48) {
+                if (bpf_skb_load_bytes(skb, 0, buf, 48) < 0)
+                        return 0;
+                clear_l4_csum(buf, 48);
+                h = fnv1a(buf, 48);
+        } else if (len >= 32) {
+                if (bpf_skb_load_bytes(skb, 0, buf, 32) < 0)
+                        return 0;
+                clear_l4_csum(buf, 32);
+                h = fnv1a(buf, 32);
+        } else
+                return 0;
+        h ^= len;
+        h *= FNV1A_PRIME;
+        *ret = h;
+        return 1;
 }
 
 static __always_inline int within_window(__u64 now, __u64 stamp) {
@@ -234,7 +286,7 @@ static __always_inline int replayed(struct __sk_buff *skb, __u64 now) {
         struct standby_rx_seen fresh, *seen;
         __u64 key;
 
-        if (!frame_digest(skb, &key))
+        if (!replay_digest(skb, &key))
                 return 0;
         fresh.stamp = (now & ~1ULL) | STANDBY_RX_PATH_STANDBY;
         if (bpf_map_update_elem(&standby_rx_seen, &key, &fresh, BPF_NOEXIST) == 0)
