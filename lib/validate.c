@@ -412,12 +412,18 @@ int envelope_validate(const Vfo__Envelope *e, PeerRole sender, char *why, size_t
                 CHECK(mac_is_valid(e->expect_replay->mac), "ExpectReplay: invalid MAC");
                 CHECK(e->expect_replay->window_ms <= VALIDATE_REPLAY_WINDOW_MS_MAX,
                       "ExpectReplay: window out of range");
+                CHECK(e->expect_replay->prepare_ms <= VALIDATE_REPLAY_PREPARE_MS_MAX,
+                      "ExpectReplay: preparation out of range");
+                CHECK(e->expect_replay->prepare_ms == 0 || e->expect_replay->window_ms == 0,
+                      "ExpectReplay: a preparation with a window");
                 return 0;
 
         case VFO__ENVELOPE__BODY_REPLAY_EXPECTED:
                 CHECK(mac_is_valid(e->replay_expected->mac), "ReplayExpected: invalid MAC");
                 CHECK(e->replay_expected->window_ms <= VALIDATE_REPLAY_WINDOW_MS_MAX,
                       "ReplayExpected: window out of range");
+                CHECK(e->replay_expected->prepare_ms <= VALIDATE_REPLAY_PREPARE_MS_MAX,
+                      "ReplayExpected: preparation out of range");
                 return 0;
 
         case VFO__ENVELOPE__BODY_PING:

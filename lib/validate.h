@@ -22,6 +22,7 @@
 #define VALIDATE_PORTS_MAX 32U
 #define VALIDATE_DEADLINE_MS_MAX 60000U
 #define VALIDATE_REPLAY_WINDOW_MS_MAX 10000U    /* ExpectReplay.window_ms */
+#define VALIDATE_REPLAY_PREPARE_MS_MAX 60000U   /* ExpectReplay.prepare_ms */
 #define VALIDATE_IFNAME_MAX 15U         /* IFNAMSIZ - 1 */
 
 typedef enum PeerRole {

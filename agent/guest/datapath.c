@@ -94,21 +94,34 @@ void datapath_update(Datapath *dp, const DatapathPort *p) {
                 datapath_end_linger(dp);
 }
 
+/* A transition starts while a replay helper is there (a VF attached on the
+ * destination right after the migration): the transition takes that helper,
+ * programs, map and the window's end (the kernel's clock) with it, so that
+ * the copies still on their way are dropped. true if it did. */
+static bool datapath_replay_to_transition(Datapath *dp) {
+        if (!dp->replay)
+                return false;
+        log_info("Replay window on ifindex %d goes on in the transition that starts.", dp->port.master_ifindex);
+        dp->helper = TAKE_PTR(dp->replay);
+        dp->replay_until = USEC_INFINITY;
+        return true;
+}
+
 int datapath_receive_both(Datapath *dp) {
         int r;
 
         assert(dp);
 
-        /* The last transition's deduplication, or a replay window, is in the master's slot:
-         * this one's takes it. */
+        /* The last transition's deduplication is in the master's slot: this one's takes it. */
         datapath_end_linger(dp);
-        datapath_end_replay(dp);
 
         switch (dp->port.kind) {
         case PORT_KIND_NET_FAILOVER:
                 if (dp->helper)
                         return 0;
                 dp->last = (StandbyHelperCounters) {};
+                if (datapath_replay_to_transition(dp))
+                        return standby_helper_set_multicast(dp->helper, dp->port.vf_ifindex == 0);
                 r = standby_helper_attach(dp->port.synthetic_ifindex, dp->port.master_ifindex, &dp->helper);
                 if (r < 0)
                         return r;
@@ -119,7 +132,7 @@ int datapath_receive_both(Datapath *dp) {
                  * broadcast/multicast from both slaves, and loading the programs takes tens of
                  * ms in a slow guest. Without it frames arrive twice, but none is lost, so the
                  * switch goes on. */
-                if (!dp->helper) {
+                if (!dp->helper && !datapath_replay_to_transition(dp)) {
                         dp->last = (StandbyHelperCounters) {};
                         r = standby_helper_attach_tagger(dp->port.synthetic_ifindex, dp->port.master_ifindex,
                                                          &dp->helper);
@@ -341,12 +354,12 @@ static void datapath_end_replay(Datapath *dp) {
         dp->replay_until = USEC_INFINITY;
 }
 
-int datapath_expect_replay(Datapath *dp, usec_t window, usec_t now) {
+int datapath_expect_replay(Datapath *dp, usec_t window, usec_t prepare, usec_t now) {
         int r;
 
         assert(dp);
 
-        if (window == 0) {
+        if (window == 0 && prepare == 0) {
                 datapath_end_replay(dp);
                 return 0;
         }
@@ -354,6 +367,13 @@ int datapath_expect_replay(Datapath *dp, usec_t window, usec_t now) {
                 return -EBUSY;
         if (dp->port.kind != PORT_KIND_NET_FAILOVER && dp->port.kind != PORT_KIND_BONDING)
                 return -EOPNOTSUPP;
+        if (!dp->replay && dp->lingering && dp->linger_whole) {
+                /* A detach's whole helper that lingers (a migration detaches first): the same
+                 * programs, loaded already. */
+                dp->replay = TAKE_PTR(dp->lingering);
+                dp->linger_whole = false;
+                dp->linger_until = USEC_INFINITY;
+        }
         if (!dp->replay) {
                 /* the master's slot */
                 datapath_end_linger(dp);
@@ -364,6 +384,17 @@ int datapath_expect_replay(Datapath *dp, usec_t window, usec_t now) {
                 if (r < 0)
                         return log_warning_errno(r, "Cannot attach the helper for a replay window on ifindex %d: %m",
                                                  dp->port.master_ifindex);
+        }
+        if (window == 0) {
+                /* ready: the window comes later, or the helper goes then */
+                if (!standby_helper_counts_vf_markers(dp->replay)) {
+                        dp->replay = standby_helper_detach(dp->replay);
+                        return -EOPNOTSUPP;     /* no master's program */
+                }
+                dp->replay_until = usec_add(now, prepare);
+                log_info("Replay helper on ifindex %d ready for %" PRIu64 " ms.", dp->port.master_ifindex,
+                         prepare / USEC_PER_MSEC);
+                return 0;
         }
         r = standby_helper_expect_replay(dp->replay, window);
         if (r < 0) {

@@ -88,12 +88,14 @@ int datapath_receive_normal(Datapath *dp);
  * included (standby_helper_expect_replay(): the source host copies what it
  * delivers here into the destination's tap). Attaches a helper for it when
  * none is (net_failover: the standby's and the master's programs; bonding:
- * the tagger); a second call moves the end; 'window' 0 ends it now. -EBUSY
+ * the tagger); a second call moves the end. 'window' 0 and 'prepare' > 0:
+ * the helper only, kept that long for a window that follows (loading it is
+ * the slow part); both 0 end it now. -EBUSY
  * while a transition holds the helper or a VF is plugged (the host detaches
  * before it migrates); -EOPNOTSUPP for netvsc, and when the master's program
- * cannot be attached. A transition that starts (datapath_receive_both()) ends
- * the window. */
-int datapath_expect_replay(Datapath *dp, usec_t window, usec_t now);
+ * cannot be attached. A transition that starts (datapath_receive_both())
+ * takes the helper over, and the window goes on in it until its end. */
+int datapath_expect_replay(Datapath *dp, usec_t window, usec_t prepare, usec_t now);
 /* When that deduplication, or a replay window, is to be removed (USEC_INFINITY:
  * none runs); call datapath_expire() then. The next datapath_receive_both()
  * ends it too. */

@@ -643,14 +643,14 @@ static void port_switch_dispatch(PortSwitch *s, SwitchEvent e, uint64_t id, uint
 static void port_switch_expect_replay(PortSwitch *s, const Vfo__Envelope *m, usec_t now) {
         Vfo__Envelope e = VFO__ENVELOPE__INIT;
         Vfo__ReplayExpected re = VFO__REPLAY_EXPECTED__INIT;
-        uint32_t ms = m->expect_replay->window_ms;
+        uint32_t ms = m->expect_replay->window_ms, prepare = m->expect_replay->prepare_ms;
         int r;
 
-        if (ms > 0 && s->state != SWITCH_STATE_IDLE) {
+        if ((ms > 0 || prepare > 0) && s->state != SWITCH_STATE_IDLE) {
                 port_switch_send_error(s, m->id, VFO__ERROR_CODE__ERROR_CODE_BUSY, "A transition runs on this port.");
                 return;
         }
-        r = datapath_expect_replay(s->dp, ms * USEC_PER_MSEC, now);
+        r = datapath_expect_replay(s->dp, ms * USEC_PER_MSEC, prepare * USEC_PER_MSEC, now);
         if (r == -EOPNOTSUPP) {
                 port_switch_send_error(s, m->id, VFO__ERROR_CODE__ERROR_CODE_UNSUPPORTED,
                                        "This port's datapath cannot drop replayed frames.");
@@ -668,6 +668,7 @@ static void port_switch_expect_replay(PortSwitch *s, const Vfo__Envelope *m, use
         }
         re.mac = s->mac;
         re.window_ms = ms;
+        re.prepare_ms = prepare;
         e.id = m->id;
         e.body_case = VFO__ENVELOPE__BODY_REPLAY_EXPECTED;
         e.replay_expected = &re;

@@ -61,16 +61,29 @@
  * after the frame itself is delivered twice. */
 #define REPLAY_WINDOW_MS 2000
 #define REPLAY_REFRESH_USEC (500 * USEC_PER_MSEC)
-/* How long the handover waits for the guest's answer before it moves the
- * traffic instead. */
+/* Loading the guest's helper takes a TCG guest 100-300 ms (lab), longer
+ * than the handover may wait before QEMU ends the first pass by itself: it
+ * is asked for when the first pass starts, kept this long by the guest,
+ * and asked again every REPLAY_PREPARE_REFRESH_USEC until the handover. */
+#define REPLAY_PREPARE_MS 30000
+#define REPLAY_PREPARE_REFRESH_USEC (10 * USEC_PER_SEC)
+/* How long an answer may take before the port is moved instead. */
 #define REPLAY_ASK_TIMEOUT_USEC (500 * USEC_PER_MSEC)
 
-/* One port's ExpectReplay at the handover. */
+typedef enum ReplayState {
+        REPLAY_REFUSED,         /* refused, not answered in time, or never asked: moved at the handover */
+        REPLAY_PREPARING,       /* the helper is asked for */
+        REPLAY_READY,           /* the guest has it loaded */
+        REPLAY_OPENING,         /* the window is asked for, at the handover */
+        REPLAY_OPEN,            /* the guest drops the copies: they go to the destination */
+} ReplayState;
+
+/* One port's ExpectReplay. */
 typedef struct ReplayAsk {
         Migration *mg;
         char mac[18];
-        int64_t id;             /* the request, > 0 while it waits for the answer */
-        int state;              /* 0 asked, 1 the guest drops the copies, -1 refused or not answered */
+        int64_t id;             /* the request that waits for its answer, 0 none */
+        ReplayState state;
 } ReplayAsk;
 
 struct Migration {
@@ -115,9 +128,8 @@ struct Migration {
         sd_bus_slot *prepare_slot;
         usec_t handover_usec;   /* CLOCK_MONOTONIC of handover_start() */
         bool source_paused;     /* QEMU stopped the domain here (migration_source_paused()) */
-        ReplayAsk *replay;      /* the ports asked to expect the copies, one each */
+        ReplayAsk *replay;      /* the ports whose guest is asked to expect the copies, one each */
         size_t n_replay;
-        unsigned replay_pending; /* of them not answered yet */
         usec_t replay_sent;     /* CLOCK_MONOTONIC of the last ExpectReplay */
 };
 
@@ -126,6 +138,7 @@ static void handover_start(Migration *mg);
 static void prepare_start(Migration *mg);
 static void replay_forget(Migration *mg);
 static void replay_close(Migration *mg);
+static void replay_prepare(Migration *mg);
 static unsigned forward_hand_over(Migration *mg);
 
 static void ports_set_migrating(Domain *d, bool on) {
@@ -641,11 +654,20 @@ static ReplayAsk *replay_find(Migration *mg, const char *mac) {
         return NULL;
 }
 
+/* Ports whose guest has not answered the window yet. */
+static unsigned replay_opening(const Migration *mg) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < mg->n_replay; i++)
+                n += mg->replay[i].state == REPLAY_OPENING;
+        return n;
+}
+
 /* Every port with this host's end of a tunnel: its frames go there from now
  * on, copied (this host goes on delivering them to the domain until it
  * paused; the guest drops the copies of what it took) or moved (the MAC is
- * pinned to the tunnel). A port whose guest has not answered ExpectReplay
- * yet waits. How many ports go there now. */
+ * pinned to the tunnel). A port whose guest has not answered the window yet
+ * waits. How many ports go there now. */
 static unsigned forward_hand_over(Migration *mg) {
         Domain *d = mg->job->domain;
         unsigned n = 0;
@@ -654,10 +676,11 @@ static unsigned forward_hand_over(Migration *mg) {
                 Port *port = d->ports[i];
                 Forward *fw = forward_find(d->manager, d->uuid, port->mac, false);
                 ReplayAsk *ra = replay_find(mg, port->mac);
+                ReplayState st = ra ? ra->state : REPLAY_REFUSED;
 
-                if (!fw || (ra && ra->state == 0 && !mg->source_paused))
+                if (!fw || (st == REPLAY_OPENING && !mg->source_paused))
                         continue;
-                if (ra && ra->state > 0 && !mg->source_paused && forward_mirror(fw, port->synthetic_tap) >= 0)
+                if (st == REPLAY_OPEN && !mg->source_paused && forward_mirror(fw, port->synthetic_tap) >= 0)
                         n++;
                 else if (forward_steer(fw) >= 0)
                         n++;
@@ -668,8 +691,36 @@ static unsigned forward_hand_over(Migration *mg) {
 static void on_replay_refreshed(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
 }
 
-/* ExpectReplay for every port that asked; 'window_ms' 0 ends the window. */
-static void replay_send(Migration *mg, uint32_t window_ms, AgentReplyFn fn) {
+static void handover_switchover(Migration *mg);
+
+static void on_replay_reply(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
+        ReplayAsk *ra = userdata;
+        Migration *mg = ra->mg;
+        Job *j = mg->job;
+        bool ok = error == 0 && reply->body_case == VFO__ENVELOPE__BODY_REPLAY_EXPECTED;
+        ReplayState was = ra->state;
+
+        ra->id = 0;
+        if (was != REPLAY_PREPARING && was != REPLAY_OPENING)
+                return;         /* let go of meanwhile */
+        ra->state = !ok ? REPLAY_REFUSED : was == REPLAY_PREPARING ? REPLAY_READY : REPLAY_OPEN;
+        if (!ok)
+                log_job_info(j, "Job %" PRIu64 ": the guest of %s does not drop replayed frames on %s (%s); its "
+                             "frames are moved to the destination at the handover.", j->id, j->domain->name,
+                             ra->mac, error == -EREMOTEIO ? reply->error->message : strerror(-error));
+        if (was != REPLAY_OPENING || replay_opening(mg) > 0 || mg->handover <= 0 || j->state != JOB_RUNNING ||
+            j->phase != JOB_PHASE_MIGRATING)
+                return;
+        log_job_debug(j, "Job %" PRIu64 ": the guest of %s answered the replay window %.1f ms after the handover.",
+                      j->id, j->domain->name, (double) (now_usec(CLOCK_MONOTONIC) - mg->handover_usec) / USEC_PER_MSEC);
+        if (forward_hand_over(mg) > 0)
+                handover_switchover(mg);
+}
+
+/* ExpectReplay to every port in 'from', which is then in 'to' (with 'fn'
+ * till the answer; without, nothing waits for it). */
+static void replay_send(Migration *mg, ReplayState from, ReplayState to, uint32_t window_ms, uint32_t prepare_ms,
+                        AgentReplyFn fn) {
         Job *j = mg->job;
 
         for (size_t i = 0; i < mg->n_replay; i++) {
@@ -678,49 +729,30 @@ static void replay_send(Migration *mg, uint32_t window_ms, AgentReplyFn fn) {
                 Vfo__ExpectReplay er = VFO__EXPECT_REPLAY__INIT;
                 int64_t id;
 
-                /* asked: not yet; again: the guest drops them; ended: unless it refused */
-                if (fn ? ra->state != 0 : window_ms > 0 ? ra->state <= 0 : ra->state < 0)
+                if (ra->state != from)
                         continue;
                 er.mac = ra->mac;
                 er.window_ms = window_ms;
+                er.prepare_ms = prepare_ms;
                 e.body_case = VFO__ENVELOPE__BODY_EXPECT_REPLAY;
                 e.expect_replay = &er;
                 id = agent_conn_request(j->domain->agent, &e, REPLAY_ASK_TIMEOUT_USEC, fn ?: on_replay_refreshed,
                                         fn ? (void *) ra : NULL);
-                if (fn && id < 0) {
-                        ra->state = -1;
-                        mg->replay_pending--;
-                } else if (fn)
-                        ra->id = id;
+                if (!fn) {
+                        ra->state = to;
+                        continue;
+                }
+                ra->state = id > 0 ? to : REPLAY_REFUSED;
+                ra->id = MAX(id, 0);
         }
         mg->replay_sent = now_usec(CLOCK_MONOTONIC);
 }
 
-static void handover_switchover(Migration *mg);
-
-static void on_replay_reply(AgentConn *a, int error, const Vfo__Envelope *reply, void *userdata) {
-        ReplayAsk *ra = userdata;
-        Migration *mg = ra->mg;
-        Job *j = mg->job;
-
-        ra->id = 0;
-        ra->state = error == 0 && reply->body_case == VFO__ENVELOPE__BODY_REPLAY_EXPECTED ? 1 : -1;
-        if (ra->state < 0)
-                log_job_info(j, "Job %" PRIu64 ": the guest of %s does not drop replayed frames on %s (%s); its "
-                             "frames are moved to the destination at the handover instead.", j->id, j->domain->name,
-                             ra->mac, error == -EREMOTEIO ? reply->error->message : strerror(-error));
-        if (mg->replay_pending > 0)
-                mg->replay_pending--;
-        if (mg->replay_pending > 0 || mg->handover <= 0 || j->state != JOB_RUNNING || j->phase != JOB_PHASE_MIGRATING)
-                return;
-        if (forward_hand_over(mg) > 0)
-                handover_switchover(mg);
-}
-
-/* At the handover, every port with a tunnel whose guest agent can drop
- * replayed frames (protocol 4): ExpectReplay. The tunnels take its frames
- * once it answered (forward_hand_over()). */
-static void replay_ask(Migration *mg) {
+/* When the migration starts, right after the detaches (the guest may keep a
+ * detach's helper for it): every port whose guest agent can drop replayed
+ * frames (protocol 4) is asked to load the helper for it. Only with a
+ * tunnel to copy into (ForwardAddress=). */
+static void replay_prepare(Migration *mg) {
         Job *j = mg->job;
         Domain *d = j->domain;
 
@@ -730,28 +762,50 @@ static void replay_ask(Migration *mg) {
         if (!mg->replay)
                 return;
         for (size_t i = 0; i < d->n_ports; i++) {
-                Port *port = d->ports[i];
+                ReplayAsk *ra = &mg->replay[mg->n_replay];
 
-                if (!forward_find(d->manager, d->uuid, port->mac, false) || !port->synthetic_tap[0])
+                if (!d->ports[i]->synthetic_tap[0])
                         continue;
-                mg->replay[mg->n_replay] = (ReplayAsk) { .mg = mg };
-                snprintf(mg->replay[mg->n_replay].mac, sizeof(mg->replay[mg->n_replay].mac), "%s", port->mac);
+                *ra = (ReplayAsk) { .mg = mg, .state = REPLAY_PREPARING };
+                snprintf(ra->mac, sizeof(ra->mac), "%s", d->ports[i]->mac);
                 mg->n_replay++;
         }
-        mg->replay_pending = (unsigned) mg->n_replay;
-        replay_send(mg, REPLAY_WINDOW_MS, on_replay_reply);
+        replay_send(mg, REPLAY_PREPARING, REPLAY_PREPARING, 0, REPLAY_PREPARE_MS, on_replay_reply);
 }
 
-/* While the copies go on and the domain runs here: the window again. */
+/* At the handover: the window, for every port whose guest has the helper
+ * and that has a tunnel; the others are moved. */
+static void replay_open(Migration *mg) {
+        Domain *d = mg->job->domain;
+
+        /* no tunnel (yet): moved, and the guest lets the helper go */
+        for (size_t i = 0; i < mg->n_replay; i++)
+                if (mg->replay[i].state == REPLAY_READY && !forward_find(d->manager, d->uuid, mg->replay[i].mac, false))
+                        mg->replay[i].state = REPLAY_PREPARING;
+        replay_send(mg, REPLAY_PREPARING, REPLAY_REFUSED, 0, 0, NULL);
+        replay_send(mg, REPLAY_READY, REPLAY_OPENING, REPLAY_WINDOW_MS, 0, on_replay_reply);
+}
+
+/* Before the handover, the helper again; after it, while the copies go on
+ * and the domain runs here, the window again. */
 static void replay_refresh(Migration *mg) {
-        if (mg->handover > 0 && !mg->source_paused && mg->n_replay > 0 &&
-            now_usec(CLOCK_MONOTONIC) - mg->replay_sent >= REPLAY_REFRESH_USEC)
-                replay_send(mg, REPLAY_WINDOW_MS, NULL);
+        usec_t since = now_usec(CLOCK_MONOTONIC) - mg->replay_sent;
+
+        if (mg->n_replay == 0 || mg->source_paused)
+                return;
+        if (mg->handover == 0 && since >= REPLAY_PREPARE_REFRESH_USEC)
+                replay_send(mg, REPLAY_READY, REPLAY_READY, 0, REPLAY_PREPARE_MS, NULL);
+        else if (mg->handover > 0 && since >= REPLAY_REFRESH_USEC)
+                replay_send(mg, REPLAY_OPEN, REPLAY_OPEN, REPLAY_WINDOW_MS, 0, NULL);
 }
 
-/* The domain runs here again (a failed migration): the guest stops dropping. */
+/* The domain runs here again (a failed migration): the guest stops dropping
+ * and lets the helper go. */
 static void replay_close(Migration *mg) {
-        replay_send(mg, 0, NULL);
+        for (size_t i = 0; i < mg->n_replay; i++)
+                if (mg->replay[i].state != REPLAY_REFUSED)
+                        mg->replay[i].state = REPLAY_READY;     /* asked at least: it may have it */
+        replay_send(mg, REPLAY_READY, REPLAY_READY, 0, 0, NULL);
         replay_forget(mg);
 }
 
@@ -763,7 +817,6 @@ static void replay_forget(Migration *mg) {
                         agent_conn_cancel(d->agent, mg->replay[i].id);
         mg->replay = mfree(mg->replay);
         mg->n_replay = 0;
-        mg->replay_pending = 0;
 }
 
 static bool is_unknown_method(const sd_bus_error *e) {
@@ -795,7 +848,7 @@ static int on_prepare_reply(sd_bus_message *reply, void *userdata, sd_bus_error 
         log_job_info(j, "Job %" PRIu64 ": the destination readied %" PRIu32 " port(s) of %s; %u forwarding tunnel(s) open.",
                  j->id, ports, j->domain->name, n);
         /* a handover that came meanwhile: into the tunnels now */
-        if (mg->handover > 0 && forward_hand_over(mg) > 0 && mg->replay_pending == 0)
+        if (mg->handover > 0 && forward_hand_over(mg) > 0 && replay_opening(mg) == 0)
                 handover_switchover(mg);
         return 0;
 }
@@ -854,12 +907,12 @@ static int on_handover_reply(sd_bus_message *reply, void *userdata, sd_bus_error
         if (!mg->dest_old) {
                 forward_from_reply(mg, reply);
                 r = forward_hand_over(mg);
-                if (r == 0 && mg->replay_pending == 0 && j->manager->config->forward_address)
+                if (r == 0 && replay_opening(mg) == 0 && j->manager->config->forward_address)
                         log_job_info(j, "Job %" PRIu64 ": no forwarding tunnel; frames that reach this host after QEMU stopped %s here are lost until the network learns where it runs.",
                                  j->id, j->domain->name);
         }
-        /* a guest that has not answered ExpectReplay: its answer switches over */
-        if (mg->replay_pending == 0)
+        /* a guest that has not answered the window yet: its answer switches over */
+        if (replay_opening(mg) == 0)
                 handover_switchover(mg);
         return 0;
 }
@@ -899,8 +952,8 @@ static void handover_start(Migration *mg) {
         mg->handover_usec = now_usec(CLOCK_MONOTONIC);
         log_job_info(j, "Job %" PRIu64 ": handover of %s's traffic to the destination.", j->id, j->domain->name);
         if (!mg->source_paused)
-                replay_ask(mg);
-        if (mg->replay_pending == 0 && forward_hand_over(mg) > 0)
+                replay_open(mg);
+        if (replay_opening(mg) == 0 && forward_hand_over(mg) > 0)
                 handover_switchover(mg);     /* frames go into the destination's taps already */
         handover_call(mg);
 }
@@ -920,10 +973,9 @@ void migration_source_paused(Migration *mg) {
                  * the domain goes into the tunnels alone (the copies went
                  * there already; pinned, they outlive the tap). A guest
                  * that has not answered ExpectReplay: moved now. */
-                if (mg->replay_pending > 0)
-                        log_job_warning(j, "Job %" PRIu64 ": QEMU stopped %s before its guest agent answered ExpectReplay: what waited in its tap here then is lost.",
+                if (replay_opening(mg) > 0)
+                        log_job_warning(j, "Job %" PRIu64 ": QEMU stopped %s before its guest agent answered the replay window: what waited in its tap here then is lost.",
                                         j->id, j->domain->name);
-                mg->replay_pending = 0;
                 (void) forward_hand_over(mg);
                 return;
         }
@@ -1097,6 +1149,9 @@ static void migrate_step(Migration *mg) {
                         for (size_t i = 0; pool && i < d->n_ports; i++)
                                 (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_UNSPECIFIED);
                 }
+                /* the guest readies its helper while the first pass runs */
+                if (mg->managed_switchover && mg->dest_bus && m->config->forward_address)
+                        replay_prepare(mg);
                 r = spawn_helper(mg);
                 if (r < 0)
                         job_fail(j, VFO_ERROR_LIBVIRT, "Cannot start the migration: %s.", strerror(-r));

@@ -179,36 +179,52 @@ static __always_inline int frame_digest(struct __sk_buff *skb, __u64 *ret) {
  * IPv6 UDP datagram's payload apart, and every frame is compared, unicast too. So: the first
  * 128 bytes, or 96, 64, 48 or 32 of shorter frames (48 hold an IPv4 TCP header without options),
  * and the length. */
+/* FNV-1a over 64-bit words, each product folded back (the multiplication carries low bits up,
+ * never high bits down): an eighth of the byte loop's instructions, for the verifier of a slow
+ * guest, whose time the host waits for. */
+static __always_inline __u64 fnv1a_words(const __u64 *w, const int n) {
+        __u64 h = FNV1A_OFFSET_BASIS;
+
+#pragma clang loop unroll(full)
+        for (int i = 0; i < n; i++) {
+                h ^= w[i];
+                h *= FNV1A_PRIME;
+                h ^= h >> 32;
+        }
+        return h;
+}
+
 static __always_inline int replay_digest(struct __sk_buff *skb, __u64 *ret) {
-        __u8 buf[REPLAY_DIGEST_MAX];
+        __u64 buf[REPLAY_DIGEST_MAX / 8];
+        __u8 *p = (__u8 *) buf;
         __u32 len = skb->len;
         __u64 h;
 
         if (len >= 128) {
                 if (bpf_skb_load_bytes(skb, 0, buf, 128) < 0)
                         return 0;
-                clear_l4_csum(buf, 128);
-                h = fnv1a(buf, 128);
+                clear_l4_csum(p, 128);
+                h = fnv1a_words(buf, 16);
         } else if (len >= 96) {
                 if (bpf_skb_load_bytes(skb, 0, buf, 96) < 0)
                         return 0;
-                clear_l4_csum(buf, 96);
-                h = fnv1a(buf, 96);
+                clear_l4_csum(p, 96);
+                h = fnv1a_words(buf, 12);
         } else if (len >= 64) {
                 if (bpf_skb_load_bytes(skb, 0, buf, 64) < 0)
                         return 0;
-                clear_l4_csum(buf, 64);
-                h = fnv1a(buf, 64);
+                clear_l4_csum(p, 64);
+                h = fnv1a_words(buf, 8);
         } else if (len >= 48) {
                 if (bpf_skb_load_bytes(skb, 0, buf, 48) < 0)
                         return 0;
-                clear_l4_csum(buf, 48);
-                h = fnv1a(buf, 48);
+                clear_l4_csum(p, 48);
+                h = fnv1a_words(buf, 6);
         } else if (len >= 32) {
                 if (bpf_skb_load_bytes(skb, 0, buf, 32) < 0)
                         return 0;
-                clear_l4_csum(buf, 32);
-                h = fnv1a(buf, 32);
+                clear_l4_csum(p, 32);
+                h = fnv1a_words(buf, 4);
         } else
                 return 0;
         h ^= len;

@@ -88,11 +88,13 @@ int datapath_receive_normal(Datapath *dp) {
         return 0;
 }
 
-int datapath_expect_replay(Datapath *dp, usec_t window, usec_t now) {
-        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] = window > 0 ? 'R' : 'r';
-        if (window > 0 && fake_datapath_log.fail_replay)
+int datapath_expect_replay(Datapath *dp, usec_t window, usec_t prepare, usec_t now) {
+        fake_datapath_log.calls[fake_datapath_log.n_calls++ % FAKE_DATAPATH_CALLS] =
+                window > 0 ? 'R' : prepare > 0 ? 'P' : 'r';
+        if ((window > 0 || prepare > 0) && fake_datapath_log.fail_replay)
                 return fake_datapath_log.fail_replay;
         fake_datapath_log.replay_window = window;
+        fake_datapath_log.replay_prepare = prepare;
         return 0;
 }
 

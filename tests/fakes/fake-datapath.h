@@ -11,7 +11,7 @@ typedef struct FakeDatapathLog {
         bool helper_multicast;          /* broadcast handed over from the standby */
         bool hold_transmit;             /* transmit held on the synthetic path */
         PortPath transmit;
-        char calls[FAKE_DATAPATH_CALLS + 1];    /* B both, D VF drained, N normal, M/m VF receives yes/no, V/S transmit, H/h hold on/off, R/r replay window on/off */
+        char calls[FAKE_DATAPATH_CALLS + 1];    /* B both, D VF drained, N normal, M/m VF receives yes/no, V/S transmit, H/h hold on/off, R/r replay window on/off, P helper readied for one */
         unsigned n_calls;
         int fail_receive_both;          /* negative errno to fail with */
         int fail_transmit;
@@ -22,6 +22,7 @@ typedef struct FakeDatapathLog {
         usec_t linger_until;            /* what datapath_linger_until() gives (0: USEC_INFINITY) */
         unsigned expired;               /* datapath_expire() calls at or after it */
         usec_t replay_window;           /* the last datapath_expect_replay() */
+        usec_t replay_prepare;
         int fail_replay;                /* negative errno for datapath_expect_replay() */
 } FakeDatapathLog;
 

@@ -256,11 +256,13 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
         case VFO__ENVELOPE__BODY_EXPECT_REPLAY: {
                 Vfo__ReplayExpected re = VFO__REPLAY_EXPECTED__INIT;
 
-                if (m->expect_replay->window_ms > 0)
+                if (m->expect_replay->window_ms > 0) {
                         d->n_expect_replay++;
+                        d->replay_window_ms = m->expect_replay->window_ms;
+                } else if (m->expect_replay->prepare_ms > 0)
+                        d->n_replay_prepared++;
                 else
                         d->n_replay_closed++;
-                d->replay_window_ms = m->expect_replay->window_ms;
                 if (d->expect_replay == HARNESS_ANSWER_SILENT)
                         return;
                 if (d->expect_replay == HARNESS_ANSWER_REFUSE) {
@@ -270,6 +272,7 @@ static void agent_answer(HarnessDomain *d, const Vfo__Envelope *m) {
                 }
                 re.mac = d->mac;
                 re.window_ms = m->expect_replay->window_ms;
+                re.prepare_ms = m->expect_replay->prepare_ms;
                 e.body_case = VFO__ENVELOPE__BODY_REPLAY_EXPECTED;
                 e.replay_expected = &re;
                 agent_send(d, m->id, &e);

@@ -50,8 +50,9 @@ typedef struct HarnessDomain {
         unsigned n_prepare_detach, n_prepare_attach;   /* requests seen */
         unsigned n_steering_moved;
         unsigned n_marked_vf, n_marked_synthetic;      /* ... with drain_marker, by path */
-        unsigned n_expect_replay;       /* ExpectReplay requests seen, with a window */
-        unsigned n_replay_closed;       /* ... with window 0 */
+        unsigned n_replay_prepared;     /* ExpectReplay requests seen that ready the helper */
+        unsigned n_expect_replay;       /* ... that open the window */
+        unsigned n_replay_closed;       /* ... that end both */
         uint32_t replay_window_ms;      /* the last window asked */
 
         /* the agent's end of the channel */

@@ -413,17 +413,22 @@ static void test_switch_graceful_detach(void **state) {
         assert_string_equal(fake_datapath_log.calls, "BMHmShDmMN");
 }
 
-static void expect_replay(Fixture *f, uint64_t id, uint32_t window_ms, usec_t now) {
+static void expect_replay_full(Fixture *f, uint64_t id, uint32_t window_ms, uint32_t prepare_ms, usec_t now) {
         Vfo__Envelope e = VFO__ENVELOPE__INIT;
         Vfo__ExpectReplay er = VFO__EXPECT_REPLAY__INIT;
 
         er.mac = (char *) MAC;
         er.window_ms = window_ms;
+        er.prepare_ms = prepare_ms;
         e.id = id;
         e.body_case = VFO__ENVELOPE__BODY_EXPECT_REPLAY;
         e.expect_replay = &er;
         assert_int_equal(envelope_validate(&e, PEER_ROLE_HOST, NULL, 0), 0);
         port_switch_request(f->s, &e, now);
+}
+
+static void expect_replay(Fixture *f, uint64_t id, uint32_t window_ms, usec_t now) {
+        expect_replay_full(f, id, window_ms, 0, now);
 }
 
 /* ExpectReplay (a migration's handover): the datapath's replay window, outside
@@ -432,6 +437,11 @@ static void test_switch_expect_replay(void **state) {
         Fixture *f = *state;
 
         port_switch_seed(f->s, &without_vf, NULL, false, PORT_PATH_SYNTHETIC);
+        /* readied while the first pass runs, then the window */
+        expect_replay_full(f, 9, 0, 30000, T0 - 1000);
+        assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_REPLAY_EXPECTED);
+        assert_int_equal(fake_datapath_log.replay_prepare, 30 * USEC_PER_SEC);
+        assert_int_equal(fake_datapath_log.replay_window, 0);
         expect_replay(f, 1, 2000, T0);
         assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_REPLAY_EXPECTED);
         assert_int_equal(last(f)->id, 1);
@@ -462,7 +472,7 @@ static void test_switch_expect_replay(void **state) {
         assert_int_equal(last(f)->error, VFO__ERROR_CODE__ERROR_CODE_BUSY);
         expect_replay(f, 8, 0, T0 + 7000);
         assert_int_equal(last(f)->body, VFO__ENVELOPE__BODY_REPLAY_EXPECTED);
-        assert_string_equal(fake_datapath_log.calls, "RrRRRBMHr");
+        assert_string_equal(fake_datapath_log.calls, "PRrRRRBMHr");
 }
 
 static void test_switch_graceful_attach(void **state) {

@@ -215,8 +215,22 @@ static void test_validate_expect_replay(void **state) {
         assert_int_equal(roundtrip(test_message_init(&m, VFO__ENVELOPE__BODY_EXPECT_REPLAY, 0), PEER_ROLE_HOST),
                          -EBADMSG);
 
+        /* the preparation: up to 60 s, without a window */
+        e = test_message_init(&m, VFO__ENVELOPE__BODY_EXPECT_REPLAY, 7);
+        m.expect_replay.window_ms = 0;
+        m.expect_replay.prepare_ms = VALIDATE_REPLAY_PREPARE_MS_MAX;
+        assert_int_equal(roundtrip(e, PEER_ROLE_HOST), 0);
+        m.expect_replay.prepare_ms = VALIDATE_REPLAY_PREPARE_MS_MAX + 1;
+        assert_int_equal(roundtrip(e, PEER_ROLE_HOST), -EBADMSG);
+        m.expect_replay.prepare_ms = 1000;
+        m.expect_replay.window_ms = 1000;
+        assert_int_equal(roundtrip(e, PEER_ROLE_HOST), -EBADMSG);
+
         e = test_message_init(&m, VFO__ENVELOPE__BODY_REPLAY_EXPECTED, 7);
         m.replay_expected.window_ms = 60000;
+        assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), -EBADMSG);
+        test_message_init(&m, VFO__ENVELOPE__BODY_REPLAY_EXPECTED, 7);
+        m.replay_expected.prepare_ms = 70000;
         assert_int_equal(roundtrip(e, PEER_ROLE_GUEST), -EBADMSG);
 }
 
