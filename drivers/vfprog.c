@@ -390,6 +390,28 @@ static struct nlmsghdr *tc_request(void *buf, uint16_t type, int ifindex, uint32
  * (ingress), or leaves through it (egress), leaves through TO as well
  * (mirror) or instead (redirect). u32, not matchall: kernels built without
  * cls_matchall have it. */
+static int tc_add_clsact(int ifindex) {
+        uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        struct tcmsg *tcm;
+        int r;
+
+        nlh = tc_request(buf, RTM_NEWQDISC, ifindex, TC_H_CLSACT, &tcm);
+        tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
+        mnl_attr_put_strz(nlh, TCA_KIND, "clsact");
+        r = vfprog_transact(nlh, NULL, NULL);
+        return r == -EEXIST ? 0 : r < 0 ? r : 1;
+}
+
+int netdev_add_clsact(const char *ifname) {
+        int ifindex, r;
+
+        r = ifindex_from_name(ifname, &ifindex);
+        if (r < 0)
+                return r;
+        return tc_add_clsact(ifindex);
+}
+
 static int tc_mirred_all(int ifindex, bool egress, uint16_t prio, int to, bool mirror) {
         uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlattr *options, *actions, *action, *action_options;
@@ -407,11 +429,8 @@ static int tc_mirred_all(int ifindex, bool egress, uint16_t prio, int to, bool m
 
         memcpy(selector, &sel, sizeof(sel));
 
-        nlh = tc_request(buf, RTM_NEWQDISC, ifindex, TC_H_CLSACT, &tcm);
-        tcm->tcm_handle = TC_H_MAKE(TC_H_CLSACT, 0);
-        mnl_attr_put_strz(nlh, TCA_KIND, "clsact");
-        r = vfprog_transact(nlh, NULL, NULL);
-        if (r < 0 && r != -EEXIST)
+        r = tc_add_clsact(ifindex);
+        if (r < 0)
                 return r;
 
         nlh = tc_request(buf, RTM_NEWTFILTER, ifindex,
@@ -443,7 +462,7 @@ static int forward_redirect(int ifindex, int to) {
 int forward_mirror_del(const char *tap);
 
 int forward_mirror_add(const char *tap, const char *tunnel) {
-        int tap_ifindex, tunnel_ifindex, r;
+        int tap_ifindex, tunnel_ifindex, added, r;
 
         r = ifindex_from_name(tap, &tap_ifindex);
         if (r >= 0)
@@ -452,7 +471,11 @@ int forward_mirror_add(const char *tap, const char *tunnel) {
                 return r;
         /* u32 would take a second filter at the same priority: every frame twice */
         (void) forward_mirror_del(tap);
-        return tc_mirred_all(tap_ifindex, true, FORWARD_MIRROR_PRIO, tunnel_ifindex, true);
+        added = tc_add_clsact(tap_ifindex);
+        if (added < 0)
+                return added;
+        r = tc_mirred_all(tap_ifindex, true, FORWARD_MIRROR_PRIO, tunnel_ifindex, true);
+        return r < 0 ? r : added;
 }
 
 int forward_mirror_del(const char *tap) {

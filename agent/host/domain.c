@@ -603,6 +603,14 @@ Domain *manager_load_domain(Manager *m, const char *uuid) {
         return d;
 }
 
+/* The domain started here (libvirt's hook): its taps carry nothing yet. */
+static void domain_ready_taps(Domain *d) {
+        Pool *pool = manager_pool_for(d->manager, d);
+
+        for (size_t i = 0; pool && i < d->n_ports; i++)
+                (void) pool_ready_tap(pool, d->ports[i]);
+}
+
 static int on_refresh_soon(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
 
@@ -612,13 +620,15 @@ static int on_refresh_soon(sd_event_source *s, void *userdata) {
                         m->domains[i]->refresh_pending = false;
                         (void) domain_refresh(m->domains[i]);
                         domain_adopt_devices(m->domains[i], NULL);
+                        domain_ready_taps(m->domains[i]);
                 }
         for (size_t i = 0; i < m->n_refresh_new; i++) {
                 Domain *d = manager_load_domain(m, m->refresh_new[i]);
 
-                if (d)
+                if (d) {
                         domain_adopt_devices(d, NULL);
-                else
+                        domain_ready_taps(d);
+                } else
                         log_debug("Domain %s, announced as started, is not known to libvirt; ignored.", m->refresh_new[i]);
         }
         m->n_refresh_new = 0;

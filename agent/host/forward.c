@@ -149,6 +149,10 @@ int forward_mirror(Forward *f, const char *tap) {
         if (r < 0)
                 return log_warning_errno(r, "%s: copying what %s gets into the forwarding tunnel %s failed: %m",
                                          f->mac, tap, f->ifname);
+        if (r > 0)
+                log_notice("%s: %s had no clsact queue discipline (the domain started before vfod learnt of it, "
+                           "or without vfo's libvirt hook); adding it to the running tap may have lost a frame.",
+                           f->mac, tap);
         snprintf(f->mirror_tap, sizeof(f->mirror_tap), "%s", tap);
         log_debug("%s: what %s gets is copied into the forwarding tunnel %s.", f->mac, tap, f->ifname);
         return 0;

@@ -255,6 +255,11 @@ int pool_handover_prepare(Pool *pool, Port *port);
  * tap readied first if it was not): they wait in its tap. 1 if steered, 0
  * if the port has no tap here. */
 int pool_handover_in(Pool *pool, Port *port);
+/* A tap the domain started with (libvirt's hook), or a migration brings:
+ * the clsact queue discipline a managed switchover away from here copies
+ * with (forward_mirror()), added while no traffic flows. 1 added, 0 there
+ * already or not a bridge's tap. */
+int pool_ready_tap(Pool *pool, const Port *port);
 /* The domain runs here: the tap's queue gets its length back once QEMU
  * has read what waited there (a shorter ring drops what is beyond it). */
 void pool_handover_done(Port *port);

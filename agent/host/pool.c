@@ -292,6 +292,9 @@ int pool_handover_prepare(Pool *pool, Port *port) {
         if (pool_find_tap(pool, port, tap) < 0)
                 return 0;
         snprintf(port->synthetic_tap, sizeof(port->synthetic_tap), "%s", tap);
+        /* for when the domain leaves here with a managed switchover: now,
+         * before the tap carries its traffic (netdev_add_clsact()) */
+        (void) pool_ready_tap(pool, port);
         if (port->handover_queue_len == 0) {
                 r = netdev_set_queue_len(port->synthetic_tap, HANDOVER_QUEUE_LEN, &old);
                 if (r < 0)
@@ -310,6 +313,21 @@ int pool_handover_prepare(Pool *pool, Port *port) {
         }
         port->handover_prepared = true;
         return 1;
+}
+
+int pool_ready_tap(Pool *pool, const Port *port) {
+        int r;
+
+        /* a bridge's taps only: Steering=switch never copies */
+        if (!port->synthetic_tap[0] || (pool->config.type == POOL_TYPE_SRIOV && pool->config.steering == STEERING_SWITCH))
+                return 0;
+        r = netdev_add_clsact(port->synthetic_tap);
+        if (r < 0)
+                return log_debug_errno(r, "%s: cannot add the clsact queue discipline to %s: %m", port->domain->name,
+                                       port->synthetic_tap);
+        if (r > 0)
+                log_debug("%s: clsact queue discipline added to %s.", port->domain->name, port->synthetic_tap);
+        return r;
 }
 
 int pool_handover_in(Pool *pool, Port *port) {

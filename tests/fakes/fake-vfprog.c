@@ -197,3 +197,7 @@ const char *fake_vfprog_mirror_tunnel(void) {
 unsigned fake_vfprog_mirrors(void) {
         return n_mirrors;
 }
+
+int netdev_add_clsact(const char *ifname) {
+        return 0;
+}

@@ -422,7 +422,8 @@ static void test_forward_mirror(void **state) {
         sh("ip link add vfo-m1 type veth peer name vfo-m1-peer");
         sh("for l in vfo-t1 vfo-t1-peer vfo-m1 vfo-m1-peer; do "
            "sysctl -qw net.ipv6.conf.$l.disable_ipv6=1 2>/dev/null; ip link set $l up; done");
-        assert_int_equal(forward_mirror_add("vfo-t1", "vfo-m1"), 0);
+        /* 1: it added the clsact qdisc itself */
+        assert_int_equal(forward_mirror_add("vfo-t1", "vfo-m1"), 1);
         assert_true(sh_ok("tc filter show dev vfo-t1 egress | grep -q 'mirred (Egress Mirror to device vfo-m1) pipe'"));
         tunnel0 = tx_packets("vfo-m1");
         tap0 = tx_packets("vfo-t1");
@@ -445,6 +446,14 @@ static void test_forward_mirror(void **state) {
         assert_int_equal(forward_mirror_add("vfo-t1", "vfo-nosuch"), -ENODEV);
         assert_int_equal(forward_mirror_add("vfo-nosuch", "vfo-m1"), -ENODEV);
         assert_int_equal(forward_mirror_del("vfo-nosuch"), -ENODEV);
+
+        /* the qdisc ahead of time: once */
+        sh("ip link add vfo-t2 type veth peer name vfo-t2-peer");
+        assert_int_equal(netdev_add_clsact("vfo-t2"), 1);
+        assert_true(sh_ok("tc qdisc show dev vfo-t2 | grep -q clsact"));
+        assert_int_equal(netdev_add_clsact("vfo-t2"), 0);
+        assert_int_equal(forward_mirror_add("vfo-t2", "vfo-m1"), 0);
+        assert_int_equal(netdev_add_clsact("vfo-nosuch"), -ENODEV);
 }
 
 /* A tap whose reader does not read: its queue (txqueuelen 4) fills, and
