@@ -302,7 +302,7 @@ int standby_helper_set_dedupe(StandbyHelper *h, bool on) {
 }
 
 int standby_helper_release(StandbyHelper *h, uint64_t linger_usec) {
-        uint64_t until;
+        uint64_t until = 0;
         int r;
 
         assert(h);

@@ -240,9 +240,10 @@ static void migration_rollback(Job *j) {
                 for (size_t i = 0; pool && i < d->n_ports; i++)
                         (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_SYNTHETIC);
                 forward_outgoing_end(m, d->uuid, false);
-                replay_close(mg);
                 mg->handover = 0;
         }
+        /* the guest drops nothing more, and lets a helper readied for it go */
+        replay_close(mg);
         if (d->state == VIRT_DOMAIN_RUNNING && !d->gone)
                 for (size_t i = 0; i < m->n_pools; i++)
                         for (size_t k = 0; k < m->pools[i]->n_vfs; k++) {

@@ -194,38 +194,35 @@ static __always_inline __u64 fnv1a_words(const __u64 *w, const int n) {
         return h;
 }
 
+/* The first 'n' bytes (a constant, a multiple of 8) into 'buf', hashed into *h: 1, or 0 if
+ * unreadable. */
+static __always_inline int digest_words(struct __sk_buff *skb, __u64 *buf, const int n, __u64 *h) {
+        if (bpf_skb_load_bytes(skb, 0, buf, n) < 0)
+                return 0;
+        clear_l4_csum((__u8 *) buf, n);
+        *h = fnv1a_words(buf, n / 8);
+        return 1;
+}
+
 static __always_inline int replay_digest(struct __sk_buff *skb, __u64 *ret) {
         __u64 buf[REPLAY_DIGEST_MAX / 8];
-        __u8 *p = (__u8 *) buf;
         __u32 len = skb->len;
-        __u64 h;
+        __u64 h = 0;
+        int ok;
 
-        if (len >= 128) {
-                if (bpf_skb_load_bytes(skb, 0, buf, 128) < 0)
-                        return 0;
-                clear_l4_csum(p, 128);
-                h = fnv1a_words(buf, 16);
-        } else if (len >= 96) {
-                if (bpf_skb_load_bytes(skb, 0, buf, 96) < 0)
-                        return 0;
-                clear_l4_csum(p, 96);
-                h = fnv1a_words(buf, 12);
-        } else if (len >= 64) {
-                if (bpf_skb_load_bytes(skb, 0, buf, 64) < 0)
-                        return 0;
-                clear_l4_csum(p, 64);
-                h = fnv1a_words(buf, 8);
-        } else if (len >= 48) {
-                if (bpf_skb_load_bytes(skb, 0, buf, 48) < 0)
-                        return 0;
-                clear_l4_csum(p, 48);
-                h = fnv1a_words(buf, 6);
-        } else if (len >= 32) {
-                if (bpf_skb_load_bytes(skb, 0, buf, 32) < 0)
-                        return 0;
-                clear_l4_csum(p, 32);
-                h = fnv1a_words(buf, 4);
-        } else
+        if (len >= 128)
+                ok = digest_words(skb, buf, 128, &h);
+        else if (len >= 96)
+                ok = digest_words(skb, buf, 96, &h);
+        else if (len >= 64)
+                ok = digest_words(skb, buf, 64, &h);
+        else if (len >= 48)
+                ok = digest_words(skb, buf, 48, &h);
+        else if (len >= 32)
+                ok = digest_words(skb, buf, 32, &h);
+        else
+                ok = 0;
+        if (!ok)
                 return 0;
         h ^= len;
         h *= FNV1A_PRIME;
