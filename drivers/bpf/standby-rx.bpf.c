@@ -93,13 +93,17 @@ struct {
 #define DIGEST_SHORT 32
 #define REPLAY_DIGEST_MAX 128
 
-static __always_inline __u64 fnv1a(const __u8 *p, const int n) {
+/* FNV-1a over 64-bit words, each product folded back (the multiplication carries low bits up,
+ * never high bits down): an eighth of a byte loop's instructions, for the verifier of a slow
+ * guest, whose time a transition and a migration wait for. */
+static __always_inline __u64 fnv1a_words(const __u64 *w, const int n) {
         __u64 h = FNV1A_OFFSET_BASIS;
 
 #pragma clang loop unroll(full)
         for (int i = 0; i < n; i++) {
-                h ^= p[i];
+                h ^= w[i];
                 h *= FNV1A_PRIME;
+                h ^= h >> 32;
         }
         return h;
 }
@@ -152,48 +156,6 @@ static __always_inline void clear_l4_csum(__u8 *p, const int n) {
         }
 }
 
-/* 1: the digest is known; 0: the frame is too short (or unreadable) to deduplicate. */
-static __always_inline int frame_digest(struct __sk_buff *skb, __u64 *ret) {
-        __u8 buf[DIGEST_LONG];
-
-        if (skb->len >= DIGEST_LONG) {
-                if (bpf_skb_load_bytes(skb, 0, buf, DIGEST_LONG) < 0)
-                        return 0;
-                clear_l4_csum(buf, DIGEST_LONG);
-                *ret = fnv1a(buf, DIGEST_LONG);
-                return 1;
-        }
-        if (skb->len >= DIGEST_SHORT) {
-                if (bpf_skb_load_bytes(skb, 0, buf, DIGEST_SHORT) < 0)
-                        return 0;
-                clear_l4_csum(buf, DIGEST_SHORT);
-                *ret = fnv1a(buf, DIGEST_SHORT);
-                return 1;
-        }
-        return 0;
-}
-
-/* The replay window's digest (replayed()): both copies of a frame came through the same kind of
- * path (the source's tap, and the destination's through a tunnel), so the length counts and no
- * padding differs; but 64 bytes do not tell an IPv6 TCP segment's acknowledgement number or an
- * IPv6 UDP datagram's payload apart, and every frame is compared, unicast too. So: the first
- * 128 bytes, or 96, 64, 48 or 32 of shorter frames (48 hold an IPv4 TCP header without options),
- * and the length. */
-/* FNV-1a over 64-bit words, each product folded back (the multiplication carries low bits up,
- * never high bits down): an eighth of the byte loop's instructions, for the verifier of a slow
- * guest, whose time the host waits for. */
-static __always_inline __u64 fnv1a_words(const __u64 *w, const int n) {
-        __u64 h = FNV1A_OFFSET_BASIS;
-
-#pragma clang loop unroll(full)
-        for (int i = 0; i < n; i++) {
-                h ^= w[i];
-                h *= FNV1A_PRIME;
-                h ^= h >> 32;
-        }
-        return h;
-}
-
 /* The first 'n' bytes (a constant, a multiple of 8) into 'buf', hashed into *h: 1, or 0 if
  * unreadable. */
 static __always_inline int digest_words(struct __sk_buff *skb, __u64 *buf, const int n, __u64 *h) {
@@ -204,6 +166,23 @@ static __always_inline int digest_words(struct __sk_buff *skb, __u64 *buf, const
         return 1;
 }
 
+/* 1: the digest is known; 0: the frame is too short (or unreadable) to deduplicate. */
+static __always_inline int frame_digest(struct __sk_buff *skb, __u64 *ret) {
+        __u64 buf[DIGEST_LONG / 8];
+
+        if (skb->len >= DIGEST_LONG)
+                return digest_words(skb, buf, DIGEST_LONG, ret);
+        if (skb->len >= DIGEST_SHORT)
+                return digest_words(skb, buf, DIGEST_SHORT, ret);
+        return 0;
+}
+
+/* The replay window's digest (replayed()): both copies of a frame came through the same kind of
+ * path (the source's tap, and the destination's through a tunnel), so the length counts and no
+ * padding differs; but 64 bytes do not tell an IPv6 TCP segment's acknowledgement number or an
+ * IPv6 UDP datagram's payload apart, and every frame is compared, unicast too. So: the first
+ * 128 bytes, or 96, 64, 48 or 32 of shorter frames (48 hold an IPv4 TCP header without options),
+ * and the length. */
 static __always_inline int replay_digest(struct __sk_buff *skb, __u64 *ret) {
         __u64 buf[REPLAY_DIGEST_MAX / 8];
         __u32 len = skb->len;
