@@ -413,6 +413,17 @@ static int daemon_assign(ConfigParser *p, unsigned line, const char *key, const 
                 return 0;
         }
 
+        if (strcmp(key, "ForwardCopies") == 0) {
+                int b = *value ? parse_boolean(value) : 0;
+
+                if (b < 0)
+                        return parser_error(p, line,
+                                            "ForwardCopies= must be a boolean (yes/no, true/false, on/off, 1/0), got '%.32s'",
+                                            value);
+                c->forward_copies = b;
+                return 0;
+        }
+
         return parser_error(p, line, "unknown key '%.64s' in [Daemon]", key);
 }
 

@@ -101,6 +101,8 @@ typedef struct Config {
         char *forward_address;          /* ForwardAddress= this host's end of a migration's forwarding
                                          * tunnel (NULL: no forwarding) */
         uint16_t forward_port;          /* ForwardPort= default 4789: its UDP port (VXLAN) */
+        bool forward_copies;            /* ForwardCopies= default no: at a handover the source copies
+                                         * into the tunnels and keeps delivering (ExpectReplay) */
         PoolConfig *pools;
         size_t n_pools;
 } Config;

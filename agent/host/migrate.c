@@ -752,7 +752,7 @@ static void replay_send(Migration *mg, ReplayState from, ReplayState to, uint32_
 /* When the migration starts, right after the detaches (the guest may keep a
  * detach's helper for it): every port whose guest agent can drop replayed
  * frames (protocol 4) is asked to load the helper for it. Only with a
- * tunnel to copy into (ForwardAddress=). */
+ * tunnel to copy into (ForwardAddress=), and ForwardCopies=yes. */
 static void replay_prepare(Migration *mg) {
         Job *j = mg->job;
         Domain *d = j->domain;
@@ -1151,7 +1151,7 @@ static void migrate_step(Migration *mg) {
                                 (void) pool_steer_in(pool, NULL, d->ports[i], VFO__PATH_KIND__PATH_KIND_UNSPECIFIED);
                 }
                 /* the guest readies its helper while the first pass runs */
-                if (mg->managed_switchover && mg->dest_bus && m->config->forward_address)
+                if (mg->managed_switchover && mg->dest_bus && m->config->forward_address && m->config->forward_copies)
                         replay_prepare(mg);
                 r = spawn_helper(mg);
                 if (r < 0)

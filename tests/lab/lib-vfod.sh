@@ -45,10 +45,12 @@ vfod_lab_vms() {
 
 # vfod_forward_line INSTANCE: with hosts of their own (VFO_LAB_TOPOLOGY=
 # twohost), the host's address for a migration's forwarding tunnel, unless
-# VFO_LAB_FORWARD=0 (to measure without it).
+# VFO_LAB_FORWARD=0 (to measure without it); and the handover that copies
+# (ForwardCopies=yes) unless VFO_LAB_FORWARD_COPIES=0.
 vfod_forward_line() {
         [ -n "${LAB_HOST_ADDR[$1]:-}" ] && [ "${VFO_LAB_FORWARD:-1}" != 0 ] || return 0
         echo "ForwardAddress=${LAB_HOST_ADDR[$1]}"
+        [ "${VFO_LAB_FORWARD_COPIES:-1}" = 0 ] || echo "ForwardCopies=yes"
 }
 
 # vfod_config INSTANCE COUNT [EXTRA DAEMON LINES]: vfod.conf for an emulated

@@ -280,7 +280,7 @@ static char *migrate_managed(Harness *h, HarnessDomain *d) {
  * closes it. */
 static void test_forward_tunnel(void **state) {
         for (unsigned late = 0; late < 2 * 3; late++) {
-                Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+                Harness *h = harness_new(1, "ForwardAddress=192.0.2.1\nForwardCopies=yes");
                 HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
                 const FakeForwardLink *fw = fake_vfprog_last_forward();
                 HarnessAnswer replay = (HarnessAnswer) (late / 2);
@@ -340,6 +340,26 @@ static void test_forward_tunnel(void **state) {
         }
 }
 
+/* Without ForwardCopies= the handover moves the frames, as before: the guest
+ * is asked nothing, the MAC goes into the tunnel, nothing is copied. */
+static void test_forward_tunnel_no_copies(void **state) {
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
+        char *job, *s;
+
+        assert_int_equal(setenv("VFO_FAKE_MIGRATE", "slow", 1), 0);
+        h->destination_forward_vni = 0x1235;
+        job = migrate_managed(h, d);
+        s = harness_wait_job(h, job, WAIT_USEC);
+        assert_string_equal(s, "done");
+        free(s);
+        free(job);
+        assert_int_equal(d->n_replay_prepared + d->n_expect_replay + d->n_replay_closed, 0);
+        assert_string_equal(fake_vfprog_last_steer(), "vfofw001235");
+        assert_int_equal(fake_vfprog_mirrors(), 0);
+        harness_free(h);
+}
+
 static bool replay_closed(Harness *h, void *userdata) {
         return ((HarnessDomain *) userdata)->n_replay_closed > 0;
 }
@@ -347,7 +367,7 @@ static bool replay_closed(Harness *h, void *userdata) {
 /* The migration fails after the handover: the domain runs here again, the
  * tunnel closes at once and its MAC is steered back to its own tap. */
 static void test_forward_tunnel_rollback(void **state) {
-        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1\nForwardCopies=yes");
         HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
         char *job, *s;
 
@@ -379,7 +399,7 @@ static bool forward_link_open(Harness *h, void *userdata) {
  * here with the first pass still far from its end, as far as the last
  * progress poll knew): the handover comes at once, into the tunnel. */
 static void test_forward_tunnel_early_switchover(void **state) {
-        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1\nForwardCopies=yes");
         HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
         char *job, *s;
 
@@ -435,7 +455,7 @@ static bool downtime_held(Harness *h, void *userdata) {
  * two, not after a fixed wait (QEMU's own delay is the drain); before the
  * handover the downtime was held at 0. */
 static void test_handover_switchover_at_once(void **state) {
-        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1\nForwardCopies=yes");
         HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
         char *job, *s;
 
@@ -473,7 +493,7 @@ static bool postcopy_asked(Harness *h, void *userdata) {
  * go into the tunnel, and the downtime stays held at 0. Without
  * "managed-switchover" (or live) "postcopy" is refused. */
 static void test_handover_postcopy(void **state) {
-        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+        Harness *h = harness_new(1, "ForwardAddress=192.0.2.1\nForwardCopies=yes");
         HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
         sd_bus_error error = SD_BUS_ERROR_NULL;
         char *job, *s;
@@ -508,7 +528,7 @@ static void test_handover_postcopy(void **state) {
  * destination without ForwardAddress=: HandoverEx, no tunnel either. */
 static void test_forward_tunnel_none(void **state) {
         for (unsigned old = 0; old < 2; old++) {
-                Harness *h = harness_new(1, "ForwardAddress=192.0.2.1");
+                Harness *h = harness_new(1, "ForwardAddress=192.0.2.1\nForwardCopies=yes");
                 HarnessDomain *d = harness_add_domain(h, "guest", 50, true, 0);
                 char *job, *s;
 
@@ -557,6 +577,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_helper_bad_bandwidth),
                 cmocka_unit_test(test_handover_postcopy),
                 cmocka_unit_test(test_forward_tunnel),
+                cmocka_unit_test(test_forward_tunnel_no_copies),
                 cmocka_unit_test(test_forward_tunnel_rollback),
                 cmocka_unit_test(test_forward_tunnel_early_switchover),
                 cmocka_unit_test(test_forward_tunnel_none),

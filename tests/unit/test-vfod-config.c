@@ -141,6 +141,7 @@ static void test_config_full(void **state) {
                                "AdminGroup=netadm\n"
                                "ForwardAddress=fd00::7\n"
                                "ForwardPort=8472\n"
+                               "ForwardCopies=yes\n"
                                "\n"
                                "[Pool fast-1.x]\n"
                                "Type=sriov\n"
@@ -177,6 +178,7 @@ static void test_config_full(void **state) {
         assert_string_equal(c->group, "netadm");
         assert_string_equal(c->forward_address, "fd00::7");
         assert_int_equal(c->forward_port, 8472);
+        assert_true(c->forward_copies);
         assert_int_equal(c->n_pools, 2);
 
         p = config_find_pool(c, "fast-1.x");
@@ -243,6 +245,7 @@ static void test_config_empty_resets(void **state) {
         assert_string_equal(c->group, "vfo");
         assert_null(c->forward_address);
         assert_int_equal(c->forward_port, 4789);
+        assert_false(c->forward_copies);
         p = config_find_pool(c, "p");
         assert_int_equal(p->n_pfs, 1);
         assert_string_equal(p->pfs[0], "eth1");
@@ -341,6 +344,8 @@ static void test_config_errors_name_the_line(void **state) {
                 { "[Daemon]\nForwardAddress=10.0.0.1/24\n",
                   ":2: ForwardAddress= must be an IPv4 or IPv6 address of this host, got '10.0.0.1/24'" },
                 { "[Daemon]\nForwardPort=0\n", ":2: ForwardPort= must be a UDP port, 1..65535, got '0'" },
+                { "[Daemon]\nForwardCopies=maybe\n",
+                  ":2: ForwardCopies= must be a boolean (yes/no, true/false, on/off, 1/0), got 'maybe'" },
                 { "[Daemon]\nForwardPort=65536\n", ":2: ForwardPort= must be a UDP port, 1..65535, got '65536'" },
                 /* [Pool] values */
                 { "[Pool a]\nType=vf\n", ":2: Type= must be sriov or emulated, got 'vf'" },
