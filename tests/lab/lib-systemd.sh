@@ -154,7 +154,7 @@ vfod_unit_config() {
 [Daemon]
 AgentTimeoutSec=10
 UnplugTimeoutSec=20
-$(vfod_forward_line "$1")
+$(VFO_LAB_FORWARD_COPIES=${VFO_LAB_DISTRO_FORWARD_COPIES:-0} vfod_forward_line "$1")
 
 [Pool lab]
 Type=emulated

@@ -46,7 +46,9 @@ vfod_lab_vms() {
 # vfod_forward_line INSTANCE: with hosts of their own (VFO_LAB_TOPOLOGY=
 # twohost), the host's address for a migration's forwarding tunnel, unless
 # VFO_LAB_FORWARD=0 (to measure without it); and the handover that copies
-# (ForwardCopies=yes) unless VFO_LAB_FORWARD_COPIES=0.
+# (ForwardCopies=yes) unless VFO_LAB_FORWARD_COPIES=0. The hosts under
+# systemd (lib-systemd.sh) keep the packaged default, no copies, unless
+# VFO_LAB_DISTRO_FORWARD_COPIES=1.
 vfod_forward_line() {
         [ -n "${LAB_HOST_ADDR[$1]:-}" ] && [ "${VFO_LAB_FORWARD:-1}" != 0 ] || return 0
         echo "ForwardAddress=${LAB_HOST_ADDR[$1]}"
