@@ -158,10 +158,6 @@ int forward_mirror(Forward *f, const char *tap) {
         return 0;
 }
 
-bool forward_mirrors(const Forward *f) {
-        return f && f->mirror_tap[0];
-}
-
 /* Closes it now: the link goes. */
 static void forward_close(Forward *f) {
         Netdev link;

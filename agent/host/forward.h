@@ -42,7 +42,6 @@ int forward_steer(Forward *f);
  * forward_steer() later, once the domain paused here. Closing the end
  * removes the copying. 0 if done, or if it was already. */
 int forward_mirror(Forward *f, const char *tap);
-bool forward_mirrors(const Forward *f);
 
 /* The destination's ends follow their incoming domain: they close
  * FORWARD_DESTINATION_LINGER_USEC after the domain runs here, and at once
